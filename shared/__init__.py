@@ -1,0 +1,1 @@
+"""What the services really share: public event contracts, messaging, config and clocks."""

@@ -1,0 +1,127 @@
+"""Booking service: customers' commands and reactions to inventory and payment."""
+
+from __future__ import annotations
+
+from functools import singledispatchmethod
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.persistence import IntegrityError
+
+from booking.domain import Booking
+from booking.publishing import to_public
+from shared import contracts as c
+from shared import ids
+from shared.service import ServiceApplication
+
+
+class BookingNotFound(LookupError):
+    """No such booking, or not the caller's (the two are indistinguishable: 404)."""
+
+
+class IdempotencyConflict(Exception):
+    """The idempotency key was used before for a different request (HTTP 409/422)."""
+
+
+class BookingService(ServiceApplication):
+    service = "booking"
+    subscribes_to = ("inventory", "payment")
+
+    def to_public(self, domain_event: Any) -> c.PublicEvent | None:
+        return to_public(domain_event)
+
+    # --- commands --------------------------------------------------------------
+
+    def request_booking(
+        self,
+        customer_id: str,
+        idempotency_key: str,
+        show_id: str,
+        seat_ids: list[str],
+        payment_method: str,
+    ) -> tuple[Booking, bool]:
+        """Create the booking, or return the one this key created before (created=False)."""
+        booking_id = ids.booking_id(customer_id, idempotency_key)
+        with self.write_lock:
+            existing = self.find(booking_id)
+            if existing is None:
+                booking = Booking(
+                    customer_id=customer_id,
+                    idempotency_key=idempotency_key,
+                    show_id=show_id,
+                    seat_ids=seat_ids,
+                    payment_method=payment_method,
+                    requested_at=self.clock.now(),
+                )
+                try:
+                    self.save_all(booking)
+                    return booking, True
+                except IntegrityError:  # another instance created it a moment ago
+                    existing = self.find(booking_id)
+                    assert existing is not None
+        if not existing.is_same_request(show_id, seat_ids, payment_method):
+            raise IdempotencyConflict(
+                "this Idempotency-Key was already used for a different booking request"
+            )
+        return existing, False
+
+    def retry_payment(self, booking_id: UUID, customer_id: str, payment_method: str) -> int:
+        with self.write_lock:
+            booking = self.get_booking(booking_id, customer_id)
+            attempt = booking.retry_payment(payment_method, self.clock.now())
+            self.save_all(booking)
+            return attempt
+
+    def cancel(self, booking_id: UUID, customer_id: str) -> Booking:
+        with self.write_lock:
+            booking = self.get_booking(booking_id, customer_id)
+            booking.cancel_by_customer(self.clock.now())
+            self.save_all(booking)
+            return booking
+
+    def get_booking(self, booking_id: UUID, customer_id: str | None = None) -> Booking:
+        booking = self.find(booking_id)
+        if booking is None or (customer_id is not None and booking.customer_id != customer_id):
+            raise BookingNotFound(str(booking_id))
+        return booking
+
+    # --- reactions -------------------------------------------------------------
+
+    @singledispatchmethod
+    def policy(self, message: c.PublicEvent, processing: ProcessingEvent) -> None:
+        pass
+
+    def _react(self, message: c.BookingEvent, processing: ProcessingEvent, react) -> None:
+        booking = self.find(message.booking_id)
+        if booking is not None:  # not ours (another deployment's), nothing to do
+            react(booking)
+            processing.collect_events(booking)
+
+    @policy.register
+    def _(self, m: c.SeatsReserved, p: ProcessingEvent) -> None:
+        self._react(m, p, lambda b: b.seats_reserved(m.amount, m.currency, m.reserved_until, m.occurred_at))
+
+    @policy.register
+    def _(self, m: c.SeatsRejected, p: ProcessingEvent) -> None:
+        self._react(m, p, lambda b: b.seats_rejected(m.reason, m.occurred_at))
+
+    @policy.register
+    def _(self, m: c.SeatsReleased, p: ProcessingEvent) -> None:
+        self._react(m, p, lambda b: b.seats_released(m.reason, m.occurred_at))
+
+    @policy.register
+    def _(self, m: c.SeatsBooked, p: ProcessingEvent) -> None:
+        self._react(m, p, lambda b: b.seats_booked(m.occurred_at))
+
+    @policy.register
+    def _(self, m: c.PaymentSucceeded, p: ProcessingEvent) -> None:
+        self._react(m, p, lambda b: b.payment_succeeded(m.attempt, m.occurred_at))
+
+    @policy.register
+    def _(self, m: c.PaymentFailed, p: ProcessingEvent) -> None:
+        self._react(m, p, lambda b: b.payment_failed(m.attempt, m.reason, m.occurred_at))
+
+    @policy.register
+    def _(self, m: c.PaymentRefunded, p: ProcessingEvent) -> None:
+        self._react(m, p, lambda b: b.payment_refunded(m.amount, m.occurred_at))

@@ -1,0 +1,217 @@
+"""The Booking aggregate: a customer's request for seats, from PENDING to a final state.
+
+Pure domain: no I/O, times are passed in. Reactions to other services' facts
+(``seats_reserved``, ``payment_failed`` ...) are idempotent and tolerate any
+order between the inventory and payment streams, because Kafka orders messages
+only within one partition of one topic.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from shared import ids
+
+
+class BookingStatus(StrEnum):
+    PENDING = "PENDING"
+    PAYMENT_PENDING = "PAYMENT_PENDING"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+
+
+class CancellationReason(StrEnum):
+    SEATS_UNAVAILABLE = "seats_unavailable"
+    HOLD_EXPIRED = "hold_expired"
+    CANCELLED_BY_CUSTOMER = "cancelled_by_customer"
+    PAYMENT_REFUNDED = "payment_refunded"  # a late success was refunded
+
+
+# The only moves a booking may make (invariant 8). CONFIRMED and CANCELLED are final.
+ALLOWED_TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
+    BookingStatus.PENDING: frozenset({BookingStatus.PAYMENT_PENDING, BookingStatus.CANCELLED}),
+    BookingStatus.PAYMENT_PENDING: frozenset({BookingStatus.CONFIRMED, BookingStatus.CANCELLED}),
+    BookingStatus.CONFIRMED: frozenset(),
+    BookingStatus.CANCELLED: frozenset(),
+}
+ACTIVE = frozenset({BookingStatus.PENDING, BookingStatus.PAYMENT_PENDING})
+
+
+class BookingRuleViolation(Exception):
+    """A customer's command that the booking's state does not allow (HTTP 409)."""
+
+
+class Booking(Aggregate):
+    TOPIC = "cinema.booking:Booking"
+
+    class Created(Aggregate.Created):
+        TOPIC = "cinema.booking:Booking.Created"
+
+    @staticmethod
+    def create_id(customer_id: str, idempotency_key: str) -> UUID:
+        return ids.booking_id(customer_id, idempotency_key)
+
+    @event("Requested", topic="cinema.booking:Booking.Requested")
+    def __init__(
+        self,
+        customer_id: str,
+        idempotency_key: str,
+        show_id: str,
+        seat_ids: list[str],
+        payment_method: str,
+        requested_at: datetime,
+    ) -> None:
+        self.customer_id = customer_id
+        self.idempotency_key = idempotency_key
+        self.show_id = show_id
+        self.seat_ids = list(seat_ids)
+        self.payment_method = payment_method
+        self.requested_at = requested_at
+        self.status = BookingStatus.PENDING
+        self.amount: int | None = None
+        self.currency: str | None = None
+        self.reserved_until: datetime | None = None
+        self.attempts_requested = 1  # payment makes the first attempt by itself
+        self.failed_attempts: list[int] = []
+        self.paid = False
+        self.refunded_amount = 0
+        self.cancellation_reason: CancellationReason | None = None
+        self.cancellation_detail = ""
+
+    # --- queries -------------------------------------------------------------
+
+    def is_same_request(self, show_id: str, seat_ids: list[str], payment_method: str) -> bool:
+        """Whether a repeated create with the same idempotency key asks for the same thing."""
+        return (show_id, sorted(seat_ids), payment_method) == (
+            self.show_id,
+            sorted(self.seat_ids),
+            self.payment_method,
+        )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    def awaiting_payment_result(self) -> bool:
+        return not self.paid and self.attempts_requested not in self.failed_attempts
+
+    # --- customer commands ---------------------------------------------------
+
+    def retry_payment(self, payment_method: str, now: datetime) -> int:
+        if self.status is not BookingStatus.PAYMENT_PENDING:
+            raise BookingRuleViolation(f"cannot retry payment of a {self.status} booking")
+        if self.paid:
+            raise BookingRuleViolation("the booking is already paid")
+        if self.awaiting_payment_result():
+            raise BookingRuleViolation("a payment attempt is still in progress")
+        assert self.reserved_until is not None
+        if now >= self.reserved_until:
+            raise BookingRuleViolation("the seat hold has expired")
+        attempt = self.attempts_requested + 1
+        self._request_retry(
+            show_id=self.show_id, attempt=attempt, payment_method=payment_method, at=now
+        )
+        return attempt
+
+    # Events carry the show id (the partition key) and whatever their public contract
+    # needs, so that the outbox maps them without loading the aggregate.
+    @event("PaymentRetryRequested", topic="cinema.booking:Booking.PaymentRetryRequested")
+    def _request_retry(self, show_id: str, attempt: int, payment_method: str, at: datetime) -> None:
+        self.attempts_requested = attempt
+        self.payment_method = payment_method
+
+    def cancel_by_customer(self, now: datetime) -> None:
+        if not self.is_active:
+            raise BookingRuleViolation(f"cannot cancel a {self.status} booking")
+        self._cancel(reason=CancellationReason.CANCELLED_BY_CUSTOMER, detail="", at=now)
+
+    # --- reactions to inventory ---------------------------------------------
+
+    def seats_reserved(self, amount: int, currency: str, reserved_until: datetime, at: datetime):
+        if self.status is BookingStatus.PENDING:
+            self._hold(amount=amount, currency=currency, reserved_until=reserved_until, at=at)
+
+    @event("SeatsHeld", topic="cinema.booking:Booking.SeatsHeld")
+    def _hold(self, amount: int, currency: str, reserved_until: datetime, at: datetime) -> None:
+        self._move(BookingStatus.PAYMENT_PENDING)
+        self.amount, self.currency, self.reserved_until = amount, currency, reserved_until
+
+    def seats_rejected(self, reason: str, at: datetime) -> None:
+        if self.is_active:
+            self._cancel(reason=CancellationReason.SEATS_UNAVAILABLE, detail=reason, at=at)
+
+    def seats_released(self, reason: str, at: datetime) -> None:
+        # Released because cancelled: this booking cancelled first. Expired: cancel now.
+        if self.is_active and reason == "hold_expired":
+            self._cancel(reason=CancellationReason.HOLD_EXPIRED, detail="", at=at)
+
+    def seats_booked(self, at: datetime) -> None:
+        # Inventory books only for a success within the hold, so this is the confirmation.
+        # If the customer cancelled first, inventory releases the seats on our cancel.
+        if self.status is BookingStatus.PAYMENT_PENDING:
+            self._confirm(
+                show_id=self.show_id, customer_id=self.customer_id, amount=self.amount, at=at
+            )
+
+    @event("Confirmed", topic="cinema.booking:Booking.Confirmed")
+    def _confirm(self, show_id: str, customer_id: str, amount: int, at: datetime) -> None:
+        self._move(BookingStatus.CONFIRMED)
+        self.paid = True
+
+    # --- reactions to payment -------------------------------------------------
+
+    def payment_failed(self, attempt: int, reason: str, at: datetime) -> None:
+        if self.is_active and not self.paid and attempt not in self.failed_attempts:
+            self._record_failure(attempt=attempt, reason=reason, at=at)
+
+    @event("PaymentFailed", topic="cinema.booking:Booking.PaymentFailed")
+    def _record_failure(self, attempt: int, reason: str, at: datetime) -> None:
+        self.failed_attempts.append(attempt)
+
+    def payment_succeeded(self, attempt: int, at: datetime) -> None:
+        if self.is_active and not self.paid:
+            self._record_payment(attempt=attempt, at=at)
+
+    @event("Paid", topic="cinema.booking:Booking.Paid")
+    def _record_payment(self, attempt: int, at: datetime) -> None:
+        self.paid = True
+
+    def payment_refunded(self, amount: int, at: datetime) -> None:
+        if self.refunded_amount:
+            return
+        self._record_refund(amount=amount, at=at)
+        if self.is_active:
+            # Payment refunds only once the hold is gone, so the booking cannot go on.
+            self._cancel(reason=CancellationReason.PAYMENT_REFUNDED, detail="", at=at)
+
+    @event("Refunded", topic="cinema.booking:Booking.Refunded")
+    def _record_refund(self, amount: int, at: datetime) -> None:
+        self.refunded_amount = amount
+
+    # --- internals -------------------------------------------------------------
+
+    def _cancel(self, reason: CancellationReason, detail: str, at: datetime) -> None:
+        self._record_cancel(
+            show_id=self.show_id,
+            customer_id=self.customer_id,
+            reason=reason,
+            detail=detail,
+            at=at,
+        )
+
+    @event("Cancelled", topic="cinema.booking:Booking.Cancelled")
+    def _record_cancel(
+        self, show_id: str, customer_id: str, reason: CancellationReason, detail: str, at: datetime
+    ) -> None:
+        self._move(BookingStatus.CANCELLED)
+        self.cancellation_reason = CancellationReason(reason)
+        self.cancellation_detail = detail
+
+    def _move(self, to: BookingStatus) -> None:
+        if to not in ALLOWED_TRANSITIONS[self.status]:
+            raise AssertionError(f"illegal booking transition {self.status} -> {to}")
+        self.status = to

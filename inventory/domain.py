@@ -1,0 +1,220 @@
+"""Seat holds of one show: the unit that decides, in one write, who gets which seat.
+
+One aggregate per show keeps a multi-seat hold all-or-nothing and makes a double
+booking impossible by construction: a seat has at most one holder in ``holders``.
+State is plain dicts and lists so that snapshots serialize as they are.
+
+Holds end three ways: BOOKED (payment succeeded within the hold), released when
+``reserved_until`` passes, or released because the booking was cancelled. A failed
+payment does not release anything: the customer may retry until the deadline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from shared import ids
+
+RESERVED, BOOKED, RELEASED, REJECTED = "RESERVED", "BOOKED", "RELEASED", "REJECTED"
+
+
+class InventoryRuleViolation(Exception):
+    """An operator's command the inventory cannot accept (HTTP 409/422)."""
+
+
+@dataclass(frozen=True)
+class HoldLimits:
+    max_seats: int = 10
+    hold_for: timedelta = timedelta(minutes=10)
+
+
+def seats_rejection(
+    seat_ids: list[str], known: dict[str, str], limits: HoldLimits
+) -> str | None:
+    """Why a request for these seats cannot even be considered, or None."""
+    if not seat_ids:
+        return "no_seats"
+    if len(seat_ids) > limits.max_seats:
+        return "too_many_seats"
+    if len(set(seat_ids)) != len(seat_ids):
+        return "duplicate_seat"
+    if any(s not in known for s in seat_ids):
+        return "unknown_seat"
+    return None
+
+
+class ShowInventory(Aggregate):
+    TOPIC = "cinema.inventory:ShowInventory"
+
+    class Created(Aggregate.Created):
+        TOPIC = "cinema.inventory:ShowInventory.Created"
+
+    @staticmethod
+    def create_id(show_id: str) -> UUID:
+        return ids.show_inventory_id(show_id)
+
+    @event("Opened", topic="cinema.inventory:ShowInventory.Opened")
+    def __init__(
+        self, show_id: str, seats: dict[str, str], prices: dict[str, int], currency: str
+    ) -> None:
+        self.show_id = show_id
+        self.seats = dict(seats)  # seat id -> price category
+        self.prices = dict(prices)  # category -> minor units
+        self.currency = currency
+        self.holders: dict[str, str] = {}  # seat id -> booking id (RESERVED or BOOKED)
+        self.holds: dict[str, dict] = {}  # booking id -> {status, seat_ids, reserved_until}
+
+    @staticmethod
+    def validate_layout(seats: dict[str, str], prices: dict[str, int]) -> None:
+        if not seats:
+            raise InventoryRuleViolation("a show needs at least one seat")
+        missing = sorted({c for c in seats.values() if c not in prices})
+        if missing:
+            raise InventoryRuleViolation(f"no price for categories {missing}")
+        if any(p < 0 for p in prices.values()):
+            raise InventoryRuleViolation("prices must not be negative")
+
+    # --- queries -------------------------------------------------------------
+
+    def seat_state(self, seat_id: str) -> str:
+        holder = self.holders.get(seat_id)
+        return "AVAILABLE" if holder is None else self.holds[holder]["status"]
+
+    def price_of(self, seat_ids: list[str]) -> int:
+        return sum(self.prices[self.seats[s]] for s in seat_ids)
+
+    def hold_of(self, booking_id: UUID) -> dict | None:
+        return self.holds.get(str(booking_id))
+
+    def due_holds(self, now: datetime) -> list[str]:
+        return [b for b, h in self.holds.items() if h["status"] == RESERVED and h["reserved_until"] <= now]
+
+    def next_deadline(self) -> datetime | None:
+        return min(
+            (h["reserved_until"] for h in self.holds.values() if h["status"] == RESERVED),
+            default=None,
+        )
+
+    # --- commands -------------------------------------------------------------
+
+    def request_hold(
+        self, booking_id: UUID, seat_ids: list[str], now: datetime, limits: HoldLimits
+    ) -> None:
+        """Hold all these seats for the booking, or none. Repeating it changes nothing."""
+        if str(booking_id) in self.holds:
+            return
+        reason = seats_rejection(seat_ids, self.seats, limits)
+        culprits = [s for s in seat_ids if s not in self.seats] if reason == "unknown_seat" else []
+        if reason is None:
+            culprits = [s for s in seat_ids if s in self.holders]
+            reason = "seats_taken" if culprits else None
+        if reason is not None:
+            self._reject(
+                show_id=self.show_id, booking_id=str(booking_id), reason=reason,
+                seat_ids=culprits, at=now,
+            )
+            return
+        self._hold(
+            show_id=self.show_id,
+            booking_id=str(booking_id),
+            seat_ids=list(seat_ids),
+            amount=self.price_of(seat_ids),
+            currency=self.currency,
+            reserved_until=now + limits.hold_for,
+            at=now,
+        )
+
+    @event("HoldRejected", topic="cinema.inventory:ShowInventory.HoldRejected")
+    def _reject(
+        self, show_id: str, booking_id: str, reason: str, seat_ids: list[str], at: datetime
+    ) -> None:
+        self.holds[booking_id] = {"status": REJECTED, "seat_ids": [], "reserved_until": at}
+
+    @event("SeatsHeld", topic="cinema.inventory:ShowInventory.SeatsHeld")
+    def _hold(
+        self,
+        show_id: str,
+        booking_id: str,
+        seat_ids: list[str],
+        amount: int,
+        currency: str,
+        reserved_until: datetime,
+        at: datetime,
+    ) -> None:
+        for seat in seat_ids:
+            assert seat not in self.holders, f"seat {seat} double held"  # invariant 1
+            self.holders[seat] = booking_id
+        self.holds[booking_id] = {
+            "status": RESERVED,
+            "seat_ids": list(seat_ids),
+            "reserved_until": reserved_until,
+        }
+
+    def payment_succeeded(self, booking_id: UUID, now: datetime) -> None:
+        """Book the seats if the hold still stands; a late success never resurrects seats."""
+        hold = self.hold_of(booking_id)
+        if hold is None or hold["status"] != RESERVED:
+            return  # released or booked already: payment refunds on our release
+        if now >= hold["reserved_until"]:
+            self._release(str(booking_id), "hold_expired", now)
+        else:
+            self._book(
+                show_id=self.show_id, booking_id=str(booking_id),
+                seat_ids=list(hold["seat_ids"]), at=now,
+            )
+
+    @event("SeatsBooked", topic="cinema.inventory:ShowInventory.SeatsBooked")
+    def _book(self, show_id: str, booking_id: str, seat_ids: list[str], at: datetime) -> None:
+        self.holds[booking_id]["status"] = BOOKED
+
+    def booking_cancelled(self, booking_id: UUID, now: datetime) -> None:
+        """The booking is final as cancelled: free whatever it still holds, even if booked,
+        because a booking cancels only before it is confirmed (payment then refunds)."""
+        hold = self.hold_of(booking_id)
+        if hold is not None and hold["status"] in (RESERVED, BOOKED):
+            self._release(str(booking_id), "booking_cancelled", now)
+
+    def release_expired(self, now: datetime) -> list[str]:
+        due = self.due_holds(now)
+        for booking_id in due:
+            self._release(booking_id, "hold_expired", now)
+        return due
+
+    def _release(self, booking_id: str, reason: str, at: datetime) -> None:
+        seat_ids = list(self.holds[booking_id]["seat_ids"])
+        self._record_release(
+            show_id=self.show_id, booking_id=booking_id, seat_ids=seat_ids, reason=reason, at=at
+        )
+
+    @event("SeatsReleased", topic="cinema.inventory:ShowInventory.SeatsReleased")
+    def _record_release(
+        self, show_id: str, booking_id: str, seat_ids: list[str], reason: str, at: datetime
+    ) -> None:
+        hold = self.holds[booking_id]
+        for seat in hold["seat_ids"]:
+            if self.holders.get(seat) == booking_id:
+                del self.holders[seat]
+        hold["status"] = RELEASED
+
+
+class UnknownShowRequest(Aggregate):
+    """A booking asked for a show that inventory does not know. Recorded so that the
+    rejection is published like any other event, and decided only once."""
+
+    TOPIC = "cinema.inventory:UnknownShowRequest"
+
+    class Created(Aggregate.Created):
+        TOPIC = "cinema.inventory:UnknownShowRequest.Created"
+
+    @staticmethod
+    def create_id(booking_id: UUID) -> UUID:
+        return ids.unknown_show_request_id(booking_id)
+
+    @event("Rejected", topic="cinema.inventory:UnknownShowRequest.Rejected")
+    def __init__(self, booking_id: UUID, show_id: str, at: datetime) -> None:
+        self.booking_id = booking_id
+        self.show_id = show_id

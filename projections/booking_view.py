@@ -1,0 +1,79 @@
+"""A booking as its customer sees it: status, seats, money, attempts, timeline.
+
+Built from three streams (booking, inventory, payment) whose relative order is
+not fixed, so every rule here is order-independent: the status only moves
+forward along the booking graph, attempts are keyed by number, the timeline is
+kept sorted. Rebuilt in any interleaving, the document comes out the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared import contracts as c
+
+# Forward-only ranks: a late message can never move a booking back.
+_RANK = {"PENDING": 0, "PAYMENT_PENDING": 1, "CONFIRMED": 2, "CANCELLED": 2}
+
+
+def key(event: c.PublicEvent) -> str | None:
+    return str(event.booking_id) if isinstance(event, c.BookingEvent) else None
+
+
+def apply(doc: dict[str, Any] | None, e: c.PublicEvent) -> dict[str, Any] | None:
+    if not isinstance(e, c.BookingEvent):
+        return doc
+    doc = doc or _blank(e)
+    _timeline(doc, e)
+    if isinstance(e, c.BookingRequested):
+        doc.update(
+            customer_id=e.customer_id, seat_ids=list(e.seat_ids), requested_at=e.occurred_at,
+        )
+    elif isinstance(e, c.SeatsReserved):
+        doc.update(amount=e.amount, currency=e.currency, reserved_until=e.reserved_until)
+        _advance(doc, "PAYMENT_PENDING")
+    elif isinstance(e, c.BookingConfirmed):
+        _advance(doc, "CONFIRMED")
+    elif isinstance(e, c.BookingCancelled):
+        _advance(doc, "CANCELLED")
+        doc.update(cancellation_reason=e.reason, cancellation_detail=e.detail)
+    elif isinstance(e, c.PaymentSucceeded):
+        doc["attempts"][str(e.attempt)] = {"outcome": "succeeded", "at": e.occurred_at}
+    elif isinstance(e, c.PaymentFailed):
+        doc["attempts"][str(e.attempt)] = {"outcome": "failed", "reason": e.reason, "at": e.occurred_at}
+    elif isinstance(e, c.PaymentRefunded):
+        doc["refunded_amount"] = e.amount
+    return doc
+
+
+def _blank(e: c.BookingEvent) -> dict[str, Any]:
+    return {
+        "_id": str(e.booking_id),
+        "show_id": e.show_id,
+        "customer_id": None,
+        "seat_ids": [],
+        "status": "PENDING",
+        "requested_at": None,
+        "amount": None,
+        "currency": None,
+        "reserved_until": None,
+        "attempts": {},
+        "refunded_amount": 0,
+        "cancellation_reason": None,
+        "cancellation_detail": "",
+        "timeline": [],
+    }
+
+
+def _advance(doc: dict[str, Any], status: str) -> None:
+    if doc["status"] in ("CONFIRMED", "CANCELLED"):
+        return  # final
+    if _RANK[status] > _RANK[doc["status"]]:
+        doc["status"] = status
+
+
+def _timeline(doc: dict[str, Any], e: c.PublicEvent) -> None:
+    entry = {"at": e.occurred_at, "event": type(e).__name__, "event_id": e.event_id}
+    if entry not in doc["timeline"]:
+        doc["timeline"].append(entry)
+        doc["timeline"].sort(key=lambda t: (t["at"], t["event_id"]))

@@ -1,0 +1,77 @@
+"""Settings read from the environment, with the defaults a user would expect."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"CINEMA_{name}", default)
+
+
+@dataclass(frozen=True)
+class Limits:
+    hold_for: timedelta = timedelta(minutes=10)
+    max_seats_per_booking: int = 10
+    sweep_interval: timedelta = timedelta(seconds=1)
+    max_request_bytes: int = 16 * 1024
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    decline_rate: float = 0.0
+    latency_s: float = 0.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    limits: Limits = field(default_factory=Limits)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    kafka_bootstrap: str = "127.0.0.1:59092"
+    topic_prefix: str = ""
+    mongo_url: str = "mongodb://127.0.0.1:57017/"
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 55432
+    postgres_user: str = "postgres"
+    postgres_password: str = ""
+    token_secret: str = "dev-secret-change-me"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            limits=Limits(
+                hold_for=timedelta(seconds=float(_env("HOLD_SECONDS", "600"))),
+                max_seats_per_booking=int(_env("MAX_SEATS_PER_BOOKING", "10")),
+                sweep_interval=timedelta(seconds=float(_env("SWEEP_SECONDS", "1"))),
+                max_request_bytes=int(_env("MAX_REQUEST_BYTES", str(16 * 1024))),
+            ),
+            gateway=GatewaySettings(
+                decline_rate=float(_env("GATEWAY_DECLINE_RATE", "0")),
+                latency_s=float(_env("GATEWAY_LATENCY_MS", "0")) / 1000,
+                seed=int(_env("GATEWAY_SEED", "0")),
+            ),
+            kafka_bootstrap=_env("KAFKA_BOOTSTRAP", "127.0.0.1:59092"),
+            topic_prefix=_env("TOPIC_PREFIX", ""),
+            mongo_url=_env("MONGO_URL", "mongodb://127.0.0.1:57017/"),
+            postgres_host=_env("POSTGRES_HOST", "127.0.0.1"),
+            postgres_port=int(_env("POSTGRES_PORT", "55432")),
+            postgres_user=_env("POSTGRES_USER", "postgres"),
+            postgres_password=_env("POSTGRES_PASSWORD", ""),
+            token_secret=_env("TOKEN_SECRET", "dev-secret-change-me"),
+        )
+
+    def postgres_env(self, dbname: str) -> dict[str, str]:
+        """The eventsourcing environment for one service's own database."""
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": self.postgres_host,
+            "POSTGRES_PORT": str(self.postgres_port),
+            "POSTGRES_USER": self.postgres_user,
+            "POSTGRES_PASSWORD": self.postgres_password,
+            "POSTGRES_POOL_SIZE": "10",
+            "POSTGRES_MAX_OVERFLOW": "10",
+        }

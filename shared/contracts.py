@@ -1,0 +1,166 @@
+"""Public event contracts: the only thing services know about each other.
+
+Each contract is a msgspec struct, tagged with its name and version
+(``"SeatsReserved.v1"``), decoded strictly: an unknown field, a missing field or
+a wrong type is an error, never a silent guess. A change that old consumers
+cannot read gets a new version (``.v2``) beside the old one, never an edit.
+
+Every message about a booking carries its ``show_id``: it is the partition key,
+so all saga messages of one show are decided in order.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, Union
+from uuid import UUID
+
+import msgspec
+
+
+class PublicEvent(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type"
+):
+    # "<service>/<aggregate id>/<version>": unique per source event, equal on republish.
+    event_id: str
+    occurred_at: datetime
+    show_id: str
+
+
+class BookingEvent(PublicEvent, frozen=True, kw_only=True):
+    booking_id: UUID
+
+
+# --- booking ---------------------------------------------------------------
+
+
+class BookingRequested(BookingEvent, frozen=True, kw_only=True, tag="BookingRequested.v1"):
+    customer_id: str
+    seat_ids: list[str]
+    payment_method: str
+
+
+class PaymentRetryRequested(
+    BookingEvent, frozen=True, kw_only=True, tag="PaymentRetryRequested.v1"
+):
+    attempt: int
+    payment_method: str
+
+
+BookingCancelReason = Literal[
+    "seats_unavailable", "hold_expired", "cancelled_by_customer", "payment_refunded"
+]
+
+
+class BookingCancelled(BookingEvent, frozen=True, kw_only=True, tag="BookingCancelled.v1"):
+    customer_id: str
+    reason: BookingCancelReason
+    detail: str = ""
+
+
+class BookingConfirmed(BookingEvent, frozen=True, kw_only=True, tag="BookingConfirmed.v1"):
+    customer_id: str
+    amount: int
+
+
+# --- inventory -------------------------------------------------------------
+
+
+class ShowInventoryOpened(PublicEvent, frozen=True, kw_only=True, tag="ShowInventoryOpened.v1"):
+    seats: dict[str, str]  # seat id -> price category
+    prices: dict[str, int]  # category -> price in minor units
+    currency: str
+
+
+class SeatsReserved(BookingEvent, frozen=True, kw_only=True, tag="SeatsReserved.v1"):
+    seat_ids: list[str]
+    amount: int  # minor units, computed by inventory, never by the client
+    currency: str
+    reserved_until: datetime
+
+
+SeatsRejectReason = Literal[
+    "seats_taken", "unknown_seat", "unknown_show", "too_many_seats", "duplicate_seat", "no_seats"
+]
+
+
+class SeatsRejected(BookingEvent, frozen=True, kw_only=True, tag="SeatsRejected.v1"):
+    reason: SeatsRejectReason
+    seat_ids: list[str]  # the seats that caused the rejection
+
+
+class SeatsReleased(BookingEvent, frozen=True, kw_only=True, tag="SeatsReleased.v1"):
+    seat_ids: list[str]
+    reason: Literal["hold_expired", "booking_cancelled"]
+
+
+class SeatsBooked(BookingEvent, frozen=True, kw_only=True, tag="SeatsBooked.v1"):
+    seat_ids: list[str]
+
+
+# --- payment ---------------------------------------------------------------
+
+
+class PaymentSucceeded(BookingEvent, frozen=True, kw_only=True, tag="PaymentSucceeded.v1"):
+    payment_id: UUID
+    attempt: int
+    amount: int
+    currency: str
+    charge_id: str
+
+
+class PaymentFailed(BookingEvent, frozen=True, kw_only=True, tag="PaymentFailed.v1"):
+    payment_id: UUID
+    attempt: int
+    reason: str  # gateway decline code, or "hold_expired"
+
+
+class PaymentRefunded(BookingEvent, frozen=True, kw_only=True, tag="PaymentRefunded.v1"):
+    payment_id: UUID
+    amount: int
+    currency: str
+    refund_id: str
+    reason: str
+
+
+AnyPublicEvent = Union[
+    BookingRequested,
+    PaymentRetryRequested,
+    BookingCancelled,
+    BookingConfirmed,
+    ShowInventoryOpened,
+    SeatsReserved,
+    SeatsRejected,
+    SeatsReleased,
+    SeatsBooked,
+    PaymentSucceeded,
+    PaymentFailed,
+    PaymentRefunded,
+]
+
+# Each service publishes to its own topic; the others subscribe to it.
+TOPICS = {"booking": "booking.events", "inventory": "inventory.events", "payment": "payment.events"}
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(AnyPublicEvent)
+
+
+class ContractError(ValueError):
+    """A message that is not a valid public event of any known version."""
+
+
+def encode(event: PublicEvent) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode(data: bytes) -> AnyPublicEvent:
+    try:
+        return _decoder.decode(data)
+    except msgspec.ValidationError as e:
+        raise ContractError(str(e)) from e
+    except msgspec.DecodeError as e:
+        raise ContractError(f"not JSON: {e}") from e
+
+
+def event_id(service: str, originator_id: UUID, version: int) -> str:
+    return f"{service}/{originator_id}/{version}"

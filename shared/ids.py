@@ -1,0 +1,26 @@
+"""Deterministic identities: the same request always names the same aggregate.
+
+Deriving ids (instead of drawing random ones) is what makes creation idempotent:
+a repeated request or a redelivered message finds the aggregate it made before.
+"""
+
+from uuid import UUID, uuid5
+
+# Fixed forever: changing it would orphan every stored aggregate.
+NAMESPACE = UUID("6f1c1f0e-8f4a-4d53-9d1e-3c2b8a7e5d10")
+
+
+def booking_id(customer_id: str, idempotency_key: str) -> UUID:
+    return uuid5(NAMESPACE, f"booking/{customer_id}/{idempotency_key}")
+
+
+def show_inventory_id(show_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"show-inventory/{show_id}")
+
+
+def unknown_show_request_id(booking: UUID) -> UUID:
+    return uuid5(NAMESPACE, f"unknown-show-request/{booking}")
+
+
+def payment_id(booking: UUID) -> UUID:
+    return uuid5(NAMESPACE, f"payment/{booking}")

@@ -1,0 +1,1 @@
+"""Outbox relay and inbox: the transport-independent halves of messaging."""

@@ -1,0 +1,73 @@
+"""The outbox relay: a service's notification log, published in order.
+
+The event store is the outbox: events are recorded once, in one transaction with
+whatever caused them; the relay then publishes the public ones and records how
+far it got. A crash between publishing and recording publishes a range twice
+(consumers absorb that); nothing is ever lost or reordered.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from eventsourcing.persistence import Tracking
+
+from shared.contracts import encode
+from shared.service import ServiceApplication
+
+log = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    def publish(self, topic: str, key: str, value: bytes) -> None: ...
+
+    def flush(self) -> None:
+        """Block until everything published so far is acknowledged, or raise."""
+
+
+class OutboxRelay:
+    POSITION = "outbox"  # tracking name under which the relay records its position
+
+    def __init__(
+        self, app: ServiceApplication, publisher: Publisher, topic: str, batch_size: int = 500
+    ) -> None:
+        self.app = app
+        self.publisher = publisher
+        self.topic = topic
+        self.batch_size = batch_size
+        self._position: int | None = None
+
+    @property
+    def position(self) -> int:
+        """The last notification id known to be published."""
+        if self._position is None:
+            self._position = self.app.recorder.max_tracking_id(self.POSITION) or 0
+        return self._position
+
+    def publish_next(self) -> int | None:
+        """Publish the next batch; return the last notification id it covered."""
+        notifications = self.app.recorder.select_notifications(
+            start=self.position + 1, limit=self.batch_size
+        )
+        if not notifications:
+            return None
+        for n in notifications:
+            public = self.app.to_public(self.app.mapper.to_domain_event(n))
+            if public is not None:
+                self.publisher.publish(self.topic, public.show_id, encode(public))
+        self.publisher.flush()
+        return notifications[-1].id
+
+    def record(self, last_id: int) -> None:
+        self.app.recorder.insert_tracking(Tracking(self.POSITION, last_id))
+        self._position = last_id
+
+    def relay_once(self) -> int:
+        """Publish and record one batch; return how many notifications it covered."""
+        before = self.position
+        last = self.publish_next()
+        if last is None:
+            return 0
+        self.record(last)
+        return last - before
