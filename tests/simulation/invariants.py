@@ -1,0 +1,190 @@
+"""The saga's invariants (architecture.md), checked against a running embedded system."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from uuid import UUID
+
+from booking.domain import ALLOWED_TRANSITIONS, Booking, BookingStatus
+from embedded.system import EmbeddedSystem
+from inventory.domain import BOOKED, RELEASED, RESERVED, ShowInventory
+from payment.domain import Payment
+from payment.gateway import Ledger
+from projections.projector import InMemoryViewStore, project
+
+
+def aggregates(system: EmbeddedSystem, service: str, cls: type) -> list:
+    """Every aggregate of a class in a service's store, as it is now."""
+    app = system.apps[service]
+    ids, out = [], []
+    for n in app.recorder.select_notifications(start=1, limit=1_000_000):
+        if n.originator_version == 1:
+            ids.append(n.originator_id)
+    for aggregate_id in ids:
+        a = app.repository.get(aggregate_id)
+        if isinstance(a, cls):
+            out.append(a)
+    return out
+
+
+def bookings(system: EmbeddedSystem) -> list[Booking]:
+    return aggregates(system, "booking", Booking)
+
+
+def shows(system: EmbeddedSystem) -> list[ShowInventory]:
+    return aggregates(system, "inventory", ShowInventory)
+
+
+def payments(system: EmbeddedSystem) -> list[Payment]:
+    return aggregates(system, "payment", Payment)
+
+
+# --- at every moment ----------------------------------------------------------
+
+
+def one_holder_per_seat(system: EmbeddedSystem) -> None:
+    """1. A seat of a show is held or sold by at most one booking at any moment."""
+    for show in shows(system):
+        live = [(b, h) for b, h in show.holds.items() if h["status"] in (RESERVED, BOOKED)]
+        seats = Counter(s for _, h in live for s in h["seat_ids"])
+        doubled = [s for s, n in seats.items() if n > 1]
+        assert not doubled, f"{show.show_id}: seats {doubled} held by two bookings"
+        for b, h in live:
+            for s in h["seat_ids"]:
+                assert show.holders.get(s) == b, f"{show.show_id}/{s}: holder map disagrees"
+    confirmed = Counter(
+        (b.show_id, s) for b in bookings(system) if b.status is BookingStatus.CONFIRMED for s in b.seat_ids
+    )
+    sold_twice = [k for k, n in confirmed.items() if n > 1]
+    assert not sold_twice, f"seats sold twice: {sold_twice}"
+
+
+def at_most_one_charge(ledger: Ledger) -> None:
+    """3 (every moment). At most one successful charge per booking."""
+    per_booking = Counter(b for b, r, _ in ledger.charges.values() if r.succeeded)
+    twice = [b for b, n in per_booking.items() if n > 1]
+    assert not twice, f"bookings charged twice: {twice}"
+
+
+def transitions_allowed(previous: dict, system: EmbeddedSystem) -> None:
+    """8. States change only along the allowed graph; CONFIRMED and CANCELLED are final."""
+    repository = system.booking.repository
+    for b in bookings(system):
+        seen_version, before = previous.get(b.id, (1, BookingStatus.PENDING))
+        for version in range(seen_version + 1, b.version + 1):
+            status = repository.get(b.id, version=version).status
+            assert status == before or status in ALLOWED_TRANSITIONS[before], (
+                f"booking {b.id} moved {before} -> {status}"
+            )
+            before = status
+        previous[b.id] = (b.version, before)
+
+
+def holds_honoured(system: EmbeddedSystem, customer_cancelled: set) -> None:
+    """4 and saga rule 7 (every moment). Seats are released only when their deadline passed
+    or their customer cancelled, never because a payment failed; and seats are booked
+    only within the hold, so a late success never resurrects them."""
+    app = system.inventory
+    held_until: dict[tuple[str, str], datetime] = {}
+    for n in app.recorder.select_notifications(start=1, limit=1_000_000):
+        e = app.mapper.to_domain_event(n)
+        if isinstance(e, ShowInventory.SeatsHeld):
+            held_until[(e.show_id, e.booking_id)] = e.reserved_until
+        elif isinstance(e, ShowInventory.SeatsReleased):
+            if e.reason == "hold_expired":
+                assert e.at >= held_until[(e.show_id, e.booking_id)], "released before deadline"
+            else:
+                assert UUID(e.booking_id) in customer_cancelled, (
+                    f"seats of {e.booking_id} released but its customer never cancelled"
+                )
+        elif isinstance(e, ShowInventory.SeatsBooked):
+            assert e.at < held_until[(e.show_id, e.booking_id)], "seats booked after the hold expired"
+
+
+# --- at quiescence -----------------------------------------------------------
+
+
+def all_final(system: EmbeddedSystem) -> None:
+    """5. Every booking reaches CONFIRMED or CANCELLED."""
+    stuck = [(b.id, b.status) for b in bookings(system) if b.is_active]
+    assert not stuck, f"bookings not settled: {stuck}"
+
+
+def confirmed_iff_paid_and_booked(system: EmbeddedSystem) -> None:
+    """2. CONFIRMED iff its payment succeeded (and stands) and all its seats are BOOKED for it."""
+    show_by_id = {s.show_id: s for s in shows(system)}
+    payment_by_booking = {p.booking_id: p for p in payments(system)}
+    for b in bookings(system):
+        pay = payment_by_booking.get(b.id)
+        paid = pay is not None and pay.succeeded and not pay.refunded
+        show = show_by_id.get(b.show_id)
+        hold = show.hold_of(b.id) if show else None
+        booked = hold is not None and hold["status"] == BOOKED and all(
+            show.holders.get(s) == str(b.id) for s in b.seat_ids
+        )
+        confirmed = b.status is BookingStatus.CONFIRMED
+        assert confirmed == paid == booked, (
+            f"booking {b.id}: confirmed={confirmed} paid={paid} seats booked={booked}"
+        )
+
+
+def money_balances(system: EmbeddedSystem, ledger: Ledger) -> None:
+    """3. Money captured equals the sum of confirmed bookings plus the sum refunded."""
+    captured = sum(ledger.captured_by_booking().values())
+    confirmed = sum(b.amount or 0 for b in bookings(system) if b.status is BookingStatus.CONFIRMED)
+    assert captured == confirmed + ledger.refunded_total(), (
+        f"captured {captured} != confirmed {confirmed} + refunded {ledger.refunded_total()}"
+    )
+
+
+def holds_released(system: EmbeddedSystem) -> None:
+    """4 (at rest). Once deadlines passed, no hold is left RESERVED."""
+    for show in shows(system):
+        left = [b for b, h in show.holds.items() if h["status"] == RESERVED]
+        assert not left, f"{show.show_id}: holds still reserved after expiry: {left}"
+        for b, h in show.holds.items():
+            if h["status"] == RELEASED:
+                assert all(show.holders.get(s) != b for s in h["seat_ids"])
+
+
+def views_equal_fold(system: EmbeddedSystem) -> None:
+    """7. Every view equals a fold of the event streams, rebuilt from scratch."""
+    system.project_all()
+    rebuilt = InMemoryViewStore()
+    for stream, app in system.apps.items():
+        for n in app.recorder.select_notifications(start=1, limit=1_000_000):
+            public = app.to_public(app.mapper.to_domain_event(n))
+            if public is not None:
+                project(rebuilt, stream, n.id, public)
+    for name, docs in system.views.docs.items():
+        strip = lambda d: {k: v for k, v in d.items() if k != "_positions"}  # noqa: E731
+        live = {k: strip(v) for k, v in docs.items()}
+        fresh = {k: strip(v) for k, v in rebuilt.docs[name].items()}
+        assert live == fresh, f"view {name} differs from a fresh fold"
+    for b in bookings(system):
+        assert system.views.docs["bookings"][str(b.id)]["status"] == b.status.value
+
+
+def settle(system: EmbeddedSystem, clock, hold_for) -> None:
+    """Let the system come to rest: deliver everything, let every deadline pass."""
+    system.run_until_quiet()
+    clock.advance(hold_for)
+    system.sweep()
+    system.run_until_quiet()
+
+
+def check_always(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancelled: set) -> None:
+    one_holder_per_seat(system)
+    at_most_one_charge(ledger)
+    transitions_allowed(previous, system)
+    holds_honoured(system, cancelled)
+
+
+def check_at_rest(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancelled: set) -> None:
+    check_always(system, ledger, previous, cancelled)
+    all_final(system)
+    confirmed_iff_paid_and_booked(system)
+    money_balances(system, ledger)
+    holds_released(system)
+    views_equal_fold(system)

@@ -1,0 +1,174 @@
+"""Deterministic simulation of the whole saga, driven by hypothesis.
+
+Customers race for overlapping seats on two small shows; payments succeed or fail;
+customers retry and cancel; the clock jumps; the broker delivers partitions in any
+interleaving, relays crash and republish, consumers are rewound and restarted, and
+whole services restart from their stores. After every step the invariants that
+hold at every moment are checked, and at rest all eight.
+
+Profiles: HYPOTHESIS_PROFILE=ci (default, 2,000 scenarios), dev (200), long (20,000).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from booking.application import IdempotencyConflict
+from booking.domain import BookingRuleViolation
+from embedded.system import EmbeddedSystem
+from inventory.domain import HoldLimits
+from payment.gateway import SimulatedGateway
+from shared.clock import FakeClock
+from shared.contracts import decode
+from tests.simulation import invariants as inv
+
+common = {"deadline": None, "suppress_health_check": list(HealthCheck), "stateful_step_count": 40}
+settings.register_profile("dev", max_examples=200, **common)
+settings.register_profile("ci", max_examples=2_000, **common)
+settings.register_profile("long", max_examples=20_000, **common)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+
+HOLD = timedelta(minutes=10)
+SHOWS = {"show-a": ["A1", "A2", "A3", "A4"], "show-b": ["B1", "B2", "B3"]}
+CUSTOMERS = ["ann", "bob", "cat"]
+METHODS = ["pm_card_visa", "pm_card_chargeDeclined"]
+SERVICES = ["booking", "inventory", "payment"]
+
+
+class SagaSimulation(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = FakeClock()
+        self.gateway = SimulatedGateway()
+        self.system = EmbeddedSystem(
+            clock=self.clock, limits=HoldLimits(max_seats=3, hold_for=HOLD),
+            gateway=self.gateway, partitions=2,
+        )
+        for show_id, seats in SHOWS.items():
+            self.system.inventory.open_show(show_id, {s: "std" for s in seats}, {"std": 900}, "EUR")
+        self.system.run_until_quiet()
+        self.booking_ids: list = []
+        self.statuses: dict = {}
+        self.processed: dict[str, set[str]] = {s: set() for s in SERVICES}
+        self.customer_cancelled: set = set()  # bookings whose customer asked to cancel
+
+    # --- customers -------------------------------------------------------------
+
+    @rule(
+        customer=st.sampled_from(CUSTOMERS),
+        key=st.integers(0, 5),
+        show=st.sampled_from([*SHOWS, "show-unknown"]),
+        seats=st.lists(st.sampled_from(["A1", "A2", "A3", "A4", "B1", "B2", "B3", "Z9"]), min_size=1, max_size=3),
+        method=st.sampled_from(METHODS),
+    )
+    def request_booking(self, customer, key, show, seats, method) -> None:
+        before = self._log_sizes()
+        try:
+            booking, created = self.system.booking.request_booking(
+                customer, f"key-{key}", show, seats, method
+            )
+        except IdempotencyConflict:
+            assert self._log_sizes() == before
+            return
+        if created:
+            self.booking_ids.append(booking.id)
+        else:  # invariant 6: a repeated request has no further effect
+            assert self._log_sizes() == before
+
+    @precondition(lambda self: self.booking_ids)
+    @rule(data=st.data(), method=st.sampled_from(METHODS))
+    def retry_payment(self, data, method) -> None:
+        booking_id = data.draw(st.sampled_from(self.booking_ids))
+        booking = self.system.booking.get_booking(booking_id)
+        try:
+            self.system.booking.retry_payment(booking_id, booking.customer_id, method)
+        except BookingRuleViolation:
+            pass
+
+    @precondition(lambda self: self.booking_ids)
+    @rule(data=st.data())
+    def cancel(self, data) -> None:
+        booking_id = data.draw(st.sampled_from(self.booking_ids))
+        booking = self.system.booking.get_booking(booking_id)
+        try:
+            self.system.booking.cancel(booking_id, booking.customer_id)
+            self.customer_cancelled.add(booking_id)
+        except BookingRuleViolation:
+            pass
+
+    # --- time ------------------------------------------------------------------
+
+    @rule(minutes=st.integers(1, 12))
+    def clock_jumps(self, minutes) -> None:
+        self.clock.advance(timedelta(minutes=minutes))
+
+    @rule()
+    def expiry_sweep(self) -> None:
+        self.system.inventory.release_expired_holds()
+
+    # --- the broker and the processes -------------------------------------------
+
+    @rule(service=st.sampled_from(SERVICES))
+    def relay(self, service) -> None:
+        self.system.relays[service].relay_once()
+
+    @rule(service=st.sampled_from(SERVICES))
+    def relay_crashes_after_publishing(self, service) -> None:
+        # Published but the position was not recorded: the next relay republishes.
+        self.system.relays[service].publish_next()
+
+    @rule(service=st.sampled_from(SERVICES), data=st.data())
+    def deliver(self, service, data) -> None:
+        consumer = self.system.consumers[service]
+        ready = consumer.ready()
+        if not ready:
+            return
+        topic, partition = data.draw(st.sampled_from(ready))
+        value = consumer.broker.read(topic, partition, consumer.offsets[(topic, partition)])
+        event_id = decode(value).event_id
+        before = self._log_sizes()[service]
+        consumer.deliver(topic, partition)
+        if event_id in self.processed[service]:
+            # invariant 6: a duplicated or redelivered message has no further effect
+            assert self._log_sizes()[service] == before, f"{service} reprocessed {event_id}"
+        self.processed[service].add(event_id)
+
+    @rule(service=st.sampled_from(SERVICES), by=st.integers(1, 4), data=st.data())
+    def rewind_consumer(self, service, by, data) -> None:
+        consumer = self.system.consumers[service]
+        topic, partition = data.draw(st.sampled_from(sorted(consumer.offsets)))
+        consumer.rewind(topic, partition, by)
+
+    @rule(service=st.sampled_from(SERVICES))
+    def consumer_restarts(self, service) -> None:
+        self.system.consumers[service].restart()
+
+    @rule()
+    def services_crash_and_restart(self) -> None:
+        self.system.start_services()
+
+    @rule()
+    def project_views(self) -> None:
+        self.system.project_all()
+
+    # --- invariants -------------------------------------------------------------
+
+    @invariant()
+    def always(self) -> None:
+        inv.check_always(self.system, self.gateway.ledger, self.statuses, self.customer_cancelled)
+
+    def teardown(self) -> None:
+        inv.settle(self.system, self.clock, HOLD)
+        inv.check_at_rest(self.system, self.gateway.ledger, self.statuses, self.customer_cancelled)
+
+    def _log_sizes(self) -> dict[str, int]:
+        return {s: self.system.apps[s].recorder.max_notification_id() or 0 for s in SERVICES}
+
+
+SagaSimulation.TestCase.settings = settings.get_profile(PROFILE)
+TestSagaSimulation = SagaSimulation.TestCase
