@@ -1,0 +1,128 @@
+"""`scripts/infra up|down|status|env`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import config
+from .ferretdb import FerretDB
+from .kafka import Kafka
+from .postgres import Postgres
+from .procs import InfraError, port_listeners, processes_mentioning
+
+USAGE = """usage: scripts/infra up|down|status|env
+
+  up      start PostgreSQL, Kafka and FerretDB (idempotent), wait until they answer
+  down    stop them all and check that no process is left
+  status  say for each server whether it is up and where it listens (exit 3 if one is down)
+  env     print `export` lines for the clients (eval "$(scripts/infra env)")
+"""
+
+
+def say(message: str) -> None:
+    print(f"[infra] {message}", flush=True)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def lap(self) -> float:
+        now = time.monotonic()
+        elapsed, self.start = now - self.start, now
+        return elapsed
+
+
+def up(cfg: config.Config) -> None:
+    total = Clock()
+    pg, kafka, ferret = Postgres(cfg), Kafka(cfg), FerretDB(cfg)
+    # Fail before any download or build if a port is held by someone else.
+    for server in (pg, kafka, ferret):
+        server.check_port()
+    clock = Clock()
+    # The two artifacts are independent: fetch jars (network-bound) while Go compiles.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jars = pool.submit(kafka.ensure_jars)
+        binary = pool.submit(ferret.ensure_binary)
+        jars_how, binary_how = jars.result(), binary.result()
+    say(
+        f"artifacts in {clock.lap():.1f}s: kafka {config.KAFKA_VERSION} jars {jars_how}, "
+        f"ferretdb {config.FERRETDB_VERSION} {binary_how} (cache {cfg.cache})"
+    )
+    # The JVM is the slowest to start, so launch it first and wait for it last.
+    kafka_how = kafka.launch()
+    kafka_clock = Clock()
+    pg_how = pg.start()
+    say(f"postgres {pg_how}, ready in {clock.lap():.1f}s on {pg.where}")
+    ferret_how = ferret.launch()
+    ferret.wait_ready()
+    say(f"ferretdb {ferret_how}, ready in {clock.lap():.1f}s on {ferret.where}")
+    kafka.wait_ready()
+    say(f"kafka {kafka_how}, ready {kafka_clock.lap():.1f}s after launch on {kafka.where}")
+    say(f"up in {total.lap():.1f}s (data and logs in {cfg.data})")
+
+
+def down(cfg: config.Config) -> None:
+    clock = Clock()
+    # Reverse order of dependencies: FerretDB uses PostgreSQL.
+    for server in (FerretDB(cfg), Kafka(cfg), Postgres(cfg)):
+        say(f"{server.name}: {'stopped' if server.stop() else 'was not running'}")
+    left = processes_mentioning(str(cfg.data) + "/")
+    ports = {name: port_listeners(port) for name, port in _ports(cfg).items()}
+    busy = {name: pids for name, pids in ports.items() if pids != []}
+    if left:
+        raise InfraError(f"processes still running from {cfg.data}: {left}")
+    say(f"down in {clock.lap():.1f}s; no process left from {cfg.data}")
+    if busy:
+        # Not ours (we just stopped ours): worth a warning, not a failure.
+        say(f"note: ports still in use by other processes: {busy}")
+
+
+def _ports(cfg: config.Config) -> dict[str, int]:
+    return {
+        "postgres": cfg.pg_port,
+        "kafka": cfg.kafka_port,
+        "kafka controller": cfg.kafka_controller_port,
+        "ferretdb": cfg.mongo_port,
+    }
+
+
+def status(cfg: config.Config) -> int:
+    all_up = True
+    for server in (Postgres(cfg), Kafka(cfg), FerretDB(cfg)):
+        pid = server.pid()
+        if pid and server.answers():
+            state = f"up    {server.where}  pid {pid}"
+        elif pid:
+            state = f"starting/not answering  {server.where}  pid {pid}"
+            all_up = False
+        else:
+            state = f"down  (would listen on {server.where})"
+            all_up = False
+        print(f"{server.name:9} {state}")
+    print(f"data: {cfg.data}\ncache: {cfg.cache}")
+    return 0 if all_up else 3
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in ("up", "down", "status", "env"):
+        print(USAGE, file=sys.stderr)
+        return 2
+    root = Path(__file__).resolve().parents[2]
+    cfg = config.load(root)
+    try:
+        if argv[0] == "up":
+            up(cfg)
+        elif argv[0] == "down":
+            down(cfg)
+        elif argv[0] == "status":
+            return status(cfg)
+        else:
+            print("\n".join(cfg.env_lines()))
+    except InfraError as error:
+        print(f"[infra] FAILED: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,80 @@
+"""Where things live and which ports they use.
+
+The port defaults and environment variable names here are also read by
+tests/fixtures/servers.py; keep both in step (tests/integration/test_infra_script.py
+checks that ``scripts/infra env`` and the fixtures agree).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+KAFKA_VERSION = "4.4.0"  # newest 4.x on Maven Central when this was written
+FERRETDB_VERSION = "v1.24.2"  # last FerretDB v1 release (v2 needs DocumentDB, not plain PostgreSQL)
+PG_MAJOR = "15"
+PG_BIN = Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")
+
+SERVICE_DATABASES = ("booking", "inventory", "payment")
+FERRETDB_DATABASE = "ferretdb"  # FerretDB's PostgreSQL backend keeps its data here
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise SystemExit(f"infra: {name}={raw!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise SystemExit(f"infra: {name}={port} is out of range")
+    return port
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path  # the checkout
+    cache: Path  # downloads and builds shared by all checkouts on this machine
+    pg_port: int
+    kafka_port: int
+    kafka_controller_port: int
+    mongo_port: int
+
+    @property
+    def data(self) -> Path:
+        """Server data, logs and pid files: per checkout, git-ignored."""
+        return self.root / ".data"
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{HOST}:{self.kafka_port}"
+
+    @property
+    def mongo_url(self) -> str:
+        return f"mongodb://{HOST}:{self.mongo_port}/"
+
+    def env_lines(self) -> list[str]:
+        return [
+            f"export CINEMA_POSTGRES_HOST={HOST}",
+            f"export CINEMA_POSTGRES_PORT={self.pg_port}",
+            "export CINEMA_POSTGRES_USER=postgres",
+            "export CINEMA_POSTGRES_PASSWORD=''",
+            f"export CINEMA_KAFKA_BOOTSTRAP={self.kafka_bootstrap}",
+            f"export CINEMA_MONGO_URL={self.mongo_url}",
+        ]
+
+
+def load(root: Path) -> Config:
+    cache = os.environ.get("CINEMA_CACHE_DIR") or str(Path.home() / ".cache" / "cinema-saga")
+    return Config(
+        root=root.resolve(),
+        cache=Path(cache).resolve(),
+        pg_port=_port("CINEMA_PG_PORT", 55432),
+        kafka_port=_port("CINEMA_KAFKA_PORT", 59092),
+        kafka_controller_port=_port("CINEMA_KAFKA_CONTROLLER_PORT", 59093),
+        mongo_port=_port("CINEMA_MONGO_PORT", 57017),
+    )

@@ -1,0 +1,195 @@
+"""FerretDB v1 (MongoDB wire protocol over PostgreSQL), built from the Go module proxy.
+
+Why FerretDB: MongoDB itself is in none of the registries this machine reaches, and
+FerretDB v1 stores its data in the same PostgreSQL cluster. See docs/infra.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .config import FERRETDB_DATABASE, FERRETDB_VERSION, HOST, Config
+from .procs import (
+    InfraError,
+    check_port_free,
+    cmdline,
+    locked,
+    pid_alive,
+    process_tree,
+    read_pid,
+    spawn,
+    stop_tree,
+    tail,
+    wait_for,
+)
+
+MODULE = "github.com/FerretDB/FerretDB"
+
+
+def _go() -> str:
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    if not os.access(go, os.X_OK):
+        raise InfraError(
+            "ferretdb: Go is not installed (looked in PATH and /usr/local/go/bin) "
+            "and the FerretDB binary is not cached yet"
+        )
+    return go
+
+
+class FerretDB:
+    name = "ferretdb"
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.base = cfg.data / "ferretdb"
+        self.state = self.base / "state"  # also makes our cmdline name this checkout
+        self.log = self.base / "ferretdb.log"
+        self.pidfile = self.base / "ferretdb.pid"
+        self.binary = cfg.cache / "ferretdb" / FERRETDB_VERSION / "ferretdb"
+
+    @property
+    def where(self) -> str:
+        return f"{HOST}:{self.cfg.mongo_port}"
+
+    def pid(self) -> int | None:
+        pid = read_pid(self.pidfile)
+        if pid and pid_alive(pid) and str(self.state) in cmdline(pid):
+            return pid
+        return None
+
+    def answers(self) -> bool:
+        import pymongo
+
+        client = pymongo.MongoClient(
+            self.cfg.mongo_url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000
+        )
+        try:
+            client.admin.command("ping")
+        except pymongo.errors.PyMongoError:
+            return False
+        finally:
+            client.close()
+        return True
+
+    def check_port(self) -> None:
+        pid = self.pid()
+        check_port_free(self.name, self.cfg.mongo_port, set(process_tree(pid)) if pid else set())
+
+    # --- build -------------------------------------------------------------
+
+    def ensure_binary(self) -> str:
+        if self.binary.exists():
+            return "cached"
+        with locked(self.binary.parent.parent / ".lock"):
+            if self.binary.exists():
+                return "cached (built by a concurrent run)"
+            self._build()
+        return "built with Go"
+
+    def _build(self) -> None:
+        go = _go()
+        # GOTOOLCHAIN=local: never try to download another Go toolchain (no network for it).
+        env = {**os.environ, "GOTOOLCHAIN": "local"}
+        result = subprocess.run(
+            [go, "mod", "download", "-json", f"{MODULE}@{FERRETDB_VERSION}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        try:
+            source = Path(json.loads(result.stdout)["Dir"])
+        except (ValueError, KeyError):
+            raise InfraError(
+                f"ferretdb: `go mod download {MODULE}@{FERRETDB_VERSION}` failed "
+                f"(download refused or offline?):\n{result.stdout}{result.stderr}"
+            ) from None
+        self.binary.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.binary.parent) as tmp:
+            src = Path(tmp) / "src"
+            shutil.copytree(source, src)  # the module cache is read-only
+            for path in [src, *src.rglob("*")]:
+                if path.is_dir():
+                    path.chmod(path.stat().st_mode | stat.S_IWUSR)
+            # The module zip lacks build/version/version.txt (made by `git describe` upstream);
+            # without it the binary panics at start.
+            (src / "build" / "version" / "version.txt").write_text(FERRETDB_VERSION + "\n")
+            out = Path(tmp) / "ferretdb"
+            # ferretdb_no_sqlite: skip the huge pure-Go SQLite backend (we use PostgreSQL).
+            result = subprocess.run(
+                [
+                    go,
+                    "build",
+                    "-trimpath",
+                    "-tags",
+                    "ferretdb_no_sqlite",
+                    "-o",
+                    str(out),
+                    "./cmd/ferretdb",
+                ],
+                cwd=src,
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise InfraError(
+                    f"ferretdb: go build failed:\n{(result.stdout + result.stderr)[-3000:]}"
+                )
+            shutil.rmtree(src)  # tidy: read-only bits are gone, so this works
+            out.rename(self.binary)
+
+    # --- start and stop ----------------------------------------------------
+
+    def launch(self) -> str:
+        if self.pid():
+            return "already up"
+        self.state.mkdir(parents=True, exist_ok=True)
+        with self.log.open("a") as log:
+            log.write(f"\n===== scripts/infra: starting FerretDB {FERRETDB_VERSION} =====\n")
+        proc = spawn(
+            [
+                str(self.binary),
+                "--handler=postgresql",
+                f"--postgresql-url=postgres://postgres@{HOST}:{self.cfg.pg_port}/{FERRETDB_DATABASE}",
+                f"--listen-addr={HOST}:{self.cfg.mongo_port}",
+                f"--state-dir={self.state}",
+                "--debug-addr=-",  # no HTTP debug listener (it would take another port)
+                "--telemetry=disable",
+                # warn would log every error reply (duplicate keys, pymongo's endSessions...)
+                "--log-level=error",
+            ],
+            self.log,
+        )
+        self.pidfile.write_text(f"{proc.pid}\n")
+        return "started"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        def ready() -> bool:
+            if not self.pid():
+                raise InfraError(
+                    f"ferretdb: the server died. Last lines of {self.log}:\n{tail(self.log)}"
+                )
+            return self.answers()
+
+        if not wait_for(ready, timeout, 0.2):
+            raise InfraError(
+                f"ferretdb: no answer on {self.where} after {timeout:.0f}s. "
+                f"Last lines of {self.log}:\n{tail(self.log)}"
+            )
+
+    def stop(self) -> bool:
+        pid = self.pid()
+        if not pid:
+            self.pidfile.unlink(missing_ok=True)
+            return False
+        stop_tree(pid, grace=10)
+        self.pidfile.unlink(missing_ok=True)
+        return True

@@ -1,0 +1,234 @@
+"""Process and port helpers: pid files, detached start, stop with a grace period.
+
+Everything reads /proc directly (Linux only), so no psutil is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+class InfraError(Exception):
+    """A failure whose message is meant for the person running scripts/infra."""
+
+
+# --- processes -------------------------------------------------------------
+
+
+def pid_alive(pid: int) -> bool:
+    """True if the process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    # The state letter follows the parenthesised command name, which may hold spaces.
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+
+
+def describe(pid: int) -> str:
+    cmd = cmdline(pid) or "?"
+    if len(cmd) > 160:
+        cmd = cmd[:157] + "..."
+    return f"pid {pid}: {cmd}"
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _parent_map() -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def process_tree(pid: int) -> list[int]:
+    """The pid and all its descendants (e.g. a postmaster and its backends)."""
+    parents = _parent_map()
+    tree, frontier = [pid], [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        tree.extend(children)
+        frontier.extend(children)
+    return tree
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Live processes whose command line contains ``text`` (e.g. a checkout's .data path)."""
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != me:
+            pid = int(entry.name)
+            if text in cmdline(pid) and pid_alive(pid):
+                found.append(pid)
+    return found
+
+
+def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a server in its own session so that it outlives the calling shell."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # setsid: no SIGHUP when the terminal or CI step ends
+            close_fds=True,
+            env=env,
+        )
+
+
+def stop_tree(pid: int, grace: float, term: Callable[[], None] | None = None) -> None:
+    """Ask a server to stop (SIGTERM, or ``term``), then SIGKILL whatever is left.
+
+    Raises InfraError if some process of the tree survives even SIGKILL.
+    """
+    tree = [p for p in process_tree(pid) if pid_alive(p)]
+    if not tree:
+        return
+    if term is not None:
+        term()
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    if not wait_for(lambda: not any(pid_alive(p) for p in tree), grace):
+        for p in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGKILL)
+        if not wait_for(lambda: not any(pid_alive(p) for p in tree), 10):
+            left = ", ".join(describe(p) for p in tree if pid_alive(p))
+            raise InfraError(f"processes survived SIGKILL: {left}")
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"(no log at {path})"
+    return "\n".join("    " + line for line in text.splitlines()[-lines:])
+
+
+# --- ports -----------------------------------------------------------------
+
+# Listening sockets on these local addresses collide with a bind to 127.0.0.1.
+_CLASHING = {
+    "0100007F",  # 127.0.0.1
+    "00000000",  # 0.0.0.0
+    "00000000000000000000000000000000",  # ::
+    "0000000000000000FFFF00000100007F",  # ::ffff:127.0.0.1
+}
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            address, hex_port = fields[1].split(":")
+            if fields[3] == "0A" and int(hex_port, 16) == port and address in _CLASHING:
+                inodes.add(fields[9])
+    return inodes
+
+
+def port_listeners(port: int) -> list[int] | None:
+    """Pids listening on ``port`` on loopback/any; [] if none, None if taken by an unknown pid.
+
+    (An unknown owner happens for a process in another pid namespace.)
+    """
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return []
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    owners = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (entry / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) in wanted:
+                        owners.append(int(entry.name))
+                        break
+    return owners or None
+
+
+def port_answers(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def check_port_free(name: str, port: int, ours: set[int]) -> None:
+    """Fail clearly if ``port`` is held by a process that is not one of ``ours``."""
+    listeners = port_listeners(port)
+    if listeners is None:
+        raise InfraError(
+            f"{name}: port {port} on 127.0.0.1 is already taken by a process this script "
+            "cannot see. Stop it, or choose another port (see docs/infra.md)."
+        )
+    foreign = [pid for pid in listeners if pid not in ours]
+    if foreign:
+        raise InfraError(
+            f"{name}: port {port} on 127.0.0.1 is already taken by a foreign process "
+            f"({describe(foreign[0])}). If it is another checkout's server, run "
+            "`scripts/infra down` there; or pick other ports with CINEMA_PG_PORT, "
+            "CINEMA_KAFKA_PORT, CINEMA_KAFKA_CONTROLLER_PORT, CINEMA_MONGO_PORT."
+        )
+
+
+# --- cache lock ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Serialize downloads/builds into the shared cache across concurrent checkouts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
