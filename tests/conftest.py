@@ -1,0 +1,3 @@
+"""Shared pytest configuration. Server fixtures live in tests/fixtures/servers.py."""
+
+pytest_plugins = ["tests.fixtures.servers"]
