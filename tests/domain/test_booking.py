@@ -1,0 +1,167 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from booking.domain import ALLOWED_TRANSITIONS, Booking, BookingRuleViolation, BookingStatus
+from shared import ids
+
+T0 = datetime(2030, 1, 1, 18, 0, tzinfo=UTC)
+UNTIL = T0 + timedelta(minutes=10)
+
+
+def new_booking(**kw) -> Booking:
+    args = dict(
+        customer_id="ann", idempotency_key="k1", show_id="s1", seat_ids=["A1", "A2"],
+        payment_method="pm_card_visa", requested_at=T0,
+    )
+    args.update(kw)
+    return Booking(**args)
+
+
+def held() -> Booking:
+    b = new_booking()
+    b.seats_reserved(2400, "EUR", UNTIL, T0)
+    return b
+
+
+def test_id_is_derived_from_customer_and_idempotency_key():
+    assert new_booking().id == ids.booking_id("ann", "k1")
+    assert new_booking(customer_id="bob").id != new_booking().id
+
+
+def test_same_request_compares_content_not_seat_order():
+    b = new_booking()
+    assert b.is_same_request("s1", ["A2", "A1"], "pm_card_visa")
+    assert not b.is_same_request("s1", ["A1"], "pm_card_visa")
+    assert not b.is_same_request("s2", ["A1", "A2"], "pm_card_visa")
+
+
+def test_reserved_seats_move_to_payment_pending_with_amount_and_deadline():
+    b = held()
+    assert (b.status, b.amount, b.reserved_until) == (BookingStatus.PAYMENT_PENDING, 2400, UNTIL)
+
+
+def test_rejected_seats_cancel_with_reason():
+    b = new_booking()
+    b.seats_rejected("seats_taken", T0)
+    assert b.status is BookingStatus.CANCELLED
+    assert (b.cancellation_reason, b.cancellation_detail) == ("seats_unavailable", "seats_taken")
+
+
+def test_confirmation_comes_from_seats_booked():
+    b = held()
+    b.payment_succeeded(1, T0)
+    assert b.status is BookingStatus.PAYMENT_PENDING  # paid, but seats not yet booked
+    b.seats_booked(T0)
+    assert b.status is BookingStatus.CONFIRMED
+
+
+def test_failed_payment_keeps_the_booking_pending_and_allows_a_retry():
+    b = held()
+    b.payment_failed(1, "card_declined", T0)
+    assert b.status is BookingStatus.PAYMENT_PENDING
+    assert b.retry_payment("pm_card_visa", T0 + timedelta(minutes=1)) == 2
+    assert b.payment_method == "pm_card_visa"
+
+
+def test_retry_refused_while_an_attempt_is_in_flight():
+    with pytest.raises(BookingRuleViolation, match="in progress"):
+        held().retry_payment("pm_card_visa", T0)
+
+
+def test_retry_refused_after_the_hold_expired():
+    b = held()
+    b.payment_failed(1, "card_declined", T0)
+    with pytest.raises(BookingRuleViolation, match="expired"):
+        b.retry_payment("pm_card_visa", UNTIL)
+
+
+def test_retry_refused_before_seats_are_held_and_after_final_states():
+    with pytest.raises(BookingRuleViolation):
+        new_booking().retry_payment("pm_card_visa", T0)
+    b = held()
+    b.cancel_by_customer(T0)
+    with pytest.raises(BookingRuleViolation):
+        b.retry_payment("pm_card_visa", T0)
+
+
+def test_payment_failure_before_the_hold_is_known_is_remembered():
+    b = new_booking()
+    b.payment_failed(1, "card_declined", T0)  # payment's stream ran ahead of inventory's
+    b.seats_reserved(2400, "EUR", UNTIL, T0)
+    assert b.retry_payment("pm_card_visa", T0) == 2
+
+
+def test_customer_cancel_only_while_active():
+    b = held()
+    b.cancel_by_customer(T0)
+    assert b.cancellation_reason == "cancelled_by_customer"
+    with pytest.raises(BookingRuleViolation):
+        b.cancel_by_customer(T0)
+    c = held()
+    c.seats_booked(T0)
+    with pytest.raises(BookingRuleViolation, match="CONFIRMED"):
+        c.cancel_by_customer(T0)
+
+
+def test_expiry_cancels_but_a_release_for_cancellation_changes_nothing():
+    b = held()
+    b.seats_released("booking_cancelled", T0)
+    assert b.status is BookingStatus.PAYMENT_PENDING
+    b.seats_released("hold_expired", UNTIL)
+    assert (b.status, b.cancellation_reason) == (BookingStatus.CANCELLED, "hold_expired")
+
+
+def test_seats_booked_after_a_cancel_does_not_confirm():
+    b = held()
+    b.cancel_by_customer(T0)
+    b.seats_booked(T0)
+    assert b.status is BookingStatus.CANCELLED
+
+
+def test_refund_of_a_late_success_cancels_an_active_booking_and_is_recorded_once():
+    b = held()
+    b.payment_refunded(2400, UNTIL)
+    assert (b.status, b.cancellation_reason, b.refunded_amount) == (
+        BookingStatus.CANCELLED, "payment_refunded", 2400,
+    )
+    version = b.version
+    b.payment_refunded(2400, UNTIL)
+    assert b.version == version
+
+
+def test_refund_after_expiry_keeps_the_original_reason():
+    b = held()
+    b.seats_released("hold_expired", UNTIL)
+    b.payment_refunded(2400, UNTIL)
+    assert (b.cancellation_reason, b.refunded_amount) == ("hold_expired", 2400)
+
+
+def test_repeated_reactions_have_no_further_effect():
+    b = held()
+    b.payment_failed(1, "card_declined", T0)
+    version = b.version
+    b.seats_reserved(2400, "EUR", UNTIL, T0)
+    b.payment_failed(1, "card_declined", T0)
+    b.seats_released("booking_cancelled", T0)
+    assert b.version == version
+
+
+def test_confirmed_and_cancelled_are_final():
+    assert ALLOWED_TRANSITIONS[BookingStatus.CONFIRMED] == frozenset()
+    assert ALLOWED_TRANSITIONS[BookingStatus.CANCELLED] == frozenset()
+    b = held()
+    b.seats_booked(T0)
+    b.seats_released("hold_expired", UNTIL)
+    b.payment_refunded(2400, UNTIL)
+    assert b.status is BookingStatus.CONFIRMED
+
+
+def test_stored_events_replay_to_the_same_state():
+    b = held()
+    b.payment_failed(1, "card_declined", T0)
+    events = b.collect_events()
+    copy = None
+    for e in events:
+        copy = e.mutate(copy)
+    assert copy.__dict__ == b.__dict__

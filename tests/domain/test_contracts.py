@@ -1,0 +1,41 @@
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from shared import contracts as c
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def sample() -> c.SeatsReserved:
+    return c.SeatsReserved(
+        event_id="inventory/x/2", occurred_at=NOW, show_id="s1", booking_id=uuid4(),
+        seat_ids=["A1"], amount=1000, currency="EUR", reserved_until=NOW,
+    )
+
+
+def test_round_trip_carries_a_versioned_tag():
+    data = c.encode(sample())
+    assert b'"type":"SeatsReserved.v1"' in data
+    assert c.decode(data) == c.decode(c.encode(c.decode(data)))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda s: s.replace(b'"amount":1000', b'"amount":1000,"extra":1'), "unknown field"),
+        (lambda s: s.replace(b'"amount":1000', b'"amount":"1000"'), "Expected `int`"),
+        (lambda s: s.replace(b'"amount":1000,', b""), "missing required field"),
+        (lambda s: s.replace(b"SeatsReserved.v1", b"SeatsReserved.v9"), "Invalid value"),
+        (lambda s: s[:20], "not JSON"),
+    ],
+)
+def test_decoding_is_strict(mutate, message):
+    with pytest.raises(c.ContractError, match=message):
+        c.decode(mutate(c.encode(sample())))
+
+
+def test_every_contract_names_its_show_for_partitioning():
+    for cls in c.AnyPublicEvent.__args__:
+        assert "show_id" in cls.__struct_fields__
