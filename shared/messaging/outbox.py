@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from shared.contracts import encode
 from shared.service import ServiceApplication
@@ -60,7 +60,11 @@ class OutboxRelay:
         return notifications[-1].id
 
     def record(self, last_id: int) -> None:
-        self.app.recorder.insert_tracking(Tracking(self.POSITION, last_id))
+        try:
+            self.app.recorder.insert_tracking(Tracking(self.POSITION, last_id))
+        except IntegrityError:
+            # Someone (an earlier life of this relay) recorded as far or further: keep theirs.
+            last_id = max(last_id, self.app.recorder.max_tracking_id(self.POSITION) or 0)
         self._position = last_id
 
     def relay_once(self) -> int:

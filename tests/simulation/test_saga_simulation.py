@@ -103,7 +103,7 @@ class SagaSimulation(RuleBasedStateMachine):
 
     # --- time ------------------------------------------------------------------
 
-    @rule(minutes=st.integers(1, 12))
+    @rule(minutes=st.sampled_from([1, 3, 9, 10, 11]))  # around the 10-minute deadline
     def clock_jumps(self, minutes) -> None:
         self.clock.advance(timedelta(minutes=minutes))
 
@@ -129,6 +129,10 @@ class SagaSimulation(RuleBasedStateMachine):
         if not ready:
             return
         topic, partition = data.draw(st.sampled_from(ready))
+        self.deliver_one(service, topic, partition)
+
+    def deliver_one(self, service: str, topic: str, partition: int) -> None:
+        consumer = self.system.consumers[service]
         value = consumer.broker.read(topic, partition, consumer.offsets[(topic, partition)])
         event_id = decode(value).event_id
         before = self._log_sizes()[service]
@@ -137,6 +141,16 @@ class SagaSimulation(RuleBasedStateMachine):
             # invariant 6: a duplicated or redelivered message has no further effect
             assert self._log_sizes()[service] == before, f"{service} reprocessed {event_id}"
         self.processed[service].add(event_id)
+
+    @rule(service=st.sampled_from(SERVICES))
+    def service_catches_up(self, service) -> None:
+        # A coarse step (all that waits for one service, then its relay) reaches deep
+        # interleavings, such as a success that arrives just after the deadline, quickly.
+        consumer = self.system.consumers[service]
+        for topic, partition in consumer.ready():
+            while consumer.offsets[(topic, partition)] < consumer.broker.end_offset(topic, partition):
+                self.deliver_one(service, topic, partition)
+        self.system.relays[service].relay_once()
 
     @rule(service=st.sampled_from(SERVICES), by=st.integers(1, 4), data=st.data())
     def rewind_consumer(self, service, by, data) -> None:

@@ -1,0 +1,220 @@
+"""Each saga path and edge case, as an example on the embedded runtime."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from booking.application import IdempotencyConflict
+from booking.domain import BookingRuleViolation, BookingStatus
+from embedded.system import EmbeddedSystem
+from inventory.domain import HoldLimits
+from payment.gateway import SimulatedGateway
+from shared.clock import FakeClock
+from shared.contracts import TOPICS, decode
+from tests.simulation import invariants as inv
+
+HOLD = timedelta(minutes=10)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def gateway() -> SimulatedGateway:
+    return SimulatedGateway()
+
+
+@pytest.fixture
+def system(clock, gateway) -> EmbeddedSystem:
+    s = EmbeddedSystem(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD), gateway=gateway)
+    s.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
+    s.run_until_quiet()
+    return s
+
+
+def book(system, customer="ann", seats=("A1", "A2"), method="pm_card_visa", key="k1", show="s1"):
+    booking, _ = system.booking.request_booking(customer, key, show, list(seats), method)
+    return booking.id
+
+
+def status(system, booking_id):
+    return system.booking.get_booking(booking_id).status
+
+
+def seat_states(system, *seats):
+    show = system.inventory.get_show("s1")
+    return [show.seat_state(s) for s in seats]
+
+
+def at_rest_ok(system, clock, gateway, cancelled=frozenset()):
+    inv.settle(system, clock, HOLD)
+    inv.check_at_rest(system, gateway.ledger, {}, set(cancelled))
+
+
+def test_happy_path_confirms_books_seats_and_charges_once(system, clock, gateway):
+    b = book(system)
+    assert status(system, b) is BookingStatus.PENDING  # the response comes before the saga
+    system.run_until_quiet()
+    assert status(system, b) is BookingStatus.CONFIRMED
+    assert seat_states(system, "A1", "A2") == ["BOOKED", "BOOKED"]
+    assert gateway.ledger.captured_by_booking() == {str(b): 2000}
+    at_rest_ok(system, clock, gateway)
+
+
+def test_failure_then_retry_confirms(system, clock, gateway):
+    b = book(system, method="pm_card_chargeDeclined")
+    system.run_until_quiet()
+    assert status(system, b) is BookingStatus.PAYMENT_PENDING
+    assert seat_states(system, "A1") == ["RESERVED"]  # a failure does not release seats
+    clock.advance(timedelta(minutes=5))
+    system.sweep()
+    assert seat_states(system, "A1") == ["RESERVED"]
+    system.booking.retry_payment(b, "ann", "pm_card_visa")
+    system.run_until_quiet()
+    assert status(system, b) is BookingStatus.CONFIRMED
+    at_rest_ok(system, clock, gateway)
+
+
+def test_no_retry_cancels_at_expiry_and_frees_the_seats(system, clock, gateway):
+    b = book(system, method="pm_card_chargeDeclined")
+    system.run_until_quiet()
+    clock.advance(HOLD - timedelta(seconds=1))
+    assert system.sweep() == 0
+    clock.advance(timedelta(seconds=1))
+    assert system.sweep() == 1
+    booking = system.booking.get_booking(b)
+    assert (booking.status, booking.cancellation_reason) == (BookingStatus.CANCELLED, "hold_expired")
+    assert seat_states(system, "A1", "A2") == ["AVAILABLE", "AVAILABLE"]
+    with pytest.raises(BookingRuleViolation):
+        system.booking.retry_payment(b, "ann", "pm_card_visa")
+    at_rest_ok(system, clock, gateway)
+
+
+def test_customer_cancel_releases_the_seats(system, clock, gateway):
+    b = book(system, method="pm_card_chargeDeclined")
+    system.run_until_quiet()
+    system.booking.cancel(b, "ann")
+    system.run_until_quiet()
+    assert system.booking.get_booking(b).cancellation_reason == "cancelled_by_customer"
+    assert seat_states(system, "A1", "A2") == ["AVAILABLE", "AVAILABLE"]
+    at_rest_ok(system, clock, gateway, {b})
+
+
+def test_a_late_success_is_refunded_and_never_resurrects_seats(system, clock, gateway):
+    b = book(system, method="pm_card_chargeDeclined")
+    system.run_until_quiet()
+    system.booking.retry_payment(b, "ann", "pm_card_visa")
+    # Payment charges within the hold, but inventory hears of it only after the deadline.
+    system.relays["booking"].relay_once()
+    payment_consumer = system.consumers["payment"]
+    for tp in payment_consumer.ready():
+        while payment_consumer.deliver(*tp):
+            pass
+    assert gateway.ledger.captured_by_booking() == {str(b): 2000}
+    clock.advance(HOLD)
+    system.run_until_quiet()
+    booking = system.booking.get_booking(b)
+    assert booking.status is BookingStatus.CANCELLED
+    assert booking.refunded_amount == 2000
+    assert seat_states(system, "A1", "A2") == ["AVAILABLE", "AVAILABLE"]
+    assert system.payment.get_payment(b).refunded
+    at_rest_ok(system, clock, gateway)
+
+
+def test_customer_cancel_racing_a_success_refunds(system, clock, gateway):
+    b = book(system)
+    # Inventory and payment act, but booking hears nothing before its customer cancels.
+    for _ in range(6):
+        system.relay_all()
+        for name in ("inventory", "payment"):
+            c = system.consumers[name]
+            for tp in c.ready():
+                while c.deliver(*tp):
+                    pass
+    assert seat_states(system, "A1") == ["BOOKED"]
+    system.booking.cancel(b, "ann")
+    system.run_until_quiet()
+    assert status(system, b) is BookingStatus.CANCELLED
+    assert seat_states(system, "A1", "A2") == ["AVAILABLE", "AVAILABLE"]
+    assert gateway.ledger.refunded_total() == 2000
+    at_rest_ok(system, clock, gateway, {b})
+
+
+def test_contention_each_seat_is_won_once(system, clock, gateway):
+    ids = [book(system, customer=f"c{i}", seats=("A3", "A4"), key=f"k{i}") for i in range(5)]
+    system.run_until_quiet()
+    statuses = [status(system, b) for b in ids]
+    assert statuses.count(BookingStatus.CONFIRMED) == 1
+    losers = [system.booking.get_booking(b) for b in ids if status(system, b) is BookingStatus.CANCELLED]
+    assert {(x.cancellation_reason, x.cancellation_detail) for x in losers} == {
+        ("seats_unavailable", "seats_taken")
+    }
+    at_rest_ok(system, clock, gateway)
+
+
+@pytest.mark.parametrize(
+    ("show", "seats", "detail"),
+    [
+        ("s1", ("A1", "Z9"), "unknown_seat"),
+        ("nope", ("A1",), "unknown_show"),
+        ("s1", ("A1", "A2", "A3", "A4", "A5"), "too_many_seats"),
+        ("s1", ("A1", "A1"), "duplicate_seat"),
+    ],
+)
+def test_rejections_cancel_with_the_reason(system, clock, gateway, show, seats, detail):
+    b = book(system, seats=seats, show=show)
+    system.run_until_quiet()
+    booking = system.booking.get_booking(b)
+    assert (booking.status, booking.cancellation_detail) == (BookingStatus.CANCELLED, detail)
+    assert gateway.ledger.charges == {}
+    at_rest_ok(system, clock, gateway)
+
+
+def test_same_idempotency_key_returns_the_same_booking_and_different_content_conflicts(system):
+    b = book(system)
+    assert book(system) == b
+    events = system.booking.recorder.max_notification_id()
+    assert book(system) == b and system.booking.recorder.max_notification_id() == events
+    with pytest.raises(IdempotencyConflict):
+        book(system, seats=("A5",))
+    assert book(system, customer="bob") != b  # keys are per customer
+
+
+def test_republished_and_redelivered_messages_have_no_further_effect(system, clock, gateway):
+    b = book(system)
+    system.run_until_quiet()
+    sizes = {n: a.recorder.max_notification_id() for n, a in system.apps.items()}
+    # Republish every service's whole log (a relay that lost its position) ...
+    for name, relay in system.relays.items():
+        relay._position = 0
+        relay.relay_once()
+    # ... and rewind every consumer to the start (redelivery).
+    for consumer in system.consumers.values():
+        for tp in list(consumer.offsets):
+            consumer.rewind(*tp, by=1000)
+    system.run_until_quiet()
+    assert {n: a.recorder.max_notification_id() for n, a in system.apps.items()} == sizes
+    assert gateway.ledger.successful_charges(str(b)) == 1
+    at_rest_ok(system, clock, gateway)
+
+
+def test_restarted_inventory_recovers_deadlines_missed_while_down(system, clock, gateway):
+    b = book(system, method="pm_card_chargeDeclined")
+    system.run_until_quiet()
+    clock.advance(HOLD * 3)  # the process was down past the deadline
+    system.start_services()
+    assert system.inventory.deadlines  # recovered from the event store
+    system.sweep()
+    assert status(system, b) is BookingStatus.CANCELLED
+
+
+def test_messages_are_keyed_by_show(system):
+    book(system)
+    system.relay_all()
+    logs = system.broker.logs[TOPICS["booking"]]
+    assert [decode(v).show_id for p in logs for _, v in p] == ["s1"]
+    assert [k for p in logs for k, _ in p] == ["s1"]
