@@ -52,6 +52,7 @@ class FerretDB:
         self.log = self.base / "ferretdb.log"
         self.pidfile = self.base / "ferretdb.pid"
         self.binary = cfg.cache / "ferretdb" / FERRETDB_VERSION / "ferretdb"
+        self.proc: subprocess.Popen | None = None  # set when this run launched it
 
     @property
     def where(self) -> str:
@@ -169,11 +170,14 @@ class FerretDB:
             self.log,
         )
         self.pidfile.write_text(f"{proc.pid}\n")
+        self.proc = proc
         return "started"
 
     def wait_ready(self, timeout: float = 60) -> None:
         def ready() -> bool:
-            if not self.pid():
+            # Right after exec, /proc/<pid>/cmdline can still read empty, so pid() would
+            # briefly say "not ours": ask our own child handle when we have one.
+            if (self.proc.poll() is not None) if self.proc else not self.pid():
                 raise InfraError(
                     f"ferretdb: the server died. Last lines of {self.log}:\n{tail(self.log)}"
                 )

@@ -84,6 +84,7 @@ class Kafka:
         self.log = self.base / "kafka.log"
         self.pidfile = self.base / "kafka.pid"
         self.libs = cfg.cache / "kafka" / KAFKA_VERSION / "libs"
+        self.proc: subprocess.Popen | None = None  # set when this run launched it
 
     @property
     def where(self) -> str:
@@ -242,11 +243,14 @@ class Kafka:
             log.write(f"\n===== scripts/infra: starting Kafka {KAFKA_VERSION} =====\n")
         proc = spawn(self._java("kafka.Kafka", str(self.props)), self.log, env={**os.environ})
         self.pidfile.write_text(f"{proc.pid}\n")
+        self.proc = proc
         return "started"
 
     def wait_ready(self, timeout: float = 120) -> None:
         def ready() -> bool:
-            if not self.pid():
+            # Right after exec, /proc/<pid>/cmdline can still read empty, so pid() would
+            # briefly say "not ours": ask our own child handle when we have one.
+            if (self.proc.poll() is not None) if self.proc else not self.pid():
                 raise InfraError(
                     f"kafka: the broker died. Last lines of {self.log}:\n{tail(self.log)}"
                 )

@@ -1,0 +1,65 @@
+"""scripts/infra on servers that are already up: `up` is harmless and fast, `status` and
+`env` agree with what the fixtures use. (`down` is checked by scripts/check-infra-lifecycle,
+which CI runs before the suite, since the suite itself needs the servers.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.servers import Endpoints
+
+pytestmark = pytest.mark.infra
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVERS = ("postgres", "kafka", "ferretdb")
+
+
+def infra(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ROOT / "scripts/infra"), *args], capture_output=True, text=True,
+                          timeout=300, env=env, check=False)
+
+
+def status_pids() -> dict[str, int]:
+    result = infra("status")
+    assert result.returncode == 0, f"status says not all up:\n{result.stdout}{result.stderr}"
+    pids = {}
+    for line in result.stdout.splitlines():
+        match = re.match(r"(\w+)\s+up\s+127\.0\.0\.1:\d+.*\bpid (\d+)", line)
+        if match:
+            pids[match.group(1)] = int(match.group(2))
+    assert set(pids) == set(SERVERS), result.stdout
+    return pids
+
+
+def test_second_up_is_harmless_and_fast(postgres_server, kafka_bootstrap, mongo_client) -> None:
+    before = status_pids()
+    started = time.monotonic()
+    result = infra("up")
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("already up") == 3, result.stdout
+    assert elapsed < 15, f"a second `up` took {elapsed:.1f}s"
+    assert status_pids() == before  # nothing was restarted
+    mongo_client.admin.command("ping")  # and the servers still answer
+
+
+def test_env_agrees_with_fixture_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CINEMA_POSTGRES_HOST", "CINEMA_POSTGRES_PORT", "CINEMA_POSTGRES_USER",
+                 "CINEMA_POSTGRES_PASSWORD", "CINEMA_KAFKA_BOOTSTRAP", "CINEMA_MONGO_URL"):
+        monkeypatch.delenv(name, raising=False)
+    result = infra("env", env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    exported = dict(re.findall(r"^export (\w+)=(.*)$", result.stdout, re.MULTILINE))
+    expected = Endpoints.from_env()
+    assert exported["CINEMA_POSTGRES_HOST"] == expected.pg_host
+    assert int(exported["CINEMA_POSTGRES_PORT"]) == expected.pg_port
+    assert exported["CINEMA_POSTGRES_USER"] == expected.pg_user
+    assert exported["CINEMA_KAFKA_BOOTSTRAP"] == expected.kafka_bootstrap
+    assert exported["CINEMA_MONGO_URL"] == expected.mongo_url
