@@ -48,12 +48,42 @@ SIMULATED = "pm_card_simulated"
 KNOWN_METHODS = ALWAYS_SUCCEEDS | set(ALWAYS_DECLINES) | {SIMULATED}
 
 
-@dataclass
-class Ledger:
-    """What the gateway did: the money's side of the story, for audits."""
+class Ledger(Protocol):
+    """The gateway's own record of charges and refunds: first write per key wins."""
 
+    def find_charge(self, idempotency_key: str) -> ChargeResult | None: ...
+
+    def record_charge(
+        self, idempotency_key: str, booking_id: str, amount: int, result: ChargeResult
+    ) -> ChargeResult:
+        """Store the result unless the key has one; return the stored result."""
+
+    def record_refund(self, idempotency_key: str, charge_id: str, amount: int) -> None: ...
+
+    def captured_by_booking(self) -> dict[str, int]: ...
+
+    def successful_charges_by_booking(self) -> dict[str, int]: ...
+
+    def refunded_total(self) -> int: ...
+
+
+@dataclass
+class InMemoryLedger:
     charges: dict[str, tuple[str, ChargeResult, int]] = field(default_factory=dict)
     refunds: dict[str, tuple[str, int]] = field(default_factory=dict)  # key -> (charge, amount)
+
+    def find_charge(self, idempotency_key: str) -> ChargeResult | None:
+        found = self.charges.get(idempotency_key)
+        return found[1] if found else None
+
+    def record_charge(
+        self, idempotency_key: str, booking_id: str, amount: int, result: ChargeResult
+    ) -> ChargeResult:
+        self.charges.setdefault(idempotency_key, (booking_id, result, amount))
+        return self.charges[idempotency_key][1]
+
+    def record_refund(self, idempotency_key: str, charge_id: str, amount: int) -> None:
+        self.refunds.setdefault(idempotency_key, (charge_id, amount))
 
     def captured_by_booking(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -62,8 +92,11 @@ class Ledger:
                 out[booking_id] = out.get(booking_id, 0) + amount
         return out
 
-    def successful_charges(self, booking_id: str) -> int:
-        return sum(1 for b, r, _ in self.charges.values() if b == booking_id and r.succeeded)
+    def successful_charges_by_booking(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for booking_id, result, _ in self.charges.values():
+            out[booking_id] = out.get(booking_id, 0) + int(result.succeeded)
+        return out
 
     def refunded_total(self) -> int:
         return sum(amount for _, amount in self.refunds.values())
@@ -83,7 +116,7 @@ class SimulatedGateway:
         self.decline_rate = decline_rate
         self.latency_s = latency_s
         self.seed = seed
-        self.ledger = ledger or Ledger()
+        self.ledger: Ledger = ledger or InMemoryLedger()
         self._lock = threading.Lock()
 
     def charge(
@@ -92,16 +125,15 @@ class SimulatedGateway:
         if self.latency_s:
             time.sleep(self.latency_s)
         with self._lock:
-            if idempotency_key in self.ledger.charges:
-                return self.ledger.charges[idempotency_key][1]
+            known = self.ledger.find_charge(idempotency_key)
+            if known is not None:
+                return known
             result = self._decide(idempotency_key, payment_method)
-            self.ledger.charges[idempotency_key] = (booking_id, result, amount)
-            return result
+            return self.ledger.record_charge(idempotency_key, booking_id, amount, result)
 
     def refund(self, idempotency_key: str, charge_id: str, amount: int) -> RefundResult:
         with self._lock:
-            if idempotency_key not in self.ledger.refunds:
-                self.ledger.refunds[idempotency_key] = (charge_id, amount)
+            self.ledger.record_refund(idempotency_key, charge_id, amount)
             return RefundResult(refund_id=f"re_{_digest(idempotency_key)}")
 
     def _decide(self, key: str, method: str) -> ChargeResult:

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 
+DEFAULT_PORTS = {"booking": 8001, "inventory": 8002, "payment": 8003}
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"CINEMA_{name}", default)
 
@@ -61,6 +64,18 @@ class Settings:
             postgres_user=_env("POSTGRES_USER", "postgres"),
             postgres_password=_env("POSTGRES_PASSWORD", ""),
             token_secret=_env("TOKEN_SECRET", "dev-secret-change-me"),
+        )
+
+    def service_port(self, service: str) -> int:
+        return int(_env(f"{service.upper()}_PORT", str(DEFAULT_PORTS[service])))
+
+    def service_db(self, service: str) -> str:
+        return _env(f"{service.upper()}_DB", service)
+
+    def postgres_conninfo(self, dbname: str) -> str:
+        return (
+            f"host={self.postgres_host} port={self.postgres_port} user={self.postgres_user}"
+            f" password={self.postgres_password} dbname={dbname}"
         )
 
     def postgres_env(self, dbname: str) -> dict[str, str]:

@@ -41,6 +41,8 @@ class ServiceApplication(Application):
         self.clock = clock or SystemClock()
         # One writer at a time inside a process: commands and reactions never race.
         self.write_lock = threading.RLock()
+        # Set after every write, so that the outbox relay wakes at once instead of polling.
+        self.new_events = threading.Event()
 
     def construct_recorder(self) -> ProcessRecorder:
         return self._given_recorder or self.factory.process_recorder()
@@ -71,6 +73,8 @@ class ServiceApplication(Application):
                 self._take_snapshots(processing)
                 self._notify(recordings)
                 self.recorded(processing.aggregates.values())
+                if recordings:
+                    self.new_events.set()
                 return True
         raise AssertionError("unreachable")
 
@@ -81,6 +85,7 @@ class ServiceApplication(Application):
     def save_all(self, *aggregates: Aggregate) -> None:
         self.save(*aggregates)
         self.recorded(aggregates)
+        self.new_events.set()
 
     def recorded(self, aggregates: Iterable[Any]) -> None:
         """Hook after a successful write, e.g. to index deadlines."""

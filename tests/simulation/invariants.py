@@ -62,8 +62,7 @@ def one_holder_per_seat(system: EmbeddedSystem) -> None:
 
 def at_most_one_charge(ledger: Ledger) -> None:
     """3 (every moment). At most one successful charge per booking."""
-    per_booking = Counter(b for b, r, _ in ledger.charges.values() if r.succeeded)
-    twice = [b for b, n in per_booking.items() if n > 1]
+    twice = [b for b, n in ledger.successful_charges_by_booking().items() if n > 1]
     assert not twice, f"bookings charged twice: {twice}"
 
 

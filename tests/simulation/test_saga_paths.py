@@ -170,7 +170,7 @@ def test_rejections_cancel_with_the_reason(system, clock, gateway, show, seats, 
     system.run_until_quiet()
     booking = system.booking.get_booking(b)
     assert (booking.status, booking.cancellation_detail) == (BookingStatus.CANCELLED, detail)
-    assert gateway.ledger.charges == {}
+    assert gateway.ledger.captured_by_booking() == {}
     at_rest_ok(system, clock, gateway)
 
 
@@ -198,7 +198,7 @@ def test_republished_and_redelivered_messages_have_no_further_effect(system, clo
             consumer.rewind(*tp, by=1000)
     system.run_until_quiet()
     assert {n: a.recorder.max_notification_id() for n, a in system.apps.items()} == sizes
-    assert gateway.ledger.successful_charges(str(b)) == 1
+    assert gateway.ledger.successful_charges_by_booking() == {str(b): 1}
     at_rest_ok(system, clock, gateway)
 
 

@@ -1,0 +1,123 @@
+"""Kafka adapters for the outbox relay and the inbox.
+
+Producer: idempotent (no duplicates from the producer's own retries, order kept per
+partition), acks from all replicas, murmur2 partitioning like Java clients, so every
+client agrees which partition a show's messages go to.
+
+Consumer: positions come from the service's database (the inbox's tracking records)
+and are applied in ``on_assign``; Kafka's committed offsets are written only so that
+standard lag tools can see the group, never read back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from shared.messaging.inbox import Inbox
+
+log = logging.getLogger(__name__)
+
+
+class KafkaPublisher:
+    def __init__(self, bootstrap: str, client_id: str) -> None:
+        self._producer = Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "client.id": client_id,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 2,
+                "partitioner": "murmur2_random",
+            }
+        )
+        self._errors: list[KafkaError] = []
+
+    def _delivered(self, err: KafkaError | None, _msg: object) -> None:
+        if err is not None:
+            self._errors.append(err)
+
+    def publish(self, topic: str, key: str, value: bytes) -> None:
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
+                return
+            except BufferError:  # local queue full: let deliveries drain
+                self._producer.poll(0.1)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        remaining = self._producer.flush(timeout)
+        if self._errors or remaining:
+            errors, self._errors = self._errors, []
+            raise KafkaException(f"publish failed: {errors or f'{remaining} undelivered'}")
+
+
+class KafkaInboxConsumer:
+    def __init__(self, inbox: Inbox, bootstrap: str, topics: list[str], group_id: str) -> None:
+        self.inbox = inbox
+        self.topics = topics
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                "partition.assignment.strategy": "cooperative-sticky",
+            }
+        )
+        self.assigned: set[tuple[str, int]] = set()
+        self._lock = threading.Lock()
+        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    def _on_assign(self, consumer: Consumer, partitions: list) -> None:
+        for p in partitions:
+            p.offset = self.inbox.next_offset(p.topic, p.partition)
+        # Cooperative rebalancing hands over only the partitions that changed owner.
+        consumer.incremental_assign(partitions)
+        self.assigned |= {(p.topic, p.partition) for p in partitions}
+        log.info("assigned %s", sorted(self.assigned))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
+        consumer.incremental_unassign(partitions)
+        self.assigned -= {(p.topic, p.partition) for p in partitions}
+
+    def poll(self, timeout: float = 0.2, max_messages: int = 500) -> int:
+        messages = self._consumer.consume(num_messages=max_messages, timeout=timeout)
+        processed = 0
+        for m in messages:
+            if m.error():
+                if m.error().code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", m.error())
+                continue
+            self.inbox.receive(m.topic(), m.partition(), m.offset(), m.value())
+            self._consumer.store_offsets(m)
+            processed += 1
+        if processed:
+            self._consumer.commit(asynchronous=True)  # for lag tools only
+        return processed
+
+    def rewind_to_tracking(self) -> None:
+        """After a failed batch: go back to what the database says was processed."""
+        for topic, partition in self.assigned:
+            offset = self.inbox.next_offset(topic, partition)
+            self._consumer.seek(TopicPartition(topic, partition, offset))
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 6) -> None:
+    """Create the topics if missing (one broker: replication factor 1)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=10).topics)
+    new = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing]
+    for topic, future in admin.create_topics(new).items() if new else []:
+        try:
+            future.result()
+        except KafkaException as e:
+            if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise

@@ -1,0 +1,134 @@
+"""One service as one process: HTTP API, outbox relay, inbox consumer and timers.
+
+Each loop survives faults (a database or broker that is briefly gone) by logging,
+backing off and resuming from what the database recorded: the relay from its
+position, the consumer from its tracking records.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import uvicorn
+from apscheduler.schedulers.background import BackgroundScheduler
+from litestar import Litestar
+
+from shared.config import Settings
+from shared.contracts import TOPICS
+from shared.messaging.inbox import Inbox
+from shared.messaging.kafka import KafkaInboxConsumer, KafkaPublisher, ensure_topics
+from shared.messaging.outbox import OutboxRelay
+from shared.service import ServiceApplication
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Timer:
+    """A job run every ``every``, and once at start-up (deadlines missed while down)."""
+
+    job: Callable[[], object]
+    every: timedelta
+
+
+@dataclass
+class ServiceProcess:
+    app: ServiceApplication
+    settings: Settings
+    create_http: Callable[..., Litestar]
+    port: int
+    timers: list[Timer] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stopping = threading.Event()
+        prefix = self.settings.topic_prefix
+        self.topic = prefix + TOPICS[self.app.service]
+        self.subscriptions = [prefix + TOPICS[s] for s in self.app.subscribes_to]
+        self.threads: list[threading.Thread] = []
+        self.consumer: KafkaInboxConsumer | None = None
+
+    # --- loops ------------------------------------------------------------------
+
+    def _relay_loop(self) -> None:
+        relay = OutboxRelay(
+            self.app, KafkaPublisher(self.settings.kafka_bootstrap, f"{self.app.service}-relay"),
+            self.topic,
+        )
+        while not self.stopping.is_set():
+            try:
+                if relay.relay_once() == 0:
+                    self.app.new_events.wait(0.05)  # other instances' writes: poll
+                    self.app.new_events.clear()
+            except Exception:
+                log.exception("relay failed; resuming from the recorded position")
+                relay._position = None
+                self.stopping.wait(1.0)
+
+    def _consumer_loop(self) -> None:
+        inbox = Inbox(self.app)
+        group = f"{self.settings.topic_prefix}{self.app.service}"
+        self.consumer = KafkaInboxConsumer(
+            inbox, self.settings.kafka_bootstrap, self.subscriptions, group
+        )
+        while not self.stopping.is_set():
+            try:
+                self.consumer.poll()
+            except Exception:
+                log.exception("consumer failed; rewinding to the recorded positions")
+                self.consumer.rewind_to_tracking()
+                self.stopping.wait(1.0)
+        self.consumer.close()
+
+    def readiness(self) -> dict[str, bool]:
+        try:
+            self.app.recorder.max_notification_id()
+            database = True
+        except Exception:
+            database = False
+        consumer = self.consumer
+        return {
+            "database": database,
+            "kafka_partitions_assigned": bool(consumer and consumer.assigned),
+            "loops_running": all(t.is_alive() for t in self.threads),
+        }
+
+    # --- life cycle ---------------------------------------------------------------
+
+    def run(self) -> None:
+        ensure_topics(self.settings.kafka_bootstrap, [self.topic, *self.subscriptions])
+        for target in (self._relay_loop, self._consumer_loop):
+            t = threading.Thread(target=target, name=target.__name__, daemon=True)
+            t.start()
+            self.threads.append(t)
+        scheduler = BackgroundScheduler(timezone="UTC")
+        for timer in self.timers:
+            scheduler.add_job(
+                timer.job, "interval", seconds=timer.every.total_seconds(),
+                next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
+            )
+        scheduler.start()
+        http = self.create_http(self.app, self.settings, readiness=self.readiness)
+        server = uvicorn.Server(
+            uvicorn.Config(http, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        log.info("%s listening on 127.0.0.1:%s", self.app.service, self.port)
+        try:
+            server.run()  # returns on SIGINT/SIGTERM
+        finally:
+            self.stopping.set()
+            self.app.new_events.set()
+            scheduler.shutdown(wait=False)
+            for t in self.threads:
+                t.join(timeout=10)
+            self.app.close()
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
