@@ -1,0 +1,129 @@
+"""The booking API (port 8001): customers request, follow, pay for and cancel bookings.
+
+The customer is always the token's subject. Reads go through one small function
+per endpoint (``read_*``), which will switch from the write model to the MongoDB
+views without touching the handlers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Litestar, Response, get, post
+from litestar.exceptions import ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+
+from booking.application import BookingNotFound, BookingService, IdempotencyConflict
+from booking.domain import BookingRuleViolation
+from booking.schemas import (
+    BookingList, BookingRequest, BookingView, PaymentAttemptAccepted, PaymentRetry, booking_view,
+)
+from shared.config import Limits, Settings
+from shared.http.app import service_app
+from shared.http.auth import Caller
+from shared.http.errors import Problem, error_responses
+from shared.http.health import Readiness
+
+IdempotencyKey = Annotated[
+    str,
+    Parameter(
+        header="Idempotency-Key", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="Repeat the same key to repeat the request safely.",
+    ),
+]
+PROBLEMS = {
+    BookingNotFound: Problem(404, "booking_not_found", "no booking {}"),
+    IdempotencyConflict: Problem(409, "idempotency_conflict"),
+    BookingRuleViolation: Problem(409, "booking_rule_violation"),
+}
+
+
+def read_booking(bookings: BookingService, booking_id: UUID, caller: Caller) -> BookingView:
+    # Operators may look at any booking (support); customers only at their own.
+    owner = None if caller.is_operator else caller.customer_id
+    return booking_view(bookings.get_booking(booking_id, owner))
+
+
+def read_bookings(bookings: BookingService, caller: Caller, limit: int) -> BookingList:
+    found = bookings.list_bookings(caller.customer_id, limit)
+    return BookingList([booking_view(b) for b in found])
+
+
+@post(
+    "/bookings", status_code=202, sync_to_thread=True,
+    responses={
+        200: ResponseSpec(BookingView, description="the same request with this key, again"),
+        **error_responses(400, 401, 409, 413),
+    },
+)
+def request_booking(
+    data: BookingRequest, idempotency_key: IdempotencyKey, caller: Caller,
+    bookings: BookingService, limits: Limits,
+) -> Response[BookingView]:
+    """Request seats; the saga then holds them and charges the payment method.
+    202 with a Location to poll; 200 when this Idempotency-Key already made this booking."""
+    if len(data.seat_ids) > limits.max_seats_per_booking:
+        raise ValidationException(
+            detail="Validation failed for POST /bookings",
+            extra=[{"message": f"Expected `array` of length <= {limits.max_seats_per_booking}",
+                    "key": "seat_ids", "source": "body"}],
+        )
+    booking, created = bookings.request_booking(
+        caller.customer_id, idempotency_key, data.show_id, list(data.seat_ids), data.payment_method
+    )
+    return Response(
+        booking_view(booking), status_code=202 if created else 200,
+        headers={"Location": f"/bookings/{booking.id}"},
+    )
+
+
+@get("/bookings/{booking_id:uuid}", sync_to_thread=True, responses=error_responses(401, 404))
+def get_booking(booking_id: UUID, caller: Caller, bookings: BookingService) -> BookingView:
+    return read_booking(bookings, booking_id, caller)
+
+
+@get("/bookings", sync_to_thread=True, responses=error_responses(400, 401))
+def list_bookings(
+    caller: Caller, bookings: BookingService,
+    limit: Annotated[int, Parameter(ge=1, le=100, query="limit")] = 50,
+) -> BookingList:
+    """The caller's bookings, newest first."""
+    return read_bookings(bookings, caller, limit)
+
+
+@post(
+    "/bookings/{booking_id:uuid}/payment-attempts", status_code=202, sync_to_thread=True,
+    responses=error_responses(400, 401, 404, 409),
+)
+def retry_payment(
+    booking_id: UUID, data: PaymentRetry, caller: Caller, bookings: BookingService
+) -> PaymentAttemptAccepted:
+    """Try again after a declined payment, while the seats are still held."""
+    attempt = bookings.retry_payment(booking_id, caller.customer_id, data.payment_method)
+    return PaymentAttemptAccepted(str(booking_id), attempt, data.payment_method)
+
+
+@post(
+    "/bookings/{booking_id:uuid}/cancel", status_code=200, sync_to_thread=True,
+    responses=error_responses(401, 404, 409),
+)
+def cancel_booking(booking_id: UUID, caller: Caller, bookings: BookingService) -> BookingView:
+    """Cancel a booking that is not yet confirmed. A POST to a cancel action rather than
+    DELETE: the booking is not removed, it stays readable as CANCELLED with its reason."""
+    return booking_view(bookings.cancel(booking_id, caller.customer_id))
+
+
+def create_app(
+    service: BookingService, settings: Settings, readiness: Readiness | None = None
+) -> Litestar:
+    return service_app(
+        title="cinema-saga booking",
+        description="Book seats for a show; follow the booking until CONFIRMED or CANCELLED.",
+        routes=[request_booking, get_booking, list_bookings, retry_payment, cancel_booking],
+        settings=settings,
+        readiness=readiness,
+        dependencies={"bookings": service, "limits": settings.limits},
+        problems=PROBLEMS,
+    )

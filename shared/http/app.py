@@ -1,0 +1,74 @@
+"""Assembles one service's litestar app: its routes behind bearer auth, health,
+error mapping, the request size limit and the OpenAPI document with its docs page.
+
+OpenAPI is served by litestar 2.x's render plugins: ``/schema/openapi.json`` and
+Swagger UI at ``/schema`` and ``/schema/swagger``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from shared.config import Settings
+from shared.http.auth import BearerAuth, current_caller
+from shared.http.errors import Problem, exception_handlers
+from shared.http.health import Readiness, health_routes
+
+SCHEMA_PATH = "/schema"
+BEARER = "bearer"
+
+
+def service_app(
+    *,
+    title: str,
+    description: str,
+    routes: Sequence[Any],
+    settings: Settings,
+    readiness: Readiness | None,
+    dependencies: Mapping[str, Any],
+    problems: Mapping[type[Exception], Problem],
+) -> Litestar:
+    """``dependencies`` maps handler parameter names to values (the service, limits)."""
+    provided = {name: Provide(_constant(value), sync_to_thread=False) for name, value in dependencies.items()}
+    provided["caller"] = Provide(current_caller, sync_to_thread=False)
+    secured = Router("/", route_handlers=list(routes), security=[{BEARER: []}])
+    return Litestar(
+        route_handlers=[secured, *health_routes(readiness)],
+        dependencies=provided,
+        middleware=[
+            DefineMiddleware(BearerAuth, secret=settings.token_secret, exclude=[f"^{SCHEMA_PATH}"])
+        ],
+        exception_handlers=exception_handlers(problems),
+        request_max_body_size=settings.limits.max_request_bytes,
+        openapi_config=OpenAPIConfig(
+            title=title,
+            version="1.0.0",
+            description=description,
+            path=SCHEMA_PATH,
+            render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],  # the first is the root page
+            components=Components(
+                security_schemes={
+                    BEARER: SecurityScheme(
+                        type="http", scheme="bearer", bearer_format="JWT",
+                        description="python -m shared.http.auth SUBJECT [--operator]",
+                    )
+                }
+            ),
+            use_handler_docstrings=True,
+        ),
+    )
+
+
+def _constant(value: Any) -> Any:
+    def provide() -> Any:
+        return value
+
+    return provide

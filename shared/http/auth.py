@@ -1,0 +1,111 @@
+"""Signed bearer tokens: who the caller is (``sub``) and whether they operate shows.
+
+HS256 with ``settings.token_secret``; claims ``sub`` (the customer id), ``roles``
+and ``exp``. The services trust the token and nothing else about identity, so a
+customer id never comes from a request body.
+
+    python -m shared.http.auth alice               # a customer's token, 24 hours
+    python -m shared.http.auth ops --operator --ttl-hours 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp
+
+ALGORITHM = "HS256"
+OPERATOR = "operator"
+REALM = 'Bearer realm="cinema-saga"'
+
+
+@dataclass(frozen=True)
+class Caller:
+    customer_id: str
+    roles: frozenset[str] = frozenset()
+
+    @property
+    def is_operator(self) -> bool:
+        return OPERATOR in self.roles
+
+
+def issue_token(
+    secret: str, subject: str, roles: Iterable[str] = (), ttl: timedelta = timedelta(hours=24)
+) -> str:
+    if not 1 <= len(subject) <= 64:
+        raise ValueError("the subject (customer id) must be 1..64 characters")
+    claims = {"sub": subject, "roles": sorted(set(roles)), "exp": int(time.time() + ttl.total_seconds())}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def read_token(secret: str, token: str) -> Caller:
+    """The caller a token names; 401 with the reason when it names no one."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("the bearer token has expired", invalid=True) from None
+    except jwt.InvalidTokenError:
+        raise _unauthorized("the bearer token is invalid", invalid=True) from None
+    subject, roles = claims["sub"], claims.get("roles", [])
+    if not (isinstance(subject, str) and 1 <= len(subject) <= 64):
+        raise _unauthorized("the token's subject must be 1..64 characters", invalid=True)
+    if not (isinstance(roles, list) and all(isinstance(r, str) for r in roles)):
+        raise _unauthorized("the token's roles must be a list of strings", invalid=True)
+    return Caller(subject, frozenset(roles))
+
+
+def _unauthorized(message: str, invalid: bool = False) -> NotAuthorizedException:
+    challenge = f'{REALM}, error="invalid_token"' if invalid else REALM  # RFC 6750 section 3
+    return NotAuthorizedException(detail=message, headers={"WWW-Authenticate": challenge})
+
+
+class BearerAuth(AbstractAuthenticationMiddleware):
+    """Runs before the body is read: an anonymous request learns nothing about validation."""
+
+    def __init__(self, app: ASGIApp, secret: str, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.secret = secret
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _unauthorized("send 'Authorization: Bearer <token>' (python -m shared.http.auth)")
+        return AuthenticationResult(user=read_token(self.secret, token.strip()), auth=token)
+
+
+def operator_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard for endpoints that change what is on sale or reveal other customers' data."""
+    if not connection.user.is_operator:
+        raise PermissionDeniedException(detail="only operators may do this")
+
+
+def current_caller(request: Request) -> Caller:
+    return request.user
+
+
+def main(argv: list[str] | None = None) -> None:
+    from shared.config import Settings  # the same secret the services read
+
+    parser = argparse.ArgumentParser(prog="python -m shared.http.auth", description="Print a bearer token.")
+    parser.add_argument("subject", help="customer id (1..64 characters)")
+    parser.add_argument("--operator", action="store_true", help="grant the operator role")
+    parser.add_argument("--ttl-hours", type=float, default=24.0)
+    args = parser.parse_args(argv)
+    roles = [OPERATOR] if args.operator else []
+    secret = Settings.from_env().token_secret
+    print(issue_token(secret, args.subject, roles, timedelta(hours=args.ttl_hours)))
+
+
+if __name__ == "__main__":
+    main()

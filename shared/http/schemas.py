@@ -1,0 +1,39 @@
+"""Schema building blocks shared by the services' request and response bodies.
+
+Requests are strict (unknown fields are errors, every size is bounded) so that a
+typo in a client surfaces as a 400 naming the field, never as a silent default.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import msgspec
+
+ShowId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+SeatId = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+# Stripe-style test tokens, e.g. pm_card_visa; the gateway decides what they do.
+PaymentMethod = Annotated[
+    str, msgspec.Meta(pattern=r"^pm_[A-Za-z0-9_]{1,64}$", examples=["pm_card_visa"])
+]
+Currency = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
+# Money is always integer minor units (cents) next to its currency.
+MinorUnits = Annotated[int, msgspec.Meta(ge=0, le=10_000_000)]
+
+
+class RequestBody(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Base of every request body."""
+
+
+class ResponseBody(msgspec.Struct, frozen=True):
+    """Base of every response body."""
+
+
+def utc(moment: datetime | None) -> datetime | None:
+    """Times leave the API as ISO-8601 in UTC, whatever zone the store kept."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
