@@ -13,7 +13,8 @@ from uuid import UUID
 from litestar import Litestar, Response, get, post
 from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from booking.application import BookingNotFound, BookingService, IdempotencyConflict
 from booking.domain import BookingRuleViolation
@@ -28,8 +29,8 @@ from shared.http.health import Readiness
 
 IdempotencyKey = Annotated[
     str,
-    Parameter(
-        header="Idempotency-Key", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
+    HeaderParameter(
+        name="Idempotency-Key", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
         description="Repeat the same key to repeat the request safely.",
     ),
 ]
@@ -59,8 +60,9 @@ def read_bookings(bookings: BookingService, caller: Caller, limit: int) -> Booki
     },
 )
 def request_booking(
-    data: BookingRequest, idempotency_key: IdempotencyKey, caller: Caller,
-    bookings: BookingService, limits: Limits,
+    data: JSONBody[BookingRequest], idempotency_key: IdempotencyKey,
+    caller: NamedDependency[Caller], bookings: NamedDependency[BookingService],
+    limits: NamedDependency[Limits],
 ) -> Response[BookingView]:
     """Request seats; the saga then holds them and charges the payment method.
     202 with a Location to poll; 200 when this Idempotency-Key already made this booking."""
@@ -80,14 +82,17 @@ def request_booking(
 
 
 @get("/bookings/{booking_id:uuid}", sync_to_thread=True, responses=error_responses(401, 404))
-def get_booking(booking_id: UUID, caller: Caller, bookings: BookingService) -> BookingView:
+def get_booking(
+    booking_id: FromPath[UUID], caller: NamedDependency[Caller],
+    bookings: NamedDependency[BookingService],
+) -> BookingView:
     return read_booking(bookings, booking_id, caller)
 
 
 @get("/bookings", sync_to_thread=True, responses=error_responses(400, 401))
 def list_bookings(
-    caller: Caller, bookings: BookingService,
-    limit: Annotated[int, Parameter(ge=1, le=100, query="limit")] = 50,
+    caller: NamedDependency[Caller], bookings: NamedDependency[BookingService],
+    limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
 ) -> BookingList:
     """The caller's bookings, newest first."""
     return read_bookings(bookings, caller, limit)
@@ -98,7 +103,8 @@ def list_bookings(
     responses=error_responses(400, 401, 404, 409),
 )
 def retry_payment(
-    booking_id: UUID, data: PaymentRetry, caller: Caller, bookings: BookingService
+    booking_id: FromPath[UUID], data: JSONBody[PaymentRetry], caller: NamedDependency[Caller],
+    bookings: NamedDependency[BookingService],
 ) -> PaymentAttemptAccepted:
     """Try again after a declined payment, while the seats are still held."""
     attempt = bookings.retry_payment(booking_id, caller.customer_id, data.payment_method)
@@ -109,7 +115,10 @@ def retry_payment(
     "/bookings/{booking_id:uuid}/cancel", status_code=200, sync_to_thread=True,
     responses=error_responses(401, 404, 409),
 )
-def cancel_booking(booking_id: UUID, caller: Caller, bookings: BookingService) -> BookingView:
+def cancel_booking(
+    booking_id: FromPath[UUID], caller: NamedDependency[Caller],
+    bookings: NamedDependency[BookingService],
+) -> BookingView:
     """Cancel a booking that is not yet confirmed. A POST to a cancel action rather than
     DELETE: the booking is not removed, it stays readable as CANCELLED with its reason."""
     return booking_view(bookings.cancel(booking_id, caller.customer_id))

@@ -15,8 +15,14 @@ from shared.http.schemas import (
 
 class BookingRequest(RequestBody, frozen=True):
     show_id: ShowId
-    # At most settings.limits.max_seats_per_booking (10 by default), checked per app.
-    seat_ids: Annotated[list[SeatId], msgspec.Meta(min_length=1, examples=[["A1", "A2"]])]
+    # The upper bound is configuration (Limits.max_seats_per_booking), checked per app.
+    seat_ids: Annotated[
+        list[SeatId],
+        msgspec.Meta(
+            min_length=1, examples=[["A1", "A2"]],
+            description="1 to max_seats_per_booking (10 by default) seat ids of 1..16 chars",
+        ),
+    ]
     payment_method: PaymentMethod
 
 

@@ -11,7 +11,8 @@ from typing import Annotated
 import msgspec
 from litestar import Litestar, Response, get, put
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter
 
 from inventory.application import InventoryService, ShowNotFound
 from inventory.domain import InventoryRuleViolation, ShowInventory
@@ -28,7 +29,7 @@ MAX_SEATS_PER_SHOW = 2_000
 # A full layout is larger than the general request limit: ~64 bytes per seat at most.
 MAX_LAYOUT_BYTES = MAX_SEATS_PER_SHOW * 64 + 4_096
 Category = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-ShowPath = Annotated[str, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+ShowPath = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 class InvalidLayout(Exception):
@@ -97,7 +98,9 @@ def read_seats(inventory: InventoryService, show_id: str, caller: Caller) -> Sea
         **error_responses(400, 401, 403, 409, 413, 422),
     },
 )
-def open_show(show_id: ShowPath, data: SeatLayout, inventory: InventoryService) -> Response[SeatMap]:
+def open_show(
+    show_id: ShowPath, data: JSONBody[SeatLayout], inventory: NamedDependency[InventoryService]
+) -> Response[SeatMap]:
     """Put a show on sale with its seats and prices. Repeating the same layout is
     harmless (200); another layout for an existing show is a conflict (409)."""
     try:  # checked first: open_show raises the same exception type for a conflict
@@ -112,7 +115,9 @@ def open_show(show_id: ShowPath, data: SeatLayout, inventory: InventoryService) 
 
 
 @get("/shows/{show_id:str}/seats", sync_to_thread=True, responses=error_responses(400, 401, 404))
-def get_seats(show_id: ShowPath, caller: Caller, inventory: InventoryService) -> SeatMap:
+def get_seats(
+    show_id: ShowPath, caller: NamedDependency[Caller], inventory: NamedDependency[InventoryService]
+) -> SeatMap:
     """Each seat's state, category and price, with counts."""
     return read_seats(inventory, show_id, caller)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Litestar, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from payment.application import PaymentNotFound, PaymentService
 from payment.domain import Payment
@@ -70,7 +72,9 @@ def read_payment(payments: PaymentService, booking_id: UUID) -> PaymentView:
     "/bookings/{booking_id:uuid}/payment", guards=[operator_only], sync_to_thread=True,
     responses=error_responses(401, 403, 404),
 )
-def get_payment(booking_id: UUID, payments: PaymentService) -> PaymentView:
+def get_payment(
+    booking_id: FromPath[UUID], payments: NamedDependency[PaymentService]
+) -> PaymentView:
     """A booking's payment: its attempts, amount and status (operators only)."""
     return read_payment(payments, booking_id)
 

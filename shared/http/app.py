@@ -37,7 +37,10 @@ def service_app(
     problems: Mapping[type[Exception], Problem],
 ) -> Litestar:
     """``dependencies`` maps handler parameter names to values (the service, limits)."""
-    provided = {name: Provide(_constant(value), sync_to_thread=False) for name, value in dependencies.items()}
+    provided = {
+        name: Provide(_constant(value), sync_to_thread=False)
+        for name, value in dependencies.items()
+    }
     provided["caller"] = Provide(current_caller, sync_to_thread=False)
     secured = Router("/", route_handlers=list(routes), security=[{BEARER: []}])
     return Litestar(
@@ -53,7 +56,8 @@ def service_app(
             version="1.0.0",
             description=description,
             path=SCHEMA_PATH,
-            render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],  # the first is the root page
+            # The first plugin also answers at the root, /schema.
+            render_plugins=[SwaggerRenderPlugin(), JsonRenderPlugin()],
             components=Components(
                 security_schemes={
                     BEARER: SecurityScheme(

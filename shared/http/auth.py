@@ -45,14 +45,17 @@ def issue_token(
 ) -> str:
     if not 1 <= len(subject) <= 64:
         raise ValueError("the subject (customer id) must be 1..64 characters")
-    claims = {"sub": subject, "roles": sorted(set(roles)), "exp": int(time.time() + ttl.total_seconds())}
+    expires = int(time.time() + ttl.total_seconds())
+    claims = {"sub": subject, "roles": sorted(set(roles)), "exp": expires}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
 def read_token(secret: str, token: str) -> Caller:
     """The caller a token names; 401 with the reason when it names no one."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
+        )
     except jwt.ExpiredSignatureError:
         raise _unauthorized("the bearer token has expired", invalid=True) from None
     except jwt.InvalidTokenError:
@@ -97,7 +100,9 @@ def current_caller(request: Request) -> Caller:
 def main(argv: list[str] | None = None) -> None:
     from shared.config import Settings  # the same secret the services read
 
-    parser = argparse.ArgumentParser(prog="python -m shared.http.auth", description="Print a bearer token.")
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.http.auth", description="Print a bearer token."
+    )
     parser.add_argument("subject", help="customer id (1..64 characters)")
     parser.add_argument("--operator", action="store_true", help="grant the operator role")
     parser.add_argument("--ttl-hours", type=float, default=24.0)

@@ -40,8 +40,12 @@ STATUS_CODES = {
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 
 
-def _respond(status: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(body, status_code=status, headers=dict(headers or {}), media_type=MediaType.JSON)
+def _respond(
+    status: int, body: ErrorBody, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        body, status_code=status, headers=dict(headers or {}), media_type=MediaType.JSON
+    )
 
 
 def _invalid(_: Request, exc: ValidationException) -> Response:
@@ -91,6 +95,8 @@ def exception_handlers(problems: Mapping[type[Exception], Problem]) -> dict[Any,
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error statuses an endpoint may answer with."""
     return {
-        s: ResponseSpec(ErrorBody, description=STATUS_CODES.get(s, "error"), generate_examples=False)
-        for s in statuses
+        status: ResponseSpec(
+            ErrorBody, description=STATUS_CODES.get(status, "error"), generate_examples=False
+        )
+        for status in statuses
     }

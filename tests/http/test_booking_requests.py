@@ -1,0 +1,118 @@
+"""What the booking API accepts, what it refuses, and the words it uses to refuse."""
+
+import pytest
+
+from tests.http.conftest import ALICE, BOB, OPERATOR
+
+
+def test_same_key_same_request_returns_the_same_booking(api):
+    api.open_show()
+    first = api.book(key="again")
+    second = api.book(key="again")
+    assert (first.status_code, second.status_code) == (202, 200)
+    assert first.json()["booking_id"] == second.json()["booking_id"]
+    assert second.headers["location"] == first.headers["location"]
+
+
+def test_same_key_other_request_is_a_conflict(api):
+    api.open_show()
+    api.book(key="again", seats=["A1"])
+    r = api.book(key="again", seats=["A2"])
+    assert r.status_code == 409
+    assert r.json()["error"] == "idempotency_conflict"
+    assert "different" in r.json()["message"]
+
+
+def test_keys_are_per_customer(api):
+    api.open_show()
+    mine = api.book(key="same").json()["booking_id"]
+    theirs = api.book(key="same", who=BOB)
+    assert theirs.status_code == 202 and theirs.json()["booking_id"] != mine
+
+
+def test_missing_idempotency_key_is_a_bad_request(api):
+    body = {"show_id": "show-1", "seat_ids": ["A1"], "payment_method": "pm_card_visa"}
+    r = api.booking.post("/bookings", json=body, headers=ALICE)
+    assert r.status_code == 400
+    assert "Idempotency-Key" in r.json()["message"]
+
+
+@pytest.mark.parametrize("key", ["has space", "x" * 101, "a/b", ""])
+def test_malformed_idempotency_key_is_a_bad_request(api, key):
+    assert api.book(key=key).status_code == 400
+
+
+def test_unknown_field_is_named(api):
+    body = {"show_id": "show-1", "seat_ids": ["A1"], "payment_method": "pm_card_visa", "colour": 1}
+    r = api.booking.post("/bookings", json=body, headers={**ALICE, "Idempotency-Key": "k"})
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_request"
+    assert "colour" in r.json()["message"]
+    assert r.json()["extra"][0]["key"] == "colour"
+
+
+def test_too_many_seats(api):
+    r = api.book(seats=[f"A{i}" for i in range(11)])
+    assert r.status_code == 400
+    assert "seat_ids" in r.json()["message"] and "10" in r.json()["message"]
+
+
+@pytest.mark.parametrize(
+    "seats, field", [([], "seat_ids"), (["A" * 17], "seat_ids[0]")]
+)
+def test_seat_bounds(api, seats, field):
+    r = api.book(seats=seats)
+    assert r.status_code == 400 and r.json()["extra"][0]["key"] == field
+
+
+@pytest.mark.parametrize("method", ["card_visa", "pm_", "pm_card-visa", "pm_" + "x" * 65])
+def test_bad_payment_method(api, method):
+    r = api.book(method=method)
+    assert r.status_code == 400 and "payment_method" in r.json()["message"]
+
+
+def test_bad_payment_method_on_retry(api):
+    api.open_show()
+    booking_id = api.book().json()["booking_id"]
+    r = api.booking.post(
+        f"/bookings/{booking_id}/payment-attempts", json={"payment_method": "visa"}, headers=ALICE
+    )
+    assert r.status_code == 400 and "payment_method" in r.json()["message"]
+
+
+def test_malformed_json(api):
+    r = api.booking.post(
+        "/bookings", content=b"{not json", headers={**ALICE, "Idempotency-Key": "k",
+                                                      "Content-Type": "application/json"},
+    )
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+
+
+def test_another_customers_booking_is_not_found(api):
+    api.open_show()
+    booking_id = api.book().json()["booking_id"]
+    for request in (
+        lambda: api.booking.get(f"/bookings/{booking_id}", headers=BOB),
+        lambda: api.booking.post(f"/bookings/{booking_id}/cancel", headers=BOB),
+        lambda: api.booking.post(
+            f"/bookings/{booking_id}/payment-attempts", json={"payment_method": "pm_card_visa"},
+            headers=BOB,
+        ),
+    ):
+        r = request()
+        assert r.status_code == 404 and r.json()["error"] == "booking_not_found"
+    assert api.booking.get("/bookings", headers=BOB).json() == {"bookings": []}
+    assert api.booking.get(f"/bookings/{booking_id}", headers=OPERATOR).status_code == 200
+
+
+@pytest.mark.parametrize("booking_id", ["8a6e0804-2bd0-4672-b79d-d97027f9071a", "not-a-uuid"])
+def test_unknown_booking_is_not_found(api, booking_id):
+    r = api.booking.get(f"/bookings/{booking_id}", headers=ALICE)
+    assert r.status_code == 404 and r.json()["error"] in ("booking_not_found", "not_found")
+
+
+def test_unknown_show_cancels_the_booking(api):
+    booking_id = api.book(show="no-such-show").json()["booking_id"]
+    api.settle()
+    booking = api.booking_of(booking_id)
+    assert (booking["status"], booking["cancellation_detail"]) == ("CANCELLED", "unknown_show")

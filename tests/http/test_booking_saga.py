@@ -1,0 +1,111 @@
+"""The saga driven over HTTP: book, pay, retry, cancel, expire."""
+
+from datetime import timedelta
+
+from tests.http.conftest import ALICE, OPERATOR
+
+
+def test_happy_path_reaches_confirmed(api):
+    api.open_show()
+    r = api.book(seats=["A1", "A3"])
+    assert r.status_code == 202
+    booking = r.json()
+    assert r.headers["location"] == f"/bookings/{booking['booking_id']}"
+    assert booking["status"] == "PENDING" and booking["amount"] is None
+
+    api.settle()
+    done = api.booking_of(booking["booking_id"])
+    assert done["status"] == "CONFIRMED"
+    assert (done["amount"], done["currency"]) == (3000, "EUR")
+    assert done["requested_at"].endswith("Z") and done["reserved_until"].endswith("Z")
+
+    seats = api.inventory.get("/shows/show-1/seats", headers=ALICE).json()
+    assert seats["counts"] == {"total": 3, "available": 1, "reserved": 0, "booked": 2}
+    payment = api.payment.get(f"/bookings/{booking['booking_id']}/payment", headers=OPERATOR)
+    assert payment.json()["status"] == "CAPTURED"
+    assert payment.json()["attempts"] == [{"number": 1, "succeeded": True, "reason": ""}]
+
+
+def test_declined_card_then_retry_confirms(api):
+    api.open_show()
+    booking_id = api.book(method="pm_card_chargeDeclined").json()["booking_id"]
+    api.settle()
+    declined = api.booking_of(booking_id)
+    assert declined["status"] == "PAYMENT_PENDING"
+    assert declined["payment_attempts_failed"] == [1]
+
+    r = api.booking.post(
+        f"/bookings/{booking_id}/payment-attempts", json={"payment_method": "pm_card_visa"},
+        headers=ALICE,
+    )
+    assert r.status_code == 202
+    assert r.json() == {"booking_id": booking_id, "attempt": 2, "payment_method": "pm_card_visa"}
+    api.settle()
+    assert api.booking_of(booking_id)["status"] == "CONFIRMED"
+    attempts = api.payment.get(f"/bookings/{booking_id}/payment", headers=OPERATOR).json()
+    assert [a["reason"] for a in attempts["attempts"]] == ["card_declined", ""]
+
+
+def test_retry_while_an_attempt_is_pending_is_a_conflict(api):
+    api.open_show()
+    booking_id = api.book().json()["booking_id"]  # not settled: still PENDING
+    r = api.booking.post(
+        f"/bookings/{booking_id}/payment-attempts", json={"payment_method": "pm_card_visa"},
+        headers=ALICE,
+    )
+    assert r.status_code == 409
+    assert r.json()["error"] == "booking_rule_violation"
+    assert "PENDING" in r.json()["message"]
+
+
+def test_retry_after_the_hold_expired_is_a_conflict(api):
+    api.open_show()
+    booking_id = api.book(method="pm_card_chargeDeclined").json()["booking_id"]
+    api.settle()
+    api.clock.advance(timedelta(minutes=11))
+    r = api.booking.post(
+        f"/bookings/{booking_id}/payment-attempts", json={"payment_method": "pm_card_visa"},
+        headers=ALICE,
+    )
+    assert r.status_code == 409 and "expired" in r.json()["message"]
+    api.system.sweep()
+    expired = api.booking_of(booking_id)
+    assert (expired["status"], expired["cancellation_reason"]) == ("CANCELLED", "hold_expired")
+
+
+def test_cancel_releases_the_seats(api):
+    api.open_show()
+    booking_id = api.book(method="pm_card_chargeDeclined").json()["booking_id"]
+    api.settle()
+    r = api.booking.post(f"/bookings/{booking_id}/cancel", headers=ALICE)
+    assert r.status_code == 200
+    assert r.json()["status"] == "CANCELLED"
+    assert r.json()["cancellation_reason"] == "cancelled_by_customer"
+    api.settle()
+    seats = api.inventory.get("/shows/show-1/seats", headers=ALICE).json()
+    assert seats["counts"]["available"] == 3
+    again = api.booking.post(f"/bookings/{booking_id}/cancel", headers=ALICE)
+    assert again.status_code == 409 and again.json()["error"] == "booking_rule_violation"
+
+
+def test_taken_seats_cancel_the_second_booking(api):
+    api.open_show()
+    api.book(key="first")
+    second = api.book(key="second").json()["booking_id"]
+    api.settle()
+    cancelled = api.booking_of(second)
+    assert cancelled["status"] == "CANCELLED"
+    assert (cancelled["cancellation_reason"], cancelled["cancellation_detail"]) == (
+        "seats_unavailable", "seats_taken",
+    )
+
+
+def test_list_bookings_newest_first_with_limit(api):
+    api.open_show()
+    ids = [api.book(seats=[s], key=f"k-{s}").json()["booking_id"] for s in ("A1", "A2", "A3")]
+    listed = api.booking.get("/bookings", headers=ALICE).json()["bookings"]
+    assert [b["booking_id"] for b in listed] == ids[::-1]
+    two = api.booking.get("/bookings", params={"limit": 2}, headers=ALICE).json()["bookings"]
+    assert [b["booking_id"] for b in two] == ids[:0:-1]
+    assert api.booking.get("/bookings", params={"limit": 0}, headers=ALICE).status_code == 400
+    assert api.booking.get("/bookings", params={"limit": 101}, headers=ALICE).status_code == 400
