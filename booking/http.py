@@ -11,9 +11,9 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Litestar, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.di import NamedDependency
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from booking.application import BookingNotFound, BookingService, IdempotencyConflict

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import msgspec
 from litestar import Litestar, Response, get, put
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter
 
 from inventory.application import InventoryService, ShowNotFound

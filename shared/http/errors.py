@@ -55,6 +55,7 @@ def _invalid(_: Request, exc: ValidationException) -> Response:
         found = _UNKNOWN_FIELD.search(str(e.get("message", "")))
         if found and e.get("key") in (None, "data"):
             e["key"] = found.group(1)
+        e["source"] = getattr(e.get("source"), "value", e.get("source"))  # an enum for params
     named = "; ".join(f"{e.get('key')} ({e.get('source')}): {e.get('message')}" for e in extra)
     message = f"{exc.detail}: {named}" if named else exc.detail
     return _respond(400, ErrorBody("invalid_request", message, extra or None))

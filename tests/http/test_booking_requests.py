@@ -116,3 +116,10 @@ def test_unknown_show_cancels_the_booking(api):
     api.settle()
     booking = api.booking_of(booking_id)
     assert (booking["status"], booking["cancellation_detail"]) == ("CANCELLED", "unknown_show")
+
+
+def test_bad_idempotency_key_is_named(api):
+    r = api.book(key="has space")
+    assert r.json()["message"].endswith(
+        "idempotency_key (header): Expected `str` matching regex '^[A-Za-z0-9_.:-]+$'"
+    )
