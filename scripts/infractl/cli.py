@@ -11,7 +11,7 @@ from . import config
 from .ferretdb import FerretDB
 from .kafka import Kafka
 from .postgres import Postgres
-from .procs import InfraError, port_listeners, processes_mentioning
+from .procs import InfraError, locked, port_listeners, processes_mentioning
 
 USAGE = """usage: scripts/infra up|down|status|env
 
@@ -114,10 +114,11 @@ def main(argv: list[str]) -> int:
     root = Path(__file__).resolve().parents[2]
     cfg = config.load(root)
     try:
-        if argv[0] == "up":
-            up(cfg)
-        elif argv[0] == "down":
-            down(cfg)
+        if argv[0] in ("up", "down"):
+            # Two `up`s in one checkout at once (say, scripts/test in two terminals) would
+            # both start and format servers: the second waits here, then finds them up.
+            with locked(cfg.data / ".infra.lock"):
+                (up if argv[0] == "up" else down)(cfg)
         elif argv[0] == "status":
             return status(cfg)
         else:
