@@ -40,7 +40,7 @@ class Settings:
     postgres_port: int = 55432
     postgres_user: str = "postgres"
     postgres_password: str = ""
-    token_secret: str = "dev-secret-change-me"
+    token_secret: str = "dev-only-secret-change-me-in-production"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -63,7 +63,7 @@ class Settings:
             postgres_port=int(_env("POSTGRES_PORT", "55432")),
             postgres_user=_env("POSTGRES_USER", "postgres"),
             postgres_password=_env("POSTGRES_PASSWORD", ""),
-            token_secret=_env("TOKEN_SECRET", "dev-secret-change-me"),
+            token_secret=_env("TOKEN_SECRET", "dev-only-secret-change-me-in-production"),
         )
 
     def service_port(self, service: str) -> int:

@@ -1,0 +1,17 @@
+"""Run the booking service: python -m booking (settings from CINEMA_* variables)."""
+
+from booking.application import BookingService
+from booking.http import create_app
+from shared.config import Settings
+from shared.runtime import ServiceProcess, configure_logging
+
+
+def main() -> None:
+    configure_logging()
+    settings = Settings.from_env()
+    app = BookingService(env=settings.postgres_env(settings.service_db("booking")))
+    ServiceProcess(app, settings, create_app, settings.service_port("booking")).run()
+
+
+if __name__ == "__main__":
+    main()

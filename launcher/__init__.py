@@ -1,0 +1,1 @@
+"""Starts and stops the distributed system on this machine (one process per service)."""

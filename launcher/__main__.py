@@ -1,0 +1,41 @@
+"""Run the whole distributed system on the local servers until Ctrl-C.
+
+    python -m launcher             # booking, inventory, payment (scripts/run does this)
+    python -m launcher --embedded  # the embedded runtime's shell instead
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+from launcher.processes import SERVICES, LocalSystem
+
+
+def main(argv: list[str]) -> int:
+    if "--embedded" in argv:
+        from embedded.cli import main as embedded_main
+
+        return embedded_main([a for a in argv if a != "--embedded"])
+    env = {k: v for k, v in os.environ.items() if k.startswith("CINEMA_")}
+    system = LocalSystem(env=env, log_dir=Path(".data/logs"))
+    print("starting", ", ".join(SERVICES), "(logs in .data/logs/) ...", flush=True)
+    try:
+        system.start_all()
+        for service in SERVICES:
+            print(f"  {service:<10} {system.url(service)}   docs: {system.url(service)}/schema/swagger")
+        print("ready. Get a token: .venv/bin/python -m shared.http.auth ann   (Ctrl-C stops)")
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping ...", flush=True)
+        system.stop_all()
+    return 0
+
+
+if __name__ == "__main__":
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    sys.exit(main(sys.argv[1:]))

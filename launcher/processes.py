@@ -1,0 +1,116 @@
+"""The services as child processes: start, wait until ready, kill, stop.
+
+Used by ``python -m launcher`` (the README's run command) and by the end-to-end and
+crash tests, so that what is tested is what a user runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from shared.config import Settings
+
+SERVICES = ("booking", "inventory", "payment")
+
+
+@dataclass
+class LocalSystem:
+    env: dict[str, str]  # CINEMA_* settings handed to every service
+    log_dir: Path
+    services: tuple[str, ...] = SERVICES
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        saved = dict(os.environ)
+        try:
+            os.environ.update(self.env)
+            return Settings.from_env()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.settings.service_port(service)}"
+
+    def create_databases(self) -> None:
+        s = self.settings
+        with psycopg.connect(s.postgres_conninfo("postgres"), autocommit=True) as conn:
+            for service in self.services:
+                name = s.service_db(service)
+                exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+                if exists.fetchone() is None:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def drop_databases(self) -> None:
+        s = self.settings
+        with psycopg.connect(s.postgres_conninfo("postgres"), autocommit=True) as conn:
+            for service in self.services:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(s.service_db(service))
+                    )
+                )
+
+    def start(self, service: str) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115 (the child owns it)
+        self.procs[service] = subprocess.Popen(
+            [sys.executable, "-m", service],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C in the terminal reaches only the launcher
+        )
+        log.close()
+
+    def wait_ready(self, service: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            proc = self.procs[service]
+            if proc.poll() is not None:
+                raise RuntimeError(f"{service} exited with {proc.returncode}: see {self.log_dir}")
+            try:
+                with urllib.request.urlopen(self.url(service) + "/ready", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{service} not ready after {timeout}s: see {self.log_dir}/{service}.log")
+
+    def start_all(self) -> None:
+        self.create_databases()
+        for service in self.services:
+            self.start(service)
+        for service in self.services:
+            self.wait_ready(service)
+
+    def kill(self, service: str) -> None:
+        """kill -9: no shutdown hook runs, nothing is flushed."""
+        proc = self.procs.pop(service)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def stop(self, service: str, grace: float = 15.0) -> None:
+        proc = self.procs.pop(service)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop_all(self) -> None:
+        for service in list(self.procs):
+            self.stop(service)
