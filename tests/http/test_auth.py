@@ -3,6 +3,7 @@
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import jwt
 import pytest
@@ -65,11 +66,11 @@ def test_token_roundtrip():
     assert not read_token(SECRET, issue_token(SECRET, "alice")).is_operator
 
 
-def test_cli_prints_a_token_for_the_configured_secret(monkeypatch):
+def test_cli_prints_a_token_for_the_configured_secret():
     env = {"CINEMA_TOKEN_SECRET": SECRET, "PATH": ""}
     out = subprocess.run(
         [sys.executable, "-m", "shared.http.auth", "ops", "--operator", "--ttl-hours", "2"],
-        capture_output=True, text=True, check=True, env=env,
+        capture_output=True, text=True, check=True, env=env, cwd=Path(__file__).parents[2],
     ).stdout.strip()
     caller = read_token(SECRET, out)
     assert caller.customer_id == "ops" and caller.is_operator
