@@ -11,7 +11,7 @@ from . import config
 from .ferretdb import FerretDB
 from .kafka import Kafka
 from .postgres import Postgres
-from .procs import InfraError, locked, port_listeners, processes_mentioning
+from .procs import InfraError, locked, port_listeners
 
 USAGE = """usage: scripts/infra up|down|status|env
 
@@ -68,13 +68,14 @@ def up(cfg: config.Config) -> None:
 def down(cfg: config.Config) -> None:
     clock = Clock()
     # Reverse order of dependencies: FerretDB uses PostgreSQL.
-    for server in (FerretDB(cfg), Kafka(cfg), Postgres(cfg)):
+    servers = (FerretDB(cfg), Kafka(cfg), Postgres(cfg))
+    for server in servers:
         say(f"{server.name}: {'stopped' if server.stop() else 'was not running'}")
-    left = processes_mentioning(str(cfg.data) + "/")
+    left = [pid for server in servers for pid in server.strays()]
     ports = {name: port_listeners(port) for name, port in _ports(cfg).items()}
     busy = {name: pids for name, pids in ports.items() if pids != []}
     if left:
-        raise InfraError(f"processes still running from {cfg.data}: {left}")
+        raise InfraError(f"server processes still running from {cfg.data}: {left}")
     say(f"down in {clock.lap():.1f}s; no process left from {cfg.data}")
     if busy:
         # Not ours (we just stopped ours): worth a warning, not a failure.

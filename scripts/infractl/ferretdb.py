@@ -22,6 +22,7 @@ from .procs import (
     locked,
     pid_alive,
     process_tree,
+    processes_matching,
     read_pid,
     spawn,
     stop_tree,
@@ -189,11 +190,14 @@ class FerretDB:
                 f"Last lines of {self.log}:\n{tail(self.log)}"
             )
 
+    def strays(self) -> list[int]:
+        """This checkout's server processes, found by command line (pid file or not)."""
+        return processes_matching(str(self.binary), f"--state-dir={self.state}")
+
     def stop(self) -> bool:
-        pid = self.pid()
-        if not pid:
-            self.pidfile.unlink(missing_ok=True)
-            return False
-        stop_tree(pid, grace=10)
+        pids = dict.fromkeys([self.pid(), *self.strays()])
+        pids.pop(None, None)
+        for pid in pids:
+            stop_tree(pid, grace=10)
         self.pidfile.unlink(missing_ok=True)
-        return True
+        return bool(pids)

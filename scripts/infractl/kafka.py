@@ -21,6 +21,7 @@ from .procs import (
     pid_alive,
     port_answers,
     process_tree,
+    processes_matching,
     read_pid,
     spawn,
     stop_tree,
@@ -267,11 +268,14 @@ class Kafka:
                 f"Last lines of {self.log}:\n{tail(self.log)}"
             )
 
+    def strays(self) -> list[int]:
+        """This checkout's server processes, found by command line (pid file or not)."""
+        return processes_matching("kafka.Kafka", f" {self.props}")
+
     def stop(self) -> bool:
-        pid = self.pid()
-        if not pid:
-            self.pidfile.unlink(missing_ok=True)
-            return False
-        stop_tree(pid, grace=30)  # SIGTERM = controlled shutdown
+        pids = dict.fromkeys([self.pid(), *self.strays()])
+        pids.pop(None, None)
+        for pid in pids:
+            stop_tree(pid, grace=30)  # SIGTERM = controlled shutdown
         self.pidfile.unlink(missing_ok=True)
-        return True
+        return bool(pids)

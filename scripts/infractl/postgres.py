@@ -15,6 +15,7 @@ from .procs import (
     cmdline,
     pid_alive,
     process_tree,
+    processes_matching,
     read_pid,
     stop_tree,
     tail,
@@ -216,10 +217,14 @@ class Postgres:
                     except errors.DuplicateDatabase:
                         pass  # another `up` created it meanwhile
 
+    def strays(self) -> list[int]:
+        """Postmasters of this checkout's cluster, found by command line."""
+        return processes_matching(str(PG_BIN / "postgres"), f"-D {self.pgdata}")
+
     def stop(self) -> bool:
-        pid = self.pid()
-        if not pid:
-            return False
-        # SIGINT is PostgreSQL's "fast" shutdown: abort sessions, checkpoint, exit.
-        stop_tree(pid, grace=30, term=lambda: os.kill(pid, signal.SIGINT))
-        return True
+        pids = dict.fromkeys([self.pid(), *self.strays()])
+        pids.pop(None, None)
+        for pid in pids:
+            # SIGINT is PostgreSQL's "fast" shutdown: abort sessions, checkpoint, exit.
+            stop_tree(pid, grace=30, term=lambda pid=pid: os.kill(pid, signal.SIGINT))
+        return bool(pids)

@@ -80,14 +80,18 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def processes_mentioning(text: str) -> list[int]:
-    """Live processes whose command line contains ``text`` (e.g. a checkout's .data path)."""
+def processes_matching(*markers: str) -> list[int]:
+    """Live processes whose command line contains every one of ``markers``.
+
+    Finds a checkout's servers even when a pid file was lost (e.g. by `rm -rf .data`).
+    """
     me = os.getpid()
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != me:
             pid = int(entry.name)
-            if text in cmdline(pid) and pid_alive(pid):
+            line = cmdline(pid)
+            if all(marker in line for marker in markers) and pid_alive(pid):
                 found.append(pid)
     return found
 
