@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 from launcher.processes import SERVICES, LocalSystem
@@ -27,7 +28,8 @@ def main(argv: list[str]) -> int:
         for service in SERVICES:
             print(f"  {service:<10} {system.url(service)}   docs: {system.url(service)}/schema/swagger")
         print("ready. Get a token: .venv/bin/python -m shared.http.auth ann   (Ctrl-C stops)")
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        while True:
+            time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
@@ -36,6 +38,10 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the services on kill as on Ctrl-C
     sys.exit(main(sys.argv[1:]))
