@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from psycopg.conninfo import make_conninfo
+
 
 DEFAULT_PORTS = {"booking": 8001, "inventory": 8002, "payment": 8003}
 
@@ -64,18 +66,24 @@ class Settings:
             postgres_user=_env("POSTGRES_USER", "postgres"),
             postgres_password=_env("POSTGRES_PASSWORD", ""),
             token_secret=_env("TOKEN_SECRET", "dev-only-secret-change-me-in-production"),
+            ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
+            databases={s: _env(f"{s.upper()}_DB", s) for s in DEFAULT_PORTS},
         )
 
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    databases: dict[str, str] = field(default_factory=lambda: {s: s for s in DEFAULT_PORTS})
+
     def service_port(self, service: str) -> int:
-        return int(_env(f"{service.upper()}_PORT", str(DEFAULT_PORTS[service])))
+        return self.ports[service]
 
     def service_db(self, service: str) -> str:
-        return _env(f"{service.upper()}_DB", service)
+        return self.databases[service]
 
     def postgres_conninfo(self, dbname: str) -> str:
-        return (
-            f"host={self.postgres_host} port={self.postgres_port} user={self.postgres_user}"
-            f" password={self.postgres_password} dbname={dbname}"
+        # make_conninfo quotes values: a bare empty password would swallow the next key.
+        return make_conninfo(
+            host=self.postgres_host, port=self.postgres_port, user=self.postgres_user,
+            password=self.postgres_password, dbname=dbname,
         )
 
     def postgres_env(self, dbname: str) -> dict[str, str]:

@@ -1,0 +1,36 @@
+"""End-to-end fixtures: the whole system as separate processes on the real servers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import Distributed
+
+LOGS = Path(__file__).resolve().parents[2] / ".data" / "e2e-logs"
+
+
+@pytest.fixture
+def start_system(postgres_server, kafka_bootstrap) -> Iterator[Callable[..., Distributed]]:
+    """Start a fresh system (own databases, topics, ports) with the given CINEMA_ settings."""
+    started: list[Distributed] = []
+
+    def start(**settings: str) -> Distributed:
+        system = Distributed.create(postgres_server, LOGS, **settings)
+        started.append(system)
+        return system.start()
+
+    yield start
+    for system in started:
+        system.close()
+
+
+@pytest.fixture(scope="module")
+def shared_system(postgres_server, kafka_bootstrap) -> Iterator[Distributed]:
+    """One system for tests that use shows of their own and so cannot disturb each other."""
+    system = Distributed.create(postgres_server, LOGS, hold_seconds="3")
+    system.start()
+    yield system
+    system.close()

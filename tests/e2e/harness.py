@@ -1,0 +1,151 @@
+"""The distributed system under test: real processes on real PostgreSQL and Kafka."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+from booking.application import BookingService
+from inventory.application import InventoryService
+from launcher.processes import SERVICES, LocalSystem
+from payment.application import PaymentService
+from payment.ledger import PostgresLedger
+from shared.http.auth import issue_token
+
+SECRET = "e2e-secret-long-enough-for-hs256-0123456789"
+FINAL = {"CONFIRMED", "CANCELLED"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stores:
+    """Read access to each service's own store, for audits after the fact."""
+
+    apps: dict[str, Any]
+
+    @property
+    def booking(self) -> BookingService:
+        return self.apps["booking"]
+
+    @property
+    def inventory(self) -> InventoryService:
+        return self.apps["inventory"]
+
+    @property
+    def payment(self) -> PaymentService:
+        return self.apps["payment"]
+
+
+@dataclass
+class Distributed:
+    local: LocalSystem
+    clients: dict[str, httpx.Client] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, endpoints, log_dir: Path, **settings: str) -> Distributed:
+        tag = uuid.uuid4().hex[:8]
+        env = {
+            "CINEMA_POSTGRES_HOST": endpoints.pg_host,
+            "CINEMA_POSTGRES_PORT": str(endpoints.pg_port),
+            "CINEMA_POSTGRES_USER": endpoints.pg_user,
+            "CINEMA_POSTGRES_PASSWORD": endpoints.pg_password,
+            "CINEMA_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+            "CINEMA_TOPIC_PREFIX": f"e2e{tag}.",
+            "CINEMA_TOKEN_SECRET": SECRET,
+            "CINEMA_HOLD_SECONDS": "30",
+            "CINEMA_SWEEP_SECONDS": "0.2",
+            **{f"CINEMA_{s.upper()}_DB": f"e2e{tag}_{s}" for s in SERVICES},
+            **{f"CINEMA_{s.upper()}_PORT": str(free_port()) for s in SERVICES},
+            **{f"CINEMA_{k.upper()}": v for k, v in settings.items()},
+        }
+        return cls(LocalSystem(env=env, log_dir=log_dir / tag))
+
+    def start(self) -> Distributed:
+        self.local.start_all()
+        self.clients = {s: httpx.Client(base_url=self.local.url(s), timeout=10) for s in SERVICES}
+        return self
+
+    def close(self) -> None:
+        for c in self.clients.values():
+            c.close()
+        self.local.stop_all()
+        self.local.drop_databases()
+
+    # --- talking to it ----------------------------------------------------------
+
+    @staticmethod
+    def auth(customer: str, operator: bool = False) -> dict[str, str]:
+        roles = ["operator"] if operator else []
+        return {"Authorization": f"Bearer {issue_token(SECRET, customer, roles)}"}
+
+    def open_show(self, show_id: str, seats: int = 10, price: int = 1000) -> None:
+        layout = {"seats": {f"A{i}": "std" for i in range(1, seats + 1)}, "prices": {"std": price},
+                  "currency": "EUR"}
+        r = self.clients["inventory"].put(
+            f"/shows/{show_id}/inventory", json=layout, headers=self.auth("ops", operator=True)
+        )
+        assert r.status_code in (200, 201), r.text
+
+    def book(self, customer: str, show_id: str, seats: list[str], method: str = "pm_card_visa",
+             key: str | None = None) -> httpx.Response:
+        return self.clients["booking"].post(
+            "/bookings",
+            json={"show_id": show_id, "seat_ids": seats, "payment_method": method},
+            headers={**self.auth(customer), "Idempotency-Key": key or uuid.uuid4().hex},
+        )
+
+    def booking(self, customer: str, booking_id: str) -> dict:
+        r = self.clients["booking"].get(f"/bookings/{booking_id}", headers=self.auth(customer))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def wait_for(self, customer: str, booking_id: str, statuses=FINAL, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            doc = self.booking(customer, booking_id)
+            if doc["status"] in statuses:
+                return doc
+            if time.monotonic() > deadline:
+                raise AssertionError(f"booking {booking_id} stuck in {doc['status']}")
+            time.sleep(0.05)
+
+    def seats(self, show_id: str) -> dict[str, str]:
+        r = self.clients["inventory"].get(f"/shows/{show_id}/seats", headers=self.auth("x"))
+        assert r.status_code == 200, r.text
+        return {s["seat_id"]: s["state"] for s in r.json()["seats"]}
+
+    # --- looking inside ------------------------------------------------------------
+
+    def stores(self) -> Stores:
+        s = self.local.settings
+        return Stores({
+            "booking": BookingService(env=s.postgres_env(s.service_db("booking"))),
+            "inventory": InventoryService(env=s.postgres_env(s.service_db("inventory"))),
+            "payment": PaymentService(env=s.postgres_env(s.service_db("payment"))),
+        })
+
+    def ledger(self) -> PostgresLedger:
+        s = self.local.settings
+        return PostgresLedger(s.postgres_conninfo(s.service_db("payment")))
+
+    def stored_events(self, service: str) -> int:
+        s = self.local.settings
+        with psycopg.connect(s.postgres_conninfo(s.service_db(service))) as conn:
+            return conn.execute("SELECT count(*) FROM stored_events").fetchone()[0]
+
+    def sql(self, service: str, query: str, *args: Any) -> None:
+        s = self.local.settings
+        with psycopg.connect(s.postgres_conninfo(s.service_db(service)), autocommit=True) as conn:
+            conn.execute(query, args)

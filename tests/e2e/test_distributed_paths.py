@@ -1,0 +1,110 @@
+"""The saga's paths through the real system: three processes, PostgreSQL, Kafka, HTTP."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.simulation import invariants as inv
+
+pytestmark = pytest.mark.infra
+
+
+def new_show(system, seats: int = 10) -> str:
+    show_id = f"show-{uuid.uuid4().hex[:8]}"
+    system.open_show(show_id, seats=seats)
+    return show_id
+
+
+def test_post_to_confirmed(shared_system):
+    show = new_show(shared_system)
+    r = shared_system.book("ann", show, ["A1", "A2"])
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "PENDING"
+    doc = shared_system.wait_for("ann", r.json()["booking_id"])
+    assert (doc["status"], doc["amount"]) == ("CONFIRMED", 2000)
+    assert shared_system.seats(show)["A1"] == "BOOKED"
+
+
+def test_failure_then_retry_confirms(shared_system):
+    show = new_show(shared_system)
+    booking_id = shared_system.book("bob", show, ["A3"], "pm_card_chargeDeclined").json()["booking_id"]
+    deadline = time.monotonic() + 20
+    while not shared_system.booking("bob", booking_id)["payment_attempts_failed"]:
+        assert time.monotonic() < deadline, "payment never failed"
+        time.sleep(0.05)
+    assert shared_system.seats(show)["A3"] == "RESERVED"  # a failure keeps the hold
+    r = shared_system.clients["booking"].post(
+        f"/bookings/{booking_id}/payment-attempts", json={"payment_method": "pm_card_visa"},
+        headers=shared_system.auth("bob"),
+    )
+    assert r.status_code == 202, r.text
+    assert shared_system.wait_for("bob", booking_id)["status"] == "CONFIRMED"
+
+
+def test_no_retry_cancels_at_expiry_and_frees_the_seats(shared_system):
+    show = new_show(shared_system)
+    booking_id = shared_system.book("cat", show, ["A4"], "pm_card_chargeDeclined").json()["booking_id"]
+    doc = shared_system.wait_for("cat", booking_id, timeout=20)  # hold is 3 s here
+    assert (doc["status"], doc["cancellation_reason"]) == ("CANCELLED", "hold_expired")
+    time.sleep(0.5)
+    assert shared_system.seats(show)["A4"] == "AVAILABLE"
+
+
+def test_customer_cancellation_releases(shared_system):
+    show = new_show(shared_system)
+    booking_id = shared_system.book("dan", show, ["A5"], "pm_card_chargeDeclined").json()["booking_id"]
+    shared_system.wait_for("dan", booking_id, statuses={"PAYMENT_PENDING"})
+    r = shared_system.clients["booking"].post(
+        f"/bookings/{booking_id}/cancel", headers=shared_system.auth("dan")
+    )
+    assert r.status_code == 200, r.text
+    doc = shared_system.wait_for("dan", booking_id)
+    assert doc["cancellation_reason"] == "cancelled_by_customer"
+    deadline = time.monotonic() + 10
+    while shared_system.seats(show)["A5"] != "AVAILABLE":
+        assert time.monotonic() < deadline, "seat never released"
+        time.sleep(0.05)
+
+
+def test_a_late_success_is_refunded(start_system):
+    # The gateway answers after the hold's deadline: the charge succeeds too late.
+    system = start_system(hold_seconds="1", gateway_latency_ms="2500")
+    show = new_show(system)
+    booking_id = system.book("eve", show, ["A1"]).json()["booking_id"]
+    doc = system.wait_for("eve", booking_id)
+    assert doc["status"] == "CANCELLED"
+    deadline = time.monotonic() + 20
+    while not system.booking("eve", booking_id)["refunded_amount"]:
+        assert time.monotonic() < deadline, "late success never refunded"
+        time.sleep(0.1)
+    assert system.seats(show)["A1"] == "AVAILABLE"
+    ledger = system.ledger()
+    assert ledger.captured_by_booking() == {booking_id: 1000}
+    assert ledger.refunded_total() == 1000
+    ledger.close()
+
+
+def test_contention_each_seat_won_once_and_losers_told_why(shared_system):
+    show = new_show(shared_system, seats=4)
+    customers = [f"racer{i}" for i in range(24)]
+
+    def race(customer):
+        r = shared_system.book(customer, show, ["A1", "A2"])
+        assert r.status_code == 202, r.text
+        return customer, r.json()["booking_id"]
+
+    with ThreadPoolExecutor(12) as pool:
+        bookings = list(pool.map(race, customers))
+    outcomes = [shared_system.wait_for(c, b) for c, b in bookings]
+    winners = [d for d in outcomes if d["status"] == "CONFIRMED"]
+    losers = [d for d in outcomes if d["status"] == "CANCELLED"]
+    assert len(winners) == 1 and len(losers) == len(customers) - 1
+    assert {(d["cancellation_reason"], d["cancellation_detail"]) for d in losers} == {
+        ("seats_unavailable", "seats_taken")
+    }
+    stores = shared_system.stores()
+    inv.one_holder_per_seat(stores)
