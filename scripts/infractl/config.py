@@ -70,7 +70,7 @@ class Config:
 
 def load(root: Path) -> Config:
     cache = os.environ.get("CINEMA_CACHE_DIR") or str(Path.home() / ".cache" / "cinema-saga")
-    return Config(
+    cfg = Config(
         root=root.resolve(),
         cache=Path(cache).resolve(),
         pg_port=_port("CINEMA_PG_PORT", 55432),
@@ -78,3 +78,7 @@ def load(root: Path) -> Config:
         kafka_controller_port=_port("CINEMA_KAFKA_CONTROLLER_PORT", 59093),
         mongo_port=_port("CINEMA_MONGO_PORT", 57017),
     )
+    ports = (cfg.pg_port, cfg.kafka_port, cfg.kafka_controller_port, cfg.mongo_port)
+    if len(set(ports)) != len(ports):
+        raise SystemExit(f"infra: the four ports must differ, got {ports}")
+    return cfg

@@ -236,9 +236,8 @@ class Kafka:
             check=False,
         )
         if result.returncode != 0:
-            raise InfraError(
-                f"kafka: formatting the storage failed:\n{result.stdout}{result.stderr}"
-            )
+            output = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+            raise InfraError(f"kafka: formatting the storage failed:\n{output}")
 
     def launch(self) -> str:
         """Start the JVM without waiting for it (see wait_ready); returns what happened."""
