@@ -43,6 +43,7 @@ class Settings:
     postgres_user: str = "postgres"
     postgres_password: str = ""
     token_secret: str = "dev-only-secret-change-me-in-production"
+    instance: str = "1"  # this instance's stable name within its service (Kafka static membership)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -66,6 +67,7 @@ class Settings:
             postgres_user=_env("POSTGRES_USER", "postgres"),
             postgres_password=_env("POSTGRES_PASSWORD", ""),
             token_secret=_env("TOKEN_SECRET", "dev-only-secret-change-me-in-production"),
+            instance=_env("INSTANCE", "1"),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
             databases={s: _env(f"{s.upper()}_DB", s) for s in DEFAULT_PORTS},
         )

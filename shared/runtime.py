@@ -72,7 +72,8 @@ class ServiceProcess:
         inbox = Inbox(self.app)
         group = f"{self.settings.topic_prefix}{self.app.service}"
         self.consumer = KafkaInboxConsumer(
-            inbox, self.settings.kafka_bootstrap, self.subscriptions, group
+            inbox, self.settings.kafka_bootstrap, self.subscriptions, group,
+            instance_id=f"{group}-{self.settings.instance}",
         )
         while not self.stopping.is_set():
             try:

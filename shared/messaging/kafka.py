@@ -56,13 +56,19 @@ class KafkaPublisher:
 
 
 class KafkaInboxConsumer:
-    def __init__(self, inbox: Inbox, bootstrap: str, topics: list[str], group_id: str) -> None:
+    def __init__(
+        self, inbox: Inbox, bootstrap: str, topics: list[str], group_id: str, instance_id: str
+    ) -> None:
         self.inbox = inbox
         self.topics = topics
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
                 "group.id": group_id,
+                # Static membership: a restarted instance (same id) takes its partitions
+                # back at once instead of waiting a session timeout for a rebalance.
+                "group.instance.id": instance_id,
+                "session.timeout.ms": 10_000,
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",

@@ -143,7 +143,8 @@ class Distributed:
     def stored_events(self, service: str) -> int:
         s = self.local.settings
         with psycopg.connect(s.postgres_conninfo(s.service_db(service))) as conn:
-            return conn.execute("SELECT count(*) FROM stored_events").fetchone()[0]
+            table = f"{service}service_events"  # eventsourcing names it after the application
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
     def sql(self, service: str, query: str, *args: Any) -> None:
         s = self.local.settings
