@@ -43,6 +43,7 @@ class Settings:
     postgres_user: str = "postgres"
     postgres_password: str = ""
     token_secret: str = "dev-only-secret-change-me-in-production"
+    http_host: str = "127.0.0.1"  # 0.0.0.0 inside a container
     instance: str = "1"  # this instance's stable name within its service (Kafka static membership)
 
     @classmethod
@@ -67,6 +68,7 @@ class Settings:
             postgres_user=_env("POSTGRES_USER", "postgres"),
             postgres_password=_env("POSTGRES_PASSWORD", ""),
             token_secret=_env("TOKEN_SECRET", "dev-only-secret-change-me-in-production"),
+            http_host=_env("HTTP_HOST", "127.0.0.1"),
             instance=_env("INSTANCE", "1"),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
             databases={s: _env(f"{s.upper()}_DB", s) for s in DEFAULT_PORTS},

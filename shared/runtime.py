@@ -114,9 +114,9 @@ class ServiceProcess:
         scheduler.start()
         http = self.create_http(self.app, self.settings, readiness=self.readiness)
         server = uvicorn.Server(
-            uvicorn.Config(http, host="127.0.0.1", port=self.port, log_level="warning")
+            uvicorn.Config(http, host=self.settings.http_host, port=self.port, log_level="warning")
         )
-        log.info("%s listening on 127.0.0.1:%s", self.app.service, self.port)
+        log.info("%s listening on %s:%s", self.app.service, self.settings.http_host, self.port)
         try:
             server.run()  # returns on SIGINT/SIGTERM
         finally:

@@ -50,6 +50,18 @@ def test_compose_file_names_the_backing_servers() -> None:
         assert result.returncode == 0, result.stderr
 
 
+def test_compose_runs_each_service_from_the_project_image() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name in ("booking", "inventory", "payment"):
+        service = services[name]
+        assert service["build"] == "."
+        assert service["command"] == ["python", "-m", name]
+        assert service["environment"]["CINEMA_KAFKA_BOOTSTRAP"] == "kafka:9092"
+        assert "test" in service["healthcheck"]
+        assert set(service["depends_on"]) == {"postgres", "kafka", "mongo"}
+    assert (ROOT / "Dockerfile").exists()
+
+
 def test_kafka_image_matches_local_broker_version() -> None:
     config = (ROOT / "scripts/infractl/config.py").read_text()
     version = re.search(r'^KAFKA_VERSION = "([^"]+)"', config, re.MULTILINE).group(1)
