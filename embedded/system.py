@@ -11,6 +11,7 @@ from inventory.domain import HoldLimits
 from payment.application import PaymentService
 from payment.gateway import PaymentGateway, SimulatedGateway
 from projections.projector import InMemoryViewStore, project
+from projections.sources import read_public
 from shared.clock import Clock, SystemClock
 from shared.contracts import TOPICS
 from shared.messaging.inbox import Inbox
@@ -103,12 +104,11 @@ class EmbeddedSystem:
         done = 0
         for stream, app in self.apps.items():
             start = self.views.position(stream) + 1
-            for n in app.recorder.select_notifications(start=start, limit=10_000):
-                public = app.to_public(app.mapper.to_domain_event(n))
-                if public is not None:
-                    project(self.views, stream, n.id, public)
-                self.views.set_position(stream, n.id)
-                done += 1
+            batch = read_public(app, start, limit=10_000)
+            project(self.views, batch.events)
+            if batch.last:
+                self.views.set_position(stream, batch.last)
+            done += len(batch.events)
         return done
 
     def run_until_quiet(self, max_rounds: int = 1000) -> None:

@@ -1,15 +1,17 @@
-"""Folds the services' event streams into views, idempotently.
+"""Folds the services' event streams into views, idempotently, in batches.
 
-Every view document carries the position, per stream, of the last event it
-reflects (``_positions``); an event at or below that position changes nothing,
-so a replayed or duplicated event is harmless and the projector may crash
-anywhere. Writes are compare-and-set on those positions, so two projectors
-racing on one document cannot lose an update.
+Every view document carries, per stream, the position of the last event it reflects
+(``_positions``); an event at or below it changes nothing, so a replayed or
+duplicated event is harmless and a projector may crash anywhere. Writes are
+compare-and-set on a revision (``_rev``): if another projector changed a document
+meanwhile, the batch is simply folded again, and the positions skip what is done.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -22,17 +24,26 @@ VIEWS: dict[str, ModuleType] = {
     "payments": payment_view,
     "show_sales": show_sales,
 }
+MAX_CONFLICT_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class Write:
+    key: str
+    doc: dict[str, Any]
+    previous_rev: int | None  # None: the document must not exist yet
 
 
 class ViewStore(Protocol):
-    def get(self, view: str, key: str) -> dict[str, Any] | None: ...
+    def get_many(self, view: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]: ...
 
-    def put(self, view: str, key: str, doc: dict[str, Any], previous: dict[str, Any] | None) -> bool:
-        """Write doc if the stored document is still ``previous``; False if it changed."""
+    def put_many(self, view: str, writes: Sequence[Write]) -> bool:
+        """Apply the writes whose revision still matches; False if any did not."""
 
     def position(self, stream: str) -> int: ...
 
-    def set_position(self, stream: str, position: int) -> None: ...
+    def set_position(self, stream: str, position: int) -> None:
+        """Record that the stream is projected up to here (never moves back)."""
 
 
 class InMemoryViewStore:
@@ -43,11 +54,17 @@ class InMemoryViewStore:
     def get(self, view: str, key: str) -> dict[str, Any] | None:
         return self.docs[view].get(key)
 
-    def put(self, view: str, key: str, doc: dict[str, Any], previous: dict[str, Any] | None) -> bool:
-        if self.docs[view].get(key) is not previous:
-            return False
-        self.docs[view][key] = doc
-        return True
+    def get_many(self, view: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {k: copy.deepcopy(self.docs[view][k]) for k in keys if k in self.docs[view]}
+
+    def put_many(self, view: str, writes: Sequence[Write]) -> bool:
+        docs, ok = self.docs[view], True
+        for w in writes:
+            if (docs[w.key]["_rev"] if w.key in docs else None) == w.previous_rev:
+                docs[w.key] = w.doc
+            else:
+                ok = False
+        return ok
 
     def position(self, stream: str) -> int:
         return self.positions.get(stream, 0)
@@ -56,23 +73,37 @@ class InMemoryViewStore:
         self.positions[stream] = max(position, self.positions.get(stream, 0))
 
 
-def project(store: ViewStore, stream: str, position: int, event: PublicEvent) -> int:
-    """Apply one event of a stream to every view it concerns; return docs changed."""
-    changed = 0
-    for name, view in VIEWS.items():
-        key = view.key(event)
-        if key is None:
-            continue
-        while True:
-            doc = store.get(name, key)
-            positions = (doc or {}).get("_positions", {})
-            if positions.get(stream, 0) >= position:
-                break  # already reflected
-            new = view.apply(copy.deepcopy(doc), event)
-            if new is None:
-                break
-            new["_positions"] = {**positions, stream: position}
-            if store.put(name, key, new, doc):
-                changed += 1
-                break
-    return changed
+Event = tuple[str, int, PublicEvent]  # (stream, position in it, event)
+
+
+def project(store: ViewStore, events: Sequence[Event]) -> int:
+    """Fold a batch of events into every view they concern; return documents written."""
+    for _ in range(MAX_CONFLICT_RETRIES):
+        written, clean = 0, True
+        for name, view in VIEWS.items():
+            keyed = [(view.key(e), s, p, e) for s, p, e in events]
+            keyed = [k for k in keyed if k[0] is not None]
+            if not keyed:
+                continue
+            docs = store.get_many(name, {k for k, *_ in keyed})
+            revs = {k: d["_rev"] for k, d in docs.items()}
+            dirty: set[str] = set()
+            for key, stream, position, event in keyed:
+                doc = docs.get(key)
+                positions = doc["_positions"] if doc else {}
+                if positions.get(stream, 0) >= position:
+                    continue  # already reflected
+                new = view.apply(doc, event)
+                if new is None:
+                    continue
+                new["_positions"] = {**positions, stream: position}
+                docs[key] = new
+                dirty.add(key)
+            writes = [
+                Write(k, {**docs[k], "_rev": revs.get(k, 0) + 1}, revs.get(k)) for k in sorted(dirty)
+            ]
+            clean &= store.put_many(name, writes) if writes else True
+            written += len(writes)
+        if clean:
+            return written
+    raise RuntimeError("views keep changing under this projector: is another one running?")
