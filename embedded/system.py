@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from booking.application import BookingService
 from embedded.broker import InMemoryBroker
@@ -38,11 +39,14 @@ class EmbeddedSystem:
         gateway: PaymentGateway | None = None,
         db_dir: Path | None = None,
         partitions: int = 3,
+        env_for: Callable[[str], dict[str, str]] | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
         self.limits = limits or HoldLimits()
         self.gateway = gateway or SimulatedGateway()
         self.db_dir = db_dir
+        # Any eventsourcing persistence per service, e.g. PostgreSQL for integration tests.
+        self.env_for = env_for or (lambda service: persistence_env(service, self.db_dir))
         self.broker = InMemoryBroker(partitions)
         self.views = InMemoryViewStore()
         self.start_services()
@@ -51,10 +55,9 @@ class EmbeddedSystem:
         """(Re)start every service from its store, as after a crash of the whole process
         (with in-memory persistence the stores themselves survive in this object)."""
         old = getattr(self, "apps", {})
-        store = {name: old[name].recorder for name in old} if self.db_dir is None else {}
-
-        def env(name: str) -> dict[str, str]:
-            return persistence_env(name, self.db_dir)
+        in_memory = self.env_for("booking")["PERSISTENCE_MODULE"] == "eventsourcing.popo"
+        store = {name: old[name].recorder for name in old} if in_memory else {}
+        env = self.env_for
 
         self.apps: dict[str, ServiceApplication] = {
             "booking": BookingService(env("booking"), self.clock, store.get("booking")),

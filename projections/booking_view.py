@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections.common import ms
 from shared import contracts as c
 
 # Forward-only ranks: a late message can never move a booking back.
@@ -27,10 +28,10 @@ def apply(doc: dict[str, Any] | None, e: c.PublicEvent) -> dict[str, Any] | None
     _timeline(doc, e)
     if isinstance(e, c.BookingRequested):
         doc.update(
-            customer_id=e.customer_id, seat_ids=list(e.seat_ids), requested_at=e.occurred_at,
+            customer_id=e.customer_id, seat_ids=list(e.seat_ids), requested_at=ms(e.occurred_at),
         )
     elif isinstance(e, c.SeatsReserved):
-        doc.update(amount=e.amount, currency=e.currency, reserved_until=e.reserved_until)
+        doc.update(amount=e.amount, currency=e.currency, reserved_until=ms(e.reserved_until))
         _advance(doc, "PAYMENT_PENDING")
     elif isinstance(e, c.BookingConfirmed):
         _advance(doc, "CONFIRMED")
@@ -38,9 +39,11 @@ def apply(doc: dict[str, Any] | None, e: c.PublicEvent) -> dict[str, Any] | None
         _advance(doc, "CANCELLED")
         doc.update(cancellation_reason=e.reason, cancellation_detail=e.detail)
     elif isinstance(e, c.PaymentSucceeded):
-        doc["attempts"][str(e.attempt)] = {"outcome": "succeeded", "at": e.occurred_at}
+        doc["attempts"][str(e.attempt)] = {"outcome": "succeeded", "at": ms(e.occurred_at)}
     elif isinstance(e, c.PaymentFailed):
-        doc["attempts"][str(e.attempt)] = {"outcome": "failed", "reason": e.reason, "at": e.occurred_at}
+        doc["attempts"][str(e.attempt)] = {
+            "outcome": "failed", "reason": e.reason, "at": ms(e.occurred_at),
+        }
     elif isinstance(e, c.PaymentRefunded):
         doc["refunded_amount"] = e.amount
     return doc
@@ -73,7 +76,7 @@ def _advance(doc: dict[str, Any], status: str) -> None:
 
 
 def _timeline(doc: dict[str, Any], e: c.PublicEvent) -> None:
-    entry = {"at": e.occurred_at, "event": type(e).__name__, "event_id": e.event_id}
+    entry = {"at": ms(e.occurred_at), "event": type(e).__name__, "event_id": e.event_id}
     if entry not in doc["timeline"]:
         doc["timeline"].append(entry)
         doc["timeline"].sort(key=lambda t: (t["at"], t["event_id"]))

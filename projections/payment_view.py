@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections.common import ms
 from shared import contracts as c
 
 
@@ -27,11 +28,11 @@ def apply(doc: dict[str, Any] | None, e: c.PublicEvent) -> dict[str, Any] | None
         "status": "OPEN",
     }
     if isinstance(e, c.PaymentSucceeded):
-        doc["attempts"].append({"attempt": e.attempt, "outcome": "succeeded", "at": e.occurred_at})
+        doc["attempts"].append({"attempt": e.attempt, "outcome": "succeeded", "at": ms(e.occurred_at)})
         doc.update(captured=e.amount, currency=e.currency, status="CAPTURED")
     elif isinstance(e, c.PaymentFailed):
         doc["attempts"].append(
-            {"attempt": e.attempt, "outcome": "failed", "reason": e.reason, "at": e.occurred_at}
+            {"attempt": e.attempt, "outcome": "failed", "reason": e.reason, "at": ms(e.occurred_at)}
         )
     else:
         doc.update(refunded=e.amount, currency=e.currency, status="REFUNDED")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from psycopg.conninfo import make_conninfo
 
 
-DEFAULT_PORTS = {"booking": 8001, "inventory": 8002, "payment": 8003}
+DEFAULT_PORTS = {"booking": 8001, "inventory": 8002, "payment": 8003, "projections": 8004}
 
 
 def _env(name: str, default: str) -> str:
@@ -38,6 +38,7 @@ class Settings:
     kafka_bootstrap: str = "127.0.0.1:59092"
     topic_prefix: str = ""
     mongo_url: str = "mongodb://127.0.0.1:57017/"
+    views_db: str = "cinema_views"
     postgres_host: str = "127.0.0.1"
     postgres_port: int = 55432
     postgres_user: str = "postgres"
@@ -63,6 +64,7 @@ class Settings:
             kafka_bootstrap=_env("KAFKA_BOOTSTRAP", "127.0.0.1:59092"),
             topic_prefix=_env("TOPIC_PREFIX", ""),
             mongo_url=_env("MONGO_URL", "mongodb://127.0.0.1:57017/"),
+            views_db=_env("VIEWS_DB", "cinema_views"),
             postgres_host=_env("POSTGRES_HOST", "127.0.0.1"),
             postgres_port=int(_env("POSTGRES_PORT", "55432")),
             postgres_user=_env("POSTGRES_USER", "postgres"),
@@ -71,11 +73,13 @@ class Settings:
             http_host=_env("HTTP_HOST", "127.0.0.1"),
             instance=_env("INSTANCE", "1"),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
-            databases={s: _env(f"{s.upper()}_DB", s) for s in DEFAULT_PORTS},
+            databases={s: _env(f"{s.upper()}_DB", s) for s in ("booking", "inventory", "payment")},
         )
 
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
-    databases: dict[str, str] = field(default_factory=lambda: {s: s for s in DEFAULT_PORTS})
+    databases: dict[str, str] = field(
+        default_factory=lambda: {s: s for s in ("booking", "inventory", "payment")}
+    )
 
     def service_port(self, service: str) -> int:
         return self.ports[service]

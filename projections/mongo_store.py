@@ -1,0 +1,107 @@
+"""Views in MongoDB: one set of collections per generation, switched atomically.
+
+A generation is a complete set of view collections (``bookings__g0003`` ...) with
+its own stream positions. Readers and the live projector follow the one named in
+the registry document; a rebuild fills a new generation and then flips the registry
+in a single-document write, so no reader ever sees a half-built view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, InsertOne, MongoClient, ReplaceOne
+from pymongo.database import Database
+from pymongo.errors import BulkWriteError
+
+from projections.projector import VIEWS, Write
+
+REGISTRY = "view_registry"
+POSITIONS = "projector_positions"
+STATUS = "projector_status"
+
+# Indexes each view needs for its queries, declared here and created with the generation.
+INDEXES: dict[str, list[list[tuple[str, int]]]] = {
+    "bookings": [[("customer_id", ASCENDING), ("requested_at", DESCENDING)]],
+    "payments": [[("show_id", ASCENDING)]],
+    "seat_maps": [],
+    "show_sales": [],
+}
+
+
+def connect(url: str) -> MongoClient:
+    # tz_aware: datetimes come back as UTC-aware, like the events they came from.
+    return MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000)
+
+
+def current_generation(db: Database) -> str | None:
+    doc = db[REGISTRY].find_one({"_id": "views"})
+    return doc["generation"] if doc else None
+
+
+def switch_generation(db: Database, generation: str) -> None:
+    db[REGISTRY].replace_one(
+        {"_id": "views"},
+        {"_id": "views", "generation": generation, "switched_at": datetime.now(UTC)},
+        upsert=True,
+    )
+
+
+def next_generation(db: Database) -> str:
+    names = [n for n in db.list_collection_names() if n.startswith("bookings__g")]
+    numbers = [int(n.rsplit("__g", 1)[1]) for n in names] or [0]
+    return f"g{max(numbers) + 1:04d}"
+
+
+class MongoViewStore:
+    def __init__(self, db: Database, generation: str) -> None:
+        self.db = db
+        self.generation = generation
+
+    def collection(self, view: str):
+        return self.db[f"{view}__{self.generation}"]
+
+    def create_indexes(self) -> None:
+        for view, indexes in INDEXES.items():
+            for keys in indexes:
+                self.collection(view).create_index(keys)
+
+    def drop(self) -> None:
+        for view in VIEWS:
+            self.collection(view).drop()
+        self.db[POSITIONS].delete_many({"generation": self.generation})
+
+    def get(self, view: str, key: str) -> dict[str, Any] | None:
+        return self.collection(view).find_one({"_id": key})
+
+    def get_many(self, view: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {d["_id"]: d for d in self.collection(view).find({"_id": {"$in": list(keys)}})}
+
+    def put_many(self, view: str, writes: Sequence[Write]) -> bool:
+        ops = [
+            InsertOne(w.doc) if w.previous_rev is None
+            else ReplaceOne({"_id": w.key, "_rev": w.previous_rev}, w.doc)
+            for w in writes
+        ]
+        replaces = sum(1 for w in writes if w.previous_rev is not None)
+        try:
+            result = self.collection(view).bulk_write(ops, ordered=False)
+        except BulkWriteError:
+            return False  # a document was created meanwhile: fold again
+        return result.matched_count == replaces
+
+    def position(self, stream: str) -> int:
+        doc = self.db[POSITIONS].find_one({"_id": f"{self.generation}/{stream}"})
+        return doc["position"] if doc else 0
+
+    def set_position(self, stream: str, position: int) -> None:
+        self.db[POSITIONS].update_one(
+            {"_id": f"{self.generation}/{stream}"},
+            {"$max": {"position": position}, "$set": {"generation": self.generation}},
+            upsert=True,
+        )
+
+    def documents(self, view: str) -> dict[str, dict[str, Any]]:
+        return {d["_id"]: d for d in self.collection(view).find()}

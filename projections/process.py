@@ -1,0 +1,48 @@
+"""The projector as a process: the worker loop plus /health, /ready and /lag."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import uvicorn
+from litestar import Litestar, get
+from pymongo.database import Database
+
+from projections.worker import Projector, stream_readers
+from shared.config import Settings
+from shared.http.health import health_routes
+from shared.runtime import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+def run(settings: Settings, db: Database) -> None:
+    configure_logging()
+    projector = Projector(db, stream_readers(settings))
+    stop = threading.Event()
+    worker = threading.Thread(target=projector.run_forever, args=(stop,), daemon=True)
+    worker.start()
+
+    def readiness() -> dict[str, bool]:
+        db.command("ping")
+        return {"mongodb": True, "worker_running": worker.is_alive(),
+                "following_a_generation": projector.store is not None}
+
+    @get("/lag", sync_to_thread=False)
+    def lag() -> dict[str, Any]:
+        """Per stream: events not yet projected, and the age of the last batch's oldest event."""
+        generation = projector.store.generation if projector.store else None
+        return {"generation": generation, "streams": projector.lag}
+
+    app = Litestar(route_handlers=[lag, *health_routes(readiness)])
+    port = settings.service_port("projections")
+    log.info("projector listening on %s:%s", settings.http_host, port)
+    try:
+        uvicorn.Server(
+            uvicorn.Config(app, host=settings.http_host, port=port, log_level="warning")
+        ).run()
+    finally:
+        stop.set()
+        worker.join(timeout=10)

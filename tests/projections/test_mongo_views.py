@@ -1,0 +1,186 @@
+"""The MongoDB views on the real MongoDB-wire server, fed from real PostgreSQL stores."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+
+from embedded.system import EmbeddedSystem
+from inventory.domain import HoldLimits
+from projections.mongo_store import MongoViewStore, current_generation
+from projections.projector import InMemoryViewStore, project
+from projections.rebuild import fresh_fold, rebuild, verify
+from projections.sources import StreamReader, read_public
+from projections.worker import Projector
+from shared.clock import FakeClock
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture
+def stores(postgres_server, request):
+    """Three service databases on PostgreSQL, one per service, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    from tests.fixtures.servers import unique_name
+
+    ep = postgres_server
+    names = {s: unique_name(request, s[:3], 40) for s in ("booking", "inventory", "payment")}
+    admin = f"host={ep.pg_host} port={ep.pg_port} user={ep.pg_user} dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for n in names.values():
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(n)))
+
+    def env(service: str) -> dict[str, str]:
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": names[service],
+            "POSTGRES_HOST": ep.pg_host, "POSTGRES_PORT": str(ep.pg_port),
+            "POSTGRES_USER": ep.pg_user, "POSTGRES_PASSWORD": ep.pg_password,
+        }
+
+    yield env
+    with psycopg.connect(admin, autocommit=True) as conn:
+        for n in names.values():
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(n)))
+
+
+@pytest.fixture
+def views_db(mongo_db, endpoints):
+    """The test's database through the projector's own client settings (tz-aware)."""
+    from projections.mongo_store import connect
+
+    client = connect(endpoints.mongo_url)
+    yield client[mongo_db.name]
+    client.close()
+
+
+def workload(system: EmbeddedSystem, clock: FakeClock, rng: random.Random, bookings: int) -> None:
+    """Random customers on three shows, with declines, retries, cancels and expiry."""
+    for show in ("s1", "s2", "s3"):
+        system.inventory.open_show(show, {f"A{i}": "std" for i in range(1, 9)}, {"std": 700}, "EUR")
+    made = []
+    for i in range(bookings):
+        method = rng.choice(["pm_card_visa", "pm_card_chargeDeclined"])
+        seats = rng.sample([f"A{k}" for k in range(1, 9)], rng.randint(1, 2))
+        b, _ = system.booking.request_booking(f"c{i % 5}", f"k{i}", rng.choice(["s1", "s2", "s3"]),
+                                              seats, method)
+        made.append(b)
+        if rng.random() < 0.3:
+            system.run_until_quiet()
+        if rng.random() < 0.1:
+            clock.advance(timedelta(minutes=rng.choice([3, 11])))
+            system.sweep()
+    system.run_until_quiet()
+    for b in made[: bookings // 4]:
+        booking = system.booking.get_booking(b.id)
+        if booking.is_active and booking.failed_attempts:
+            system.booking.retry_payment(b.id, booking.customer_id, "pm_card_visa")
+    system.run_until_quiet()
+
+
+def readers_for(env) -> dict[str, StreamReader]:
+    return {s: StreamReader(s, env(s)) for s in ("booking", "inventory", "payment")}
+
+
+def test_views_equal_a_fresh_fold_after_duplicated_and_replayed_events(stores, views_db):
+    clock = FakeClock()
+    system = EmbeddedSystem(clock=clock, limits=HoldLimits(), env_for=stores)
+    workload(system, clock, random.Random(1), bookings=40)
+    readers = readers_for(stores)
+    projector = Projector(views_db, readers, batch_size=17)
+    while projector.run_once():
+        pass
+    store = projector.store
+    # Duplicate and replay: every stream again from the start, in odd batch sizes.
+    for reader in readers.values():
+        events = read_public(reader, 1, 100_000).events
+        for i in range(0, len(events), 7):
+            project(store, events[i : i + 7])
+        project(store, events[::-1][:10])  # and some late, out-of-order copies
+    assert verify(views_db, readers) == []
+    heads = {s: r.recorder.max_notification_id() for s, r in readers.items()}
+    fresh = fresh_fold(readers, heads)
+    assert {k: d["status"] for k, d in store.documents("bookings").items()} == {
+        k: d["status"] for k, d in fresh.docs["bookings"].items()
+    }
+    statuses = {str(b.id): b.status.value for b in
+                (system.booking.get_booking(b) for b in _booking_ids(readers))}
+    assert {k: d["status"] for k, d in store.documents("bookings").items()} == statuses
+
+
+def _booking_ids(readers):
+    events = read_public(readers["booking"], 1, 100_000).events
+    return {e.booking_id for _, _, e in events}
+
+
+def test_verify_reports_a_wrong_document(stores, views_db):
+    clock = FakeClock()
+    system = EmbeddedSystem(clock=clock, env_for=stores)
+    workload(system, clock, random.Random(2), bookings=6)
+    readers = readers_for(stores)
+    projector = Projector(views_db, readers)
+    while projector.run_once():
+        pass
+    key = next(iter(projector.store.documents("bookings")))
+    projector.store.collection("bookings").update_one({"_id": key}, {"$set": {"status": "CONFIRMED", "amount": 1}})
+    problems = verify(views_db, readers)
+    assert len(problems) == 1 and key in problems[0]
+
+
+def test_rebuild_during_live_writes_ends_identical_to_a_fresh_fold(stores, views_db):
+    clock = FakeClock()
+    system = EmbeddedSystem(clock=clock, env_for=stores)
+    workload(system, clock, random.Random(3), bookings=30)
+    readers = readers_for(stores)
+    live = Projector(views_db, readers, batch_size=50)
+    while live.run_once():
+        pass
+    first = live.store.generation
+    stop = threading.Event()
+    writer = threading.Thread(target=lambda: workload_more(system, clock, stop))
+    writer.start()
+    try:
+        rebuilt = rebuild(views_db, readers_for(stores), batch_size=25, progress=lambda _: None)
+    finally:
+        stop.set()
+        writer.join()
+    assert current_generation(views_db) == rebuilt != first
+    while live.run_once():  # the live projector follows the switch and catches up
+        pass
+    assert live.store.generation == rebuilt
+    assert verify(views_db, readers) == []
+    heads = {s: r.recorder.max_notification_id() for s, r in readers.items()}
+    fresh = fresh_fold(readers, heads)
+    assert set(live.store.documents("bookings")) == set(fresh.docs["bookings"])
+
+
+def workload_more(system, clock, stop) -> None:
+    for i in range(200):
+        if stop.is_set():
+            return
+        system.booking.request_booking(f"late{i}", "k", "s1", [f"A{1 + i % 8}"], "pm_card_visa")
+        system.run_until_quiet()
+
+
+def test_in_memory_and_mongo_views_are_the_same_fold(stores, views_db):
+    clock = FakeClock()
+    system = EmbeddedSystem(clock=clock, env_for=stores)
+    workload(system, clock, random.Random(4), bookings=20)
+    readers = readers_for(stores)
+    projector = Projector(views_db, readers)
+    while projector.run_once():
+        pass
+    mem = InMemoryViewStore()
+    for reader in readers.values():
+        project(mem, read_public(reader, 1, 100_000).events)
+    mongo = MongoViewStore(views_db, projector.store.generation)
+    strip = lambda d: {k: v for k, v in d.items() if k != "_rev"}  # noqa: E731
+    from projections.rebuild import _as_stored
+    for view in mem.docs:
+        assert {k: strip(v) for k, v in mongo.documents(view).items()} == {
+            k: _as_stored(v) for k, v in mem.docs[view].items()
+        }
