@@ -2,6 +2,8 @@
 
 from booking.application import BookingService
 from booking.http import create_app
+from projections.mongo_store import connect
+from projections.queries import MongoQueries
 from shared.config import Settings
 from shared.runtime import ServiceProcess, configure_logging
 
@@ -9,8 +11,9 @@ from shared.runtime import ServiceProcess, configure_logging
 def main() -> None:
     configure_logging()
     settings = Settings.from_env()
+    views = MongoQueries(connect(settings.mongo_url)[settings.views_db])
     app = BookingService(env=settings.postgres_env(settings.service_db("booking")))
-    ServiceProcess(app, settings, create_app, settings.service_port("booking")).run()
+    ServiceProcess(app, settings, create_app, settings.service_port("booking"), views=views).run()
 
 
 if __name__ == "__main__":

@@ -86,22 +86,6 @@ class BookingService(ServiceApplication):
             raise BookingNotFound(str(booking_id))
         return booking
 
-    def list_bookings(self, customer_id: str, limit: int = 50) -> list[Booking]:
-        """The customer's bookings, newest first. Scans the log of requests: a stopgap
-        until the read views serve this query (see projections/)."""
-        found: list[Booking] = []
-        start, topic = 1, Booking.Requested.TOPIC
-        while True:
-            page = self.recorder.select_notifications(start=start, limit=1000, topics=[topic])
-            for n in page:
-                e = self.mapper.to_domain_event(n)
-                if e.customer_id == customer_id:
-                    found.append(e.originator_id)
-            if len(page) < 1000:
-                break
-            start = page[-1].id + 1
-        return [self.get_booking(b) for b in reversed(found[-limit:])]
-
     # --- reactions -------------------------------------------------------------
 
     @singledispatchmethod

@@ -20,12 +20,15 @@ from booking.application import BookingNotFound, BookingService, IdempotencyConf
 from booking.domain import BookingRuleViolation
 from booking.schemas import (
     BookingList, BookingRequest, BookingView, PaymentAttemptAccepted, PaymentRetry, booking_view,
+    booking_view_from_doc,
 )
+from projections.queries import ViewQueries, wait_for
 from shared.config import Limits, Settings
 from shared.http.app import service_app
 from shared.http.auth import Caller
 from shared.http.errors import Problem, error_responses
 from shared.http.health import Readiness
+from shared.http.schemas import TOKEN_HEADER, stale_header
 
 IdempotencyKey = Annotated[
     str,
@@ -41,15 +44,43 @@ PROBLEMS = {
 }
 
 
-def read_booking(bookings: BookingService, booking_id: UUID, caller: Caller) -> BookingView:
+ConsistencyToken = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=r"^(booking|inventory|payment):[0-9]{1,18}$",
+        description="The X-Consistency-Token of your write: wait (up to 2 s) until it shows.",
+    ),
+]
+
+
+def consistency_token(bookings: BookingService) -> dict[str, str]:
+    """A position at or after the caller's write, for read-your-writes on the views."""
+    return {TOKEN_HEADER: f"booking:{bookings.recorder.max_notification_id() or 0}"}
+
+
+def read_booking(
+    bookings: BookingService, views: ViewQueries, booking_id: UUID, caller: Caller,
+    token: str | None,
+) -> Response[BookingView]:
+    fresh = wait_for(views, token)
+    doc = views.booking(str(booking_id))
     # Operators may look at any booking (support); customers only at their own.
     owner = None if caller.is_operator else caller.customer_id
-    return booking_view(bookings.get_booking(booking_id, owner))
+    if doc is None or doc["customer_id"] is None:
+        # Not projected yet: the write model knows it, so a new booking never 404s.
+        return Response(booking_view(bookings.get_booking(booking_id, owner)))
+    if owner is not None and doc["customer_id"] != owner:
+        raise BookingNotFound(str(booking_id))
+    return Response(booking_view_from_doc(doc), headers=stale_header(fresh))
 
 
-def read_bookings(bookings: BookingService, caller: Caller, limit: int) -> BookingList:
-    found = bookings.list_bookings(caller.customer_id, limit)
-    return BookingList([booking_view(b) for b in found])
+def read_bookings(
+    views: ViewQueries, caller: Caller, limit: int, token: str | None
+) -> Response[BookingList]:
+    fresh = wait_for(views, token)
+    found = views.customer_bookings(caller.customer_id, limit)
+    return Response(BookingList([booking_view_from_doc(d) for d in found]),
+                    headers=stale_header(fresh))
 
 
 @post(
@@ -77,25 +108,29 @@ def request_booking(
     )
     return Response(
         booking_view(booking), status_code=202 if created else 200,
-        headers={"Location": f"/bookings/{booking.id}"},
+        headers={"Location": f"/bookings/{booking.id}", **consistency_token(bookings)},
     )
 
 
 @get("/bookings/{booking_id:uuid}", sync_to_thread=True, responses=error_responses(401, 404))
 def get_booking(
     booking_id: FromPath[UUID], caller: NamedDependency[Caller],
-    bookings: NamedDependency[BookingService],
-) -> BookingView:
-    return read_booking(bookings, booking_id, caller)
+    bookings: NamedDependency[BookingService], views: NamedDependency[ViewQueries],
+    consistency_token: ConsistencyToken = None,
+) -> Response[BookingView]:
+    """The booking with its payment attempts and timeline, from the bookings view."""
+    return read_booking(bookings, views, booking_id, caller, consistency_token)
 
 
 @get("/bookings", sync_to_thread=True, responses=error_responses(400, 401))
 def list_bookings(
-    caller: NamedDependency[Caller], bookings: NamedDependency[BookingService],
+    caller: NamedDependency[Caller], views: NamedDependency[ViewQueries],
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
-) -> BookingList:
-    """The caller's bookings, newest first."""
-    return read_bookings(bookings, caller, limit)
+    consistency_token: ConsistencyToken = None,
+) -> Response[BookingList]:
+    """The caller's bookings, newest first (from the view: pass your write's token to
+    be sure it is included)."""
+    return read_bookings(views, caller, limit, consistency_token)
 
 
 @post(
@@ -105,10 +140,13 @@ def list_bookings(
 def retry_payment(
     booking_id: FromPath[UUID], data: JSONBody[PaymentRetry], caller: NamedDependency[Caller],
     bookings: NamedDependency[BookingService],
-) -> PaymentAttemptAccepted:
+) -> Response[PaymentAttemptAccepted]:
     """Try again after a declined payment, while the seats are still held."""
     attempt = bookings.retry_payment(booking_id, caller.customer_id, data.payment_method)
-    return PaymentAttemptAccepted(str(booking_id), attempt, data.payment_method)
+    return Response(
+        PaymentAttemptAccepted(str(booking_id), attempt, data.payment_method),
+        status_code=202, headers=consistency_token(bookings),
+    )
 
 
 @post(
@@ -118,21 +156,24 @@ def retry_payment(
 def cancel_booking(
     booking_id: FromPath[UUID], caller: NamedDependency[Caller],
     bookings: NamedDependency[BookingService],
-) -> BookingView:
+) -> Response[BookingView]:
     """Cancel a booking that is not yet confirmed. A POST to a cancel action rather than
     DELETE: the booking is not removed, it stays readable as CANCELLED with its reason."""
-    return booking_view(bookings.cancel(booking_id, caller.customer_id))
+    booking = bookings.cancel(booking_id, caller.customer_id)
+    return Response(booking_view(booking), headers=consistency_token(bookings))
 
 
 def create_app(
-    service: BookingService, settings: Settings, readiness: Readiness | None = None
+    service: BookingService, settings: Settings, readiness: Readiness | None = None,
+    views: ViewQueries | None = None,
 ) -> Litestar:
+    """``views``: the read side (MongoDB views, or the embedded runtime's in memory)."""
     return service_app(
         title="cinema-saga booking",
         description="Book seats for a show; follow the booking until CONFIRMED or CANCELLED.",
         routes=[request_booking, get_booking, list_bookings, retry_payment, cancel_booking],
         settings=settings,
         readiness=readiness,
-        dependencies={"bookings": service, "limits": settings.limits},
+        dependencies={"bookings": service, "limits": settings.limits, "views": views},
         problems=PROBLEMS,
     )

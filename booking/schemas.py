@@ -30,6 +30,17 @@ class PaymentRetry(RequestBody, frozen=True):
     payment_method: PaymentMethod
 
 
+class AttemptOutcome(ResponseBody, frozen=True, omit_defaults=True):
+    attempt: int
+    outcome: str  # succeeded, failed
+    reason: str = ""  # the gateway's decline code, or hold_expired
+
+
+class TimelineEntry(ResponseBody, frozen=True):
+    at: datetime
+    event: str  # the public event: BookingRequested, SeatsReserved, PaymentFailed ...
+
+
 class BookingView(ResponseBody, frozen=True):
     booking_id: str
     status: str  # PENDING, PAYMENT_PENDING, CONFIRMED, CANCELLED
@@ -38,12 +49,12 @@ class BookingView(ResponseBody, frozen=True):
     amount: int | None  # minor units; known once inventory holds the seats
     currency: str | None
     reserved_until: datetime | None  # retry a failed payment until then
-    payment_attempts_requested: int
-    payment_attempts_failed: list[int]
+    payment_attempts: list[AttemptOutcome]
     refunded_amount: int
     cancellation_reason: str | None
     cancellation_detail: str
-    requested_at: datetime
+    requested_at: datetime | None
+    timeline: list[TimelineEntry]  # what happened when, across the three services
 
 
 class BookingList(ResponseBody, frozen=True):
@@ -57,6 +68,10 @@ class PaymentAttemptAccepted(ResponseBody, frozen=True):
 
 
 def booking_view(booking: Booking) -> BookingView:
+    """From the write model: answers to commands, and reads not yet projected."""
+    attempts = [AttemptOutcome(n, "failed") for n in sorted(booking.failed_attempts)]
+    if booking.paid:
+        attempts.append(AttemptOutcome(booking.attempts_requested, "succeeded"))
     return BookingView(
         booking_id=str(booking.id),
         status=str(booking.status),
@@ -65,12 +80,34 @@ def booking_view(booking: Booking) -> BookingView:
         amount=booking.amount,
         currency=booking.currency,
         reserved_until=utc(booking.reserved_until),
-        payment_attempts_requested=booking.attempts_requested,
-        payment_attempts_failed=sorted(booking.failed_attempts),
+        payment_attempts=attempts,
         refunded_amount=booking.refunded_amount,
         cancellation_reason=(
             str(booking.cancellation_reason) if booking.cancellation_reason else None
         ),
         cancellation_detail=booking.cancellation_detail,
-        requested_at=utc(booking.requested_at),  # type: ignore[arg-type]
+        requested_at=utc(booking.requested_at),
+        timeline=[],
+    )
+
+
+def booking_view_from_doc(doc: dict) -> BookingView:
+    """From the bookings view (projections/booking_view.py)."""
+    return BookingView(
+        booking_id=doc["_id"],
+        status=doc["status"],
+        show_id=doc["show_id"],
+        seat_ids=list(doc["seat_ids"]),
+        amount=doc["amount"],
+        currency=doc["currency"],
+        reserved_until=utc(doc["reserved_until"]),
+        payment_attempts=[
+            AttemptOutcome(int(n), a["outcome"], a.get("reason", ""))
+            for n, a in sorted(doc["attempts"].items(), key=lambda kv: int(kv[0]))
+        ],
+        refunded_amount=doc["refunded_amount"],
+        cancellation_reason=doc["cancellation_reason"],
+        cancellation_detail=doc["cancellation_detail"],
+        requested_at=utc(doc["requested_at"]),
+        timeline=[TimelineEntry(utc(t["at"]), t["event"]) for t in doc["timeline"]],
     )

@@ -3,6 +3,8 @@
 from inventory.application import InventoryService
 from inventory.domain import HoldLimits
 from inventory.http import create_app
+from projections.mongo_store import connect
+from projections.queries import MongoQueries
 from shared.config import Settings
 from shared.runtime import ServiceProcess, Timer, configure_logging
 
@@ -10,6 +12,7 @@ from shared.runtime import ServiceProcess, Timer, configure_logging
 def main() -> None:
     configure_logging()
     settings = Settings.from_env()
+    views = MongoQueries(connect(settings.mongo_url)[settings.views_db])
     limits = HoldLimits(
         max_seats=settings.limits.max_seats_per_booking, hold_for=settings.limits.hold_for
     )
@@ -17,7 +20,9 @@ def main() -> None:
     # runs at start-up, so holds that expired while the process was down go at once.
     app = InventoryService(env=settings.postgres_env(settings.service_db("inventory")), limits=limits)
     expiry = Timer(app.release_expired_holds, settings.limits.sweep_interval)
-    ServiceProcess(app, settings, create_app, settings.service_port("inventory"), [expiry]).run()
+    ServiceProcess(
+        app, settings, create_app, settings.service_port("inventory"), [expiry], views=views
+    ).run()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from litestar.params import JSONBody, PathParameter
 
 from inventory.application import InventoryService, ShowNotFound
 from inventory.domain import InventoryRuleViolation, ShowInventory
+from projections.queries import ViewQueries
 from shared.config import Settings
 from shared.http.app import service_app
 from shared.http.auth import Caller, operator_only
@@ -86,8 +87,25 @@ def seat_map(show: ShowInventory, reveal_holders: bool) -> SeatMap:
     return SeatMap(show.show_id, show.currency, counts, seats)
 
 
-def read_seats(inventory: InventoryService, show_id: str, caller: Caller) -> SeatMap:
-    return seat_map(inventory.get_show(show_id), reveal_holders=caller.is_operator)
+def seat_map_from_doc(doc: dict, reveal_holders: bool) -> SeatMap:
+    """From the seat_maps view (projections/seat_map.py)."""
+    seats = [
+        SeatView(seat, s["category"], s["price"], s["state"],
+                 s["booking_id"] if reveal_holders else None)
+        for seat, s in doc["seats"].items()
+    ]
+    c = doc["counts"]
+    counts = SeatCounts(len(seats), c["AVAILABLE"], c["RESERVED"], c["BOOKED"])
+    return SeatMap(doc["_id"], doc["currency"], counts, seats)
+
+
+def read_seats(
+    inventory: InventoryService, views: ViewQueries, show_id: str, caller: Caller
+) -> SeatMap:
+    doc = views.seat_map(show_id)
+    if doc is None:  # not projected yet (or no such show): the write model decides
+        return seat_map(inventory.get_show(show_id), reveal_holders=caller.is_operator)
+    return seat_map_from_doc(doc, reveal_holders=caller.is_operator)
 
 
 @put(
@@ -116,14 +134,16 @@ def open_show(
 
 @get("/shows/{show_id:str}/seats", sync_to_thread=True, responses=error_responses(400, 401, 404))
 def get_seats(
-    show_id: ShowPath, caller: NamedDependency[Caller], inventory: NamedDependency[InventoryService]
+    show_id: ShowPath, caller: NamedDependency[Caller],
+    inventory: NamedDependency[InventoryService], views: NamedDependency[ViewQueries],
 ) -> SeatMap:
-    """Each seat's state, category and price, with counts."""
-    return read_seats(inventory, show_id, caller)
+    """Each seat's state, category and price, with counts (from the seat_maps view)."""
+    return read_seats(inventory, views, show_id, caller)
 
 
 def create_app(
-    service: InventoryService, settings: Settings, readiness: Readiness | None = None
+    service: InventoryService, settings: Settings, readiness: Readiness | None = None,
+    views: ViewQueries | None = None,
 ) -> Litestar:
     return service_app(
         title="cinema-saga inventory",
@@ -131,6 +151,6 @@ def create_app(
         routes=[open_show, get_seats],
         settings=settings,
         readiness=readiness,
-        dependencies={"inventory": service},
+        dependencies={"inventory": service, "views": views},
         problems=PROBLEMS,
     )

@@ -26,7 +26,8 @@ def main(argv: list[str]) -> int:
     try:
         system.start_all()
         for service in SERVICES:
-            print(f"  {service:<10} {system.url(service)}   docs: {system.url(service)}/schema/swagger")
+            extra = "lag: /lag" if service == "projections" else "docs: /schema/swagger"
+            print(f"  {service:<11} {system.url(service)}   {extra}")
         print("ready. Get a token: .venv/bin/python -m shared.http.auth ann   (Ctrl-C stops)")
         while True:
             time.sleep(3600)

@@ -20,7 +20,8 @@ from psycopg import sql
 
 from shared.config import Settings
 
-SERVICES = ("booking", "inventory", "payment")
+SERVICES = ("booking", "inventory", "payment", "projections")
+DATABASES = ("booking", "inventory", "payment")  # each service's own; the projector reads them
 
 
 @dataclass
@@ -46,7 +47,7 @@ class LocalSystem:
     def create_databases(self) -> None:
         s = self.settings
         with psycopg.connect(s.postgres_conninfo("postgres"), autocommit=True) as conn:
-            for service in self.services:
+            for service in DATABASES:
                 name = s.service_db(service)
                 exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
                 if exists.fetchone() is None:
@@ -55,7 +56,7 @@ class LocalSystem:
     def drop_databases(self) -> None:
         s = self.settings
         with psycopg.connect(s.postgres_conninfo("postgres"), autocommit=True) as conn:
-            for service in self.services:
+            for service in DATABASES:
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                         sql.Identifier(s.service_db(service))

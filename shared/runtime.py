@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -42,6 +43,7 @@ class ServiceProcess:
     create_http: Callable[..., Litestar]
     port: int
     timers: list[Timer] = field(default_factory=list)
+    views: Any = None  # the read side the HTTP queries use (projections.queries)
 
     def __post_init__(self) -> None:
         self.stopping = threading.Event()
@@ -112,7 +114,8 @@ class ServiceProcess:
                 next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
             )
         scheduler.start()
-        http = self.create_http(self.app, self.settings, readiness=self.readiness)
+        read_side = {"views": self.views} if self.views is not None else {}
+        http = self.create_http(self.app, self.settings, readiness=self.readiness, **read_side)
         server = uvicorn.Server(
             uvicorn.Config(http, host=self.settings.http_host, port=self.port, log_level="warning")
         )

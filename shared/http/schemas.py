@@ -37,3 +37,12 @@ def utc(moment: datetime | None) -> datetime | None:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+# Writes answer with a position; reads accept it to wait until the views show the write.
+TOKEN_HEADER = "X-Consistency-Token"
+
+
+def stale_header(fresh: bool) -> dict[str, str]:
+    """Said when a read waited for a consistency token in vain: the view may be behind."""
+    return {} if fresh else {"X-View-Stale": "true"}

@@ -14,9 +14,10 @@ import psycopg
 
 from booking.application import BookingService
 from inventory.application import InventoryService
-from launcher.processes import SERVICES, LocalSystem
+from launcher.processes import DATABASES, SERVICES, LocalSystem
 from payment.application import PaymentService
 from payment.ledger import PostgresLedger
+from projections.mongo_store import connect
 from shared.http.auth import issue_token
 
 SECRET = "e2e-secret-long-enough-for-hs256-0123456789"
@@ -63,10 +64,12 @@ class Distributed:
             "CINEMA_POSTGRES_PASSWORD": endpoints.pg_password,
             "CINEMA_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
             "CINEMA_TOPIC_PREFIX": f"e2e{tag}.",
+            "CINEMA_MONGO_URL": endpoints.mongo_url,
+            "CINEMA_VIEWS_DB": f"e2e{tag}_views",
             "CINEMA_TOKEN_SECRET": SECRET,
             "CINEMA_HOLD_SECONDS": "30",
             "CINEMA_SWEEP_SECONDS": "0.2",
-            **{f"CINEMA_{s.upper()}_DB": f"e2e{tag}_{s}" for s in SERVICES},
+            **{f"CINEMA_{s.upper()}_DB": f"e2e{tag}_{s}" for s in DATABASES},
             **{f"CINEMA_{s.upper()}_PORT": str(free_port()) for s in SERVICES},
             **{f"CINEMA_{k.upper()}": v for k, v in settings.items()},
         }
@@ -82,6 +85,9 @@ class Distributed:
             c.close()
         self.local.stop_all()
         self.local.drop_databases()
+        s = self.local.settings
+        with connect(s.mongo_url) as mongo:
+            mongo.drop_database(s.views_db)
 
     # --- talking to it ----------------------------------------------------------
 

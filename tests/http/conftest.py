@@ -14,6 +14,7 @@ from booking.http import create_app as booking_app
 from embedded.system import EmbeddedSystem
 from inventory.http import create_app as inventory_app
 from payment.http import create_app as payment_app
+from projections.queries import InMemoryQueries
 from shared.clock import FakeClock
 from shared.config import Settings
 from shared.http.auth import issue_token
@@ -70,9 +71,10 @@ def settings() -> Settings:
 def api(settings: Settings) -> Iterator[Api]:
     clock = FakeClock()
     system = EmbeddedSystem(clock=clock)
+    views = InMemoryQueries(system.views, refresh=system.project_all)
     with (
-        TestClient(booking_app(system.booking, settings)) as booking,
-        TestClient(inventory_app(system.inventory, settings)) as inventory,
+        TestClient(booking_app(system.booking, settings, views=views)) as booking,
+        TestClient(inventory_app(system.inventory, settings, views=views)) as inventory,
         TestClient(payment_app(system.payment, settings)) as payment,
     ):
         yield Api(system, clock, booking, inventory, payment)

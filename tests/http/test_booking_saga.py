@@ -32,7 +32,9 @@ def test_declined_card_then_retry_confirms(api):
     api.settle()
     declined = api.booking_of(booking_id)
     assert declined["status"] == "PAYMENT_PENDING"
-    assert declined["payment_attempts_failed"] == [1]
+    assert declined["payment_attempts"] == [
+        {"attempt": 1, "outcome": "failed", "reason": "card_declined"}
+    ]
 
     r = api.booking.post(
         f"/bookings/{booking_id}/payment-attempts", json={"payment_method": "pm_card_visa"},
@@ -102,7 +104,10 @@ def test_taken_seats_cancel_the_second_booking(api):
 
 def test_list_bookings_newest_first_with_limit(api):
     api.open_show()
-    ids = [api.book(seats=[s], key=f"k-{s}").json()["booking_id"] for s in ("A1", "A2", "A3")]
+    ids = []
+    for seat in ("A1", "A2", "A3"):
+        ids.append(api.book(seats=[seat], key=f"k-{seat}").json()["booking_id"])
+        api.clock.advance(timedelta(seconds=1))
     listed = api.booking.get("/bookings", headers=ALICE).json()["bookings"]
     assert [b["booking_id"] for b in listed] == ids[::-1]
     two = api.booking.get("/bookings", params={"limit": 2}, headers=ALICE).json()["bookings"]

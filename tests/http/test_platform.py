@@ -1,6 +1,8 @@
 """What every service has: limits, errors, health, readiness and its OpenAPI document."""
 
 import pytest
+
+from projections.queries import InMemoryQueries
 from litestar.testing import TestClient
 
 from booking.http import create_app as booking_app
@@ -31,7 +33,7 @@ def test_unexpected_errors_do_not_leak(api, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("password=hunter2 at db-host-7")
 
-    monkeypatch.setattr(api.system.booking, "list_bookings", broken)
+    monkeypatch.setattr(InMemoryQueries, "customer_bookings", broken)
     r = api.booking.get("/bookings", headers=ALICE)
     assert r.status_code == 500
     assert r.json()["error"] == "internal_error"

@@ -1,0 +1,106 @@
+"""What the query endpoints ask of the views, over MongoDB or over the in-memory views.
+
+A client that must see its own write passes the consistency token it got back
+(``"booking:1234"``: a stream and a position in it); the query then waits, bounded,
+until the views have projected that far.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol, runtime_checkable
+
+from pymongo import DESCENDING
+from pymongo.database import Database
+
+from projections.mongo_store import MongoViewStore, current_generation
+from projections.projector import InMemoryViewStore
+
+STREAMS = ("booking", "inventory", "payment")
+
+
+class BadToken(ValueError):
+    pass
+
+
+def parse_token(token: str) -> tuple[str, int]:
+    stream, _, position = token.partition(":")
+    if stream not in STREAMS or not position.isdigit():
+        raise BadToken("a consistency token looks like booking:1234")
+    return stream, int(position)
+
+
+@runtime_checkable
+class ViewQueries(Protocol):
+    def booking(self, booking_id: str) -> dict[str, Any] | None: ...
+    def customer_bookings(self, customer_id: str, limit: int) -> list[dict[str, Any]]: ...
+    def seat_map(self, show_id: str) -> dict[str, Any] | None: ...
+    def payment(self, booking_id: str) -> dict[str, Any] | None: ...
+    def position(self, stream: str) -> int: ...
+
+
+def wait_for(views: ViewQueries, token: str | None, timeout: float = 2.0) -> bool:
+    """Wait until the views reflect the token's write; False if they did not in time."""
+    if not token:
+        return True
+    stream, position = parse_token(token)
+    deadline = time.monotonic() + timeout
+    while views.position(stream) < position:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+class MongoQueries:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def _store(self) -> MongoViewStore:
+        # Read the registry on every query: a rebuild's switch takes effect at once.
+        return MongoViewStore(self.db, current_generation(self.db) or "g0001")
+
+    def booking(self, booking_id: str) -> dict[str, Any] | None:
+        return self._store().get("bookings", booking_id)
+
+    def customer_bookings(self, customer_id: str, limit: int) -> list[dict[str, Any]]:
+        cursor = self._store().collection("bookings").find({"customer_id": customer_id})
+        return list(cursor.sort([("requested_at", DESCENDING), ("_id", DESCENDING)]).limit(limit))
+
+    def seat_map(self, show_id: str) -> dict[str, Any] | None:
+        return self._store().get("seat_maps", show_id)
+
+    def payment(self, booking_id: str) -> dict[str, Any] | None:
+        return self._store().get("payments", booking_id)
+
+    def position(self, stream: str) -> int:
+        return self._store().position(stream)
+
+
+class InMemoryQueries:
+    """The same queries over the embedded runtime's views."""
+
+    def __init__(self, views: InMemoryViewStore, refresh=lambda: None) -> None:
+        self.views = views
+        self.refresh = refresh  # e.g. project what is new before answering
+
+    def booking(self, booking_id: str) -> dict[str, Any] | None:
+        self.refresh()
+        return self.views.get("bookings", booking_id)
+
+    def customer_bookings(self, customer_id: str, limit: int) -> list[dict[str, Any]]:
+        self.refresh()
+        mine = [d for d in self.views.docs["bookings"].values() if d["customer_id"] == customer_id]
+        return sorted(mine, key=lambda d: (d["requested_at"], d["_id"]), reverse=True)[:limit]
+
+    def seat_map(self, show_id: str) -> dict[str, Any] | None:
+        self.refresh()
+        return self.views.get("seat_maps", show_id)
+
+    def payment(self, booking_id: str) -> dict[str, Any] | None:
+        self.refresh()
+        return self.views.get("payments", booking_id)
+
+    def position(self, stream: str) -> int:
+        self.refresh()
+        return self.views.position(stream)
