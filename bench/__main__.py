@@ -1,0 +1,167 @@
+"""python -m bench <scenario> [options]: start a fresh system, load it, report, stop.
+
+    python -m bench limits                        # reference limits of PostgreSQL and Kafka
+    python -m bench steady --rates 20,40,80,160   # one row per rate, until saturation
+    python -m bench flash-sale                    # 2,000 customers, 200 seats, at once
+    python -m bench all                           # limits, the steady curve, the flash sale
+
+The report is printed and written to .data/bench/<time>-<scenario>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+
+from bench import report as rp
+from bench.audit import audit
+from bench.driver import Driver
+from bench.limits import measure
+from bench.procstats import Sampler, listener_pid, memory_kib
+from bench.projection import projection_lag
+from bench.scenarios import SteadyParams, flash_sale, steady
+from bench.system import DATA, Probe, loadavg, machine, service_pids, start_system, stop_system
+
+SCENARIOS = ("steady", "flash-sale", "limits", "all")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("scenario", choices=SCENARIOS)
+    g = p.add_argument_group("steady")
+    g.add_argument("--rates", default="25,50,100,150,200,300",
+                   help="bookings/s, one step each, in order, until saturation (default %(default)s)")
+    g.add_argument("--duration", type=float, default=20, help="seconds per rate (default 20)")
+    g.add_argument("--shows", type=int, default=200, help="fresh shows per rate (default 200)")
+    g.add_argument("--seats", type=int, default=100, help="seats per show (default 100)")
+    g.add_argument("--zipf", type=float, default=1.0, help="skew towards hot shows (0: uniform)")
+    g.add_argument("--fail-rate", type=float, default=0.1, help="share paying with a declined card")
+    g.add_argument("--retry-rate", type=float, default=0.5, help="of the declined, share retrying")
+    g.add_argument("--follow", type=float, default=1.0,
+                   help="share of customers polling their booking (retriers always do)")
+    g.add_argument("--keep-going", action="store_true", help="do not stop at the first saturated rate")
+    g = p.add_argument_group("flash sale")
+    g.add_argument("--flash-customers", type=int, default=2000)
+    g.add_argument("--flash-seats", type=int, default=200)
+    g.add_argument("--flash-follow", type=float, default=0.1,
+                   help="share of flash-sale customers polling (default 0.1)")
+    g = p.add_argument_group("driver and system")
+    g.add_argument("--connections", type=int, default=128, help="HTTP connections to booking")
+    g.add_argument("--poll-ms", type=float, default=15, help="poll interval per booking")
+    g.add_argument("--poll-concurrency", type=int, default=16, help="polls in flight at most")
+    g.add_argument("--hold-seconds", type=float, default=5)
+    g.add_argument("--sweep-seconds", type=float, default=0.2)
+    g.add_argument("--seed", type=int, default=6)
+    g.add_argument("--limit-seconds", type=float, default=3, help="per reference limit")
+    g.add_argument("--no-limits", action="store_true", help="skip the reference limits")
+    g.add_argument("--no-audit", action="store_true", help="skip the invariants audit")
+    g.add_argument("--audit-transitions", action="store_true",
+                   help="also check every booking's transitions (slow on big runs)")
+    return p.parse_args(argv)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def process_groups(system, probe_box: list) -> callable:
+    """The pids to sample: each service, the PostgreSQL backends of each service's
+    database, the Kafka broker, this driver."""
+    s = system.local.settings
+    kafka = listener_pid(int(s.kafka_bootstrap.rsplit(":", 1)[1]))
+
+    def groups() -> dict[str, list[int]]:
+        if not probe_box:
+            probe_box.append(Probe(system))
+        out = {name: [pid] for name, pid in service_pids(system).items()}
+        for svc, pids in probe_box[0].backend_pids().items():
+            out[f"pg:{svc}"] = pids
+        out["kafka"] = [kafka] if kafka else []
+        out["driver"] = [os.getpid()]
+        return out
+
+    return groups
+
+
+def add_totals(cpu: dict) -> None:
+    """postgres = our three databases' backends; other = the machine minus all we know."""
+    g = cpu.get("groups", {})
+    if not g:
+        return
+    pg = [v for k, v in g.items() if k.startswith("pg:")]
+    g["postgres"] = {"cpu_s": round(sum(v["cpu_s"] for v in pg), 2),
+                     "cores": round(sum(v["cores"] for v in pg), 3)}
+    ours = sum(v["cores"] for k, v in g.items() if not k.startswith("pg:"))
+    cpu["other_cores"] = round(cpu["machine_busy_cores"] - ours, 3)
+
+
+async def run(args, system, sampler, out: dict) -> None:
+    driver = Driver(system, connections=args.connections, poll_ms=args.poll_ms,
+                    poll_concurrency=args.poll_concurrency,
+                    follow_timeout=args.hold_seconds + 60)
+    try:
+        if args.scenario in ("steady", "all"):
+            p = SteadyParams(duration=args.duration, shows=args.shows, seats=args.seats,
+                             zipf=args.zipf, fail_rate=args.fail_rate, retry_rate=args.retry_rate,
+                             follow=args.follow, seed=args.seed,
+                             drain_timeout=args.hold_seconds + 60)
+            rates = [float(r) for r in args.rates.split(",") if r.strip()]
+            out["steady"] = await steady(system, driver, sampler, rates, p, args.keep_going, log)
+            for step in out["steady"]:
+                add_totals(step["cpu"])
+        if args.scenario in ("flash-sale", "all"):
+            log(f"flash sale: {args.flash_customers} customers, {args.flash_seats} seats ...")
+            out["flash_sale"] = await flash_sale(
+                system, driver, sampler, args.flash_customers, args.flash_seats,
+                args.flash_follow, args.seed, timeout=args.hold_seconds + 120)
+            add_totals(out["flash_sale"]["cpu"])
+    finally:
+        await driver.close()
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    out: dict = {"scenario": args.scenario, "args": vars(args), "machine": machine(),
+                 "note": rp.FSYNC_NOTE, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if args.scenario == "limits" or not args.no_limits:
+        out["limits"] = measure(args.limit_seconds, log)  # before the system runs
+    if args.scenario != "limits":
+        log("starting a fresh system ...")
+        system = start_system(args.hold_seconds, args.sweep_seconds)
+        sampler = None
+        try:
+            s = system.local.settings
+            out["system"] = {"topic_prefix": s.topic_prefix, "databases": s.databases,
+                             "ports": s.ports, "hold_seconds": args.hold_seconds,
+                             "sweep_seconds": args.sweep_seconds}
+            sampler = Sampler(process_groups(system, [])).start()
+            asyncio.run(run(args, system, sampler, out))
+            out["projection_lag"] = projection_lag(system)  # None until the projector exists
+            out["peak_rss_mib"] = {name: round(memory_kib(pid)[1] / 1024, 1)
+                                   for name, pid in service_pids(system).items()
+                                   if memory_kib(pid)}
+            if not args.no_audit:
+                log("auditing the stores ...")
+                out["audit"] = audit(system, args.audit_transitions)
+        finally:
+            if sampler:
+                sampler.stop()
+            stop_system(system)
+    out["machine"]["loadavg_after"] = loadavg()
+    path = rp.write_json(out, args.scenario, DATA)
+    print(rp.render(out))
+    print(f"\nreport: {path}")
+    return 0 if out.get("audit", {"ok": True})["ok"] and flash_ok(out) else 1
+
+
+def flash_ok(out: dict) -> bool:
+    f = out.get("flash_sale")
+    return f is None or (f["exact"] and not f["sold_twice"] and f["losers_told"] == f["losers"])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,186 @@
+"""Simulated customers over HTTP: one asyncio loop, one httpx connection pool per service.
+
+A customer POSTs a booking and, if followed, polls ``GET /bookings/{id}`` until it is
+final, retrying a declined payment when it is one who retries. Polls are spaced
+``poll_ms`` apart per booking and at most ``poll_concurrency`` are in flight at
+once, so polling never grows into the dominant load (the effective interval is
+reported). Every wait is bounded; everything targets 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+
+from shared import ids
+from tests.e2e.harness import Distributed
+
+FINAL = ("CONFIRMED", "CANCELLED")
+HELD = ("PAYMENT_PENDING", "CONFIRMED")
+VISA, DECLINED = "pm_card_visa", "pm_card_chargeDeclined"
+
+
+@dataclass
+class Trace:
+    """One simulated customer's booking, as the customer saw it."""
+
+    customer: str
+    key: str
+    show: str
+    seats: list[str]
+    method: str
+    retries: bool  # declined customers only: pays again with a good card
+    followed: bool  # polls until final (else: POST only, outcome from the store)
+    booking_id: str = ""
+    sent: float = 0.0  # monotonic, when the POST was started
+    sent_wall: float = 0.0  # time.time() at the same moment, to compare with event times
+    post_status: int | None = None
+    post_done: float | None = None
+    held_seen: float | None = None  # first poll that saw PAYMENT_PENDING or later
+    final_seen: float | None = None
+    final: str | None = None
+    reason: str | None = None
+    retried: float | None = None
+    polls: int = 0
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        self.booking_id = str(ids.booking_id(self.customer, self.key))
+
+
+@dataclass
+class HttpStats:
+    requests: Counter = field(default_factory=Counter)  # kind -> count
+    statuses: Counter = field(default_factory=Counter)  # (kind, status) -> count
+    transport_errors: Counter = field(default_factory=Counter)  # (kind, exception) -> count
+    latency: dict[str, list[float]] = field(default_factory=dict)  # kind -> seconds
+
+    def snapshot(self) -> dict:
+        return {
+            "requests": dict(self.requests),
+            "by_status": {f"{k} {s}": n for (k, s), n in sorted(self.statuses.items())},
+            "errors": {f"{k} {s}": n for (k, s), n in sorted(self.statuses.items()) if s >= 400},
+            "transport_errors": {f"{k} {e}": n for (k, e), n in self.transport_errors.items()},
+        }
+
+
+class Driver:
+    def __init__(self, system: Distributed, connections: int = 128, poll_ms: float = 15,
+                 poll_concurrency: int = 16, follow_timeout: float = 60.0) -> None:
+        self.system = system
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        timeout = httpx.Timeout(30.0, pool=120.0)
+        self.booking = httpx.AsyncClient(base_url=system.local.url("booking"), limits=limits,
+                                         timeout=timeout)
+        self.inventory = httpx.AsyncClient(base_url=system.local.url("inventory"),
+                                           limits=httpx.Limits(max_connections=16), timeout=timeout)
+        for client in (self.booking, self.inventory):
+            assert client.base_url.host == "127.0.0.1"
+        self.poll_s = poll_ms / 1000
+        self.poll_gate = asyncio.Semaphore(poll_concurrency)
+        self.follow_timeout = follow_timeout
+        self.http = HttpStats()
+        self._tokens: dict[str, dict[str, str]] = {}
+
+    async def close(self) -> None:
+        await self.booking.aclose()
+        await self.inventory.aclose()
+
+    def auth(self, customer: str, operator: bool = False) -> dict[str, str]:
+        key = customer + ("+ops" if operator else "")
+        if key not in self._tokens:  # signing is not free: once per customer
+            self._tokens[key] = Distributed.auth(customer, operator)
+        return self._tokens[key]
+
+    async def call(self, kind: str, client: httpx.AsyncClient, method: str, url: str,
+                   **kwargs) -> httpx.Response | None:
+        """One request, counted by kind and status; None on a transport error."""
+        self.http.requests[kind] += 1
+        start = time.monotonic()
+        try:
+            r = await client.request(method, url, **kwargs)
+        except httpx.HTTPError as e:
+            self.http.transport_errors[(kind, type(e).__name__)] += 1
+            return None
+        self.http.latency.setdefault(kind, []).append(time.monotonic() - start)
+        self.http.statuses[(kind, r.status_code)] += 1
+        return r
+
+    # --- operator -------------------------------------------------------------------
+
+    async def open_shows(self, shows: dict[str, int], price: int = 1000, parallel: int = 8) -> None:
+        """PUT /shows/{id}/inventory for each show (id -> number of seats A1..An)."""
+        gate = asyncio.Semaphore(parallel)
+        headers = self.auth("ops", operator=True)
+
+        async def one(show: str, n: int) -> None:
+            layout = {"seats": {f"A{i}": "std" for i in range(1, n + 1)}, "prices": {"std": price},
+                      "currency": "EUR"}
+            async with gate:
+                r = await self.call("put_show", self.inventory, "PUT", f"/shows/{show}/inventory",
+                                    json=layout, headers=headers)
+            if r is None or r.status_code not in (200, 201):
+                raise RuntimeError(f"could not open {show}: {r and r.status_code} {r and r.text}")
+
+        await asyncio.gather(*(one(s, n) for s, n in shows.items()))
+
+    async def seat_map(self, show: str) -> dict:
+        r = await self.call("get_seats", self.inventory, "GET", f"/shows/{show}/seats",
+                            headers=self.auth("ops", operator=True))
+        assert r is not None and r.status_code == 200, r and r.text
+        return r.json()
+
+    # --- a customer -----------------------------------------------------------------
+
+    async def customer(self, t: Trace) -> None:
+        headers = {**self.auth(t.customer), "Idempotency-Key": t.key}
+        body = {"show_id": t.show, "seat_ids": t.seats, "payment_method": t.method}
+        t.sent, t.sent_wall = time.monotonic(), time.time()
+        r = await self.call("post_booking", self.booking, "POST", "/bookings", json=body,
+                            headers=headers)
+        t.post_done = time.monotonic()
+        if r is None or r.status_code not in (200, 202):
+            t.post_status = r.status_code if r is not None else None
+            t.error = "post failed"
+            return
+        t.post_status = r.status_code
+        if t.followed:
+            await self.follow(t, headers)
+
+    async def follow(self, t: Trace, headers: dict[str, str]) -> None:
+        """Poll until final; retry a declined payment if this customer does."""
+        deadline = t.sent + self.follow_timeout
+        interval = self.poll_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(interval)
+            async with self.poll_gate:
+                r = await self.call("get_booking", self.booking, "GET", f"/bookings/{t.booking_id}",
+                                    headers=headers)
+            t.polls += 1
+            if r is None or r.status_code != 200:
+                continue
+            doc = r.json()
+            now, status = time.monotonic(), doc["status"]
+            if t.held_seen is None and status in HELD:
+                t.held_seen = now
+            if status in FINAL:
+                t.final, t.final_seen, t.reason = status, now, doc["cancellation_reason"]
+                return
+            declined = (status == "PAYMENT_PENDING"
+                        and doc["payment_attempts_requested"] in doc["payment_attempts_failed"])
+            if declined and t.retries and t.retried is None:
+                t.retried = time.monotonic()
+                await self.call("post_retry", self.booking, "POST",
+                                f"/bookings/{t.booking_id}/payment-attempts",
+                                json={"payment_method": VISA}, headers=headers)
+            elif declined and not t.retries:
+                # Lets the hold expire: sleep until the deadline, then poll slowly.
+                until = datetime.fromisoformat(doc["reserved_until"]).timestamp()
+                interval = max(self.poll_s, 0.1)
+                await asyncio.sleep(min(max(until - time.time(), 0), self.follow_timeout))
+        t.error = "not final within the follow timeout"

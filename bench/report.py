@@ -1,0 +1,155 @@
+"""Percentiles, the printed tables and the JSON file of a run."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+FSYNC_NOTE = "PostgreSQL dev cluster: fsync=off, synchronous_commit=off (docs/infra.md)"
+
+
+def pct(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def dist_ms(values_s: list[float]) -> dict:
+    """n, p50, p95, p99, max of durations given in seconds, in milliseconds."""
+    out: dict = {"n": len(values_s)}
+    for name, p in (("p50", 50), ("p95", 95), ("p99", 99), ("max", 100)):
+        v = pct(values_s, p)
+        out[name] = None if v is None else round(v * 1000, 1)
+    return out
+
+
+def fmt_ms(d: dict | None, keys=("p50", "p95", "p99")) -> str:
+    if not d or not d.get("n"):
+        return "-"
+    return "/".join("-" if d[k] is None else f"{d[k]:.0f}" for k in keys)
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    line = lambda r: "  ".join(c.rjust(w) for c, w in zip(r, widths))  # noqa: E731
+    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths), *map(line, cells[1:])])
+
+
+def write_json(report: dict, scenario: str, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{time.strftime('%Y%m%d-%H%M%S')}-{scenario}.json"
+    path.write_text(json.dumps(report, indent=2, default=str))
+    return path
+
+
+# --- printing -------------------------------------------------------------------------
+
+
+def limits_text(limits: dict) -> str:
+    if not limits:
+        return ""
+    rows = [[name, f"{m['rate']:,.0f}/s" if "rate" in m else f"{m['ms']} ms", m["how"]]
+            for name, m in limits.items() if "rate" in m or "ms" in m]
+    skipped = [f"  {name}: {m['error']}" for name, m in limits.items() if "error" in m]
+    return "\n".join([f"Reference limits ({FSYNC_NOTE}):",
+                      table(["limit", "rate", "how"], rows), *skipped])
+
+
+def steady_text(steps: list[dict], limits: dict) -> str:
+    es = limits.get("pg_eventsourcing_insert", {}).get("rate")
+    rows = []
+    for s in steps:
+        c, srv, cli, cpu = s["confirmed"], s["server_latency"], s["client_latency"], s["cpu"]
+        g = cpu.get("groups", {})
+        cores = lambda n: f"{g[n]['cores']:.2f}" if n in g else "-"  # noqa: E731
+        commits = s["pg"]["commits_per_s"]
+        busiest = max(commits, key=commits.get) if commits else None
+        rows.append([
+            s["offered_rate"], f"{s['arrival_rate']:.0f}", f"{c['per_s']:.1f}",
+            f"{c['per_s'] / max(s['expected_confirm_rate'], 1e-9):.0%}",
+            fmt_ms(srv["post_to_held"]), fmt_ms(srv["post_to_confirmed_first_try"]),
+            fmt_ms(cli["post_to_held_visible"], ("p99",)),
+            fmt_ms(cli["post_to_confirmed_visible"], ("p99",)),
+            sum(s["http"]["errors"].values()) + sum(s["http"]["transport_errors"].values()),
+            s["outcomes"].get("unsettled", 0),
+            " ".join(cores(n) for n in ("booking", "inventory", "payment")),
+            f"{cores('postgres')}/{cores('kafka')}/{cores('driver')}",
+            f"{s['cpu'].get('machine_busy_cores', 0):.2f}",
+            f"{busiest} {commits[busiest]:.0f}" if busiest else "-",
+            f"{es / max(s['pg']['commits_per_confirmed'].get(busiest, 1), 1e-9):.0f}"
+            if es and busiest and s['pg']['commits_per_confirmed'].get(busiest) else "-",
+            " ".join(str(s["backlog_max"].get(n, {}).get("inbox", "-"))
+                     for n in ("booking", "inventory", "payment")),
+        ])
+    hop_names = list(steps[0].get("hops", {})) if steps else []
+    hop_rows = [[s["offered_rate"], *(fmt_ms(s["hops"][h], ("p50", "p99")) for h in hop_names)]
+                for s in steps if s.get("hops")]
+    head = ["rate/s", "arrived/s", "confirmed/s", "of expected", "held p50/95/99 ms",
+            "confirmed p50/95/99 ms", "seen held p99", "seen conf p99", "http err",
+            "unsettled", "cores b i p", "pg/kafka/driver", "machine", "commits/s (top db)",
+            "pg ceiling bk/s", "max inbox b i p"]
+    return "\n".join([
+        f"Steady curve ({FSYNC_NOTE}):",
+        table(head, rows),
+        "  held/confirmed: server-side (event time - POST sent, all bookings); seen: polled by"
+        " followed customers; of expected: confirmed/s / (rate x share that should confirm);"
+        " pg ceiling: eventsourcing single-writer commits/s / commits per confirmed booking"
+        " in the busiest database.",
+        "Where the time goes: each hop of the saga (relay, Kafka, consumer, write), from event"
+        " times in the three stores, first-try bookings, p50/p99 ms:",
+        table(["rate/s", *hop_names], hop_rows) if hop_rows else "",
+    ])
+
+
+def flash_text(f: dict) -> str:
+    told, conf = f["losers_told_from_post"], f["winners_confirmed_from_post"]
+    lines = [
+        f"Flash sale ({FSYNC_NOTE}):",
+        f"  {f['customers']} customers for {f['seats']} seats, all at once",
+        f"  confirmed {f['confirmed']} (must be {f['seats']}): {'OK' if f['exact'] else 'WRONG'};"
+        f" seats sold twice: {f['sold_twice']}; BOOKED seats in the seat map: {f['booked_seats']}",
+        f"  losers told (CANCELLED seats_unavailable): {f['losers_told']} of {f['losers']};"
+        f" other outcomes: {f['other_outcomes']}",
+        "  time until told, from the customer's POST (ms): p50/p95/p99/max "
+        + fmt_ms(told, ("p50", "p95", "p99", "max")),
+        "  time until told, from the sale's start (ms): p50/p95/p99/max "
+        + fmt_ms(f["losers_told_from_start"], ("p50", "p95", "p99", "max")),
+        "  winners confirmed, from POST (ms): p50/p95/p99/max "
+        + fmt_ms(conf, ("p50", "p95", "p99", "max")),
+        f"  every POST answered after {f['all_posts_answered_s']:.2f} s; all settled after"
+        f" {f['all_settled_s']:.2f} s; http errors {f['http']['errors']}"
+        f" {f['http']['transport_errors']}",
+        "  hops of the winners, p50/p99 ms: " + "; ".join(
+            f"{h}: {fmt_ms(d, ('p50', 'p99'))}" for h, d in f.get("hops_of_winners", {}).items()),
+    ]
+    return "\n".join(lines)
+
+
+def render(out: dict) -> str:
+    m = out["machine"]
+    parts = [f"Machine: {m['nproc']} cores ({m['cpu']}), {m['mem_gib']} GiB; load average"
+             f" before {m['loadavg_before']}, after {m.get('loadavg_after')}"]
+    if out.get("limits"):
+        parts.append(limits_text(out["limits"]))
+    if out.get("steady"):
+        parts.append(steady_text(out["steady"], out.get("limits", {})))
+    if out.get("flash_sale"):
+        parts.append(flash_text(out["flash_sale"]))
+    if out.get("peak_rss_mib"):
+        parts.append("Peak RSS per service (MiB): " + ", ".join(
+            f"{k} {v}" for k, v in out["peak_rss_mib"].items()))
+    if "projection_lag" in out:
+        lag = out["projection_lag"]
+        parts.append("Projection lag: " + ("n/a (no MongoDB projector yet, issue #5)" if lag is None
+                                           else fmt_ms(lag, ("p50", "p95", "p99", "max"))))
+    if out.get("audit"):
+        a = out["audit"]
+        parts.append(f"Audit ({a['took_s']} s, {a['totals']}): " + ("all invariants hold" if a["ok"]
+                     else "; ".join(f"{k}: {v}" for k, v in a["checks"].items() if v != "ok")))
+    return "\n\n".join(parts)

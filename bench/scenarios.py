@@ -1,0 +1,504 @@
+"""The scenarios: ``steady`` (open-loop arrivals, one row per rate) and ``flash-sale``.
+
+Latencies come from two places: the event store (the time of the booking's
+``SeatsHeld``/``Confirmed``/``Cancelled`` event minus the time the customer sent the
+POST, same machine, same clock: exact and free for every booking) and the
+customers who poll (what a client sees through the API, at the poll's resolution).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+
+from booking.application import BookingService
+from inventory.application import InventoryService
+from payment.application import PaymentService
+from bench.driver import DECLINED, VISA, Driver, HttpStats, Trace
+from bench.procstats import Sampler
+from bench.report import dist_ms
+from bench.system import SAGA, Probe
+
+from tests.e2e.harness import Distributed
+
+SEATS_PER_BOOKING = ([1, 2, 3, 4], [0.4, 0.3, 0.2, 0.1])
+SERVER_EVENTS = ("Requested", "SeatsHeld", "Confirmed", "Cancelled")
+
+
+@dataclass
+class SteadyParams:
+    duration: float = 20.0
+    shows: int = 200
+    seats: int = 100
+    zipf: float = 1.0  # show k of n is chosen with weight 1/k**zipf (0: uniform)
+    fail_rate: float = 0.1  # customers paying with a declined card
+    retry_rate: float = 0.5  # of those, the share that retry with a good card
+    follow: float = 1.0  # share of customers who poll their booking (retriers always do)
+    customers: int = 1000  # distinct customer identities (tokens)
+    max_outstanding: int = 5000  # arrivals beyond this many unfinished customers are dropped
+    drain_timeout: float = 60.0
+    seed: int = 6
+
+
+class ShowPicker:
+    """Zipf-skewed choice of a show with enough seats the driver has not handed out yet
+    (customers pick from the seat map, so steady bookings do not collide)."""
+
+    def __init__(self, shows: dict[str, int], zipf: float, rng: random.Random) -> None:
+        self.rng = rng
+        self.order = list(shows)
+        self.free = {s: rng.sample([f"A{i}" for i in range(1, n + 1)], n) for s, n in shows.items()}
+        weights = [1 / (k ** zipf) for k in range(1, len(self.order) + 1)]
+        self.cum = [sum(weights[: i + 1]) for i in range(len(weights))]
+
+    def pick(self, n: int) -> tuple[str, list[str]] | None:
+        for _ in range(8):
+            show = self.order[bisect.bisect(self.cum, self.rng.random() * self.cum[-1])]
+            if len(self.free[show]) >= n:
+                return show, [self.free[show].pop() for _ in range(n)]
+        for show in self.order:  # the popular ones are sold out: any show with room
+            if len(self.free[show]) >= n:
+                return show, [self.free[show].pop() for _ in range(n)]
+        return None
+
+
+class Backlogs:
+    """Samples each service's outbox and inbox backlog every second, in a thread."""
+
+    def __init__(self, system: Distributed, interval: float = 1.0) -> None:
+        self.system, self.interval = system, interval
+        self.samples: list[tuple[float, dict]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="backlogs", daemon=True)
+
+    def _run(self) -> None:
+        probe = Probe(self.system)
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    self.samples.append((time.monotonic(), probe.backlogs()))
+                except Exception:
+                    pass
+        finally:
+            probe.close()
+
+    def __enter__(self) -> Backlogs:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def summary(self, start: float, end: float) -> tuple[dict, dict]:
+        """(max during [start, end], last sample at or before end) per service."""
+        inside = [b for t, b in self.samples if start <= t <= end + self.interval]
+        peak = {s: {k: max(b[s][k] for b in inside) for k in ("outbox", "inbox")}
+                for s in SAGA} if inside else {}
+        return peak, (inside[-1] if inside else {})
+
+
+def booking_timeline(app: BookingService, after_id: int) -> dict[str, dict]:
+    """booking id -> {event name: time.time() of its first such event, 'reason': ...}
+    for the booking events recorded after ``after_id``."""
+    out: dict[str, dict] = {}
+    start = after_id + 1
+    for _ in range(100_000):  # bounded: pages of 2,000
+        page = app.recorder.select_notifications(start=start, limit=2000)
+        for n in page:
+            kind = n.topic.rsplit(".", 1)[1]
+            if kind not in SERVER_EVENTS:
+                continue
+            e = app.mapper.to_domain_event(n)
+            rec = out.setdefault(str(n.originator_id), {})
+            rec.setdefault(kind, e.timestamp.timestamp())
+            if kind == "Cancelled":
+                rec["reason"] = str(e.reason)
+            elif kind == "SeatsHeld":
+                rec["reserved_until"] = e.reserved_until.timestamp()
+        if len(page) < 2000:
+            break
+        start = page[-1].id + 1
+    return out
+
+
+HOP_EVENTS = {
+    "inventory": ("SeatsHeld", "SeatsBooked"),
+    "payment": ("AttemptSucceeded",),
+}
+
+
+def service_timeline(app, service: str, after_id: int) -> dict[str, dict]:
+    """booking id -> {"<service>.<event>": time} for inventory's holds and bookings and
+    payment's successful charges recorded after ``after_id``."""
+    out: dict[str, dict] = {}
+    wanted = HOP_EVENTS[service]
+    start = after_id + 1
+    for _ in range(100_000):
+        page = app.recorder.select_notifications(start=start, limit=2000)
+        for n in page:
+            kind = n.topic.rsplit(".", 1)[1]
+            if kind in wanted:
+                e = app.mapper.to_domain_event(n)
+                out.setdefault(str(e.booking_id), {}).setdefault(
+                    f"{service}.{kind}", e.timestamp.timestamp())
+        if len(page) < 2000:
+            break
+        start = page[-1].id + 1
+    return out
+
+
+# Each hop: the event that causes it, the event it causes, what lies between.
+HOPS = (
+    ("booking.Requested", "inventory.SeatsHeld", "booking -> inventory: hold decided"),
+    ("inventory.SeatsHeld", "booking.SeatsHeld", "inventory -> booking: hold visible"),
+    ("inventory.SeatsHeld", "payment.AttemptSucceeded", "inventory -> payment: charged"),
+    ("payment.AttemptSucceeded", "inventory.SeatsBooked", "payment -> inventory: seats booked"),
+    ("inventory.SeatsBooked", "booking.Confirmed", "inventory -> booking: confirmed"),
+)
+
+
+def hops(booking_tl: dict, inventory_tl: dict, payment_tl: dict, ids: list[str]) -> dict:
+    """Per hop of the saga, its latency distribution over the given bookings (each hop
+    is: the source's outbox relay, Kafka, the target's inbox consumer, its write)."""
+    out = {}
+    for src, dst, name in HOPS:
+        values = []
+        for b in ids:
+            rec = {**{f"booking.{k}": v for k, v in booking_tl.get(b, {}).items()},
+                   **inventory_tl.get(b, {}), **payment_tl.get(b, {})}
+            if src in rec and dst in rec:
+                values.append(rec[dst] - rec[src])
+        out[name] = dist_ms(values)
+    return out
+
+
+async def wait_settled(probe: Probe, after_id: int, expected: int, timeout: float) -> float:
+    """Wait until every booking requested after ``after_id`` is final; return the time
+    it took (or the timeout). ``expected``: how many the driver believes it created."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        o = probe.booking_outcomes(after_id)
+        done = o.get("Confirmed", 0) + o.get("Cancelled", 0)
+        if o.get("Requested", 0) >= expected and done >= o.get("Requested", 0):
+            break
+        await asyncio.sleep(0.05)
+    return time.monotonic() - start
+
+
+def pg_window(before: dict, after: dict, events_before: dict, events_after: dict,
+              seconds: float, confirmed: int) -> dict:
+    commits = {s: after[s] - before[s] for s in before}
+    return {
+        "commits": commits,
+        "commits_per_s": {s: round(n / seconds, 1) for s, n in commits.items()},
+        "commits_per_confirmed": {s: round(n / confirmed, 2) if confirmed else None
+                                  for s, n in commits.items()},
+        "events_per_s": {s: round((events_after[s] - events_before[s]) / seconds, 1)
+                         for s in events_before},
+    }
+
+
+# --- steady -----------------------------------------------------------------------------
+
+
+def analysis_apps(system: Distributed) -> dict:
+    """Read-only handles on each service's store, to fetch event times after a run."""
+    s = system.local.settings
+    env = lambda svc: s.postgres_env(s.service_db(svc))  # noqa: E731
+    return {"booking": BookingService(env=env("booking")),
+            "inventory": InventoryService(env=env("inventory")),
+            "payment": PaymentService(env=env("payment"))}
+
+
+def timelines(apps: dict, after: dict[str, int]) -> tuple[dict, dict, dict]:
+    return (booking_timeline(apps["booking"], after["booking"]),
+            service_timeline(apps["inventory"], "inventory", after["inventory"]),
+            service_timeline(apps["payment"], "payment", after["payment"]))
+
+
+async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, apps: dict,
+                      rate: float, p: SteadyParams, step: int) -> dict:
+    rng = random.Random(p.seed * 1000 + step)
+    shows = {f"st{step}-{uuid.uuid4().hex[:6]}-{i}": p.seats for i in range(p.shows)}
+    await driver.open_shows(shows)
+    picker = ShowPicker(shows, p.zipf, rng)
+    probe = Probe(system)
+    driver.http = HttpStats()
+    traces: list[Trace] = []
+    tasks: set[asyncio.Task] = set()
+    lags: list[float] = []
+    dropped = sold_out = 0
+    try:
+        start_id = probe.max_event_id("booking")
+        commits0 = probe.commits()
+        events0 = {s: probe.max_event_id(s) for s in SAGA}
+        with Backlogs(system) as backlogs:
+            t0, wall0 = time.monotonic(), time.time()
+            next_at = t0
+            for _ in range(int(rate * p.duration * 3) + 10):  # bounded; ends by time below
+                next_at += rng.expovariate(rate)
+                if next_at - t0 >= p.duration:
+                    break
+                delay = next_at - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                lags.append(time.monotonic() - next_at)
+                if len(tasks) >= p.max_outstanding:
+                    dropped += 1
+                    continue
+                n = rng.choices(*SEATS_PER_BOOKING)[0]
+                choice = picker.pick(n)
+                if choice is None:
+                    sold_out += 1
+                    continue
+                declined = rng.random() < p.fail_rate
+                retries = declined and rng.random() < p.retry_rate
+                t = Trace(
+                    customer=f"c{rng.randrange(p.customers)}", key=uuid.UUID(int=rng.getrandbits(128)).hex,
+                    show=choice[0], seats=choice[1], method=DECLINED if declined else VISA,
+                    retries=retries, followed=retries or rng.random() < p.follow,
+                )
+                traces.append(t)
+                task = asyncio.create_task(driver.customer(t))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            t1 = t0 + p.duration
+            await asyncio.sleep(max(t1 - time.monotonic(), 0))
+            wall1 = time.time()
+            commits1 = probe.commits()
+            events1 = {s: probe.max_event_id(s) for s in SAGA}
+            # Drain: every customer finishes (bounded) and the store says all are final.
+            if tasks:
+                await asyncio.wait(set(tasks), timeout=p.drain_timeout)
+            posted = sum(1 for t in traces if t.post_status in (200, 202))
+            settle_s = await wait_settled(probe, start_id, posted, p.drain_timeout)
+        for task in list(tasks):
+            task.cancel()
+        backlog_peak, backlog_end = backlogs.summary(t0, t1)
+    finally:
+        probe.close()
+    booking_tl, inventory_tl, payment_tl = timelines(apps, events0)
+    result = analyse_steady(
+        rate, p, traces, booking_tl, wall0, wall1, lags, dropped, sold_out,
+        driver.http, sampler.window(t0, t1),
+        pg_window(commits0, commits1, events0, events1, p.duration, 0), backlog_peak, backlog_end,
+        settle_s,
+    )
+    first_try = [t.booking_id for t in traces if t.method == VISA]
+    result["hops"] = hops(booking_tl, inventory_tl, payment_tl, first_try)
+    return result
+
+
+def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_out, http, cpu,
+                   pg, backlog_peak, backlog_end, settle_s) -> dict:
+    outcomes: Counter = Counter()
+    held, conf_first, conf_retry, expiry_late, post_lat = [], [], [], [], []
+    seen_held, seen_conf, poll_gaps = [], [], []
+    confirmed_in_window = 0
+    for t in traces:
+        if t.post_done is not None and t.post_status in (200, 202):
+            post_lat.append(t.post_done - t.sent)
+        rec = timeline.get(t.booking_id)
+        if rec is None:
+            outcomes["not created"] += 1
+            continue
+        if "Confirmed" in rec:
+            outcomes["CONFIRMED"] += 1
+            confirmed_in_window += rec["Confirmed"] <= wall1
+            (conf_first if t.method == VISA else conf_retry).append(rec["Confirmed"] - t.sent_wall)
+        elif "Cancelled" in rec:
+            outcomes[f"CANCELLED {rec['reason']}"] += 1
+            if rec["reason"] == "hold_expired" and "reserved_until" in rec:
+                expiry_late.append(rec["Cancelled"] - rec["reserved_until"])
+        else:
+            outcomes["unsettled"] += 1
+        if "SeatsHeld" in rec:
+            held.append(rec["SeatsHeld"] - t.sent_wall)
+        if t.held_seen is not None:
+            seen_held.append(t.held_seen - t.sent)
+        if t.final == "CONFIRMED" and t.method == VISA:
+            seen_conf.append(t.final_seen - t.sent)
+        if t.polls and t.final_seen is not None and t.post_done is not None:
+            poll_gaps.append((t.final_seen - t.post_done) / t.polls)
+    should_confirm = sum(1 for t in traces if t.method == VISA or t.retries)
+    pg["commits_per_confirmed"] = {
+        s: round(n / confirmed_in_window, 2) if confirmed_in_window else None
+        for s, n in pg["commits"].items()
+    }
+    confirmed_per_s = confirmed_in_window / p.duration
+    expected = should_confirm / p.duration
+    conf_p99 = dist_ms(conf_first)["p99"]
+    return {
+        "offered_rate": rate,
+        "duration_s": p.duration,
+        "arrivals": len(traces) + dropped + sold_out,
+        "arrival_rate": round((len(traces) + dropped + sold_out) / p.duration, 1),
+        "dropped_over_max_outstanding": dropped,
+        "sold_out_arrivals": sold_out,
+        "bookings": len(traces),
+        "expected_confirm_rate": round(expected, 1),
+        "confirmed": {"in_window": confirmed_in_window, "per_s": round(confirmed_per_s, 1),
+                      "total": outcomes["CONFIRMED"]},
+        "outcomes": dict(outcomes),
+        "settled_after_window_s": round(settle_s, 2),
+        "server_latency": {
+            "post_to_held": dist_ms(held),
+            "post_to_confirmed_first_try": dist_ms(conf_first),
+            "post_to_confirmed_after_retry": dist_ms(conf_retry),
+            "expired_cancel_after_deadline": dist_ms(expiry_late),
+        },
+        "client_latency": {
+            "post_response": dist_ms(post_lat),
+            "post_to_held_visible": dist_ms(seen_held),
+            "post_to_confirmed_visible": dist_ms(seen_conf),
+            "followed": sum(1 for t in traces if t.followed),
+            "mean_poll_interval_ms": round(1000 * sum(poll_gaps) / len(poll_gaps), 1)
+            if poll_gaps else None,
+        },
+        "driver_arrival_lag": dist_ms(lags),
+        "http": http.snapshot(),
+        "cpu": cpu,
+        "pg": pg,
+        "backlog_max": backlog_peak,
+        "backlog_at_window_end": backlog_end,
+        "saturated": bool(
+            confirmed_per_s < 0.9 * expected or outcomes["unsettled"] or dropped
+            or (conf_p99 or 0) > 5000
+        ),
+    }
+
+
+async def steady(system: Distributed, driver: Driver, sampler: Sampler, rates: list[float],
+                 p: SteadyParams, keep_going: bool = False, log=print) -> list[dict]:
+    apps = analysis_apps(system)
+    steps = []
+    try:
+        for i, rate in enumerate(rates):
+            log(f"steady: {rate}/s for {p.duration:.0f} s ...")
+            step = await steady_step(system, driver, sampler, apps, rate, p, i)
+            steps.append(step)
+            log(f"  confirmed {step['confirmed']['per_s']}/s (expected"
+                f" {step['expected_confirm_rate']}/s), confirmed p99"
+                f" {step['server_latency']['post_to_confirmed_first_try']['p99']} ms,"
+                f" outcomes {step['outcomes']}")
+            if step["saturated"] and not keep_going:
+                log("  saturated: stopping the curve here")
+                break
+            await asyncio.sleep(2)  # let sweeps and relays go quiet between steps
+    finally:
+        for app in apps.values():
+            app.close()
+    return steps
+
+
+# --- flash sale -----------------------------------------------------------------------
+
+
+async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, customers: int = 2000,
+                     seats: int = 200, follow: float = 0.1, seed: int = 6,
+                     timeout: float = 120.0) -> dict:
+    rng = random.Random(seed)
+    show = f"flash-{uuid.uuid4().hex[:8]}"
+    await driver.open_shows({show: seats})
+    seat_ids = [f"A{i}" for i in range(1, seats + 1)]
+    traces = [
+        Trace(customer=f"fan{i}", key=uuid.UUID(int=rng.getrandbits(128)).hex, show=show,
+              seats=[seat_ids[i % seats]], method=VISA, retries=False,
+              followed=rng.random() < follow)
+        for i in range(customers)
+    ]
+    rng.shuffle(traces)
+    for t in traces:
+        driver.auth(t.customer)  # sign every token before the sale opens
+    driver.http = HttpStats()
+    probe = Probe(system)
+    apps = analysis_apps(system)
+    try:
+        after = {svc: probe.max_event_id(svc) for svc in SAGA}
+        go = asyncio.Event()
+
+        async def one(t: Trace) -> None:
+            await go.wait()
+            await driver.customer(t)
+
+        tasks = [asyncio.create_task(one(t)) for t in traces]
+        await asyncio.sleep(0.1)  # every customer is waiting at the door
+        t0, wall0 = time.monotonic(), time.time()
+        go.set()
+        await asyncio.wait(tasks, timeout=timeout)
+        answered = max((t.post_done for t in traces if t.post_done), default=t0) - t0
+        posted = sum(1 for t in traces if t.post_status in (200, 202))
+        await wait_settled(probe, after["booking"], posted, timeout)
+        settled = time.monotonic() - t0
+        for task in tasks:
+            task.cancel()
+        cpu = sampler.window(t0, time.monotonic())
+        timeline, inventory_tl, payment_tl = timelines(apps, after)
+        seat_map = await driver.seat_map(show)
+    finally:
+        probe.close()
+        for app in apps.values():
+            app.close()
+    result = analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settled,
+                           driver.http, cpu)
+    winners = [t.booking_id for t in traces if "Confirmed" in timeline.get(t.booking_id, {})]
+    result["hops_of_winners"] = hops(timeline, inventory_tl, payment_tl, winners)
+    return result
+
+
+def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settled, http,
+                  cpu) -> dict:
+    confirmed, told_post, told_start, told_accept, conf = [], [], [], [], []
+    other: Counter = Counter()
+    losers = 0
+    for t in traces:
+        rec = timeline.get(t.booking_id, {})
+        if "Confirmed" in rec:
+            confirmed.append(t)
+            conf.append(rec["Confirmed"] - t.sent_wall)
+            continue
+        losers += 1
+        if rec.get("reason") == "seats_unavailable":
+            told_post.append(rec["Cancelled"] - t.sent_wall)
+            told_start.append(rec["Cancelled"] - wall0)
+            if t.post_done is not None:
+                accepted_wall = t.sent_wall + (t.post_done - t.sent)
+                told_accept.append(rec["Cancelled"] - accepted_wall)
+        else:
+            other["unsettled" if not rec else rec.get("reason", "?")] += 1
+    sold = Counter(seat for t in confirmed for seat in t.seats)
+    booked = {s["seat_id"]: s.get("booking_id") for s in seat_map["seats"] if s["state"] == "BOOKED"}
+    confirmed_ids = {t.booking_id for t in confirmed}
+    return {
+        "customers": len(traces),
+        "seats": seats,
+        "confirmed": len(confirmed),
+        "exact": len(confirmed) == seats and len(booked) == seats,
+        "sold_twice": sorted(s for s, n in sold.items() if n > 1),
+        "booked_seats": len(booked),
+        "booked_by_unconfirmed": sorted(s for s, b in booked.items() if b not in confirmed_ids),
+        "losers": losers,
+        "losers_told": len(told_post),
+        "other_outcomes": dict(other),
+        "losers_told_from_post": dist_ms(told_post),
+        "losers_told_from_start": dist_ms(told_start),
+        "losers_told_after_202": dist_ms(told_accept),
+        "winners_confirmed_from_post": dist_ms(conf),
+        "all_posts_answered_s": round(answered, 2),
+        "all_settled_s": round(settled, 2),
+        "client_latency": {
+            "post_response": dist_ms([t.post_done - t.sent for t in traces if t.post_done]),
+            "followed": sum(1 for t in traces if t.followed),
+            "loser_told_visible": dist_ms([t.final_seen - t.sent for t in traces
+                                           if t.final == "CANCELLED" and t.final_seen]),
+        },
+        "http": http.snapshot(),
+        "cpu": cpu,
+    }

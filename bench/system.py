@@ -1,0 +1,195 @@
+"""A fresh system for one benchmark run, and the probes that look inside it.
+
+Built like ``tests/e2e/harness.Distributed.create`` (own databases, topic prefix and
+free ports on 127.0.0.1), with ``bench<tag>`` names so a leftover is recognisable, and
+with its topics deleted at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from shared.contracts import TOPICS
+from tests.e2e.harness import Distributed
+from tests.fixtures.servers import Endpoints
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".data" / "bench"
+SAGA = ("booking", "inventory", "payment")  # the services with a database and a topic
+
+
+def start_system(hold_seconds: float, sweep_seconds: float, **settings: str) -> Distributed:
+    """Start the system's processes as the end-to-end tests do (``Distributed.create``,
+    so settings the harness gains are picked up), renamed ``bench<tag>``; the caller
+    must ``stop_system``."""
+    ep = Endpoints.from_env()
+    for host in (ep.pg_host, ep.kafka_bootstrap.rsplit(":", 1)[0]):
+        assert host == "127.0.0.1", f"the benchmark only targets 127.0.0.1, not {host}"
+    system = Distributed.create(ep, DATA / "logs", hold_seconds=str(hold_seconds),
+                                sweep_seconds=str(sweep_seconds), http_host="127.0.0.1",
+                                **settings)
+    tag = system.local.log_dir.name
+    system.local.env = {k: v.replace(f"e2e{tag}", f"bench{tag}") for k, v in system.local.env.items()}
+    system.tag = tag  # type: ignore[attr-defined]
+    try:
+        system.start()
+    except BaseException:
+        stop_system(system)
+        raise
+    return system
+
+
+def stop_system(system: Distributed) -> None:
+    """Stop the services, drop their databases, delete their topics."""
+    try:
+        system.close()
+    finally:
+        s = system.local.settings
+        topics = [s.topic_prefix + t for t in TOPICS.values()]
+        admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap})
+        for future in admin.delete_topics(topics, operation_timeout=10).values():
+            try:
+                future.result()
+            except Exception:
+                pass  # never created, or already gone
+
+
+def service_pids(system: Distributed) -> dict[str, int]:
+    return {name: p.pid for name, p in system.local.procs.items()}
+
+
+@dataclass
+class Probe:
+    """Looks at the system from outside its processes: PostgreSQL statistics,
+    backlogs in front of each service, server-side event counts. Opens its own
+    connections; one Probe per thread."""
+
+    system: Distributed
+
+    def __post_init__(self) -> None:
+        s = self.system.local.settings
+        self.settings = s
+        self.dbs = {svc: s.service_db(svc) for svc in SAGA}
+        self.admin = psycopg.connect(s.postgres_conninfo("postgres"), autocommit=True)
+        self.conns = {
+            svc: psycopg.connect(s.postgres_conninfo(db), autocommit=True)
+            for svc, db in self.dbs.items()
+        }
+        self._kafka: Consumer | None = None
+
+    def close(self) -> None:
+        for c in [self.admin, *self.conns.values()]:
+            c.close()
+        if self._kafka is not None:
+            self._kafka.close()
+
+    # --- PostgreSQL -------------------------------------------------------------
+
+    def backend_pids(self) -> dict[str, list[int]]:
+        """The server processes (backends) serving each service's database."""
+        rows = self.admin.execute(
+            "SELECT datname, pid FROM pg_stat_activity WHERE datname = ANY(%s)",
+            (list(self.dbs.values()),),
+        ).fetchall()
+        by_db = {db: [] for db in self.dbs.values()}
+        for db, pid in rows:
+            by_db[db].append(pid)
+        return {svc: by_db[db] for svc, db in self.dbs.items()}
+
+    def commits(self) -> dict[str, int]:
+        """Committed transactions per service database (pg_stat_database.xact_commit;
+        PostgreSQL updates these within about a second)."""
+        rows = self.admin.execute(
+            "SELECT datname, xact_commit FROM pg_stat_database WHERE datname = ANY(%s)",
+            (list(self.dbs.values()),),
+        ).fetchall()
+        by_db = dict(rows)
+        return {svc: int(by_db.get(db, 0)) for svc, db in self.dbs.items()}
+
+    def max_event_id(self, service: str) -> int:
+        row = self.conns[service].execute(
+            f"SELECT coalesce(max(notification_id), 0) FROM {service}service_events"
+        ).fetchone()
+        return int(row[0])
+
+    def booking_outcomes(self, after_id: int) -> dict[str, int]:
+        """How many bookings recorded after ``after_id`` were requested, confirmed,
+        cancelled: a cheap way to see whether they all settled."""
+        rows = self.conns["booking"].execute(
+            "SELECT topic, count(*) FROM bookingservice_events WHERE notification_id > %s"
+            " AND topic = ANY(%s) GROUP BY topic",
+            (after_id, [f"cinema.booking:Booking.{k}" for k in ("Requested", "Confirmed", "Cancelled")]),
+        ).fetchall()
+        return {topic.rsplit(".", 1)[1]: n for topic, n in rows}
+
+    # --- backlogs ------------------------------------------------------------------
+
+    def backlogs(self) -> dict[str, dict[str, int]]:
+        """Per service: notifications not yet relayed (outbox), and messages on its
+        subscribed topics not yet processed (inbox). A backlog that grows names the
+        stage that cannot keep up."""
+        s = self.settings
+        if self._kafka is None:
+            self._kafka = Consumer({"bootstrap.servers": s.kafka_bootstrap,
+                                    "group.id": f"bench-probe-{uuid.uuid4().hex}"})
+        ends: dict[str, int] = {}
+        for svc in SAGA:
+            topic = s.topic_prefix + TOPICS[svc]
+            for p in range(6):
+                try:
+                    ends[f"{topic}:{p}"] = self._kafka.get_watermark_offsets(
+                        TopicPartition(topic, p), timeout=2, cached=False)[1]
+                except Exception:
+                    ends[f"{topic}:{p}"] = 0
+        out = {}
+        for svc, conn in self.conns.items():
+            rows = dict(conn.execute(
+                f"SELECT application_name, notification_id FROM {svc}service_tracking"
+            ).fetchall())
+            outbox = self.max_event_id(svc) - int(rows.get("outbox") or 0)
+            subscribed = [s.topic_prefix + TOPICS[o] for o in SAGA if o != svc]
+            inbox = sum(
+                max(end - int(rows.get(tp) or 0), 0)
+                for tp, end in ends.items() if tp.rsplit(":", 1)[0] in subscribed
+            )
+            out[svc] = {"outbox": outbox, "inbox": inbox}
+        return out
+
+
+def postmaster_pid(port: int) -> int | None:
+    from bench.procstats import listener_pid
+
+    return listener_pid(port)
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of a process (e.g. all of a PostgreSQL cluster's processes)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def loadavg() -> list[float]:
+    return [float(x) for x in open("/proc/loadavg").read().split()[:3]]
+
+
+def cpu_model() -> str:
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def machine() -> dict:
+    mem_kib = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    return {"nproc": os.cpu_count(), "mem_gib": round(mem_kib / 2**20, 1), "cpu": cpu_model(),
+            "loadavg_before": loadavg()}
