@@ -1,7 +1,8 @@
 """The projector worker and its commands.
 
     python -m projections            # run: follow the streams, keep the views (with /health, /lag)
-    python -m projections rebuild    # replay everything into a new generation, then switch
+    python -m projections rebuild [--fresh] [--batch N]
+                                     # replay everything into a new generation, then switch
     python -m projections verify     # compare the views with a fresh fold of the streams
     python -m projections status     # how far behind the live projector is
 """
@@ -28,7 +29,8 @@ def main(argv: list[str]) -> int:
         return 0
     readers = stream_readers(settings)
     if command == "rebuild":
-        rebuild(db, readers, fresh="--fresh" in argv)
+        batch = int(argv[argv.index("--batch") + 1]) if "--batch" in argv else 5000
+        rebuild(db, readers, batch_size=batch, fresh="--fresh" in argv, progress=_say)
         return 0
     if command == "verify":
         problems = verify(db, readers)
@@ -41,6 +43,10 @@ def main(argv: list[str]) -> int:
         return 0
     print(__doc__)
     return 2
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 if __name__ == "__main__":

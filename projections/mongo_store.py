@@ -33,7 +33,8 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
 
 def connect(url: str) -> MongoClient:
     # tz_aware: datetimes come back as UTC-aware, like the events they came from.
-    return MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000)
+    # A socket timeout turns a wedged server into an error the projector retries.
+    return MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=5000, socketTimeoutMS=15000)
 
 
 def current_generation(db: Database) -> str | None:
@@ -63,8 +64,14 @@ class MongoViewStore:
     def collection(self, view: str):
         return self.db[f"{view}__{self.generation}"]
 
-    def create_indexes(self) -> None:
+    def prepare(self) -> None:
+        """Create the generation's collections and indexes, one after the other, before
+        anything writes to them. FerretDB v1 can deadlock when collections are created
+        concurrently (implicitly, by parallel first writes); MongoDB does not mind."""
+        existing = set(self.db.list_collection_names())
         for view, indexes in INDEXES.items():
+            if self.collection(view).name not in existing:
+                self.db.create_collection(self.collection(view).name)
             for keys in indexes:
                 self.collection(view).create_index(keys)
 

@@ -33,7 +33,7 @@ def rebuild(
 ) -> str:
     generation = _generation_to_build(db, fresh)
     store = MongoViewStore(db, generation)
-    store.create_indexes()
+    store.prepare()
     started, last_print = time.monotonic(), 0.0
     done = sum(store.position(s) for s in readers)
     first = done

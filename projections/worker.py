@@ -15,7 +15,9 @@ from typing import Any
 
 from pymongo.database import Database
 
-from projections.mongo_store import STATUS, MongoViewStore, current_generation, switch_generation
+from projections.mongo_store import (
+    POSITIONS, REGISTRY, STATUS, MongoViewStore, current_generation, switch_generation,
+)
 from projections.projector import project
 from projections.sources import STREAMS, StreamReader, read_public
 from shared.config import Settings
@@ -24,8 +26,12 @@ log = logging.getLogger(__name__)
 
 
 def stream_readers(settings: Settings) -> dict[str, StreamReader]:
+    # Readers never create the services' tables: racing a starting service to create
+    # them can fail, and until a service has started there is nothing to read anyway.
     return {
-        stream: StreamReader(stream, settings.postgres_env(settings.service_db(stream)))
+        stream: StreamReader(
+            stream, {**settings.postgres_env(settings.service_db(stream)), "CREATE_TABLE": "no"}
+        )
         for stream in STREAMS
     }
 
@@ -42,7 +48,10 @@ class Projector:
         generation = current_generation(self.db)
         if generation is None:  # first start ever: the first generation, empty
             generation = "g0001"
-            MongoViewStore(self.db, generation).create_indexes()
+            for name in (POSITIONS, STATUS, REGISTRY):  # created here, not by racing writes
+                if name not in self.db.list_collection_names():
+                    self.db.create_collection(name)
+            MongoViewStore(self.db, generation).prepare()
             switch_generation(self.db, generation)
         if self.store is None or self.store.generation != generation:
             log.info("projecting into generation %s", generation)

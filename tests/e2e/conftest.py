@@ -31,6 +31,7 @@ def start_system(postgres_server, kafka_bootstrap) -> Iterator[Callable[..., Dis
 def shared_system(postgres_server, kafka_bootstrap) -> Iterator[Distributed]:
     """One system for tests that use shows of their own and so cannot disturb each other."""
     system = Distributed.create(postgres_server, LOGS, hold_seconds="3")
-    system.start()
-    yield system
-    system.close()
+    try:
+        yield system.start()
+    finally:
+        system.close()

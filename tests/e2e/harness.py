@@ -76,7 +76,11 @@ class Distributed:
         return cls(LocalSystem(env=env, log_dir=log_dir / tag))
 
     def start(self) -> Distributed:
-        self.local.start_all()
+        try:
+            self.local.start_all()
+        except Exception:
+            self.local.stop_all()  # never leave half a system running
+            raise
         self.clients = {s: httpx.Client(base_url=self.local.url(s), timeout=10) for s in SERVICES}
         return self
 
