@@ -23,7 +23,9 @@ from bench.limits import measure
 from bench.procstats import Sampler, listener_pid, memory_kib
 from bench.projection import projection_lag
 from bench.scenarios import SteadyParams, flash_sale, steady
-from bench.system import DATA, Probe, loadavg, machine, service_pids, start_system, stop_system
+from bench.system import (
+    DATA, Probe, infra_ports, loadavg, machine, service_pids, start_system, stop_system,
+)
 
 SCENARIOS = ("steady", "flash-sale", "limits", "all")
 
@@ -70,17 +72,21 @@ def log(msg: str) -> None:
 
 def process_groups(system, probe_box: list) -> callable:
     """The pids to sample: each service, the PostgreSQL backends of each service's
-    database, the Kafka broker, this driver."""
-    s = system.local.settings
-    kafka = listener_pid(int(s.kafka_bootstrap.rsplit(":", 1)[1]))
+    database, the Kafka broker and FerretDB (shared with whoever else uses them), this
+    driver."""
+    servers = infra_ports(system)
+    pids: dict[str, int | None] = {}
 
     def groups() -> dict[str, list[int]]:
         if not probe_box:
             probe_box.append(Probe(system))
         out = {name: [pid] for name, pid in service_pids(system).items()}
-        for svc, pids in probe_box[0].backend_pids().items():
-            out[f"pg:{svc}"] = pids
-        out["kafka"] = [kafka] if kafka else []
+        for svc, backends in probe_box[0].backend_pids().items():
+            out["ferretdb-pg" if svc == "ferretdb" else f"pg:{svc}"] = backends
+        for name in ("kafka", "ferretdb"):
+            if pids.get(name) is None or not os.path.exists(f"/proc/{pids[name]}"):
+                pids[name] = listener_pid(servers[name])  # found again after a restart
+            out[name] = [pids[name]] if pids[name] else []
         out["driver"] = [os.getpid()]
         return out
 
@@ -88,14 +94,16 @@ def process_groups(system, probe_box: list) -> callable:
 
 
 def add_totals(cpu: dict) -> None:
-    """postgres = our three databases' backends; other = the machine minus all we know."""
+    """postgres = our three databases' backends; other = the machine minus what we
+    sampled (FerretDB and its backends, other users of the machine, the kernel)."""
     g = cpu.get("groups", {})
     if not g:
         return
     pg = [v for k, v in g.items() if k.startswith("pg:")]
     g["postgres"] = {"cpu_s": round(sum(v["cpu_s"] for v in pg), 2),
                      "cores": round(sum(v["cores"] for v in pg), 3)}
-    ours = sum(v["cores"] for k, v in g.items() if not k.startswith("pg:"))
+    ours = sum(v["cores"] for k, v in g.items() if not k.startswith("pg:")
+               and not k.startswith("ferretdb"))
     cpu["other_cores"] = round(cpu["machine_busy_cores"] - ours, 3)
 
 
@@ -139,7 +147,11 @@ def main(argv: list[str]) -> int:
                              "ports": s.ports, "hold_seconds": args.hold_seconds,
                              "sweep_seconds": args.sweep_seconds}
             sampler = Sampler(process_groups(system, [])).start()
-            asyncio.run(run(args, system, sampler, out))
+            try:
+                asyncio.run(run(args, system, sampler, out))
+            except Exception as e:  # keep what was measured so far
+                out["error"] = f"{type(e).__name__}: {e}"
+                log(f"run failed: {out['error']}")
             out["projection_lag"] = projection_lag(system)  # None until the projector exists
             out["peak_rss_mib"] = {name: round(memory_kib(pid)[1] / 1024, 1)
                                    for name, pid in service_pids(system).items()
@@ -150,12 +162,15 @@ def main(argv: list[str]) -> int:
         finally:
             if sampler:
                 sampler.stop()
-            stop_system(system)
+            stop_system(system, log)
     out["machine"]["loadavg_after"] = loadavg()
     path = rp.write_json(out, args.scenario, DATA)
     print(rp.render(out))
+    if "error" in out:
+        print(f"\nRUN FAILED: {out['error']}")
     print(f"\nreport: {path}")
-    return 0 if out.get("audit", {"ok": True})["ok"] and flash_ok(out) else 1
+    ok = "error" not in out and out.get("audit", {"ok": True})["ok"] and flash_ok(out)
+    return 0 if ok else 1
 
 
 def flash_ok(out: dict) -> bool:

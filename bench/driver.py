@@ -53,6 +53,13 @@ class Trace:
         self.booking_id = str(ids.booking_id(self.customer, self.key))
 
 
+def has_failed_attempt(doc: dict) -> bool:
+    """Whether a payment attempt of this booking was declined (either shape of the API)."""
+    if "payment_attempts" in doc:
+        return any(a.get("outcome") == "failed" for a in doc["payment_attempts"])
+    return bool(doc.get("payment_attempts_failed"))
+
+
 @dataclass
 class HttpStats:
     requests: Counter = field(default_factory=Counter)  # kind -> count
@@ -129,15 +136,26 @@ class Driver:
 
         await asyncio.gather(*(one(s, n) for s, n in shows.items()))
 
-    async def seat_map(self, show: str) -> dict:
-        r = await self.call("get_seats", self.inventory, "GET", f"/shows/{show}/seats",
-                            headers=self.auth("ops", operator=True))
-        assert r is not None and r.status_code == 200, r and r.text
-        return r.json()
+    async def seat_map(self, show: str, tries: int = 10) -> dict:
+        """The operator's seat map (with holders), or {} if it cannot be had."""
+        for _ in range(tries):
+            r = await self.call("get_seats", self.inventory, "GET", f"/shows/{show}/seats",
+                                headers=self.auth("ops", operator=True))
+            if r is not None and r.status_code == 200:
+                return r.json()
+            await asyncio.sleep(0.5)
+        return {}
 
     # --- a customer -----------------------------------------------------------------
 
     async def customer(self, t: Trace) -> None:
+        try:
+            await self._customer(t)
+        except Exception as e:  # a driver bug must show in the report, not kill the run
+            t.error = f"{type(e).__name__}: {e}"
+            self.http.transport_errors[("driver", type(e).__name__)] += 1
+
+    async def _customer(self, t: Trace) -> None:
         headers = {**self.auth(t.customer), "Idempotency-Key": t.key}
         body = {"show_id": t.show, "seat_ids": t.seats, "payment_method": t.method}
         t.sent, t.sent_wall = time.monotonic(), time.time()
@@ -171,8 +189,7 @@ class Driver:
             if status in FINAL:
                 t.final, t.final_seen, t.reason = status, now, doc["cancellation_reason"]
                 return
-            declined = (status == "PAYMENT_PENDING"
-                        and doc["payment_attempts_requested"] in doc["payment_attempts_failed"])
+            declined = status == "PAYMENT_PENDING" and has_failed_attempt(doc)
             if declined and t.retries and t.retried is None:
                 t.retried = time.monotonic()
                 await self.call("post_retry", self.booking, "POST",

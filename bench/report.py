@@ -61,48 +61,64 @@ def limits_text(limits: dict) -> str:
                       table(["limit", "rate", "how"], rows), *skipped])
 
 
+def _cores(cpu: dict, *names: str) -> str:
+    g = cpu.get("groups", {})
+    return "/".join(f"{g[n]['cores']:.2f}" if n in g else "-" for n in names)
+
+
+def _per(d: dict, fmt: str = "{:.0f}") -> str:
+    return "/".join("-" if d.get(n) is None else fmt.format(d[n])
+                    for n in ("booking", "inventory", "payment"))
+
+
 def steady_text(steps: list[dict], limits: dict) -> str:
     es = limits.get("pg_eventsourcing_insert", {}).get("rate")
-    rows = []
+    flow, res = [], []
     for s in steps:
-        c, srv, cli, cpu = s["confirmed"], s["server_latency"], s["client_latency"], s["cpu"]
-        g = cpu.get("groups", {})
-        cores = lambda n: f"{g[n]['cores']:.2f}" if n in g else "-"  # noqa: E731
-        commits = s["pg"]["commits_per_s"]
-        busiest = max(commits, key=commits.get) if commits else None
-        rows.append([
+        c, srv, cli, cpu, pg = s["confirmed"], s["server_latency"], s["client_latency"], s["cpu"], s["pg"]
+        errors = sum(s["http"]["errors"].values()) + sum(s["http"]["transport_errors"].values())
+        flow.append([
             s["offered_rate"], f"{s['arrival_rate']:.0f}", f"{c['per_s']:.1f}",
             f"{c['per_s'] / max(s['expected_confirm_rate'], 1e-9):.0%}",
             fmt_ms(srv["post_to_held"]), fmt_ms(srv["post_to_confirmed_first_try"]),
             fmt_ms(cli["post_to_held_visible"], ("p99",)),
             fmt_ms(cli["post_to_confirmed_visible"], ("p99",)),
-            sum(s["http"]["errors"].values()) + sum(s["http"]["transport_errors"].values()),
-            s["outcomes"].get("unsettled", 0),
-            " ".join(cores(n) for n in ("booking", "inventory", "payment")),
-            f"{cores('postgres')}/{cores('kafka')}/{cores('driver')}",
-            f"{s['cpu'].get('machine_busy_cores', 0):.2f}",
-            f"{busiest} {commits[busiest]:.0f}" if busiest else "-",
-            f"{es / max(s['pg']['commits_per_confirmed'].get(busiest, 1), 1e-9):.0f}"
-            if es and busiest and s['pg']['commits_per_confirmed'].get(busiest) else "-",
-            " ".join(str(s["backlog_max"].get(n, {}).get("inbox", "-"))
-                     for n in ("booking", "inventory", "payment")),
+            fmt_ms(cli["post_response"], ("p99",)), errors, s["outcomes"].get("unsettled", 0),
+            ",".join(s.get("disturbed", [])) or "no",
+        ])
+        per_conf = pg.get("tracking_writes_per_confirmed", {})
+        worst = max((v for v in per_conf.values() if v), default=None)
+        res.append([
+            s["offered_rate"], _cores(cpu, "booking", "inventory", "payment", "projections"),
+            _cores(cpu, "postgres", "kafka", "ferretdb", "ferretdb-pg", "driver"),
+            f"{cpu.get('other_cores', 0):.2f}", f"{cpu.get('machine_busy_cores', 0):.2f}",
+            _per(pg["tracking_writes_per_s"]), _per(per_conf, "{:.1f}"),
+            f"{es / worst:.0f}" if es and worst else "-",
+            _per({k: v.get("inbox") for k, v in s["backlog_max"].items()}),
         ])
     hop_names = list(steps[0].get("hops", {})) if steps else []
     hop_rows = [[s["offered_rate"], *(fmt_ms(s["hops"][h], ("p50", "p99")) for h in hop_names)]
                 for s in steps if s.get("hops")]
-    head = ["rate/s", "arrived/s", "confirmed/s", "of expected", "held p50/95/99 ms",
-            "confirmed p50/95/99 ms", "seen held p99", "seen conf p99", "http err",
-            "unsettled", "cores b i p", "pg/kafka/driver", "machine", "commits/s (top db)",
-            "pg ceiling bk/s", "max inbox b i p"]
     return "\n".join([
         f"Steady curve ({FSYNC_NOTE}):",
-        table(head, rows),
-        "  held/confirmed: server-side (event time - POST sent, all bookings); seen: polled by"
-        " followed customers; of expected: confirmed/s / (rate x share that should confirm);"
-        " pg ceiling: eventsourcing single-writer commits/s / commits per confirmed booking"
-        " in the busiest database.",
-        "Where the time goes: each hop of the saga (relay, Kafka, consumer, write), from event"
-        " times in the three stores, first-try bookings, p50/p99 ms:",
+        table(["rate/s", "arrived/s", "confirmed/s", "of expected", "held p50/95/99 ms",
+               "confirmed p50/95/99 ms", "seen held p99", "seen conf p99", "POST p99",
+               "http errors", "unsettled", "server restarted"], flow),
+        "  held/confirmed: event time in booking's store - POST sent, every booking (confirmed:"
+        " first-try card); seen: as polled through the API by the customers who follow;"
+        " of expected: confirmed/s / (arrivals/s x share that should confirm).",
+        "",
+        table(["rate/s", "cores booking/inv/pay/proj", "pg/kafka/ferret/ferret-pg/driver",
+               "other", "machine", "write tx/s b/i/p", "per confirmed b/i/p",
+               "store ceiling bk/s", "max inbox b/i/p"], res),
+        "  cores: CPU s / wall s in the window (2 = the machine); pg: backends of the three"
+        " service databases; ferret: FerretDB and its backends (shared); other: the rest of the"
+        " machine; write tx: tracking records written (one per message the inbox processed, plus"
+        " relay positions), each a transaction of the service's single writer; store ceiling:"
+        " the eventsourcing write limit / the worst service's write tx per confirmed booking.",
+        "",
+        "Where the time goes: each hop of the saga (outbox relay, Kafka, inbox consumer, write),"
+        " from event times in the three stores, first-try bookings, p50/p99 ms:",
         table(["rate/s", *hop_names], hop_rows) if hop_rows else "",
     ])
 

@@ -23,7 +23,7 @@ from payment.application import PaymentService
 from bench.driver import DECLINED, VISA, Driver, HttpStats, Trace
 from bench.procstats import Sampler
 from bench.report import dist_ms
-from bench.system import SAGA, Probe
+from bench.system import SAGA, Probe, infra_pids
 
 from tests.e2e.harness import Distributed
 
@@ -192,16 +192,20 @@ async def wait_settled(probe: Probe, after_id: int, expected: int, timeout: floa
     return time.monotonic() - start
 
 
-def pg_window(before: dict, after: dict, events_before: dict, events_after: dict,
-              seconds: float, confirmed: int) -> dict:
+def pg_window(before: dict, after: dict, rows_before: dict, rows_after: dict,
+              seconds: float) -> dict:
+    """Per service database over the window: transactions (pg_stat_database, read-only
+    ones included), events inserted, tracking records written (inbox messages and relay
+    positions: each is one write transaction of the service's single writer)."""
     commits = {s: after[s] - before[s] for s in before}
+    rows = {s: {k: rows_after[s][k] - rows_before[s][k] for k in rows_before[s]}
+            for s in rows_before}
     return {
         "commits": commits,
         "commits_per_s": {s: round(n / seconds, 1) for s, n in commits.items()},
-        "commits_per_confirmed": {s: round(n / confirmed, 2) if confirmed else None
-                                  for s, n in commits.items()},
-        "events_per_s": {s: round((events_after[s] - events_before[s]) / seconds, 1)
-                         for s in events_before},
+        "events_per_s": {s: round(r["events"] / seconds, 1) for s, r in rows.items()},
+        "tracking_writes": {s: r["tracking"] for s, r in rows.items()},
+        "tracking_writes_per_s": {s: round(r["tracking"] / seconds, 1) for s, r in rows.items()},
     }
 
 
@@ -237,8 +241,9 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
     dropped = sold_out = 0
     try:
         start_id = probe.max_event_id("booking")
-        commits0 = probe.commits()
+        commits0, rows0 = probe.commits(), probe.rows_written()
         events0 = {s: probe.max_event_id(s) for s in SAGA}
+        servers0 = infra_pids(system)
         with Backlogs(system) as backlogs:
             t0, wall0 = time.monotonic(), time.time()
             next_at = t0
@@ -272,8 +277,7 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
             t1 = t0 + p.duration
             await asyncio.sleep(max(t1 - time.monotonic(), 0))
             wall1 = time.time()
-            commits1 = probe.commits()
-            events1 = {s: probe.max_event_id(s) for s in SAGA}
+            commits1, rows1 = probe.commits(), probe.rows_written()
             # Drain: every customer finishes (bounded) and the store says all are final.
             if tasks:
                 await asyncio.wait(set(tasks), timeout=p.drain_timeout)
@@ -288,9 +292,11 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
     result = analyse_steady(
         rate, p, traces, booking_tl, wall0, wall1, lags, dropped, sold_out,
         driver.http, sampler.window(t0, t1),
-        pg_window(commits0, commits1, events0, events1, p.duration, 0), backlog_peak, backlog_end,
+        pg_window(commits0, commits1, rows0, rows1, p.duration), backlog_peak, backlog_end,
         settle_s,
     )
+    servers1 = infra_pids(system)
+    result["disturbed"] = [n for n in servers0 if servers0[n] != servers1[n]]
     first_try = [t.booking_id for t in traces if t.method == VISA]
     result["hops"] = hops(booking_tl, inventory_tl, payment_tl, first_try)
     return result
@@ -328,9 +334,9 @@ def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_
         if t.polls and t.final_seen is not None and t.post_done is not None:
             poll_gaps.append((t.final_seen - t.post_done) / t.polls)
     should_confirm = sum(1 for t in traces if t.method == VISA or t.retries)
-    pg["commits_per_confirmed"] = {
+    pg["tracking_writes_per_confirmed"] = {
         s: round(n / confirmed_in_window, 2) if confirmed_in_window else None
-        for s, n in pg["commits"].items()
+        for s, n in pg["tracking_writes"].items()
     }
     confirmed_per_s = confirmed_in_window / p.duration
     expected = should_confirm / p.duration
@@ -422,6 +428,7 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
     apps = analysis_apps(system)
     try:
         after = {svc: probe.max_event_id(svc) for svc in SAGA}
+        servers0 = infra_pids(system)
         go = asyncio.Event()
 
         async def one(t: Trace) -> None:
@@ -441,7 +448,9 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
             task.cancel()
         cpu = sampler.window(t0, time.monotonic())
         timeline, inventory_tl, payment_tl = timelines(apps, after)
-        seat_map = await driver.seat_map(show)
+        seat_map = await settled_seat_map(driver, show, len(
+            [t for t in traces if "Confirmed" in timeline.get(t.booking_id, {})]))
+        servers1 = infra_pids(system)
     finally:
         probe.close()
         for app in apps.values():
@@ -450,7 +459,20 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
                            driver.http, cpu)
     winners = [t.booking_id for t in traces if "Confirmed" in timeline.get(t.booking_id, {})]
     result["hops_of_winners"] = hops(timeline, inventory_tl, payment_tl, winners)
+    result["disturbed"] = [n for n in servers0 if servers0[n] != servers1[n]]
     return result
+
+
+async def settled_seat_map(driver: Driver, show: str, confirmed: int, timeout: float = 15) -> dict:
+    """The seat map once it shows as many BOOKED seats as bookings were confirmed (it
+    may be read from a view that follows the store), or the last one seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seat_map = await driver.seat_map(show)
+        booked = sum(1 for s in seat_map.get("seats", []) if s["state"] == "BOOKED")
+        if booked >= confirmed or time.monotonic() > deadline:
+            return seat_map
+        await asyncio.sleep(0.25)
 
 
 def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settled, http,
@@ -474,7 +496,8 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
         else:
             other["unsettled" if not rec else rec.get("reason", "?")] += 1
     sold = Counter(seat for t in confirmed for seat in t.seats)
-    booked = {s["seat_id"]: s.get("booking_id") for s in seat_map["seats"] if s["state"] == "BOOKED"}
+    booked = {s["seat_id"]: s.get("booking_id")
+              for s in seat_map.get("seats", []) if s["state"] == "BOOKED"}
     confirmed_ids = {t.booking_id for t in confirmed}
     return {
         "customers": len(traces),
@@ -482,7 +505,7 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
         "confirmed": len(confirmed),
         "exact": len(confirmed) == seats and len(booked) == seats,
         "sold_twice": sorted(s for s, n in sold.items() if n > 1),
-        "booked_seats": len(booked),
+        "booked_seats": len(booked) if seat_map else None,
         "booked_by_unconfirmed": sorted(s for s, b in booked.items() if b not in confirmed_ids),
         "losers": losers,
         "losers_told": len(told_post),

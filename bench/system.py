@@ -46,19 +46,29 @@ def start_system(hold_seconds: float, sweep_seconds: float, **settings: str) -> 
     return system
 
 
-def stop_system(system: Distributed) -> None:
-    """Stop the services, drop their databases, delete their topics."""
+def stop_system(system: Distributed, log=print) -> None:
+    """Stop the services, drop their databases and views, delete their topics. A step
+    that fails (a server restarted meanwhile) is reported and the others still run."""
     try:
-        system.close()
-    finally:
-        s = system.local.settings
-        topics = [s.topic_prefix + t for t in TOPICS.values()]
+        system.close()  # processes, databases, the views database
+    except Exception as e:
+        log(f"teardown: {type(e).__name__}: {e}")
+        try:
+            system.local.stop_all()
+            system.local.drop_databases()
+        except Exception as e2:
+            log(f"teardown: {type(e2).__name__}: {e2}")
+    s = system.local.settings
+    try:
         admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap})
+        topics = [s.topic_prefix + t for t in TOPICS.values()]
         for future in admin.delete_topics(topics, operation_timeout=10).values():
             try:
                 future.result()
             except Exception:
                 pass  # never created, or already gone
+    except Exception as e:
+        log(f"teardown: topics: {type(e).__name__}: {e}")
 
 
 def service_pids(system: Distributed) -> dict[str, int]:
@@ -93,15 +103,16 @@ class Probe:
     # --- PostgreSQL -------------------------------------------------------------
 
     def backend_pids(self) -> dict[str, list[int]]:
-        """The server processes (backends) serving each service's database."""
+        """The server processes (backends) serving each service's database, and
+        FerretDB's (its ``ferretdb`` database, shared by everyone using FerretDB)."""
+        names = {**{db: svc for svc, db in self.dbs.items()}, "ferretdb": "ferretdb"}
         rows = self.admin.execute(
-            "SELECT datname, pid FROM pg_stat_activity WHERE datname = ANY(%s)",
-            (list(self.dbs.values()),),
+            "SELECT datname, pid FROM pg_stat_activity WHERE datname = ANY(%s)", (list(names),),
         ).fetchall()
-        by_db = {db: [] for db in self.dbs.values()}
+        out: dict[str, list[int]] = {svc: [] for svc in names.values()}
         for db, pid in rows:
-            by_db[db].append(pid)
-        return {svc: by_db[db] for svc, db in self.dbs.items()}
+            out[names[db]].append(pid)
+        return out
 
     def commits(self) -> dict[str, int]:
         """Committed transactions per service database (pg_stat_database.xact_commit;
@@ -112,6 +123,19 @@ class Probe:
         ).fetchall()
         by_db = dict(rows)
         return {svc: int(by_db.get(db, 0)) for svc, db in self.dbs.items()}
+
+    def rows_written(self) -> dict[str, dict[str, int]]:
+        """Per service: events inserted, and tracking records written (one per message
+        processed by the inbox, plus the relay's position updates)."""
+        out = {}
+        for svc, conn in self.conns.items():
+            rows = dict(conn.execute(
+                "SELECT relname, n_tup_ins + n_tup_upd FROM pg_stat_user_tables"
+                " WHERE relname = ANY(%s)", ([f"{svc}service_events", f"{svc}service_tracking"],),
+            ).fetchall())
+            out[svc] = {"events": int(rows.get(f"{svc}service_events", 0)),
+                        "tracking": int(rows.get(f"{svc}service_tracking", 0))}
+        return out
 
     def max_event_id(self, service: str) -> int:
         row = self.conns[service].execute(
@@ -163,10 +187,18 @@ class Probe:
         return out
 
 
-def postmaster_pid(port: int) -> int | None:
+def infra_ports(system: Distributed) -> dict[str, int]:
+    s = system.local.settings
+    return {"postgres": s.postgres_port, "kafka": int(s.kafka_bootstrap.rsplit(":", 1)[1]),
+            "ferretdb": int(s.mongo_url.rstrip("/").rsplit(":", 1)[1])}
+
+
+def infra_pids(system: Distributed) -> dict[str, int | None]:
+    """The servers' pids: a change between two calls means a server was restarted
+    meanwhile (by someone else), which disturbs whatever was measured."""
     from bench.procstats import listener_pid
 
-    return listener_pid(port)
+    return {name: listener_pid(port) for name, port in infra_ports(system).items()}
 
 
 def children(pid: int) -> list[int]:
