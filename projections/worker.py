@@ -30,7 +30,9 @@ def stream_readers(settings: Settings) -> dict[str, StreamReader]:
     # them can fail, and until a service has started there is nothing to read anyway.
     return {
         stream: StreamReader(
-            stream, {**settings.postgres_env(settings.service_db(stream)), "CREATE_TABLE": "no"}
+            stream,
+            {**settings.postgres_env(settings.service_db(stream)), "CREATE_TABLE": "no",
+             "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"},
         )
         for stream in STREAMS
     }

@@ -103,6 +103,8 @@ class Settings:
             "POSTGRES_PORT": str(self.postgres_port),
             "POSTGRES_USER": self.postgres_user,
             "POSTGRES_PASSWORD": self.postgres_password,
-            "POSTGRES_POOL_SIZE": "10",
-            "POSTGRES_MAX_OVERFLOW": "10",
+            # Connections held open per application; overflow is opened on demand. Small:
+            # a service has a handful of threads, and PostgreSQL's connections are finite.
+            "POSTGRES_POOL_SIZE": "3",
+            "POSTGRES_MAX_OVERFLOW": "7",
         }
