@@ -52,7 +52,7 @@ def test_compose_file_names_the_backing_servers() -> None:
 
 def test_compose_runs_each_service_from_the_project_image() -> None:
     services = yaml.safe_load(COMPOSE.read_text())["services"]
-    for name in ("booking", "inventory", "payment"):
+    for name in ("booking", "inventory", "payment", "projections"):
         service = services[name]
         assert service["build"] == "."
         assert service["command"] == ["python", "-m", name]
