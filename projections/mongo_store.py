@@ -19,6 +19,7 @@ from pymongo.errors import BulkWriteError
 from projections.projector import VIEWS, Write
 
 REGISTRY = "view_registry"
+REPLACES_PER_COMMAND = 10
 POSITIONS = "projector_positions"
 STATUS = "projector_status"
 
@@ -87,17 +88,36 @@ class MongoViewStore:
         return {d["_id"]: d for d in self.collection(view).find({"_id": {"$in": list(keys)}})}
 
     def put_many(self, view: str, writes: Sequence[Write]) -> bool:
-        ops = [
-            InsertOne(w.doc) if w.previous_rev is None
-            else ReplaceOne({"_id": w.key, "_rev": w.previous_rev}, w.doc)
-            for w in writes
+        inserts = [InsertOne(w.doc) for w in writes if w.previous_rev is None]
+        replaces = [
+            ReplaceOne({"_id": w.key, "_rev": w.previous_rev}, w.doc)
+            for w in writes if w.previous_rev is not None
         ]
-        replaces = sum(1 for w in writes if w.previous_rev is not None)
+        matched = 0
         try:
-            result = self.collection(view).bulk_write(ops, ordered=False)
+            if inserts:
+                self.collection(view).bulk_write(inserts, ordered=False)
+            # FerretDB v1 hangs on an update command carrying more than a few dozen
+            # updates (seen with 100; 10 is fine): send them in small groups.
+            for i in range(0, len(replaces), REPLACES_PER_COMMAND):
+                group = replaces[i : i + REPLACES_PER_COMMAND]
+                matched += self.collection(view).bulk_write(group, ordered=False).matched_count
         except BulkWriteError:
             return False  # a document was created meanwhile: fold again
-        return result.matched_count == replaces
+        return matched == len(replaces)
+
+    def insert_all(self, view: str, docs: Iterable[dict[str, Any]], chunk: int = 1000) -> int:
+        """Write a rebuilt view's documents: inserts only, fast on any MongoDB-wire server."""
+        batch, written = [], 0
+        for doc in docs:
+            batch.append(doc)
+            if len(batch) == chunk:
+                self.collection(view).insert_many(batch, ordered=False)
+                written, batch = written + len(batch), []
+        if batch:
+            self.collection(view).insert_many(batch, ordered=False)
+            written += len(batch)
+        return written
 
     def position(self, stream: str) -> int:
         doc = self.db[POSITIONS].find_one({"_id": f"{self.generation}/{stream}"})

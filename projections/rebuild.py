@@ -2,7 +2,11 @@
 
 The rebuild fills a new generation while the live projector keeps serving the old
 one, shows its progress, and flips the registry only once it has caught up with the
-streams' heads. Killed half-way, it resumes the unfinished generation next time.
+streams' heads. Killed half-way, the next rebuild takes over the unfinished
+generation and starts it afresh: no half-written document survives, none is served.
+
+It folds in memory (memory grows with the number of documents, not of events)
+and writes with inserts only; past millions of documents, fold per key range.
 """
 
 from __future__ import annotations
@@ -31,32 +35,48 @@ def rebuild(
     progress: Callable[[str], None] = print,
     fresh: bool = False,
 ) -> str:
+    """Fold every stream in memory, write the documents as inserts, catch up with what
+    was recorded meanwhile, then switch. Inserts only, because updates are what a
+    MongoDB-wire server does slowest (FerretDB v1: a few hundred a second)."""
     generation = _generation_to_build(db, fresh)
     store = MongoViewStore(db, generation)
+    store.drop()  # whatever a killed attempt left: this attempt starts from nothing
     store.prepare()
-    started, last_print = time.monotonic(), 0.0
-    done = sum(store.position(s) for s in readers)
-    first = done
-    while True:
+    folded, positions = InMemoryViewStore(), {s: 0 for s in readers}
+    started, last_print, done = time.monotonic(), 0.0, 0
+    while True:  # phase 1: the fold, with progress
         read = 0
         for stream, reader in readers.items():
-            position = store.position(stream)
-            batch = read_public(reader, position + 1, batch_size)
-            if batch.last is None:
-                continue
-            project(store, batch.events)
-            store.set_position(stream, batch.last)
-            read += batch.last - position
+            batch = read_public(reader, positions[stream] + 1, batch_size)
+            if batch.last is not None:
+                project(folded, batch.events)
+                read += batch.last - positions[stream]
+                positions[stream] = batch.last
         done += read
         now = time.monotonic()
         if now - last_print > 1.0 or not read:
             heads = sum(r.recorder.max_notification_id() or 0 for r in readers.values())
-            rate = (done - first) / max(now - started, 1e-9)
+            rate = done / max(now - started, 1e-9)
             eta = (heads - done) / rate if rate else 0.0
             progress(f"{generation}: {done}/{heads} events, {rate:,.0f} events/s, ETA {eta:,.0f} s")
             last_print = now
         if not read:
-            break  # caught up with every stream's head
+            break
+    for view, docs in folded.docs.items():  # phase 2: the documents, as inserts
+        store.insert_all(view, docs.values())
+    for stream, position in positions.items():
+        store.set_position(stream, position)
+    progress(f"{generation}: {sum(len(d) for d in folded.docs.values())} documents written")
+    while True:  # phase 3: what was recorded meanwhile, incrementally
+        read = 0
+        for stream, reader in readers.items():
+            batch = read_public(reader, store.position(stream) + 1, batch_size)
+            if batch.last is not None:
+                project(store, batch.events)
+                store.set_position(stream, batch.last)
+                read += 1
+        if not read:
+            break
     switch_generation(db, generation)
     db[UNFINISHED].delete_one({"_id": generation})
     progress(f"switched readers to {generation}")
@@ -66,7 +86,7 @@ def rebuild(
 def _generation_to_build(db: Database, fresh: bool) -> str:
     unfinished = db[UNFINISHED].find_one(sort=[("_id", -1)])
     if unfinished and not fresh and unfinished["_id"] != current_generation(db):
-        return unfinished["_id"]  # resume what a killed rebuild left
+        return unfinished["_id"]  # take over the name a killed rebuild left, and its mess
     generation = next_generation(db)
     db[UNFINISHED].replace_one({"_id": generation}, {"_id": generation}, upsert=True)
     return generation
