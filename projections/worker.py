@@ -61,19 +61,22 @@ class Projector:
         return self.store
 
     def run_once(self) -> int:
-        """Project one batch of each stream; return how many notifications were read."""
+        """Project the next batch of every stream in one fold, so a document touched by
+        several streams (a booking) is written once per round, not once per stream."""
         store = self.follow_registry()
-        read = 0
+        batches = {}
         for stream, reader in self.readers.items():
             position = store.position(stream)
-            batch = read_public(reader, position + 1, self.batch_size)
+            batches[stream] = (position, read_public(reader, position + 1, self.batch_size))
+        project(store, [e for _, batch in batches.values() for e in batch.events])
+        read = 0
+        for stream, (position, batch) in batches.items():
             if batch.last is None:
                 self.lag[stream] = {**self.lag.get(stream, {}), "events": 0, "position": position}
                 continue
-            project(store, batch.events)
             store.set_position(stream, batch.last)
             read += batch.last - position
-            self.lag[stream] = self._lag(reader, batch.last, batch.oldest_timestamp)
+            self.lag[stream] = self._lag(self.readers[stream], batch.last, batch.oldest_timestamp)
         return read
 
     @staticmethod
