@@ -51,13 +51,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--flash-seats", type=int, default=200)
     g.add_argument("--flash-follow", type=float, default=0.1,
                    help="share of flash-sale customers polling (default 0.1)")
+    g.add_argument("--flash-hold-seconds", type=float, default=600,
+                   help="hold time of the flash sale's system (default: the product's 600)")
     g = p.add_argument_group("driver and system")
     g.add_argument("--connections", type=int, default=128, help="HTTP connections to booking")
     g.add_argument("--poll-ms", type=float, default=15, help="poll interval per booking")
     g.add_argument("--poll-concurrency", type=int, default=16, help="polls in flight at most")
-    g.add_argument("--hold-seconds", type=float, default=5)
+    g.add_argument("--hold-seconds", type=float, default=5,
+                   help="hold time of the steady system: the declined who do not retry expire")
     g.add_argument("--sweep-seconds", type=float, default=0.2)
     g.add_argument("--seed", type=int, default=6)
+    g.add_argument("--ferretdb", choices=("private", "shared"), default="private",
+                   help="views on a FerretDB started for this run (default), or scripts/infra's")
     g.add_argument("--limit-seconds", type=float, default=3, help="per reference limit")
     g.add_argument("--no-limits", action="store_true", help="skip the reference limits")
     g.add_argument("--no-audit", action="store_true", help="skip the invariants audit")
@@ -107,74 +112,117 @@ def add_totals(cpu: dict) -> None:
     cpu["other_cores"] = round(cpu["machine_busy_cores"] - ours, 3)
 
 
-async def run(args, system, sampler, out: dict) -> None:
-    driver = Driver(system, connections=args.connections, poll_ms=args.poll_ms,
-                    poll_concurrency=args.poll_concurrency,
-                    follow_timeout=args.hold_seconds + 60)
+def one_system(args, hold_seconds: float, scenario) -> dict:
+    """Start a fresh system, run one scenario coroutine on it, audit, tear down.
+    ``scenario(system, driver, sampler)`` returns the scenario's result."""
+    log(f"starting a fresh system (hold {hold_seconds:g} s) ...")
+    run: dict = {}
+    system = start_system(hold_seconds, args.sweep_seconds,
+                          private_ferretdb=args.ferretdb == "private")
+    sampler = None
     try:
-        if args.scenario in ("steady", "all"):
-            p = SteadyParams(duration=args.duration, shows=args.shows, seats=args.seats,
-                             zipf=args.zipf, fail_rate=args.fail_rate, retry_rate=args.retry_rate,
-                             follow=args.follow, seed=args.seed,
-                             drain_timeout=args.hold_seconds + 60)
-            rates = [float(r) for r in args.rates.split(",") if r.strip()]
-            out["steady"] = await steady(system, driver, sampler, rates, p, args.keep_going, log)
-            for step in out["steady"]:
-                add_totals(step["cpu"])
-        if args.scenario in ("flash-sale", "all"):
-            log(f"flash sale: {args.flash_customers} customers, {args.flash_seats} seats ...")
-            out["flash_sale"] = await flash_sale(
-                system, driver, sampler, args.flash_customers, args.flash_seats,
-                args.flash_follow, args.seed, timeout=args.hold_seconds + 120)
-            add_totals(out["flash_sale"]["cpu"])
+        s = system.local.settings
+        run["system"] = {"topic_prefix": s.topic_prefix, "databases": s.databases,
+                         "ports": s.ports, "hold_seconds": hold_seconds,
+                         "sweep_seconds": args.sweep_seconds, "mongo_url": s.mongo_url,
+                         "processes": sorted(system.local.procs)}
+        sampler = Sampler(process_groups(system, [])).start()
+
+        async def go() -> None:
+            driver = Driver(system, connections=args.connections, poll_ms=args.poll_ms,
+                            poll_concurrency=args.poll_concurrency,
+                            follow_timeout=hold_seconds + 60)
+            try:
+                run["result"] = await scenario(system, driver, sampler)
+            finally:
+                await driver.close()
+
+        try:
+            asyncio.run(go())
+        except Exception as e:  # keep what was measured so far
+            run["error"] = f"{type(e).__name__}: {e}"
+            log(f"run failed: {run['error']}")
+        run["views_answering"] = views_answering(system)
+        run["projection_lag"] = projection_lag(system)  # None until the projector exists
+        run["peak_rss_mib"] = {name: round(memory_kib(pid)[1] / 1024, 1)
+                               for name, pid in service_pids(system).items() if memory_kib(pid)}
+        if not args.no_audit:
+            log("auditing the stores ...")
+            run["audit"] = audit(system, args.audit_transitions)
     finally:
-        await driver.close()
+        if sampler:
+            sampler.stop()
+        stop_system(system, log)
+    return run
+
+
+def views_answering(system, timeout_ms: int = 3000) -> bool | None:
+    """Whether the MongoDB-wire server of the views still answers a query that needs
+    its PostgreSQL pool (None when the system has no views)."""
+    import pymongo
+
+    s = system.local.settings
+    if "projections" not in system.local.procs:
+        return None
+    try:
+        with pymongo.MongoClient(s.mongo_url, serverSelectionTimeoutMS=timeout_ms,
+                                 socketTimeoutMS=timeout_ms) as client:
+            client[getattr(s, "views_db", "views")].list_collection_names()
+        return True
+    except pymongo.errors.PyMongoError:
+        return False
+
+
+def source_version() -> str:
+    """The commit measured, and whether the working tree differed from it."""
+    commit = os.popen("git rev-parse --short HEAD 2>/dev/null").read().strip()
+    if not commit:
+        return open(".commit").read().strip()[:7] if os.path.exists(".commit") else "unknown"
+    dirty = os.popen("git status --porcelain --untracked-files=no 2>/dev/null").read().strip()
+    return commit + (" + uncommitted changes" if dirty else "")
 
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
     out: dict = {"scenario": args.scenario, "args": vars(args), "machine": machine(),
                  "note": rp.FSYNC_NOTE, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    out["commit"] = source_version()
     if args.scenario == "limits" or not args.no_limits:
-        out["limits"] = measure(args.limit_seconds, log)  # before the system runs
-    if args.scenario != "limits":
-        log("starting a fresh system ...")
-        system = start_system(args.hold_seconds, args.sweep_seconds)
-        sampler = None
-        try:
-            s = system.local.settings
-            out["system"] = {"topic_prefix": s.topic_prefix, "databases": s.databases,
-                             "ports": s.ports, "hold_seconds": args.hold_seconds,
-                             "sweep_seconds": args.sweep_seconds}
-            sampler = Sampler(process_groups(system, [])).start()
-            try:
-                asyncio.run(run(args, system, sampler, out))
-            except Exception as e:  # keep what was measured so far
-                out["error"] = f"{type(e).__name__}: {e}"
-                log(f"run failed: {out['error']}")
-            out["projection_lag"] = projection_lag(system)  # None until the projector exists
-            out["peak_rss_mib"] = {name: round(memory_kib(pid)[1] / 1024, 1)
-                                   for name, pid in service_pids(system).items()
-                                   if memory_kib(pid)}
-            if not args.no_audit:
-                log("auditing the stores ...")
-                out["audit"] = audit(system, args.audit_transitions)
-        finally:
-            if sampler:
-                sampler.stop()
-            stop_system(system, log)
+        out["limits"] = measure(args.limit_seconds, log)  # before any system runs
+    if args.scenario in ("steady", "all"):
+        p = SteadyParams(duration=args.duration, shows=args.shows, seats=args.seats,
+                         zipf=args.zipf, fail_rate=args.fail_rate, retry_rate=args.retry_rate,
+                         follow=args.follow, seed=args.seed, drain_timeout=args.hold_seconds + 60)
+        rates = [float(r) for r in args.rates.split(",") if r.strip()]
+
+        async def run_steady(system, driver, sampler):
+            steps = await steady(system, driver, sampler, rates, p, args.keep_going, log)
+            for step in steps:
+                add_totals(step["cpu"])
+            return steps
+
+        out["steady"] = one_system(args, args.hold_seconds, run_steady)
+    if args.scenario in ("flash-sale", "all"):
+        async def run_flash(system, driver, sampler):
+            log(f"flash sale: {args.flash_customers} customers, {args.flash_seats} seats ...")
+            result = await flash_sale(system, driver, sampler, args.flash_customers,
+                                      args.flash_seats, args.flash_follow, args.seed,
+                                      timeout=180)
+            add_totals(result["cpu"])
+            return result
+
+        out["flash_sale"] = one_system(args, args.flash_hold_seconds, run_flash)
     out["machine"]["loadavg_after"] = loadavg()
     path = rp.write_json(out, args.scenario, DATA)
     print(rp.render(out))
-    if "error" in out:
-        print(f"\nRUN FAILED: {out['error']}")
     print(f"\nreport: {path}")
-    ok = "error" not in out and out.get("audit", {"ok": True})["ok"] and flash_ok(out)
-    return 0 if ok else 1
+    runs = [out[k] for k in ("steady", "flash_sale") if k in out]
+    ok = all("error" not in r and r.get("audit", {"ok": True})["ok"] for r in runs)
+    return 0 if ok and flash_ok(out) else 1
 
 
 def flash_ok(out: dict) -> bool:
-    f = out.get("flash_sale")
+    f = out.get("flash_sale", {}).get("result")
     return f is None or (f["exact"] and not f["sold_twice"] and f["losers_told"] == f["losers"])
 
 

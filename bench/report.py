@@ -147,25 +147,42 @@ def flash_text(f: dict) -> str:
     return "\n".join(lines)
 
 
+def run_text(run: dict) -> list[str]:
+    parts = []
+    if run.get("peak_rss_mib"):
+        parts.append("  peak RSS per process (MiB): " + ", ".join(
+            f"{k} {v}" for k, v in run["peak_rss_mib"].items()))
+    if run.get("views_answering") is not None:
+        parts.append("  views (MongoDB-wire server) still answering at the end: "
+                     + ("yes" if run["views_answering"] else "NO"))
+    if "projection_lag" in run:
+        lag = run["projection_lag"]
+        parts.append("  projection lag: " + ("n/a (bench.projection.projection_lag: not yet wired)"
+                                             if lag is None else
+                                             fmt_ms(lag, ("p50", "p95", "p99", "max"))))
+    if run.get("audit"):
+        a = run["audit"]
+        parts.append(f"  audit ({a['took_s']} s, {a['totals']}): " + (
+            "all invariants hold" if a["ok"]
+            else "; ".join(f"{k}: {v}" for k, v in a["checks"].items() if v != "ok")))
+    if run.get("error"):
+        parts.append(f"  RUN FAILED: {run['error']}")
+    return parts
+
+
 def render(out: dict) -> str:
     m = out["machine"]
     parts = [f"Machine: {m['nproc']} cores ({m['cpu']}), {m['mem_gib']} GiB; load average"
-             f" before {m['loadavg_before']}, after {m.get('loadavg_after')}"]
+             f" before {m['loadavg_before']}, after {m.get('loadavg_after')}; source"
+             f" {out.get('commit')}"]
     if out.get("limits"):
         parts.append(limits_text(out["limits"]))
-    if out.get("steady"):
-        parts.append(steady_text(out["steady"], out.get("limits", {})))
-    if out.get("flash_sale"):
-        parts.append(flash_text(out["flash_sale"]))
-    if out.get("peak_rss_mib"):
-        parts.append("Peak RSS per service (MiB): " + ", ".join(
-            f"{k} {v}" for k, v in out["peak_rss_mib"].items()))
-    if "projection_lag" in out:
-        lag = out["projection_lag"]
-        parts.append("Projection lag: " + ("n/a (no MongoDB projector yet, issue #5)" if lag is None
-                                           else fmt_ms(lag, ("p50", "p95", "p99", "max"))))
-    if out.get("audit"):
-        a = out["audit"]
-        parts.append(f"Audit ({a['took_s']} s, {a['totals']}): " + ("all invariants hold" if a["ok"]
-                     else "; ".join(f"{k}: {v}" for k, v in a["checks"].items() if v != "ok")))
+    steady = out.get("steady")
+    if steady:
+        text = [steady_text(steady["result"], out.get("limits", {}))] if steady.get("result") else []
+        parts.append("\n".join(text + run_text(steady)))
+    flash = out.get("flash_sale")
+    if flash:
+        text = [flash_text(flash["result"])] if flash.get("result") else []
+        parts.append("\n".join(text + run_text(flash)))
     return "\n\n".join(parts)

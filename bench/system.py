@@ -7,6 +7,7 @@ with its topics deleted at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import psycopg
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from bench.ferret import PrivateFerretDB
 from shared.contracts import TOPICS
 from tests.e2e.harness import Distributed
 from tests.fixtures.servers import Endpoints
@@ -25,19 +27,27 @@ DATA = ROOT / ".data" / "bench"
 SAGA = ("booking", "inventory", "payment")  # the services with a database and a topic
 
 
-def start_system(hold_seconds: float, sweep_seconds: float, **settings: str) -> Distributed:
+def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bool = True,
+                 **settings: str) -> Distributed:
     """Start the system's processes as the end-to-end tests do (``Distributed.create``,
-    so settings the harness gains are picked up), renamed ``bench<tag>``; the caller
-    must ``stop_system``."""
+    so settings the harness gains are picked up), renamed ``bench<tag>``, optionally with
+    a FerretDB of its own; the caller must ``stop_system``."""
     ep = Endpoints.from_env()
-    for host in (ep.pg_host, ep.kafka_bootstrap.rsplit(":", 1)[0]):
+    for host in (ep.pg_host, ep.kafka_bootstrap.rsplit(":", 1)[0], ep.mongo_url.split("/")[2]
+                 .rsplit(":", 1)[0]):
         assert host == "127.0.0.1", f"the benchmark only targets 127.0.0.1, not {host}"
+    ferret = None
+    if private_ferretdb:
+        ferret = PrivateFerretDB(ep, DATA).start()
+        ep = dataclasses.replace(ep, mongo_url=ferret.url)
     system = Distributed.create(ep, DATA / "logs", hold_seconds=str(hold_seconds),
                                 sweep_seconds=str(sweep_seconds), http_host="127.0.0.1",
                                 **settings)
     tag = system.local.log_dir.name
     system.local.env = {k: v.replace(f"e2e{tag}", f"bench{tag}") for k, v in system.local.env.items()}
     system.tag = tag  # type: ignore[attr-defined]
+    system.ferret = ferret  # type: ignore[attr-defined]
+    system.ferret_db = ferret.database if ferret else "ferretdb"  # type: ignore[attr-defined]
     try:
         system.start()
     except BaseException:
@@ -69,6 +79,12 @@ def stop_system(system: Distributed, log=print) -> None:
                 pass  # never created, or already gone
     except Exception as e:
         log(f"teardown: topics: {type(e).__name__}: {e}")
+    ferret = getattr(system, "ferret", None)
+    if ferret is not None:
+        try:
+            ferret.stop()
+        except Exception as e:
+            log(f"teardown: private FerretDB: {type(e).__name__}: {e}")
 
 
 def service_pids(system: Distributed) -> dict[str, int]:
@@ -104,8 +120,9 @@ class Probe:
 
     def backend_pids(self) -> dict[str, list[int]]:
         """The server processes (backends) serving each service's database, and
-        FerretDB's (its ``ferretdb`` database, shared by everyone using FerretDB)."""
-        names = {**{db: svc for svc, db in self.dbs.items()}, "ferretdb": "ferretdb"}
+        FerretDB's (its database: private to the run, or the shared ``ferretdb``)."""
+        ferret_db = getattr(self.system, "ferret_db", "ferretdb")
+        names = {**{db: svc for svc, db in self.dbs.items()}, ferret_db: "ferretdb"}
         rows = self.admin.execute(
             "SELECT datname, pid FROM pg_stat_activity WHERE datname = ANY(%s)", (list(names),),
         ).fetchall()
