@@ -43,8 +43,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--zipf", type=float, default=1.0, help="skew towards hot shows (0: uniform)")
     g.add_argument("--fail-rate", type=float, default=0.1, help="share paying with a declined card")
     g.add_argument("--retry-rate", type=float, default=0.5, help="of the declined, share retrying")
-    g.add_argument("--follow", type=float, default=1.0,
-                   help="share of customers polling their booking (retriers always do)")
+    g.add_argument("--follow", type=float, default=0.2,
+                   help="share of customers polling their booking (retriers always do;"
+                        " default 0.2: latencies of all bookings come from the stores)")
     g.add_argument("--keep-going", action="store_true", help="do not stop at the first saturated rate")
     g = p.add_argument_group("flash sale")
     g.add_argument("--flash-customers", type=int, default=2000)
@@ -56,7 +57,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     g = p.add_argument_group("driver and system")
     g.add_argument("--connections", type=int, default=128, help="HTTP connections to booking")
     g.add_argument("--poll-ms", type=float, default=15, help="poll interval per booking")
-    g.add_argument("--poll-concurrency", type=int, default=16, help="polls in flight at most")
+    g.add_argument("--poll-concurrency", type=int, default=8, help="polls in flight at most")
     g.add_argument("--hold-seconds", type=float, default=5,
                    help="hold time of the steady system: the declined who do not retry expire")
     g.add_argument("--sweep-seconds", type=float, default=0.2)
@@ -98,7 +99,7 @@ def process_groups(system, probe_box: list) -> callable:
     return groups
 
 
-def add_totals(cpu: dict) -> None:
+def add_totals(cpu: dict, confirmed: int) -> None:
     """postgres = our three databases' backends; other = the machine minus what we
     sampled (FerretDB and its backends, other users of the machine, the kernel)."""
     g = cpu.get("groups", {})
@@ -110,6 +111,11 @@ def add_totals(cpu: dict) -> None:
     ours = sum(v["cores"] for k, v in g.items() if not k.startswith("pg:")
                and not k.startswith("ferretdb"))
     cpu["other_cores"] = round(cpu["machine_busy_cores"] - ours, 3)
+    # What one confirmed booking costs each process, in CPU milliseconds.
+    cpu["ms_per_confirmed"] = {
+        k: round(1000 * v["cpu_s"] / confirmed, 1) for k, v in g.items()
+        if confirmed and not k.startswith("pg:")
+    }
 
 
 def one_system(args, hold_seconds: float, scenario) -> dict:
@@ -198,7 +204,7 @@ def main(argv: list[str]) -> int:
         async def run_steady(system, driver, sampler):
             steps = await steady(system, driver, sampler, rates, p, args.keep_going, log)
             for step in steps:
-                add_totals(step["cpu"])
+                add_totals(step["cpu"], step["confirmed"]["in_window"])
             return steps
 
         out["steady"] = one_system(args, args.hold_seconds, run_steady)
@@ -208,7 +214,7 @@ def main(argv: list[str]) -> int:
             result = await flash_sale(system, driver, sampler, args.flash_customers,
                                       args.flash_seats, args.flash_follow, args.seed,
                                       timeout=180)
-            add_totals(result["cpu"])
+            add_totals(result["cpu"], result["customers"])  # per customer, not per seat
             return result
 
         out["flash_sale"] = one_system(args, args.flash_hold_seconds, run_flash)

@@ -2,9 +2,10 @@
 
 A customer POSTs a booking and, if followed, polls ``GET /bookings/{id}`` until it is
 final, retrying a declined payment when it is one who retries. Polls are spaced
-``poll_ms`` apart per booking and at most ``poll_concurrency`` are in flight at
-once, so polling never grows into the dominant load (the effective interval is
-reported). Every wait is bounded; everything targets 127.0.0.1.
+``poll_ms`` apart for the first ten, then back off by 1.25x up to 250 ms, and at most
+``poll_concurrency`` are in flight at once, so polling never grows into the dominant
+load when the system slows down (the mean interval is reported). Every wait is
+bounded; everything targets 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -176,6 +177,8 @@ class Driver:
         interval = self.poll_s
         while time.monotonic() < deadline:
             await asyncio.sleep(interval)
+            if t.polls >= 10:  # after ~10 quick polls, back off: resolution stays ~1/8 of the wait
+                interval = min(interval * 1.25, max(self.poll_s, 0.25))
             async with self.poll_gate:
                 r = await self.call("get_booking", self.booking, "GET", f"/bookings/{t.booking_id}",
                                     headers=headers)

@@ -96,6 +96,10 @@ def steady_text(steps: list[dict], limits: dict) -> str:
             f"{es / worst:.0f}" if es and worst else "-",
             _per({k: v.get("inbox") for k, v in s["backlog_max"].items()}),
         ])
+    cost_names = ["booking", "inventory", "payment", "projections", "postgres", "kafka",
+                  "ferretdb", "ferretdb-pg", "driver"]
+    cost_rows = [[s["offered_rate"], *(s["cpu"].get("ms_per_confirmed", {}).get(n, "-")
+                                       for n in cost_names)] for s in steps]
     hop_names = list(steps[0].get("hops", {})) if steps else []
     hop_rows = [[s["offered_rate"], *(fmt_ms(s["hops"][h], ("p50", "p99")) for h in hop_names)]
                 for s in steps if s.get("hops")]
@@ -116,6 +120,9 @@ def steady_text(steps: list[dict], limits: dict) -> str:
         " machine; write tx: tracking records written (one per message the inbox processed, plus"
         " relay positions), each a transaction of the service's single writer; store ceiling:"
         " the eventsourcing write limit / the worst service's write tx per confirmed booking.",
+        "",
+        "CPU milliseconds per confirmed booking (window CPU / bookings confirmed in it):",
+        table(["rate/s", *cost_names], cost_rows),
         "",
         "Where the time goes: each hop of the saga (outbox relay, Kafka, inbox consumer, write),"
         " from event times in the three stores, first-try bookings, p50/p99 ms:",
@@ -138,9 +145,14 @@ def flash_text(f: dict) -> str:
         + fmt_ms(f["losers_told_from_start"], ("p50", "p95", "p99", "max")),
         "  winners confirmed, from POST (ms): p50/p95/p99/max "
         + fmt_ms(conf, ("p50", "p95", "p99", "max")),
-        f"  every POST answered after {f['all_posts_answered_s']:.2f} s; all settled after"
+        f"  POSTs accepted at {f['customers'] / max(f['all_posts_answered_s'], 1e-9):.0f}/s;"
+        f" every POST answered after {f['all_posts_answered_s']:.2f} s; all settled after"
         f" {f['all_settled_s']:.2f} s; http errors {f['http']['errors']}"
         f" {f['http']['transport_errors']}",
+        "  cores: " + ", ".join(f"{k} {v['cores']:.2f}" for k, v in f["cpu"].get("groups", {}).items()
+                                if not k.startswith("pg:")) + f"; machine {f['cpu'].get('machine_busy_cores')}",
+        "  CPU ms per customer: " + ", ".join(f"{k} {v}" for k, v in
+                                               f["cpu"].get("ms_per_confirmed", {}).items()),
         "  hops of the winners, p50/p99 ms: " + "; ".join(
             f"{h}: {fmt_ms(d, ('p50', 'p99'))}" for h, d in f.get("hops_of_winners", {}).items()),
     ]
