@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .config import FERRETDB_DATABASE, FERRETDB_VERSION, HOST, Config
 from .procs import (
+    wait_until_answers,
     InfraError,
     check_port_free,
     cmdline,
@@ -26,8 +27,6 @@ from .procs import (
     read_pid,
     spawn,
     stop_tree,
-    tail,
-    wait_for,
 )
 
 MODULE = "github.com/FerretDB/FerretDB"
@@ -175,20 +174,7 @@ class FerretDB:
         return "started"
 
     def wait_ready(self, timeout: float = 60) -> None:
-        def ready() -> bool:
-            # Right after exec, /proc/<pid>/cmdline can still read empty, so pid() would
-            # briefly say "not ours": ask our own child handle when we have one.
-            if (self.proc.poll() is not None) if self.proc else not self.pid():
-                raise InfraError(
-                    f"ferretdb: the server died. Last lines of {self.log}:\n{tail(self.log)}"
-                )
-            return self.answers()
-
-        if not wait_for(ready, timeout, 0.2):
-            raise InfraError(
-                f"ferretdb: no answer on {self.where} after {timeout:.0f}s. "
-                f"Last lines of {self.log}:\n{tail(self.log)}"
-            )
+        wait_until_answers(self, "server", timeout, 0.2)
 
     def strays(self) -> list[int]:
         """This checkout's server processes, found by command line (pid file or not)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import HOST, KAFKA_VERSION, Config
 from .procs import (
+    wait_until_answers,
     InfraError,
     check_port_free,
     cmdline,
@@ -25,8 +26,6 @@ from .procs import (
     read_pid,
     spawn,
     stop_tree,
-    tail,
-    wait_for,
 )
 
 POM = Path(__file__).with_name("kafka-pom.xml")
@@ -252,20 +251,7 @@ class Kafka:
         return "started"
 
     def wait_ready(self, timeout: float = 120) -> None:
-        def ready() -> bool:
-            # Right after exec, /proc/<pid>/cmdline can still read empty, so pid() would
-            # briefly say "not ours": ask our own child handle when we have one.
-            if (self.proc.poll() is not None) if self.proc else not self.pid():
-                raise InfraError(
-                    f"kafka: the broker died. Last lines of {self.log}:\n{tail(self.log)}"
-                )
-            return self.answers()
-
-        if not wait_for(ready, timeout, 0.3):
-            raise InfraError(
-                f"kafka: no answer on {self.where} after {timeout:.0f}s. "
-                f"Last lines of {self.log}:\n{tail(self.log)}"
-            )
+        wait_until_answers(self, "broker", timeout, 0.3)
 
     def strays(self) -> list[int]:
         """This checkout's server processes, found by command line (pid file or not)."""

@@ -143,6 +143,25 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
         time.sleep(interval)
 
 
+def wait_until_answers(server, noun: str, timeout: float, interval: float) -> None:
+    """Wait for ``server.answers()``; fail at once, with its log, if the process died."""
+
+    def ready() -> bool:
+        # Right after exec, /proc/<pid>/cmdline can still read empty, so pid() would
+        # briefly say "not ours": ask our own child handle when we have one.
+        if (server.proc.poll() is not None) if server.proc else not server.pid():
+            raise InfraError(
+                f"{server.name}: the {noun} died. Last lines of {server.log}:\n{tail(server.log)}"
+            )
+        return server.answers()
+
+    if not wait_for(ready, timeout, interval):
+        raise InfraError(
+            f"{server.name}: no answer on {server.where} after {timeout:.0f}s. "
+            f"Last lines of {server.log}:\n{tail(server.log)}"
+        )
+
+
 def tail(path: Path, lines: int = 30) -> str:
     try:
         text = path.read_text(errors="replace")
