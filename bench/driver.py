@@ -48,6 +48,7 @@ class Trace:
     reason: str | None = None
     retried: float | None = None
     polls: int = 0
+    post_attempts: int = 1  # >1: the POST was repeated (same Idempotency-Key) after a timeout
     error: str | None = None
 
     def __post_init__(self) -> None:
@@ -160,8 +161,12 @@ class Driver:
         headers = {**self.auth(t.customer), "Idempotency-Key": t.key}
         body = {"show_id": t.show, "seat_ids": t.seats, "payment_method": t.method}
         t.sent, t.sent_wall = time.monotonic(), time.time()
-        r = await self.call("post_booking", self.booking, "POST", "/bookings", json=body,
-                            headers=headers)
+        for attempt in range(1, 4):  # a timed-out POST is repeated with the same key
+            t.post_attempts = attempt
+            r = await self.call("post_booking", self.booking, "POST", "/bookings", json=body,
+                                headers=headers)
+            if r is not None and r.status_code < 500:
+                break
         t.post_done = time.monotonic()
         if r is None or r.status_code not in (200, 202):
             t.post_status = r.status_code if r is not None else None

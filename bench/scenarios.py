@@ -347,6 +347,7 @@ def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_
         "arrivals": len(traces) + dropped + sold_out,
         "arrival_rate": round((len(traces) + dropped + sold_out) / p.duration, 1),
         "dropped_over_max_outstanding": dropped,
+        "posts_repeated_after_timeout": sum(1 for t in traces if t.post_attempts > 1),
         "sold_out_arrivals": sold_out,
         "bookings": len(traces),
         "expected_confirm_rate": round(expected, 1),
@@ -516,6 +517,7 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
         "winners_confirmed_from_post": dist_ms(conf),
         "all_posts_answered_s": round(answered, 2),
         "all_settled_s": round(settled, 2),
+        "posts_repeated_after_timeout": sum(1 for t in traces if t.post_attempts > 1),
         "client_latency": {
             "post_response": dist_ms([t.post_done - t.sent for t in traces if t.post_done]),
             "followed": sum(1 for t in traces if t.followed),
