@@ -67,7 +67,7 @@ class ServiceProcess:
                     self.app.new_events.clear()
             except Exception:
                 log.exception("relay failed; resuming from the recorded position")
-                relay._position = None
+                relay.forget_position()
                 self.stopping.wait(1.0)
 
     def _consumer_loop(self) -> None:

@@ -45,6 +45,10 @@ class OutboxRelay:
             self._position = self.app.recorder.max_tracking_id(self.POSITION) or 0
         return self._position
 
+    def forget_position(self) -> None:
+        """After a failure: read the position from the store again before going on."""
+        self._position = None
+
     def publish_next(self) -> int | None:
         """Publish the next batch; return the last notification id it covered."""
         notifications = self.app.recorder.select_notifications(

@@ -190,7 +190,7 @@ def test_republished_and_redelivered_messages_have_no_further_effect(system, clo
     sizes = {n: a.recorder.max_notification_id() for n, a in system.apps.items()}
     # Republish every service's whole log (a relay that lost its position) ...
     for name, relay in system.relays.items():
-        relay._position = 0
+        relay._position = 0  # as if it had lost its position: republish everything
         relay.relay_once()
     # ... and rewind every consumer to the start (redelivery).
     for consumer in system.consumers.values():
