@@ -90,6 +90,10 @@ class Driver:
                                            limits=httpx.Limits(max_connections=16), timeout=timeout)
         for client in (self.booking, self.inventory):
             assert client.base_url.host == "127.0.0.1"
+        # httpx's pool degrades badly with thousands of queued requests (its queue is
+        # rescanned on every change): wait here instead, never more than the pool holds.
+        self.gates = {id(self.booking): asyncio.Semaphore(connections),
+                      id(self.inventory): asyncio.Semaphore(16)}
         self.poll_s = poll_ms / 1000
         self.poll_gate = asyncio.Semaphore(poll_concurrency)
         self.follow_timeout = follow_timeout
@@ -111,11 +115,12 @@ class Driver:
         """One request, counted by kind and status; None on a transport error."""
         self.http.requests[kind] += 1
         start = time.monotonic()
-        try:
-            r = await client.request(method, url, **kwargs)
-        except httpx.HTTPError as e:
-            self.http.transport_errors[(kind, type(e).__name__)] += 1
-            return None
+        async with self.gates[id(client)]:
+            try:
+                r = await client.request(method, url, **kwargs)
+            except httpx.HTTPError as e:
+                self.http.transport_errors[(kind, type(e).__name__)] += 1
+                return None
         self.http.latency.setdefault(kind, []).append(time.monotonic() - start)
         self.http.statuses[(kind, r.status_code)] += 1
         return r
