@@ -92,7 +92,7 @@ def steady_text(steps: list[dict], limits: dict) -> str:
             s["offered_rate"], _cores(cpu, "booking", "inventory", "payment", "projections"),
             _cores(cpu, "postgres", "kafka", "ferretdb", "ferretdb-pg", "driver"),
             f"{cpu.get('other_cores', 0):.2f}", f"{cpu.get('machine_busy_cores', 0):.2f}",
-            _per(pg["tracking_writes_per_s"]), _per(per_conf, "{:.1f}"),
+            _per(pg["commits_per_s"]), _per(pg["tracking_writes_per_s"]), _per(per_conf, "{:.1f}"),
             f"{es / worst:.0f}" if es and worst else "-",
             _per({k: v.get("inbox") for k, v in s["backlog_max"].items()}),
         ])
@@ -113,11 +113,11 @@ def steady_text(steps: list[dict], limits: dict) -> str:
         " of expected: confirmed/s / (arrivals/s x share that should confirm).",
         "",
         table(["rate/s", "cores booking/inv/pay/proj", "pg/kafka/ferret/ferret-pg/driver",
-               "other", "machine", "write tx/s b/i/p", "per confirmed b/i/p",
+               "other", "machine", "all tx/s b/i/p", "write tx/s b/i/p", "per confirmed b/i/p",
                "store ceiling bk/s", "max inbox b/i/p"], res),
         "  cores: CPU s / wall s in the window (2 = the machine); pg: backends of the three"
-        " service databases; ferret: FerretDB and its backends (shared); other: the rest of the"
-        " machine; write tx: tracking records written (one per message the inbox processed, plus"
+        " service databases; ferret: FerretDB and its PostgreSQL backends (the run's own unless --ferretdb shared); other: the rest of the"
+        " machine; all tx: pg_stat_database.xact_commit (reads included); write tx: tracking records written (one per message the inbox processed, plus"
         " relay positions), each a transaction of the service's single writer; store ceiling:"
         " the eventsourcing write limit / the worst service's write tx per confirmed booking.",
         "",
@@ -153,6 +153,9 @@ def flash_text(f: dict) -> str:
                                 if not k.startswith("pg:")) + f"; machine {f['cpu'].get('machine_busy_cores')}",
         "  CPU ms per customer: " + ", ".join(f"{k} {v}" for k, v in
                                                f["cpu"].get("ms_per_confirmed", {}).items()),
+        f"  the show's aggregate: version {f.get('hot_show', {}).get('version')}, loads in"
+        f" {f.get('hot_show', {}).get('load_ms')} ms (snapshot every"
+        f" {f.get('hot_show', {}).get('snapshot_interval')} events); every message about it loads it",
         "  hops of the winners, p50/p99 ms: " + "; ".join(
             f"{h}: {fmt_ms(d, ('p50', 'p99'))}" for h, d in f.get("hops_of_winners", {}).items()),
     ]

@@ -449,6 +449,7 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
             task.cancel()
         cpu = sampler.window(t0, time.monotonic())
         timeline, inventory_tl, payment_tl = timelines(apps, after)
+        hot_show = aggregate_load(apps["inventory"], show)
         seat_map = await settled_seat_map(driver, show, len(
             [t for t in traces if "Confirmed" in timeline.get(t.booking_id, {})]))
         servers1 = infra_pids(system)
@@ -461,7 +462,21 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
     winners = [t.booking_id for t in traces if "Confirmed" in timeline.get(t.booking_id, {})]
     result["hops_of_winners"] = hops(timeline, inventory_tl, payment_tl, winners)
     result["disturbed"] = [n for n in servers0 if servers0[n] != servers1[n]]
+    result["hot_show"] = hot_show
     return result
+
+
+def aggregate_load(inventory: InventoryService, show: str, rounds: int = 5) -> dict:
+    """How long inventory takes to load the sale's show (what each message about it
+    costs before any decision): median of a few loads, from its latest snapshot."""
+    took = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        aggregate = inventory.get_show(show)
+        took.append(time.perf_counter() - start)
+    return {"version": aggregate.version, "load_ms": round(1000 * sorted(took)[rounds // 2], 1),
+            "snapshot_interval": getattr(inventory, "snapshotting_intervals", {}).get(
+                type(aggregate))}
 
 
 async def settled_seat_map(driver: Driver, show: str, confirmed: int, timeout: float = 15) -> dict:
