@@ -202,10 +202,11 @@ def main(argv: list[str]) -> int:
         rates = [float(r) for r in args.rates.split(",") if r.strip()]
 
         async def run_steady(system, driver, sampler):
-            steps = await steady(system, driver, sampler, rates, p, args.keep_going, log)
-            for step in steps:
+            result = await steady(system, driver, sampler, rates, p, args.keep_going, log)
+            add_totals(result["idle"], 0)
+            for step in result["steps"]:
                 add_totals(step["cpu"], step["confirmed"]["in_window"])
-            return steps
+            return result
 
         out["steady"] = one_system(args, args.hold_seconds, run_steady)
     if args.scenario in ("flash-sale", "all"):

@@ -96,6 +96,7 @@ class Sampler:
     _last_cpu: dict[tuple[str, int], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.pids_seen: set[int] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -109,6 +110,7 @@ class Sampler:
             groups = {name: [] for (name, _) in self._last_cpu}
         out = {}
         for name, pids in groups.items():
+            self.pids_seen.update(pids)
             rss = hwm = 0
             for pid in pids:
                 cpu = cpu_seconds(pid)
@@ -163,3 +165,32 @@ class Sampler:
             }
         busy = (last[1] - first[1]) / wall
         return {"wall_s": round(wall, 2), "machine_busy_cores": round(busy, 3), "groups": groups}
+
+
+def all_processes() -> dict[int, tuple[float, str]]:
+    """CPU seconds and a short command line of every process on the machine."""
+    out = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        cpu = cpu_seconds(int(pid))
+        if cpu is None:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            cmd = ""
+        out[int(pid)] = (cpu, cmd[:90] or f"[{pid}]")
+    return out
+
+
+def top_others(before: dict, after: dict, ours: set[int], wall: float, n: int = 6) -> list:
+    """The processes outside ``ours`` that used the most CPU between two snapshots:
+    [(cores, command), ...], to say what "other" was."""
+    used = []
+    for pid, (cpu, cmd) in after.items():
+        if pid in ours:
+            continue
+        delta = cpu - before.get(pid, (0.0, ""))[0] if pid in before else cpu
+        if delta > 0:
+            used.append((round(delta / wall, 3), cmd))
+    return sorted(used, reverse=True)[:n]

@@ -123,6 +123,8 @@ def steady_text(steps: list[dict], limits: dict) -> str:
         "",
         "CPU milliseconds per confirmed booking (window CPU / bookings confirmed in it):",
         table(["rate/s", *cost_names], cost_rows),
+        *(f"  other at {s['offered_rate']}/s: {others_text(s['cpu'])}" for s in steps
+          if s["cpu"].get("top_others")),
         "",
         "Where the time goes: each hop of the saga (outbox relay, Kafka, inbox consumer, write),"
         " from event times in the three stores, first-try bookings, p50/p99 ms:",
@@ -162,6 +164,18 @@ def flash_text(f: dict) -> str:
     return "\n".join(lines)
 
 
+def others_text(cpu: dict) -> str:
+    return "; ".join(f"{c:.2f} {cmd[:60]}" for c, cmd in cpu.get("top_others", [])[:4])
+
+
+def idle_text(idle: dict) -> str:
+    g = idle.get("groups", {})
+    return ("Idle (10 s, no load), cores: " + ", ".join(
+        f"{k} {v['cores']:.2f}" for k, v in g.items() if not k.startswith("pg:"))
+        + f"; machine {idle.get('machine_busy_cores')}; other {idle.get('other_cores')}"
+        + (f" (top: {others_text(idle)})" if idle.get("top_others") else ""))
+
+
 def run_text(run: dict) -> list[str]:
     parts = []
     if run.get("peak_rss_mib"):
@@ -194,7 +208,8 @@ def render(out: dict) -> str:
         parts.append(limits_text(out["limits"]))
     steady = out.get("steady")
     if steady:
-        text = [steady_text(steady["result"], out.get("limits", {}))] if steady.get("result") else []
+        text = ([steady_text(steady["result"]["steps"], out.get("limits", {})),
+                 idle_text(steady["result"]["idle"])] if steady.get("result") else [])
         parts.append("\n".join(text + run_text(steady)))
     flash = out.get("flash_sale")
     if flash:

@@ -21,7 +21,7 @@ from booking.application import BookingService
 from inventory.application import InventoryService
 from payment.application import PaymentService
 from bench.driver import DECLINED, VISA, Driver, HttpStats, Trace
-from bench.procstats import Sampler
+from bench.procstats import Sampler, all_processes, top_others
 from bench.report import dist_ms
 from bench.system import SAGA, Probe, infra_pids
 
@@ -245,6 +245,7 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
         events0 = {s: probe.max_event_id(s) for s in SAGA}
         servers0 = infra_pids(system)
         with Backlogs(system) as backlogs:
+            procs0 = all_processes()
             t0, wall0 = time.monotonic(), time.time()
             next_at = t0
             for _ in range(int(rate * p.duration * 3) + 10):  # bounded; ends by time below
@@ -277,6 +278,7 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
             t1 = t0 + p.duration
             await asyncio.sleep(max(t1 - time.monotonic(), 0))
             wall1 = time.time()
+            others = top_others(procs0, all_processes(), sampler.pids_seen, p.duration)
             commits1, rows1 = probe.commits(), probe.rows_written()
             # Drain: every customer finishes (bounded) and the store says all are final.
             if tasks:
@@ -297,6 +299,7 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
     )
     servers1 = infra_pids(system)
     result["disturbed"] = [n for n in servers0 if servers0[n] != servers1[n]]
+    result["cpu"]["top_others"] = others
     first_try = [t.booking_id for t in traces if t.method == VISA]
     result["hops"] = hops(booking_tl, inventory_tl, payment_tl, first_try)
     return result
@@ -383,10 +386,18 @@ def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_
 
 
 async def steady(system: Distributed, driver: Driver, sampler: Sampler, rates: list[float],
-                 p: SteadyParams, keep_going: bool = False, log=print) -> list[dict]:
+                 p: SteadyParams, keep_going: bool = False, log=print) -> dict:
+    """{"idle": CPU of 10 s without load, "steps": one result per rate}."""
     apps = analysis_apps(system)
     steps = []
     try:
+        log("steady: 10 s idle first (the system's cost with no load) ...")
+        procs0, t0 = all_processes(), time.monotonic()
+        await asyncio.sleep(10)
+        idle = sampler.window(t0, time.monotonic())
+        idle["top_others"] = top_others(procs0, all_processes(), sampler.pids_seen,
+                                        time.monotonic() - t0)
+
         for i, rate in enumerate(rates):
             log(f"steady: {rate}/s for {p.duration:.0f} s ...")
             step = await steady_step(system, driver, sampler, apps, rate, p, i)
@@ -402,7 +413,7 @@ async def steady(system: Distributed, driver: Driver, sampler: Sampler, rates: l
     finally:
         for app in apps.values():
             app.close()
-    return steps
+    return {"idle": idle, "steps": steps}
 
 
 # --- flash sale -----------------------------------------------------------------------

@@ -29,6 +29,6 @@ def test_a_tiny_steady_run_confirms_bookings_and_audits_clean(postgres_server, k
     report = json.loads(Path(re.search(r"report: (\S+)", run.stdout).group(1)).read_text())
     steady = report["steady"]
     assert steady["audit"]["ok"], steady["audit"]
-    (step,) = steady["result"]
+    (step,) = steady["result"]["steps"]
     assert step["confirmed"]["total"] > 0
     assert step["outcomes"].get("unsettled", 0) == 0
