@@ -46,6 +46,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--follow", type=float, default=0.2,
                    help="share of customers polling their booking (retriers always do;"
                         " default 0.2: latencies of all bookings come from the stores)")
+    g.add_argument("--idle-seconds", type=float, default=10,
+                   help="measure the idle system this long before the first rate (default 10)")
     g.add_argument("--keep-going", action="store_true", help="do not stop at the first saturated rate")
     g = p.add_argument_group("flash sale")
     g.add_argument("--flash-customers", type=int, default=2000)
@@ -202,7 +204,8 @@ def main(argv: list[str]) -> int:
         rates = [float(r) for r in args.rates.split(",") if r.strip()]
 
         async def run_steady(system, driver, sampler):
-            result = await steady(system, driver, sampler, rates, p, args.keep_going, log)
+            result = await steady(system, driver, sampler, rates, p, args.keep_going, log,
+                                  args.idle_seconds)
             add_totals(result["idle"], 0)
             for step in result["steps"]:
                 add_totals(step["cpu"], step["confirmed"]["in_window"])

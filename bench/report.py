@@ -170,7 +170,7 @@ def others_text(cpu: dict) -> str:
 
 def idle_text(idle: dict) -> str:
     g = idle.get("groups", {})
-    return ("Idle (10 s, no load), cores: " + ", ".join(
+    return (f"Idle ({idle.get('wall_s')} s, no load), cores: " + ", ".join(
         f"{k} {v['cores']:.2f}" for k, v in g.items() if not k.startswith("pg:"))
         + f"; machine {idle.get('machine_busy_cores')}; other {idle.get('other_cores')}"
         + (f" (top: {others_text(idle)})" if idle.get("top_others") else ""))

@@ -386,14 +386,15 @@ def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_
 
 
 async def steady(system: Distributed, driver: Driver, sampler: Sampler, rates: list[float],
-                 p: SteadyParams, keep_going: bool = False, log=print) -> dict:
-    """{"idle": CPU of 10 s without load, "steps": one result per rate}."""
+                 p: SteadyParams, keep_going: bool = False, log=print,
+                 idle_seconds: float = 10) -> dict:
+    """{"idle": CPU over ``idle_seconds`` without load, "steps": one result per rate}."""
     apps = analysis_apps(system)
     steps = []
     try:
-        log("steady: 10 s idle first (the system's cost with no load) ...")
+        log(f"steady: {idle_seconds:g} s idle first (the system's cost with no load) ...")
         procs0, t0 = all_processes(), time.monotonic()
-        await asyncio.sleep(10)
+        await asyncio.sleep(idle_seconds)
         idle = sampler.window(t0, time.monotonic())
         idle["top_others"] = top_others(procs0, all_processes(), sampler.pids_seen,
                                         time.monotonic() - t0)

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_tiny_steady_run_confirms_bookings_and_audits_clean(postgres_server, kafka_bootstrap):
     run = subprocess.run(
         [sys.executable, "-m", "bench", "steady", "--rates", "4", "--duration", "3",
-         "--shows", "4", "--seats", "20", "--no-limits", "--hold-seconds", "2"],
+         "--shows", "4", "--seats", "20", "--no-limits", "--hold-seconds", "2", "--idle-seconds", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
