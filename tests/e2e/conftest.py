@@ -30,7 +30,8 @@ def start_system(postgres_server, kafka_bootstrap) -> Iterator[Callable[..., Dis
 @pytest.fixture(scope="module")
 def shared_system(postgres_server, kafka_bootstrap) -> Iterator[Distributed]:
     """One system for tests that use shows of their own and so cannot disturb each other."""
-    system = Distributed.create(postgres_server, LOGS, hold_seconds="3")
+    # Long enough that a slow, shared CI machine still retries within the hold.
+    system = Distributed.create(postgres_server, LOGS, hold_seconds="8")
     try:
         yield system.start()
     finally:
