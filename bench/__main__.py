@@ -17,6 +17,7 @@ import sys
 import time
 
 from bench import report as rp
+from bench.report import add_totals
 from bench.audit import audit
 from bench.driver import Driver
 from bench.limits import measure
@@ -101,25 +102,6 @@ def process_groups(system, probe_box: list) -> callable:
     return groups
 
 
-def add_totals(cpu: dict, confirmed: int) -> None:
-    """postgres = our three databases' backends; other = the machine minus what we
-    sampled (FerretDB and its backends, other users of the machine, the kernel)."""
-    g = cpu.get("groups", {})
-    if not g:
-        return
-    pg = [v for k, v in g.items() if k.startswith("pg:")]
-    g["postgres"] = {"cpu_s": round(sum(v["cpu_s"] for v in pg), 2),
-                     "cores": round(sum(v["cores"] for v in pg), 3)}
-    ours = sum(v["cores"] for k, v in g.items() if not k.startswith("pg:")
-               and not k.startswith("ferretdb"))
-    cpu["other_cores"] = round(cpu["machine_busy_cores"] - ours, 3)
-    # What one confirmed booking costs each process, in CPU milliseconds.
-    cpu["ms_per_confirmed"] = {
-        k: round(1000 * v["cpu_s"] / confirmed, 1) for k, v in g.items()
-        if confirmed and not k.startswith("pg:")
-    }
-
-
 def one_system(args, hold_seconds: float, scenario) -> dict:
     """Start a fresh system, run one scenario coroutine on it, audit, tear down.
     ``scenario(system, driver, sampler)`` returns the scenario's result."""
@@ -195,6 +177,7 @@ def main(argv: list[str]) -> int:
     out: dict = {"scenario": args.scenario, "args": vars(args), "machine": machine(),
                  "note": rp.FSYNC_NOTE, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     out["commit"] = source_version()
+    private = args.ferretdb == "private"  # its CPU is then the run's own
     if args.scenario == "limits" or not args.no_limits:
         out["limits"] = measure(args.limit_seconds, log)  # before any system runs
     if args.scenario in ("steady", "all"):
@@ -206,9 +189,9 @@ def main(argv: list[str]) -> int:
         async def run_steady(system, driver, sampler):
             result = await steady(system, driver, sampler, rates, p, args.keep_going, log,
                                   args.idle_seconds)
-            add_totals(result["idle"], 0)
+            add_totals(result["idle"], 0, private)
             for step in result["steps"]:
-                add_totals(step["cpu"], step["confirmed"]["in_window"])
+                add_totals(step["cpu"], step["confirmed"]["in_window"], private)
             return result
 
         out["steady"] = one_system(args, args.hold_seconds, run_steady)
@@ -218,7 +201,7 @@ def main(argv: list[str]) -> int:
             result = await flash_sale(system, driver, sampler, args.flash_customers,
                                       args.flash_seats, args.flash_follow, args.seed,
                                       timeout=180)
-            add_totals(result["cpu"], result["customers"])  # per customer, not per seat
+            add_totals(result["cpu"], result["customers"], private)  # per customer, not per seat
             return result
 
         out["flash_sale"] = one_system(args, args.flash_hold_seconds, run_flash)
