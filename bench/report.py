@@ -116,6 +116,7 @@ def steady_text(steps: list[dict], limits: dict) -> str:
             fmt_ms(srv["post_to_held"]), fmt_ms(srv["post_to_confirmed_first_try"]),
             fmt_ms(cli["post_to_held_visible"], ("p99",)),
             fmt_ms(cli["post_to_confirmed_visible"], ("p99",)),
+            fmt_ms(cli.get("api_behind_store_confirmed"), ("p50", "p99")),
             fmt_ms(cli["post_response"], ("p99",)), errors, s["outcomes"].get("unsettled", 0),
             ",".join(s.get("disturbed", [])) or "no",
         ])
@@ -139,11 +140,13 @@ def steady_text(steps: list[dict], limits: dict) -> str:
     return "\n".join([
         f"Steady curve ({FSYNC_NOTE}):",
         table(["rate/s", "arrived/s", "confirmed/s", "of expected", "held p50/95/99 ms",
-               "confirmed p50/95/99 ms", "seen held p99", "seen conf p99", "POST p99",
+               "confirmed p50/95/99 ms", "seen held p99", "seen conf p99", "API behind p50/99",
+               "POST p99",
                "http errors", "unsettled", "server restarted"], flow),
         "  held/confirmed: event time in booking's store - POST sent, every booking (confirmed:"
         " first-try card); seen: as polled through the API by the customers who follow;"
-        " of expected: confirmed/s / (arrivals/s x share that should confirm).",
+        " API behind: seen CONFIRMED minus its event time (the read side's delay plus the poll"
+        " spacing, <= 250 ms); of expected: confirmed/s / (arrivals/s x share that should confirm).",
         "",
         table(["rate/s", "cores booking/inv/pay/proj", "pg/kafka/ferret/ferret-pg/driver",
                "other", "machine", "all tx/s b/i/p", "write tx/s b/i/p", "per confirmed b/i/p",

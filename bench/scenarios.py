@@ -309,7 +309,7 @@ def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_
                    pg, backlog_peak, backlog_end, settle_s) -> dict:
     outcomes: Counter = Counter()
     held, conf_first, conf_retry, expiry_late, post_lat = [], [], [], [], []
-    seen_held, seen_conf, poll_gaps = [], [], []
+    seen_held, seen_conf, poll_gaps, stale = [], [], [], []
     confirmed_in_window = 0
     for t in traces:
         if t.post_done is not None and t.post_status in (200, 202):
@@ -334,6 +334,8 @@ def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_
             seen_held.append(t.held_seen - t.sent)
         if t.final == "CONFIRMED" and t.method == VISA:
             seen_conf.append(t.final_seen - t.sent)
+            if "Confirmed" in rec:  # how long the API lagged the store, poll spacing included
+                stale.append((t.final_seen - t.sent) - (rec["Confirmed"] - t.sent_wall))
         if t.polls and t.final_seen is not None and t.post_done is not None:
             poll_gaps.append((t.final_seen - t.post_done) / t.polls)
     should_confirm = sum(1 for t in traces if t.method == VISA or t.retries)
@@ -368,6 +370,7 @@ def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_
             "post_response": dist_ms(post_lat),
             "post_to_held_visible": dist_ms(seen_held),
             "post_to_confirmed_visible": dist_ms(seen_conf),
+            "api_behind_store_confirmed": dist_ms(stale),
             "followed": sum(1 for t in traces if t.followed),
             "mean_poll_interval_ms": round(1000 * sum(poll_gaps) / len(poll_gaps), 1)
             if poll_gaps else None,
