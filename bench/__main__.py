@@ -36,7 +36,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenario", choices=SCENARIOS)
     g = p.add_argument_group("steady")
-    g.add_argument("--rates", default="25,50,100,150,200,300",
+    g.add_argument("--rates", default="5,10,15,20,30,40,60,80,120,160,240,320",
                    help="bookings/s, one step each, in order, until saturation (default %(default)s)")
     g.add_argument("--duration", type=float, default=20, help="seconds per rate (default 20)")
     g.add_argument("--shows", type=int, default=200, help="fresh shows per rate (default 200)")
