@@ -117,7 +117,8 @@ def steady_text(steps: list[dict], limits: dict) -> str:
             fmt_ms(cli["post_to_held_visible"], ("p99",)),
             fmt_ms(cli["post_to_confirmed_visible"], ("p99",)),
             fmt_ms(cli.get("api_behind_store_confirmed"), ("p50", "p99")),
-            fmt_ms(cli["post_response"], ("p99",)), errors, s["outcomes"].get("unsettled", 0),
+            fmt_ms(cli["post_response"], ("p99",)), sum(s["http"]["requests"].values()), errors,
+            s["outcomes"].get("unsettled", 0),
             ",".join(s.get("disturbed", [])) or "no",
         ])
         per_conf = pg.get("tracking_writes_per_confirmed", {})
@@ -141,8 +142,11 @@ def steady_text(steps: list[dict], limits: dict) -> str:
         f"Steady curve ({FSYNC_NOTE}):",
         table(["rate/s", "arrived/s", "confirmed/s", "of expected", "held p50/95/99 ms",
                "confirmed p50/95/99 ms", "seen held p99", "seen conf p99", "API behind p50/99",
-               "POST p99",
-               "http errors", "unsettled", "server restarted"], flow),
+               "POST p99", "requests", "http errors", "unsettled", "server restarted"], flow),
+        *(f"  errors at {s['offered_rate']}/s: "
+          + ", ".join(f"{k}: {n}" for k, n in {**s["http"]["errors"],
+                                                **s["http"]["transport_errors"]}.items())
+          for s in steps if s["http"]["errors"] or s["http"]["transport_errors"]),
         "  held/confirmed: event time in booking's store - POST sent, every booking (confirmed:"
         " first-try card); seen: as polled through the API by the customers who follow;"
         " API behind: seen CONFIRMED minus its event time (the read side's delay plus the poll"
