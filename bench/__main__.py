@@ -60,6 +60,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     g = p.add_argument_group("driver and system")
     g.add_argument("--connections", type=int, default=128, help="HTTP connections to booking")
     g.add_argument("--poll-ms", type=float, default=15, help="poll interval per booking")
+    g.add_argument("--poll-max-ms", type=float, default=250,
+                   help="polls back off to this interval after ten (= --poll-ms: fixed interval)")
     g.add_argument("--poll-concurrency", type=int, default=8, help="polls in flight at most")
     g.add_argument("--hold-seconds", type=float, default=5,
                    help="hold time of the steady system: the declined who do not retry expire")
@@ -121,7 +123,7 @@ def one_system(args, hold_seconds: float, scenario) -> dict:
         async def go() -> None:
             driver = Driver(system, connections=args.connections, poll_ms=args.poll_ms,
                             poll_concurrency=args.poll_concurrency,
-                            follow_timeout=hold_seconds + 60)
+                            follow_timeout=hold_seconds + 60, poll_max_ms=args.poll_max_ms)
             try:
                 run["result"] = await scenario(system, driver, sampler)
             finally:

@@ -2,7 +2,8 @@
 
 A customer POSTs a booking and, if followed, polls ``GET /bookings/{id}`` until it is
 final, retrying a declined payment when it is one who retries. Polls are spaced
-``poll_ms`` apart for the first ten, then back off by 1.25x up to 250 ms, and at most
+``poll_ms`` apart for the first ten, then back off by 1.25x up to ``poll_max_ms``
+(250; equal to ``poll_ms`` for a fixed interval), and at most
 ``poll_concurrency`` are in flight at once, so polling never grows into the dominant
 load when the system slows down (the mean interval is reported). Every wait is
 bounded; everything targets 127.0.0.1.
@@ -80,7 +81,8 @@ class HttpStats:
 
 class Driver:
     def __init__(self, system: Distributed, connections: int = 128, poll_ms: float = 15,
-                 poll_concurrency: int = 16, follow_timeout: float = 60.0) -> None:
+                 poll_concurrency: int = 16, follow_timeout: float = 60.0,
+                 poll_max_ms: float = 250) -> None:
         self.system = system
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         timeout = httpx.Timeout(30.0, pool=120.0)
@@ -95,6 +97,7 @@ class Driver:
         self.gates = {id(self.booking): asyncio.Semaphore(connections),
                       id(self.inventory): asyncio.Semaphore(16)}
         self.poll_s = poll_ms / 1000
+        self.poll_max_s = max(poll_max_ms, poll_ms) / 1000
         self.poll_gate = asyncio.Semaphore(poll_concurrency)
         self.follow_timeout = follow_timeout
         self.http = HttpStats()
@@ -188,7 +191,7 @@ class Driver:
         while time.monotonic() < deadline:
             await asyncio.sleep(interval)
             if t.polls >= 10:  # after ~10 quick polls, back off: resolution stays ~1/8 of the wait
-                interval = min(interval * 1.25, max(self.poll_s, 0.25))
+                interval = min(interval * 1.25, self.poll_max_s)
             async with self.poll_gate:
                 r = await self.call("get_booking", self.booking, "GET", f"/bookings/{t.booking_id}",
                                     headers=headers)
