@@ -118,7 +118,8 @@ def one_system(args, hold_seconds: float, scenario) -> dict:
                          "ports": s.ports, "hold_seconds": hold_seconds,
                          "sweep_seconds": args.sweep_seconds, "mongo_url": s.mongo_url,
                          "processes": sorted(system.local.procs)}
-        sampler = Sampler(process_groups(system, [])).start()
+        probe_box: list = []  # the sampler thread's own Probe, made on its first sample
+        sampler = Sampler(process_groups(system, probe_box)).start()
 
         async def go() -> None:
             driver = Driver(system, connections=args.connections, poll_ms=args.poll_ms,
@@ -144,6 +145,8 @@ def one_system(args, hold_seconds: float, scenario) -> dict:
     finally:
         if sampler:
             sampler.stop()
+            for probe in probe_box:
+                probe.close()
         stop_system(system, log)
     return run
 

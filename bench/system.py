@@ -40,9 +40,14 @@ def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bo
     if private_ferretdb:
         ferret = PrivateFerretDB(ep, DATA).start()
         ep = dataclasses.replace(ep, mongo_url=ferret.url)
-    system = Distributed.create(ep, DATA / "logs", hold_seconds=str(hold_seconds),
-                                sweep_seconds=str(sweep_seconds), http_host="127.0.0.1",
-                                **settings)
+    try:
+        system = Distributed.create(ep, DATA / "logs", hold_seconds=str(hold_seconds),
+                                    sweep_seconds=str(sweep_seconds), http_host="127.0.0.1",
+                                    **settings)
+    except BaseException:
+        if ferret:
+            ferret.stop()
+        raise
     tag = system.local.log_dir.name
     system.local.env = {k: v.replace(f"e2e{tag}", f"bench{tag}") for k, v in system.local.env.items()}
     system.tag = tag  # type: ignore[attr-defined]
