@@ -162,7 +162,9 @@ def kafka_rates(s: Settings, seconds: float, limit: int = 300_000) -> dict[str, 
         out["kafka_consume_wait"] = consume_wait(consumer_conf(s), topic, producer)
         consumer.close()
     finally:
-        AdminClient({"bootstrap.servers": s.kafka_bootstrap}).delete_topics([topic])
+        admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap})
+        for future in admin.delete_topics([topic], operation_timeout=10).values():
+            future.result(timeout=30)  # wait: an admin client dropped at once sends nothing
     return out
 
 
