@@ -12,7 +12,7 @@ def main() -> None:
     configure_logging()
     settings = Settings.from_env()
     views = MongoQueries(connect(settings.mongo_url)[settings.views_db])
-    app = BookingService(env=settings.postgres_env(settings.service_db("booking")))
+    app = BookingService(env=settings.service_env(settings.service_db("booking")))
     ServiceProcess(app, settings, create_app, settings.service_port("booking"), views=views).run()
 
 

@@ -16,6 +16,7 @@ class InMemoryConsumer:
 
     def restart(self) -> None:
         """What a crashed consumer does on start: positions come from the service's store."""
+        self.inbox.forget_positions()
         self.offsets = {
             (t, p): self.inbox.next_offset(t, p)
             for t in self.topics
@@ -33,6 +34,22 @@ class InMemoryConsumer:
         self.inbox.receive(topic, partition, offset, self.broker.read(topic, partition, offset))
         self.offsets[(topic, partition)] = offset + 1
         return True
+
+    def deliver_batch(self, topic: str, partition: int, most: int) -> int:
+        """Deliver up to ``most`` waiting messages of a partition as one batch, as the
+        Kafka consumer does under load; returns how many."""
+        offset = self.offsets[(topic, partition)]
+        end = min(self.broker.end_offset(topic, partition), offset + most)
+        if offset >= end:
+            return 0
+        records = [(o, self.broker.read(topic, partition, o)) for o in range(offset, end)]
+        self.inbox.receive_batch(topic, partition, records)
+        self.offsets[(topic, partition)] = end
+        return end - offset
+
+    def idle(self) -> None:
+        """Nothing waiting: write the positions passed without a transaction."""
+        self.inbox.record_positions()
 
     def rewind(self, topic: str, partition: int, by: int) -> None:
         """Redeliver: move the position back, as a broker may after a rebalance."""

@@ -18,7 +18,7 @@ def main() -> None:
     )
     # Deadlines are recovered from the event store at construction; the first sweep
     # runs at start-up, so holds that expired while the process was down go at once.
-    app = InventoryService(env=settings.postgres_env(settings.service_db("inventory")), limits=limits)
+    app = InventoryService(env=settings.service_env(settings.service_db("inventory")), limits=limits)
     expiry = Timer(app.release_expired_holds, settings.limits.sweep_interval)
     ServiceProcess(
         app, settings, create_app, settings.service_port("inventory"), [expiry], views=views

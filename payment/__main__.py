@@ -17,7 +17,7 @@ def main() -> None:
         decline_rate=g.decline_rate, latency_s=g.latency_s, seed=g.seed,
         ledger=PostgresLedger(settings.postgres_conninfo(db)),
     )
-    app = PaymentService(env=settings.postgres_env(db), gateway=gateway)
+    app = PaymentService(env=settings.service_env(db), gateway=gateway)
     ServiceProcess(app, settings, create_app, settings.service_port("payment")).run()
 
 

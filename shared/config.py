@@ -32,6 +32,17 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True)
+class Tuning:
+    """Knobs that trade latency, throughput and memory; the defaults suit both."""
+
+    consumer_wait_s: float = 0.2  # longest a consumer waits for a first message
+    consumer_batch: int = 500  # most messages taken from Kafka at once
+    relay_poll_s: float = 0.05  # how often the relay looks for other instances' writes
+    aggregate_cache: int = 5000  # aggregates kept in memory per service; 0: none
+    unrecorded_positions: int = 1000  # ignored messages before their position is written anyway
+
+
+@dataclass(frozen=True)
 class Settings:
     limits: Limits = field(default_factory=Limits)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
@@ -46,6 +57,7 @@ class Settings:
     token_secret: str = "dev-only-secret-change-me-in-production"
     http_host: str = "127.0.0.1"  # 0.0.0.0 inside a container
     instance: str = "1"  # this instance's stable name within its service (Kafka static membership)
+    tuning: Tuning = field(default_factory=lambda: Tuning())
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -72,6 +84,13 @@ class Settings:
             token_secret=_env("TOKEN_SECRET", "dev-only-secret-change-me-in-production"),
             http_host=_env("HTTP_HOST", "127.0.0.1"),
             instance=_env("INSTANCE", "1"),
+            tuning=Tuning(
+                consumer_wait_s=float(_env("CONSUMER_WAIT_MS", "200")) / 1000,
+                consumer_batch=int(_env("CONSUMER_BATCH", "500")),
+                relay_poll_s=float(_env("RELAY_POLL_MS", "50")) / 1000,
+                aggregate_cache=int(_env("AGGREGATE_CACHE", "5000")),
+                unrecorded_positions=int(_env("UNRECORDED_POSITIONS", "1000")),
+            ),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
             databases={s: _env(f"{s.upper()}_DB", s) for s in ("booking", "inventory", "payment")},
         )
@@ -107,4 +126,15 @@ class Settings:
             # a service has a handful of threads, and PostgreSQL's connections are finite.
             "POSTGRES_POOL_SIZE": "3",
             "POSTGRES_MAX_OVERFLOW": "7",
+            # No aggregate cache: a reader of a store others write must not keep copies.
+            "AGGREGATE_CACHE_MAXSIZE": "",
+        }
+
+    def service_env(self, dbname: str) -> dict[str, str]:
+        """The environment of the service that writes this database: its sole writer,
+        so it may keep aggregates in memory (empty: none; eventsourcing reads 0 as
+        unbounded)."""
+        return {
+            **self.postgres_env(dbname),
+            "AGGREGATE_CACHE_MAXSIZE": str(self.tuning.aggregate_cache or ""),
         }

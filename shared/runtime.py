@@ -63,7 +63,8 @@ class ServiceProcess:
         while not self.stopping.is_set():
             try:
                 if relay.relay_once() == 0:
-                    self.app.new_events.wait(0.05)  # other instances' writes: poll
+                    # Woken by this process's writes; other instances' are found by polling.
+                    self.app.new_events.wait(self.settings.tuning.relay_poll_s)
                     self.app.new_events.clear()
             except Exception:
                 log.exception("relay failed; resuming from the recorded position")
@@ -71,7 +72,8 @@ class ServiceProcess:
                 self.stopping.wait(1.0)
 
     def _consumer_loop(self) -> None:
-        inbox = Inbox(self.app)
+        tuning = self.settings.tuning
+        inbox = Inbox(self.app, unrecorded_limit=tuning.unrecorded_positions)
         group = f"{self.settings.topic_prefix}{self.app.service}"
         self.consumer = KafkaInboxConsumer(
             inbox, self.settings.kafka_bootstrap, self.subscriptions, group,
@@ -79,7 +81,7 @@ class ServiceProcess:
         )
         while not self.stopping.is_set():
             try:
-                self.consumer.poll()
+                self.consumer.poll(tuning.consumer_wait_s, tuning.consumer_batch)
             except Exception:
                 log.exception("consumer failed; rewinding to the recorded positions")
                 self.consumer.rewind_to_tracking()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from shared.contracts import ContractError, decode
 from shared.service import ServiceApplication
@@ -22,9 +22,15 @@ def tracking_name(topic: str, partition: int) -> str:
 
 
 class Inbox:
-    def __init__(self, app: ServiceApplication) -> None:
+    def __init__(self, app: ServiceApplication, unrecorded_limit: int = 1000) -> None:
         self.app = app
         self.poison_count = 0
+        # Positions passed but not yet written, per partition: a batch that causes no
+        # events is not worth a transaction of its own. Written with the next batch that
+        # does, when the consumer runs dry (record_positions), or after this many messages,
+        # which bounds what a restart reads again (harmlessly: those messages were ignored).
+        self.unrecorded_limit = unrecorded_limit
+        self._unrecorded: dict[str, tuple[int, Tracking]] = {}
 
     def next_offset(self, topic: str, partition: int) -> int:
         """Where to resume reading: one past the last offset processed."""
@@ -33,14 +39,41 @@ class Inbox:
 
     def receive(self, topic: str, partition: int, offset: int, value: bytes) -> bool:
         """Process one message; False if it had been processed before or is unreadable."""
-        tracking = Tracking(tracking_name(topic, partition), offset + 1)
-        try:
-            message = decode(value)
-        except ContractError as e:
-            # A message no version of the contracts can read: park it, move on.
-            self.poison_count += 1
-            log.error("%s: unreadable message %s@%s: %s", self.app.name, topic, offset, e)
+        return self.receive_batch(topic, partition, [(offset, value)], record=True) == 1
+
+    def receive_batch(
+        self, topic: str, partition: int, records: list[tuple[int, bytes]], record: bool = False
+    ) -> int:
+        """Process consecutive messages of one partition in one transaction; returns how
+        many were processed now (0 for a redelivered batch)."""
+        name = tracking_name(topic, partition)
+        batch = []
+        for offset, value in records:
+            try:
+                message = decode(value)
+            except ContractError as e:
+                # A message no version of the contracts can read: park it, move on.
+                self.poison_count += 1
+                log.error("%s: unreadable message %s@%s: %s", self.app.name, topic, offset, e)
+                message = None
+            batch.append((message, Tracking(name, offset + 1)))
+        passed = self._unrecorded.pop(name, (0, None))[0] + len(batch)
+        outcome = self.app.handle_batch(batch, record=record or passed >= self.unrecorded_limit)
+        if outcome is None:
+            self._unrecorded[name] = (passed, batch[-1][1])
+        readable = sum(m is not None for m, _ in batch)
+        return readable if outcome is not False else 0
+
+    def record_positions(self) -> None:
+        """Write the positions passed without a transaction (when the consumer is idle)."""
+        for name, (_, tracking) in list(self._unrecorded.items()):
             if not self.app.already_processed(tracking):
-                self.app.recorder.insert_tracking(tracking)
-            return False
-        return self.app.handle(message, tracking)
+                try:
+                    self.app.recorder.insert_tracking(tracking)
+                except IntegrityError:
+                    pass  # recorded meanwhile, as far or further
+            self._unrecorded.pop(name, None)
+
+    def forget_positions(self) -> None:
+        """After a rewind: what was passed will be read again."""
+        self._unrecorded.clear()

@@ -92,22 +92,34 @@ class KafkaInboxConsumer:
         self.assigned -= {(p.topic, p.partition) for p in partitions}
 
     def poll(self, timeout: float = 0.2, max_messages: int = 500) -> int:
-        messages = self._consumer.consume(num_messages=max_messages, timeout=timeout)
-        processed = 0
+        """Wait up to ``timeout`` for a message, then take what else is already fetched
+        (never waiting to fill a batch: that wait would be added to every hop of the
+        saga), and process it partition by partition, one transaction each."""
+        first = self._consumer.poll(timeout)
+        if first is None:
+            self.inbox.record_positions()  # idle: write the positions passed silently
+            return 0
+        messages = [first, *self._consumer.consume(num_messages=max_messages - 1, timeout=0)]
+        runs: dict[tuple[str, int], list[tuple[int, bytes]]] = {}
         for m in messages:
             if m.error():
                 if m.error().code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", m.error())
                 continue
-            self.inbox.receive(m.topic(), m.partition(), m.offset(), m.value())
-            self._consumer.store_offsets(m)
-            processed += 1
-        if processed:
+            runs.setdefault((m.topic(), m.partition()), []).append((m.offset(), m.value()))
+        processed = 0
+        for (topic, partition), records in runs.items():
+            processed += self.inbox.receive_batch(topic, partition, records)
+            self._consumer.store_offsets(
+                offsets=[TopicPartition(topic, partition, records[-1][0] + 1)]
+            )
+        if runs:
             self._consumer.commit(asynchronous=True)  # for lag tools only
         return processed
 
     def rewind_to_tracking(self) -> None:
         """After a failed batch: go back to what the database says was processed."""
+        self.inbox.forget_positions()
         for topic, partition in self.assigned:
             offset = self.inbox.next_offset(topic, partition)
             self._consumer.seek(TopicPartition(topic, partition, offset))

@@ -143,6 +143,26 @@ class SagaSimulation(RuleBasedStateMachine):
             assert self._log_sizes()[service] == before, f"{service} reprocessed {event_id}"
         self.processed[service].add(event_id)
 
+    @rule(service=st.sampled_from(SERVICES), most=st.integers(2, 6), data=st.data())
+    def deliver_batch(self, service, most, data) -> None:
+        """A run of one partition in one transaction, positions of ignored runs unwritten."""
+        consumer = self.system.consumers[service]
+        ready = consumer.ready()
+        if not ready:
+            return
+        topic, partition = data.draw(st.sampled_from(ready))
+        start = consumer.offsets[(topic, partition)]
+        end = min(consumer.broker.end_offset(topic, partition), start + most)
+        event_ids = [decode(consumer.broker.read(topic, partition, o)).event_id for o in range(start, end)]
+        before = self._log_sizes()[service]
+        consumer.deliver_batch(topic, partition, most)
+        if all(e in self.processed[service] for e in event_ids):
+            # invariant 6, for batches: a redelivered run has no further effect
+            assert self._log_sizes()[service] == before, f"{service} reprocessed {event_ids}"
+        self.processed[service].update(event_ids)
+        if data.draw(st.booleans()):
+            consumer.idle()
+
     @rule(service=st.sampled_from(SERVICES))
     def service_catches_up(self, service) -> None:
         # A coarse step (all that waits for one service, then its relay) reaches deep
