@@ -4,6 +4,13 @@ One aggregate per show keeps a multi-seat hold all-or-nothing and makes a double
 booking impossible by construction: a seat has at most one holder in ``holders``.
 State is plain dicts and lists so that snapshots serialize as they are.
 
+A hot show decides thousands of requests, most of them rejected, and every message
+about it loads it (from a snapshot or the cache). So the state keeps full records only
+of live holds (RESERVED, BOOKED: at most one per seat); a hold that ended (REJECTED,
+RELEASED) is remembered by its booking id and outcome alone, which is all that
+idempotency needs: a repeated request, payment or cancellation of it changes nothing.
+Its seats and times are in the events.
+
 Holds end three ways: BOOKED (payment succeeded within the hold), released when
 ``reserved_until`` passes, or released because the booking was cancelled. A failed
 payment does not release anything: the customer may retry until the deadline.
@@ -11,9 +18,11 @@ payment does not release anything: the customer may retry until the deadline.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
+from typing import Any
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -49,6 +58,9 @@ def seats_rejection(
 
 class ShowInventory(Aggregate):
     TOPIC = "cinema.inventory:ShowInventory"
+    # 2: ended holds moved from ``holds`` to ``ended``; ``unknown_adopted`` (snapshots of
+    # version 1 are upcast below).
+    class_version = 2
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.inventory:ShowInventory.Created"
@@ -59,14 +71,55 @@ class ShowInventory(Aggregate):
 
     @event("Opened", topic="cinema.inventory:ShowInventory.Opened")
     def __init__(
-        self, show_id: str, seats: dict[str, str], prices: dict[str, int], currency: str
+        self,
+        show_id: str,
+        seats: dict[str, str],
+        prices: dict[str, int],
+        currency: str,
+        rejected_as_unknown: list[str] | None = None,
     ) -> None:
         self.show_id = show_id
         self.seats = dict(seats)  # seat id -> price category
         self.prices = dict(prices)  # category -> minor units
         self.currency = currency
         self.holders: dict[str, str] = {}  # seat id -> booking id (RESERVED or BOOKED)
-        self.holds: dict[str, dict] = {}  # booking id -> {status, seat_ids, reserved_until}
+        # Live holds only: booking id -> {status, seat_ids, reserved_until}.
+        self.holds: dict[str, dict] = {}
+        # Holds that ended: booking id -> REJECTED or RELEASED.
+        self.ended: dict[str, str] = {}
+        # Requests rejected as "unknown show" before the show was opened, handed over
+        # when it opened (see UnknownShowRequests). None in shows opened before that
+        # hand-over existed (their Opened event has no such field): for those, the
+        # service still looks the old per-booking records up.
+        self.unknown_adopted = rejected_as_unknown is not None
+        for booking_id in rejected_as_unknown or ():
+            self.ended[booking_id] = REJECTED
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Snapshots taken before ended holds left ``holds``."""
+        holds = state["holds"]
+        state["ended"] = {b: h["status"] for b, h in holds.items()
+                          if h["status"] in (REJECTED, RELEASED)}
+        state["holds"] = {b: h for b, h in holds.items() if b not in state["ended"]}
+        state["unknown_adopted"] = False
+
+    def __deepcopy__(self, memo: dict) -> ShowInventory:
+        """What the aggregate cache hands out per message: a copy that shares nothing
+        mutable with the cached one. Known attributes are copied by their known shape
+        (dicts of immutable values; holds one level deeper), which is much cheaper than
+        the generic deepcopy; anything else is deep-copied."""
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        for name, value in vars(self).items():
+            if name in ("seats", "prices", "holders", "ended"):
+                value = dict(value)
+            elif name == "holds":
+                value = {b: {**h, "seat_ids": list(h["seat_ids"])} for b, h in value.items()}
+            else:
+                value = copy.deepcopy(value, memo)
+            setattr(clone, name, value)
+        return clone
 
     @staticmethod
     def validate_layout(seats: dict[str, str], prices: dict[str, int]) -> None:
@@ -88,7 +141,18 @@ class ShowInventory(Aggregate):
         return sum(self.prices[self.seats[s]] for s in seat_ids)
 
     def hold_of(self, booking_id: UUID) -> dict | None:
-        return self.holds.get(str(booking_id))
+        """The live hold ({status, seat_ids, reserved_until}), an ended one by its outcome
+        alone ({status: REJECTED or RELEASED, seat_ids: []}), or None if never decided."""
+        key = str(booking_id)
+        hold = self.holds.get(key)
+        if hold is None and key in self.ended:
+            return {"status": self.ended[key], "seat_ids": [], "reserved_until": None}
+        return hold
+
+    def decided(self, booking_id: UUID) -> bool:
+        """Whether a request of this booking was decided here (held or rejected)."""
+        key = str(booking_id)
+        return key in self.holds or key in self.ended
 
     def due_holds(self, now: datetime) -> list[str]:
         return [b for b, h in self.holds.items() if h["status"] == RESERVED and h["reserved_until"] <= now]
@@ -105,7 +169,7 @@ class ShowInventory(Aggregate):
         self, booking_id: UUID, seat_ids: list[str], now: datetime, limits: HoldLimits
     ) -> None:
         """Hold all these seats for the booking, or none. Repeating it changes nothing."""
-        if str(booking_id) in self.holds:
+        if self.decided(booking_id):
             return
         reason = seats_rejection(seat_ids, self.seats, limits)
         culprits = [s for s in seat_ids if s not in self.seats] if reason == "unknown_seat" else []
@@ -132,7 +196,7 @@ class ShowInventory(Aggregate):
     def _reject(
         self, show_id: str, booking_id: str, reason: str, seat_ids: list[str], at: datetime
     ) -> None:
-        self.holds[booking_id] = {"status": REJECTED, "seat_ids": [], "reserved_until": at}
+        self.ended[booking_id] = REJECTED
 
     @event("SeatsHeld", topic="cinema.inventory:ShowInventory.SeatsHeld")
     def _hold(
@@ -194,16 +258,57 @@ class ShowInventory(Aggregate):
     def _record_release(
         self, show_id: str, booking_id: str, seat_ids: list[str], reason: str, at: datetime
     ) -> None:
-        hold = self.holds[booking_id]
+        hold = self.holds.pop(booking_id)
         for seat in hold["seat_ids"]:
             if self.holders.get(seat) == booking_id:
                 del self.holders[seat]
-        hold["status"] = RELEASED
+        self.ended[booking_id] = RELEASED
+
+
+class UnknownShowRequests(Aggregate):
+    """Requests for a show id that inventory does not know (yet): one aggregate per show
+    id, each request rejected once (its rejection is published like any other event).
+
+    Opening the show closes it, in the same transaction, and the show takes over the
+    booking ids rejected here (``ShowInventory.ended``). That hand-over is what lets a
+    request to an open show be decided from the show alone: a request decided "unknown"
+    is recorded here before the show opened, or its write conflicts with the close (the
+    same version of this aggregate) and the request is decided again, against the show.
+    So once the show is open, every such rejection is in the show's own state."""
+
+    TOPIC = "cinema.inventory:UnknownShowRequests"
+
+    class Created(Aggregate.Created):
+        TOPIC = "cinema.inventory:UnknownShowRequests.Created"
+
+    @staticmethod
+    def create_id(show_id: str) -> UUID:
+        return uuid5(ids.NAMESPACE, f"unknown-show-requests/{show_id}")
+
+    @event("Started", topic="cinema.inventory:UnknownShowRequests.Started")
+    def __init__(self, show_id: str) -> None:
+        self.show_id = show_id
+        self.booking_ids: list[str] = []
+        self.closed = False
+
+    def reject(self, booking_id: UUID, at: datetime) -> None:
+        """Reject a request for this unknown show, once per booking."""
+        assert not self.closed, f"show {self.show_id} is open"
+        if str(booking_id) not in self.booking_ids:
+            self._reject(show_id=self.show_id, booking_id=str(booking_id), at=at)
+
+    @event("Rejected", topic="cinema.inventory:UnknownShowRequests.Rejected")
+    def _reject(self, show_id: str, booking_id: str, at: datetime) -> None:
+        self.booking_ids.append(booking_id)
+
+    @event("Closed", topic="cinema.inventory:UnknownShowRequests.Closed")
+    def close(self) -> None:
+        self.closed = True
 
 
 class UnknownShowRequest(Aggregate):
-    """A booking asked for a show that inventory does not know. Recorded so that the
-    rejection is published like any other event, and decided only once."""
+    """Before UnknownShowRequests: one aggregate per rejected booking. No longer written;
+    kept to read what was recorded (its rejections are published and projected)."""
 
     TOPIC = "cinema.inventory:UnknownShowRequest"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from inventory.domain import ShowInventory, UnknownShowRequest
+from inventory.domain import ShowInventory, UnknownShowRequest, UnknownShowRequests
 from shared import contracts as c
 
 
@@ -16,7 +16,12 @@ def to_public(e: Any) -> c.PublicEvent | None:
             event_id=event_id, occurred_at=e.timestamp, show_id=e.show_id,
             seats=dict(e.seats), prices=dict(e.prices), currency=e.currency,
         )
-    if isinstance(e, UnknownShowRequest.Rejected):
+    if isinstance(e, UnknownShowRequests.Rejected):
+        return c.SeatsRejected(
+            event_id=event_id, occurred_at=e.at, show_id=e.show_id,
+            booking_id=UUID(e.booking_id), reason="unknown_show", seat_ids=[],
+        )
+    if isinstance(e, UnknownShowRequest.Rejected):  # recorded before UnknownShowRequests
         return c.SeatsRejected(
             event_id=event_id, occurred_at=e.at, show_id=e.show_id, booking_id=e.booking_id,
             reason="unknown_show", seat_ids=[],

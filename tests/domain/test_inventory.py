@@ -1,11 +1,27 @@
+import copy
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from eventsourcing.application import Application
+from eventsourcing.domain import Snapshot
+from eventsourcing.persistence import Tracking
 
+from inventory.application import InventoryService
 from inventory.domain import (
-    BOOKED, RELEASED, RESERVED, HoldLimits, InventoryRuleViolation, ShowInventory,
+    BOOKED,
+    REJECTED,
+    RELEASED,
+    RESERVED,
+    HoldLimits,
+    InventoryRuleViolation,
+    ShowInventory,
+    UnknownShowRequest,
+    UnknownShowRequests,
 )
+from inventory.publishing import to_public
+from shared import contracts as c
+from shared.clock import FakeClock
 
 T0 = datetime(2030, 1, 1, 18, 0, tzinfo=UTC)
 LIMITS = HoldLimits(max_seats=3, hold_for=timedelta(minutes=10))
@@ -138,3 +154,193 @@ def test_layout_validation():
         ShowInventory.validate_layout({}, {"std": 1})
     with pytest.raises(InventoryRuleViolation, match="negative"):
         ShowInventory.validate_layout({"A1": "std"}, {"std": -1})
+
+
+def test_ended_holds_keep_only_their_outcome_and_stay_idempotent():
+    s, rejected, released = show(), uuid4(), uuid4()
+    s.request_hold(released, ["A1"], T0, LIMITS)
+    s.request_hold(rejected, ["A1"], T0, LIMITS)
+    s.release_expired(T0 + timedelta(minutes=10))
+    assert set(s.holds) == set()  # only live holds have full records
+    assert s.ended == {str(rejected): REJECTED, str(released): RELEASED}
+    assert s.hold_of(rejected)["status"] == REJECTED
+    assert s.hold_of(released)["status"] == RELEASED
+    version = s.version
+    # Redelivered: the seat is free now, yet neither request holds it again.
+    s.request_hold(rejected, ["A1"], T0 + timedelta(minutes=11), LIMITS)
+    s.request_hold(released, ["A1"], T0 + timedelta(minutes=11), LIMITS)
+    s.payment_succeeded(released, T0 + timedelta(minutes=11))
+    s.booking_cancelled(rejected, T0 + timedelta(minutes=11))
+    assert s.version == version and s.seat_state("A1") == "AVAILABLE"
+
+
+def test_a_released_booked_hold_ends_too():
+    s, b = show(), uuid4()
+    s.request_hold(b, ["A1", "A2"], T0, LIMITS)
+    s.payment_succeeded(b, T0)
+    s.booking_cancelled(b, T0)
+    assert not s.holders and not s.holds and s.ended == {str(b): RELEASED}
+
+
+def test_requests_rejected_as_unknown_before_opening_are_ended_in_the_show():
+    b = uuid4()
+    s = ShowInventory(show_id="s1", seats={"A1": "std"}, prices={"std": 1}, currency="EUR",
+                      rejected_as_unknown=[str(b)])
+    assert s.unknown_adopted and s.hold_of(b)["status"] == REJECTED
+    version = s.version
+    s.request_hold(b, ["A1"], T0, LIMITS)
+    assert s.version == version and s.seat_state("A1") == "AVAILABLE"
+
+
+def test_unknown_show_requests_are_rejected_once_then_closed():
+    r, b = UnknownShowRequests(show_id="s9"), uuid4()
+    r.reject(b, T0)
+    r.reject(b, T0)
+    assert r.booking_ids == [str(b)] and len(r.pending_events) == 2  # Started, Rejected
+    r.close()
+    assert r.closed
+    with pytest.raises(AssertionError):
+        r.reject(uuid4(), T0)
+
+
+def busy_show() -> ShowInventory:
+    s = show()
+    s.request_hold(uuid4(), ["A1"], T0, LIMITS)
+    s.request_hold(uuid4(), ["A1"], T0, LIMITS)
+    s.request_hold(uuid4(), ["A2"], T0, LIMITS)
+    return s
+
+
+def test_a_deep_copy_shares_no_mutable_state():
+    """The aggregate cache hands out deep copies: deciding on one must not touch the
+    cached original."""
+    s = busy_show()
+    s.collect_events()
+    c = copy.deepcopy(s)
+    assert vars(c) == vars(s) and c.version == s.version
+    held = next(iter(c.holds))
+    c.request_hold(uuid4(), ["A3"], T0, LIMITS)
+    c.payment_succeeded(held, T0)
+    c.booking_cancelled(held, T0)
+    c.holds.setdefault("x", {"seat_ids": []})["seat_ids"].append("V1")
+    c.seats["Z1"] = "std"
+    c.prices["std"] = 1
+    assert s.seat_state("A2") == RESERVED and s.seat_state("A3") == "AVAILABLE"
+    assert "x" not in s.holds and held not in s.ended and "Z1" not in s.seats
+    assert s.prices["std"] == 1000 and not s.pending_events
+    for name, value in vars(s).items():
+        if isinstance(value, (dict, list)):
+            assert getattr(c, name) is not value, name
+    for booking_id, hold in s.holds.items():
+        if booking_id in c.holds:
+            assert c.holds[booking_id] is not hold
+            assert c.holds[booking_id]["seat_ids"] is not hold["seat_ids"]
+
+
+def test_snapshot_round_trip_and_old_snapshots_are_upcast():
+    app = Application(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    s = busy_show()
+    s.release_expired(T0 + timedelta(minutes=10))
+    s.request_hold(b := uuid4(), ["A1"], T0 + timedelta(minutes=10), LIMITS)
+    stored = app.mapper.to_stored_event(Snapshot.take(s))
+    restored = app.mapper.to_domain_event(stored).mutate(None)
+    assert vars(restored) | {"_pending_events": []} == vars(s) | {"_pending_events": []}
+    # A snapshot taken before ended holds left ``holds`` (class version 1).
+    old_state = {k: v for k, v in vars(s).items() if k not in ("_id", "_version", "_pending_events")}
+    old_state["holds"] = {
+        **s.holds, **{e: {"status": st, "seat_ids": [], "reserved_until": T0}
+                      for e, st in s.ended.items()},
+    }
+    del old_state["ended"], old_state["unknown_adopted"]
+    old = Snapshot(originator_id=s.id, originator_version=s.version, timestamp=T0,
+                   topic=ShowInventory.TOPIC, state=old_state)
+    upcast = old.mutate(None)
+    assert (upcast.holds, upcast.ended) == (s.holds, s.ended)
+    assert upcast.unknown_adopted is False and upcast.hold_of(b)["status"] == RESERVED
+
+
+# --- the service: requests decided as "unknown show" before the show opened ----------
+
+SEATS, PRICES = {"A1": "std", "A2": "std"}, {"std": 1000}
+
+
+def service(recorder=None, cache: str = "") -> InventoryService:
+    env = {"PERSISTENCE_MODULE": "eventsourcing.popo", "AGGREGATE_CACHE_MAXSIZE": cache}
+    return InventoryService(env, FakeClock(T0), LIMITS, recorder)
+
+
+def requested(booking_id, show_id="s1", seats=("A1",)) -> c.BookingRequested:
+    return c.BookingRequested(
+        event_id=f"booking/{booking_id}/1", occurred_at=T0, show_id=show_id,
+        booking_id=booking_id, customer_id="ann", seat_ids=list(seats), payment_method="pm",
+    )
+
+
+def public_events(app: InventoryService) -> list:
+    out = []
+    for n in app.recorder.select_notifications(start=1, limit=10_000):
+        p = to_public(app.mapper.to_domain_event(n))
+        if p is not None:
+            out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("cache", ["", "100"])
+def test_a_request_rejected_before_the_show_opened_never_holds_after(cache):
+    app, b, position = service(cache=cache), uuid4(), iter(range(1, 100))
+    app.handle(requested(b), Tracking("t", next(position)))
+    app.handle(requested(b), Tracking("t", next(position)))  # republished: still once
+    [rejected] = public_events(app)
+    assert (rejected.booking_id, rejected.reason) == (b, "unknown_show")
+    app.open_show("s1", SEATS, PRICES, "EUR")
+    events = app.recorder.max_notification_id()
+    app.handle(requested(b), Tracking("t", next(position)))  # republished after opening
+    assert app.recorder.max_notification_id() == events
+    assert app.get_show("s1").seat_state("A1") == "AVAILABLE"
+    # A new request to the open show is decided from the show alone.
+    app.handle(requested(other := uuid4()), Tracking("t", next(position)))
+    assert app.get_show("s1").hold_of(other)["status"] == RESERVED
+
+
+def test_a_rejection_racing_with_the_opening_is_decided_again_against_the_show():
+    """Instance 1 finds no show; instance 2 opens it before instance 1 writes the
+    rejection: that write conflicts with the opening's close, and the request is
+    decided again, against the show (so it never was rejected)."""
+    first = service()
+    second = service(recorder=first.recorder)
+    b, find, opened = uuid4(), first.find, []
+
+    def find_then_open_elsewhere(aggregate_id):
+        found = find(aggregate_id)
+        if aggregate_id == UnknownShowRequests.create_id("s1") and not opened:
+            opened.append(second.open_show("s1", SEATS, PRICES, "EUR"))
+        return found
+
+    first.find = find_then_open_elsewhere
+    first.handle(requested(b), Tracking("t", 1))
+    assert opened and first.get_show("s1").hold_of(b)["status"] == RESERVED
+    requests = first.repository.get(UnknownShowRequests.create_id("s1"))
+    assert (requests.closed, requests.booking_ids, requests.version) == (True, [], 2)
+    assert [type(p).__name__ for p in public_events(first)] == [
+        "ShowInventoryOpened", "SeatsReserved",
+    ]
+
+
+def test_rejections_recorded_by_the_old_per_booking_records_are_honoured():
+    app, b, legacy_show = service(), uuid4(), uuid4()
+    # Recorded before UnknownShowRequests: one aggregate per booking.
+    app.save(UnknownShowRequest(booking_id=b, show_id="s1", at=T0))
+    app.save(UnknownShowRequest(booking_id=legacy_show, show_id="old", at=T0))
+    app.handle(requested(b), Tracking("t", 1))  # show still unknown: not rejected twice
+    assert len(public_events(app)) == 2
+    show_, _ = app.open_show("s1", SEATS, PRICES, "EUR")  # adopts it
+    assert show_.hold_of(b)["status"] == REJECTED
+    # A show opened before the hand-over existed (its Opened event has no such field).
+    app.save(ShowInventory(show_id="old", seats=SEATS, prices=PRICES, currency="EUR"))
+    assert not app.get_show("old").unknown_adopted
+    events = app.recorder.max_notification_id()
+    app.handle(requested(b), Tracking("t", 2))
+    app.handle(requested(legacy_show, show_id="old"), Tracking("t", 3))
+    assert app.recorder.max_notification_id() == events
+    app.handle(requested(new := uuid4(), show_id="old"), Tracking("t", 4))
+    assert app.get_show("old").hold_of(new)["status"] == RESERVED
