@@ -38,6 +38,7 @@ class Tuning:
     consumer_wait_s: float = 0.2  # longest a consumer waits for a first message
     consumer_batch: int = 500  # most messages taken from Kafka at once
     relay_poll_s: float = 0.05  # how often the relay looks for other instances' writes
+    relay_record_s: float = 0.5  # how often the relay writes its position, at most
     aggregate_cache: int = 5000  # aggregates kept in memory per service; 0: none
     unrecorded_positions: int = 1000  # ignored messages before their position is written anyway
 
@@ -88,6 +89,7 @@ class Settings:
                 consumer_wait_s=float(_env("CONSUMER_WAIT_MS", "200")) / 1000,
                 consumer_batch=int(_env("CONSUMER_BATCH", "500")),
                 relay_poll_s=float(_env("RELAY_POLL_MS", "50")) / 1000,
+                relay_record_s=float(_env("RELAY_RECORD_MS", "500")) / 1000,
                 aggregate_cache=int(_env("AGGREGATE_CACHE", "5000")),
                 unrecorded_positions=int(_env("UNRECORDED_POSITIONS", "1000")),
             ),

@@ -58,7 +58,7 @@ class ServiceProcess:
     def _relay_loop(self) -> None:
         relay = OutboxRelay(
             self.app, KafkaPublisher(self.settings.kafka_bootstrap, f"{self.app.service}-relay"),
-            self.topic,
+            self.topic, record_every=self.settings.tuning.relay_record_s,
         )
         while not self.stopping.is_set():
             try:
@@ -70,6 +70,10 @@ class ServiceProcess:
                 log.exception("relay failed; resuming from the recorded position")
                 relay.forget_position()
                 self.stopping.wait(1.0)
+        try:
+            relay.record_position()
+        except Exception:
+            log.exception("could not record the relay's position; the next start republishes")
 
     def _consumer_loop(self) -> None:
         tuning = self.settings.tuning

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -56,6 +57,8 @@ class KafkaPublisher:
 
 
 class KafkaInboxConsumer:
+    COMMIT_EVERY = 1.0  # seconds between offset commits (which only lag tools read)
+
     def __init__(
         self, inbox: Inbox, bootstrap: str, topics: list[str], group_id: str, instance_id: str
     ) -> None:
@@ -76,6 +79,8 @@ class KafkaInboxConsumer:
             }
         )
         self.assigned: set[tuple[str, int]] = set()
+        self._committed_at = float("-inf")
+        self._uncommitted = False
         self._lock = threading.Lock()
         self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
 
@@ -98,6 +103,7 @@ class KafkaInboxConsumer:
         first = self._consumer.poll(timeout)
         if first is None:
             self.inbox.record_positions()  # idle: write the positions passed silently
+            self._commit(due=self._uncommitted)
             return 0
         messages = [first, *self._consumer.consume(num_messages=max_messages - 1, timeout=0)]
         runs: dict[tuple[str, int], list[tuple[int, bytes]]] = {}
@@ -113,9 +119,20 @@ class KafkaInboxConsumer:
             self._consumer.store_offsets(
                 offsets=[TopicPartition(topic, partition, records[-1][0] + 1)]
             )
-        if runs:
-            self._consumer.commit(asynchronous=True)  # for lag tools only
+        self._uncommitted = self._uncommitted or bool(runs)
+        self._commit(due=time.monotonic() - self._committed_at >= self.COMMIT_EVERY)
         return processed
+
+    def _commit(self, due: bool) -> None:
+        # Offsets in Kafka are for lag tools only, so not per batch: each commit is a
+        # write on the broker. Positions that count are in the service's database.
+        if due and self._uncommitted:
+            try:
+                self._consumer.commit(asynchronous=True)
+            except KafkaException as e:  # e.g. nothing stored since a rebalance
+                log.debug("offset commit skipped: %s", e)
+            self._committed_at = time.monotonic()
+            self._uncommitted = False
 
     def rewind_to_tracking(self) -> None:
         """After a failed batch: go back to what the database says was processed."""

@@ -9,6 +9,7 @@ far it got. A crash between publishing and recording publishes a range twice
 from __future__ import annotations
 
 import logging
+import time
 from typing import Protocol
 
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -30,19 +31,25 @@ class OutboxRelay:
     POSITION = "outbox"  # tracking name under which the relay records its position
 
     def __init__(
-        self, app: ServiceApplication, publisher: Publisher, topic: str, batch_size: int = 500
+        self, app: ServiceApplication, publisher: Publisher, topic: str, batch_size: int = 500,
+        record_every: float = 0.0,
     ) -> None:
         self.app = app
         self.publisher = publisher
         self.topic = topic
         self.batch_size = batch_size
+        # The position is written at most this often (seconds): under load one write
+        # serves many batches. A crash republishes what was published since (absorbed).
+        self.record_every = record_every
         self._position: int | None = None
+        self._recorded = 0
+        self._recorded_at = float("-inf")
 
     @property
     def position(self) -> int:
         """The last notification id known to be published."""
         if self._position is None:
-            self._position = self.app.recorder.max_tracking_id(self.POSITION) or 0
+            self._position = self._recorded = self.app.recorder.max_tracking_id(self.POSITION) or 0
         return self._position
 
     def forget_position(self) -> None:
@@ -69,13 +76,23 @@ class OutboxRelay:
         except IntegrityError:
             # Someone (an earlier life of this relay) recorded as far or further: keep theirs.
             last_id = max(last_id, self.app.recorder.max_tracking_id(self.POSITION) or 0)
-        self._position = last_id
+        self._position = self._recorded = last_id
+        self._recorded_at = time.monotonic()
 
     def relay_once(self) -> int:
-        """Publish and record one batch; return how many notifications it covered."""
+        """Publish one batch, and record how far it got when that is due; return how
+        many notifications it covered."""
         before = self.position
         last = self.publish_next()
-        if last is None:
-            return 0
-        self.record(last)
-        return last - before
+        if last is not None:
+            self._position = last
+        if self.position > self._recorded and (
+            time.monotonic() - self._recorded_at >= self.record_every
+        ):
+            self.record(self.position)
+        return 0 if last is None else last - before
+
+    def record_position(self) -> None:
+        """Record what was published (before a planned stop)."""
+        if self._position is not None and self._position > self._recorded:
+            self.record(self._position)
