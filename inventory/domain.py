@@ -29,6 +29,7 @@ from eventsourcing.domain import Aggregate, event
 from shared import ids
 
 RESERVED, BOOKED, RELEASED, REJECTED = "RESERVED", "BOOKED", "RELEASED", "REJECTED"
+_IMMUTABLE = (str, int, float, bool, type(None), datetime, UUID)  # shared by copies as they are
 
 
 class InventoryRuleViolation(Exception):
@@ -116,7 +117,7 @@ class ShowInventory(Aggregate):
                 value = dict(value)
             elif name == "holds":
                 value = {b: {**h, "seat_ids": list(h["seat_ids"])} for b, h in value.items()}
-            else:
+            elif not isinstance(value, _IMMUTABLE):
                 value = copy.deepcopy(value, memo)
             setattr(clone, name, value)
         return clone
