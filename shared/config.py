@@ -128,6 +128,8 @@ class Settings:
             # a service has a handful of threads, and PostgreSQL's connections are finite.
             "POSTGRES_POOL_SIZE": "3",
             "POSTGRES_MAX_OVERFLOW": "7",
+            # The same writes as the library's recorder, in one statement (shared/recorder).
+            "PROCESS_RECORDER_TOPIC": "shared.recorder:SingleStatementProcessRecorder",
             # No aggregate cache: a reader of a store others write must not keep copies.
             "AGGREGATE_CACHE_MAXSIZE": "",
         }
