@@ -90,29 +90,38 @@ def psycopg_insert(s: Settings, db: str, seconds: float, limit: int = 500_000) -
     return {"rate": n / took, "how": "Python/psycopg, 1 connection: INSERT + COMMIT per row"}
 
 
-def eventsourcing_insert(s: Settings, db: str, seconds: float, limit: int = 500_000) -> dict:
-    """The services' own write path without their logic: eventsourcing's PostgreSQL
-    process recorder storing one event with one tracking record per transaction
-    (table lock, NOTIFY, INSERT, tracking upsert), as the inbox does per message."""
+def eventsourcing_insert(
+    s: Settings, db: str, seconds: float, limit: int = 500_000, library: bool = False
+) -> dict:
+    """The services' own write path without their logic: the process recorder storing
+    one event with one tracking record per transaction (table lock, NOTIFY, INSERT,
+    tracking upsert), as the inbox does per message. ``library``: eventsourcing's own
+    pipelined recorder instead of the services' (shared/recorder.py), for comparison."""
 
     class Scratch(Application):
         def construct_recorder(self):
             return self.factory.process_recorder()
 
-    app = Scratch(env=s.postgres_env(db))
+    env = s.postgres_env(db)
+    if library:
+        env["PROCESS_RECORDER_TOPIC"] = ""
+    app = Scratch(env=env)
     try:
         recorder = app.recorder
-        n, start = 0, time.perf_counter()
+        position = f"bench:{uuid.uuid4().hex[:8]}"  # each run its own tracking record
+        n, start, cpu = 0, time.perf_counter(), time.process_time()
         while n < limit and time.perf_counter() - start < seconds:
             n += 1
             event = StoredEvent(originator_id=uuid.uuid4(), originator_version=1,
                                 topic="bench:Event", state=PAYLOAD)
-            recorder.insert_events([event], tracking=Tracking("bench:0", n))
-        took = time.perf_counter() - start
+            recorder.insert_events([event], tracking=Tracking(position, n))
+        took, cpu = time.perf_counter() - start, time.process_time() - cpu
     finally:
         app.close()
-    return {"rate": n / took,
-            "how": "eventsourcing process recorder, 1 thread: 1 event + tracking per transaction"}
+    which = "eventsourcing's own process recorder" if library else "the services' recorder"
+    return {"rate": n / took, "client_cpu_ms": round(1000 * cpu / max(n, 1), 3),
+            "how": f"{which}, 1 thread: 1 event + tracking per transaction,"
+                   f" {1000 * cpu / max(n, 1):.2f} ms client CPU each"}
 
 
 def kafka_rates(s: Settings, seconds: float, limit: int = 300_000) -> dict[str, dict]:
@@ -210,6 +219,8 @@ def measure(seconds: float = 3.0, log=print) -> dict[str, dict]:
             ("pgbench_insert_3_clients", lambda: pgbench_insert(s, db, 3, seconds)),
             ("pg_psycopg_insert", lambda: psycopg_insert(s, db, seconds)),
             ("pg_eventsourcing_insert", lambda: eventsourcing_insert(s, db, seconds)),
+            ("pg_eventsourcing_library_insert",
+             lambda: eventsourcing_insert(s, db, seconds, library=True)),
         ):
             log(f"limits: {name} ...")
             try:
