@@ -1,6 +1,8 @@
 """Rebuild speed of the MongoDB views from a large event store.
 
     .venv/bin/python -m bench.rebuild_views --bookings 12000
+    .venv/bin/python -m bench.rebuild_views --bookings 12800 --keep        # leaves the stores
+    .venv/bin/python -m bench.rebuild_views --reuse bench1a2b3c            # rebuilds from them
 
 Seeds three service stores on PostgreSQL by running the real saga in process (the
 embedded runtime over PostgreSQL: same domain, policies, inbox and outbox), then
@@ -55,24 +57,43 @@ def seed(settings: Settings, names: dict[str, str], bookings: int, rng: random.R
     return sum(a.recorder.max_notification_id() or 0 for a in system.apps.values())
 
 
+def _head(settings: Settings, dbname: str) -> int:
+    with psycopg.connect(settings.postgres_conninfo(dbname)) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE tablename LIKE '%_events'"
+            " AND tablename NOT LIKE '%snapshot%'")]
+        return sum(conn.execute(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}")
+                                .format(sql.Identifier(t))).fetchone()[0] for t in tables)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bookings", type=int, default=12_000)
     parser.add_argument("--batches", default="1000,5000")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the seeded stores (seeding takes minutes) for --reuse")
+    parser.add_argument("--reuse", metavar="PREFIX",
+                        help="rebuild from stores a --keep run left (e.g. bench1a2b3c)")
     args = parser.parse_args()
     settings = Settings.from_env()
-    tag = uuid.uuid4().hex[:6]
-    names = {s: f"bench{tag}_{s}" for s in SERVICES}
+    prefix = args.reuse or f"bench{uuid.uuid4().hex[:6]}"
+    keep = args.keep or bool(args.reuse)
+    names = {s: f"{prefix}_{s}" for s in SERVICES}
     admin = settings.postgres_conninfo("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for n in names.values():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(n)))
+    if not args.reuse:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for n in names.values():
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(n)))
     mongo = connect(settings.mongo_url)
-    db = mongo[f"bench{tag}_views"]
+    db = mongo[f"{prefix}_views"]
+    mongo.drop_database(db.name)
     try:
-        print(f"seeding {args.bookings} bookings through the saga ...", flush=True)
-        events = seed(settings, names, args.bookings, random.Random(7))
-        print(f"store holds {events:,} events")
+        if args.reuse:
+            events = sum(_head(settings, names[s]) for s in SERVICES)
+        else:
+            print(f"seeding {args.bookings} bookings through the saga ...", flush=True)
+            events = seed(settings, names, args.bookings, random.Random(7))
+        print(f"store holds {events:,} events ({prefix})")
         readers = {s: StreamReader(s, settings.postgres_env(names[s])) for s in SERVICES}
         for batch in [int(b) for b in args.batches.split(",")]:
             t0 = time.monotonic()
@@ -84,9 +105,12 @@ def main() -> None:
         print(f"verify: {len(problems)} difference(s)")
     finally:
         mongo.drop_database(db.name)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for n in names.values():
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(n)))
+        if keep:
+            print(f"stores kept: --reuse {prefix}")
+        else:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                for n in names.values():
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(n)))
 
 
 if __name__ == "__main__":

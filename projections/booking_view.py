@@ -8,6 +8,7 @@ kept sorted. Rebuilt in any interleaving, the document comes out the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from projections.common import ms
@@ -26,27 +27,52 @@ def apply(doc: dict[str, Any] | None, e: c.PublicEvent) -> dict[str, Any] | None
         return doc
     doc = doc or _blank(e)
     _timeline(doc, e)
-    if isinstance(e, c.BookingRequested):
-        doc.update(
-            customer_id=e.customer_id, seat_ids=list(e.seat_ids), requested_at=ms(e.occurred_at),
-        )
-    elif isinstance(e, c.SeatsReserved):
-        doc.update(amount=e.amount, currency=e.currency, reserved_until=ms(e.reserved_until))
-        _advance(doc, "PAYMENT_PENDING")
-    elif isinstance(e, c.BookingConfirmed):
-        _advance(doc, "CONFIRMED")
-    elif isinstance(e, c.BookingCancelled):
-        _advance(doc, "CANCELLED")
-        doc.update(cancellation_reason=e.reason, cancellation_detail=e.detail)
-    elif isinstance(e, c.PaymentSucceeded):
-        doc["attempts"][str(e.attempt)] = {"outcome": "succeeded", "at": ms(e.occurred_at)}
-    elif isinstance(e, c.PaymentFailed):
-        doc["attempts"][str(e.attempt)] = {
-            "outcome": "failed", "reason": e.reason, "at": ms(e.occurred_at),
-        }
-    elif isinstance(e, c.PaymentRefunded):
-        doc["refunded_amount"] = e.amount
+    fold = _FOLDS.get(type(e))
+    if fold is not None:
+        fold(doc, e)
     return doc
+
+
+def _requested(doc: dict[str, Any], e: c.BookingRequested) -> None:
+    doc.update(customer_id=e.customer_id, seat_ids=list(e.seat_ids), requested_at=ms(e.occurred_at))
+
+
+def _reserved(doc: dict[str, Any], e: c.SeatsReserved) -> None:
+    doc.update(amount=e.amount, currency=e.currency, reserved_until=ms(e.reserved_until))
+    _advance(doc, "PAYMENT_PENDING")
+
+
+def _confirmed(doc: dict[str, Any], e: c.BookingConfirmed) -> None:
+    _advance(doc, "CONFIRMED")
+
+
+def _cancelled(doc: dict[str, Any], e: c.BookingCancelled) -> None:
+    _advance(doc, "CANCELLED")
+    doc.update(cancellation_reason=e.reason, cancellation_detail=e.detail)
+
+
+def _paid(doc: dict[str, Any], e: c.PaymentSucceeded) -> None:
+    doc["attempts"][str(e.attempt)] = {"outcome": "succeeded", "at": ms(e.occurred_at)}
+
+
+def _failed(doc: dict[str, Any], e: c.PaymentFailed) -> None:
+    doc["attempts"][str(e.attempt)] = {"outcome": "failed", "reason": e.reason, "at": ms(e.occurred_at)}
+
+
+def _refunded(doc: dict[str, Any], e: c.PaymentRefunded) -> None:
+    doc["refunded_amount"] = e.amount
+
+
+# By exact type (contracts are final structs; a new version is a new class, added here).
+_FOLDS: dict[type, Callable[[dict[str, Any], Any], None]] = {
+    c.BookingRequested: _requested,
+    c.SeatsReserved: _reserved,
+    c.BookingConfirmed: _confirmed,
+    c.BookingCancelled: _cancelled,
+    c.PaymentSucceeded: _paid,
+    c.PaymentFailed: _failed,
+    c.PaymentRefunded: _refunded,
+}
 
 
 def _blank(e: c.BookingEvent) -> dict[str, Any]:

@@ -10,4 +10,5 @@ def ms(moment: datetime | None) -> datetime | None:
     whether it was folded in memory or round-tripped through the database."""
     if moment is None:
         return None
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+    micro = moment.microsecond
+    return moment if micro % 1000 == 0 else moment.replace(microsecond=micro - micro % 1000)

@@ -8,11 +8,12 @@ in a single-document write, so no reader ever sees a half-built view.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, InsertOne, MongoClient, ReplaceOne
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReplaceOne, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
@@ -58,9 +59,19 @@ def next_generation(db: Database) -> str:
 
 
 class MongoViewStore:
-    def __init__(self, db: Database, generation: str) -> None:
+    """One generation's views. With ``cache_size`` (the live projector), it keeps the
+    documents it last wrote, so a round reads from MongoDB only the documents it has not
+    seen yet. The cache is safe because every write is compare-and-set on ``_rev``: a
+    document changed by someone else fails its write, the view's cache is dropped and the
+    round is folded again from MongoDB. Any failure (``forget``) drops the cache too,
+    since the fold changes the documents it is given in place."""
+
+    def __init__(self, db: Database, generation: str, cache_size: int = 0) -> None:
         self.db = db
         self.generation = generation
+        self.cache_size = cache_size
+        self._cache: dict[str, OrderedDict[str, dict[str, Any]]] = {v: OrderedDict() for v in VIEWS}
+        self.round_trips = 0  # commands sent by get_many/put_many/set_positions (for tests, benches)
 
     def collection(self, view: str):
         return self.db[f"{view}__{self.generation}"]
@@ -85,10 +96,20 @@ class MongoViewStore:
         return self.collection(view).find_one({"_id": key})
 
     def get_many(self, view: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-        return {d["_id"]: d for d in self.collection(view).find({"_id": {"$in": list(keys)}})}
+        keys = list(keys)
+        cache = self._cache[view]
+        found = {k: cache[k] for k in keys if k in cache} if self.cache_size else {}
+        missing = [k for k in keys if k not in found]
+        if missing:
+            self.round_trips += 1
+            for d in self.collection(view).find({"_id": {"$in": missing}}):
+                found[d["_id"]] = d
+        return found
 
     def put_many(self, view: str, writes: Sequence[Write]) -> bool:
-        inserts = [InsertOne(w.doc) for w in writes if w.previous_rev is None]
+        """New documents as one insert command, changed ones as replaces (compare-and-set on
+        ``_rev``) in groups of ten; True if every write applied."""
+        inserts = [w.doc for w in writes if w.previous_rev is None]
         replaces = [
             ReplaceOne({"_id": w.key, "_rev": w.previous_rev}, w.doc)
             for w in writes if w.previous_rev is not None
@@ -96,15 +117,36 @@ class MongoViewStore:
         matched = 0
         try:
             if inserts:
-                self.collection(view).bulk_write(inserts, ordered=False)
+                self.round_trips += 1
+                self.collection(view).insert_many(inserts, ordered=False)
             # FerretDB v1 hangs on an update command carrying more than a few dozen
             # updates (seen with 100; 10 is fine): send them in small groups.
             for i in range(0, len(replaces), REPLACES_PER_COMMAND):
                 group = replaces[i : i + REPLACES_PER_COMMAND]
+                self.round_trips += 1
                 matched += self.collection(view).bulk_write(group, ordered=False).matched_count
         except BulkWriteError:
+            self.forget(view)
             return False  # a document was created meanwhile: fold again
-        return matched == len(replaces)
+        except BaseException:
+            self.forget(view)
+            raise
+        if matched != len(replaces):
+            self.forget(view)
+            return False  # a document was changed meanwhile: fold again
+        if self.cache_size:
+            cache = self._cache[view]
+            for w in writes:
+                cache[w.key] = w.doc
+                cache.move_to_end(w.key)
+            while len(cache) > self.cache_size:
+                cache.popitem(last=False)
+        return True
+
+    def forget(self, view: str | None = None) -> None:
+        """Drop the cached documents (of one view, or all)."""
+        for name in [view] if view else list(self._cache):
+            self._cache[name].clear()
 
     def insert_all(self, view: str, docs: Iterable[dict[str, Any]], chunk: int = 1000) -> int:
         """Write a rebuilt view's documents: inserts only, fast on any MongoDB-wire server."""
@@ -123,12 +165,26 @@ class MongoViewStore:
         doc = self.db[POSITIONS].find_one({"_id": f"{self.generation}/{stream}"})
         return doc["position"] if doc else 0
 
+    def positions(self, streams: Iterable[str]) -> dict[str, int]:
+        ids = {f"{self.generation}/{s}": s for s in streams}
+        found = {ids[d["_id"]]: d["position"]
+                 for d in self.db[POSITIONS].find({"_id": {"$in": list(ids)}})}
+        return {s: found.get(s, 0) for s in ids.values()}
+
     def set_position(self, stream: str, position: int) -> None:
-        self.db[POSITIONS].update_one(
-            {"_id": f"{self.generation}/{stream}"},
-            {"$max": {"position": position}, "$set": {"generation": self.generation}},
-            upsert=True,
-        )
+        self.set_positions({stream: position})
+
+    def set_positions(self, positions: dict[str, int]) -> None:
+        """Record several streams' positions in one command (never moving one back)."""
+        if not positions:
+            return
+        self.round_trips += 1
+        self.db[POSITIONS].bulk_write([
+            UpdateOne({"_id": f"{self.generation}/{stream}"},
+                      {"$max": {"position": position}, "$set": {"generation": self.generation}},
+                      upsert=True)
+            for stream, position in positions.items()
+        ], ordered=False)
 
     def documents(self, view: str) -> dict[str, dict[str, Any]]:
         return {d["_id"]: d for d in self.collection(view).find()}

@@ -31,10 +31,13 @@ def run(settings: Settings, db: Database) -> None:
                 "following_a_generation": projector.store is not None}
 
     @get("/lag", sync_to_thread=False)
-    def lag() -> dict[str, Any]:
-        """Per stream: events not yet projected, and the age of the last batch's oldest event."""
+    def lag(since: float | None = None) -> dict[str, Any]:
+        """Per stream: events not yet projected, and the age of the last batch's oldest
+        event. ``commit_to_view``: per public event projected since the process started
+        (or since ``since``, epoch seconds), recorded -> written to the views, in ms."""
         generation = projector.store.generation if projector.store else None
-        return {"generation": generation, "streams": projector.lag}
+        return {"generation": generation, "streams": projector.lag,
+                "commit_to_view": projector.lags.summary(since), "rounds": projector.rounds}
 
     app = Litestar(route_handlers=[lag, *health_routes(readiness)])
     port = settings.service_port("projections")

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+import msgspec
 from eventsourcing.application import Application
-from eventsourcing.utils import EnvType
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import EnvType, resolve_topic
+from psycopg import sql
+from psycopg.rows import tuple_row
 
 from booking.publishing import to_public as booking_public
 from inventory.publishing import to_public as inventory_public
@@ -45,10 +51,14 @@ class Batch:
     events: list[Event]
     last: int | None  # last notification id read (public or not)
     oldest_timestamp: Any = None  # when the first event of the batch was recorded
+    # When each public event was recorded (its domain event's timestamp), same order as events.
+    recorded_at: list[datetime] | None = None
 
 
 def read_public(app: Any, start: int, limit: int = 1000) -> Batch:
-    """The next notifications from ``start`` as (stream, position, public event)."""
+    """The next notifications from ``start`` as (stream, position, public event), through
+    the application's own recorder and mapper: the reference way, for any recorder.
+    ``verify`` folds with this one, so it checks the fast path below independently."""
     stream = getattr(app, "stream", None) or app.service
     notifications = app.recorder.select_notifications(start=start, limit=limit)
     events: list[Event] = []
@@ -60,3 +70,95 @@ def read_public(app: Any, start: int, limit: int = 1000) -> Batch:
         if public is not None:
             events.append((stream, n.id, public))
     return Batch(events, notifications[-1].id if notifications else None, oldest)
+
+
+def read_public_fast(app: Any, start: int, limit: int = 1000) -> Batch:
+    """The same as :func:`read_public`, read with one plain SQL query (rows as tuples)
+    and decoded with msgspec instead of the library's json object hook: the same domain
+    event objects, built the way the library's mapper builds them, then the same
+    ``to_public``. Falls back to :func:`read_public` for anything it does not cover
+    (not PostgreSQL, a cipher or compressor, class-version upcasts)."""
+    recorder = app.recorder
+    mapper = app.mapper
+    if not isinstance(recorder, PostgresApplicationRecorder) or mapper.cipher or mapper.compressor:
+        return read_public(app, start, limit)
+    stream = getattr(app, "stream", None) or app.service
+    query = _select(recorder.datastore.schema, recorder.events_table_name)
+    with recorder.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+        rows = cur.execute(query, (start, limit), prepare=True).fetchall()
+    decode_named = mapper.transcoder.names
+    events: list[Event] = []
+    recorded: list[datetime] = []
+    oldest = None
+    to_public = app.to_public
+    for notification_id, originator_id, originator_version, topic, state in rows:
+        cls = _event_class(topic)
+        if cls is None:  # upcasting needed: the library's way
+            domain_event = mapper.to_domain_event(_stored(originator_id, originator_version,
+                                                          topic, state))
+        else:
+            fields = _decode_state(state, decode_named)
+            fields["originator_id"] = originator_id
+            fields["originator_version"] = originator_version
+            domain_event = object.__new__(cls)
+            object.__setattr__(domain_event, "__dict__", fields)
+        timestamp = domain_event.timestamp
+        oldest = oldest or timestamp
+        public = to_public(domain_event)
+        if public is not None:
+            events.append((stream, notification_id, public))
+            recorded.append(timestamp)
+    return Batch(events, rows[-1][0] if rows else None, oldest, recorded)
+
+
+@lru_cache(maxsize=64)
+def _select(schema: str, table: str) -> sql.Composed:
+    return sql.SQL(
+        "SELECT notification_id, originator_id, originator_version, topic, state"
+        " FROM {}.{} WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
+    ).format(sql.Identifier(schema), sql.Identifier(table))
+
+
+@lru_cache(maxsize=256)
+def _event_class(topic: str) -> type | None:
+    cls = resolve_topic(topic)
+    return None if getattr(cls, "class_version", 1) != 1 else cls
+
+
+def _stored(originator_id: Any, version: int, topic: str, state: bytes) -> Any:
+    from eventsourcing.persistence import StoredEvent
+
+    return StoredEvent(originator_id, version, topic, state)
+
+
+def _decode_state(state: bytes, named: dict[str, Any]) -> dict[str, Any]:
+    """An event's stored state as the library's transcoder would decode it. Transcoded
+    values are nearly always top-level fields (times, ids), so those are decoded first;
+    the whole structure is walked only if the state holds more of them than that."""
+    fields = msgspec.json.decode(state)
+    expected = state.count(b'"_type_"')
+    if not expected:
+        return fields
+    for k, v in fields.items():
+        if type(v) is dict and len(v) == 2 and "_type_" in v and "_data_" in v:
+            data = v["_data_"]
+            if type(data) in (dict, list):
+                return _decode(fields, named)  # nested transcodings: the general way
+            fields[k] = named[v["_type_"]].decode(data)
+            expected -= 1
+    return fields if expected == 0 else _decode(fields, named)
+
+
+def _decode(value: Any, named: dict[str, Any]) -> Any:
+    """Undo the library's JSON transcoding: ``{"_type_": name, "_data_": data}`` objects
+    become the registered type's values, everywhere in the structure."""
+    if isinstance(value, dict):
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            return named[value["_type_"]].decode(_decode(value["_data_"], named))
+        for k, v in value.items():
+            if isinstance(v, (dict, list)):
+                value[k] = _decode(v, named)
+        return value
+    if isinstance(value, list):
+        return [_decode(v, named) if isinstance(v, (dict, list)) else v for v in value]
+    return value

@@ -3,23 +3,40 @@
 It catches up from its recorded positions, then follows live; between batches it
 checks the registry, so after a rebuild it moves to the new generation at the
 positions that generation reached (replaying anything newer is harmless).
+
+It does not poll: it LISTENs on each service database for the NOTIFY that the
+event store's insert sends (channel: the events table's name), and projects when
+one arrives. A round folds everything new in the three streams at once, so under
+load events are batched by themselves (what arrives during a round is the next
+round). Without notifications (the LISTEN connection lost) it polls, backing off
+when idle, and listens again.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+from psycopg import sql
 from pymongo.database import Database
 
 from projections.mongo_store import (
-    POSITIONS, REGISTRY, STATUS, MongoViewStore, current_generation, switch_generation,
+    POSITIONS,
+    REGISTRY,
+    STATUS,
+    MongoViewStore,
+    current_generation,
+    switch_generation,
 )
 from projections.projector import project
-from projections.sources import STREAMS, StreamReader, read_public
+from projections.sources import STREAMS, StreamReader, read_public_fast
 from shared.config import Settings
 
 log = logging.getLogger(__name__)
@@ -38,6 +55,87 @@ def stream_readers(settings: Settings) -> dict[str, StreamReader]:
     }
 
 
+class Waker:
+    """Wakes the projector when a service store records events: one thread per store,
+    LISTENing on the channel the store's insert NOTIFYs. ``listening`` says whether every
+    store's channel is being listened to right now (if not, the projector polls)."""
+
+    def __init__(self, readers: dict[str, StreamReader], stop: threading.Event) -> None:
+        self.readers = readers
+        self.stop = stop
+        self.woken = threading.Event()
+        self._up: dict[str, bool] = {s: False for s in readers}
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def listening(self) -> bool:
+        return all(self._up.values())
+
+    def start(self) -> Waker:
+        for stream in self.readers:
+            t = threading.Thread(target=self._listen, args=(stream,), daemon=True,
+                                 name=f"listen-{stream}")
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def wait(self, timeout: float) -> bool:
+        woken = self.woken.wait(timeout)
+        self.woken.clear()
+        return woken
+
+    def _listen(self, stream: str) -> None:
+        recorder = self.readers[stream].recorder
+        kwargs = {k: v for k, v in recorder.datastore.pool.kwargs.items() if k != "row_factory"}
+        backoff = 0.5
+        while not self.stop.is_set():
+            try:
+                with psycopg.connect(**kwargs, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
+                    self._up[stream] = True
+                    self.woken.set()  # anything recorded while we were not listening
+                    backoff = 0.5
+                    while not self.stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.woken.set()
+            except (psycopg.Error, OSError) as e:  # the database restarted, or is not there yet
+                if self._up[stream] or backoff == 0.5:
+                    log.warning("not listening to %s's store (%s); polling meanwhile", stream, e)
+            self._up[stream] = False
+            self.woken.set()
+            self.stop.wait(backoff)
+            backoff = min(backoff * 2, 10.0)
+
+
+class LagRecorder:
+    """Commit -> view, per public event this process projected: the time its round's
+    writes were acknowledged minus the event's recorded timestamp (taken by the service
+    just before its commit, so it overstates by the commit's few ms). Only events
+    recorded after the process started count: a catch-up is not lag."""
+
+    def __init__(self, keep: int = 500_000) -> None:
+        self.started = datetime.now(UTC)
+        self._samples: deque[tuple[float, float]] = deque(maxlen=keep)  # (projected at, lag s)
+        self._lock = threading.Lock()
+
+    def record(self, recorded_at: list[datetime], projected_at: datetime) -> None:
+        done = projected_at.timestamp()
+        lags = [(done, (projected_at - t).total_seconds()) for t in recorded_at
+                if t >= self.started]
+        with self._lock:
+            self._samples.extend(lags)
+
+    def summary(self, since: float | None = None) -> dict[str, Any]:
+        with self._lock:
+            lags = sorted(lag for at, lag in self._samples if since is None or at >= since)
+        if not lags:
+            return {"n": 0}
+        pick = lambda q: round(lags[min(len(lags) - 1, int(q * len(lags)))] * 1000, 1)
+        return {"n": len(lags), "p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99),
+                "max": round(lags[-1] * 1000, 1),
+                "over_200ms": len(lags) - bisect.bisect_right(lags, 0.2)}
+
+
 @dataclass
 class Projector:
     db: Database
@@ -45,6 +143,10 @@ class Projector:
     batch_size: int = 1000
     store: MongoViewStore | None = None
     lag: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cache_size: int = 20_000  # documents kept between rounds (see MongoViewStore)
+    lags: LagRecorder = field(default_factory=LagRecorder)
+    rounds: int = 0
+    _positions: dict[str, int] = field(default_factory=dict)
 
     def follow_registry(self) -> MongoViewStore:
         generation = current_generation(self.db)
@@ -57,34 +159,52 @@ class Projector:
             switch_generation(self.db, generation)
         if self.store is None or self.store.generation != generation:
             log.info("projecting into generation %s", generation)
-            self.store = MongoViewStore(self.db, generation)
+            self.store = MongoViewStore(self.db, generation, cache_size=self.cache_size)
+            self._positions = self.store.positions(self.readers)
         return self.store
 
     def run_once(self) -> int:
         """Project the next batch of every stream in one fold, so a document touched by
-        several streams (a booking) is written once per round, not once per stream."""
+        several streams (a booking) is written once per round, not once per stream.
+        Positions are read from MongoDB when the projector starts following a generation
+        and kept in memory afterwards: this projector is their only writer."""
         store = self.follow_registry()
         batches = {}
         for stream, reader in self.readers.items():
-            position = store.position(stream)
-            batches[stream] = (position, read_public(reader, position + 1, self.batch_size))
-        project(store, [e for _, batch in batches.values() for e in batch.events])
+            position = self._positions.get(stream, 0)
+            batches[stream] = (position, read_public_fast(reader, position + 1, self.batch_size))
+        try:
+            project(store, [e for _, batch in batches.values() for e in batch.events])
+            advanced = {s: b.last for s, (_, b) in batches.items() if b.last is not None}
+            store.set_positions(advanced)
+        except BaseException:
+            store.forget()  # documents may have been folded but not written
+            self._positions = {}
+            self.store = None  # re-read the positions next round
+            raise
+        projected_at = datetime.now(UTC)
+        self.rounds += 1
         read = 0
         for stream, (position, batch) in batches.items():
             if batch.last is None:
                 self.lag[stream] = {**self.lag.get(stream, {}), "events": 0, "position": position}
                 continue
-            store.set_position(stream, batch.last)
+            self._positions[stream] = batch.last
             read += batch.last - position
-            self.lag[stream] = self._lag(self.readers[stream], batch.last, batch.oldest_timestamp)
+            self.lags.record(batch.recorded_at or [], projected_at)
+            full = batch.last - position >= self.batch_size
+            self.lag[stream] = self._lag(self.readers[stream], batch.last, batch.oldest_timestamp,
+                                         projected_at, at_head=not full)
         return read
 
     @staticmethod
-    def _lag(reader: StreamReader, position: int, oldest: datetime | None) -> dict[str, Any]:
+    def _lag(reader: StreamReader, position: int, oldest: datetime | None,
+             now: datetime, at_head: bool) -> dict[str, Any]:
         """Events still behind, and the age of the oldest event just projected: how
-        long an event waited between being recorded and showing in the views."""
-        head = reader.recorder.max_notification_id() or 0
-        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        long an event waited between being recorded and showing in the views. A batch
+        shorter than asked for reached the head: no need to ask for it."""
+        head = position if at_head else (reader.recorder.max_notification_id() or 0)
+        age = (now - oldest).total_seconds() if oldest else 0.0
         return {"events": max(0, head - position), "seconds": round(age, 3),
                 "position": position, "head": head}
 
@@ -96,8 +216,13 @@ class Projector:
             upsert=True,
         )
 
-    def run_forever(self, stop, idle_sleep: float = 0.02, report_every: float = 1.0) -> None:
-        last_report = 0.0
+    def run_forever(self, stop: threading.Event, report_every: float = 1.0,
+                    safety_poll: float = 2.0, waker: Waker | None = None) -> None:
+        """Project whenever a store notifies; otherwise sleep. ``safety_poll``: the
+        longest sleep while notifications work (a missed one costs at most this);
+        without them, polls start at 20 ms and back off to 1 s while idle."""
+        waker = waker or Waker(self.readers, stop).start()
+        last_report, reported, idle_polls = 0.0, None, 0
         while not stop.is_set():
             try:
                 busy = self.run_once()
@@ -105,8 +230,18 @@ class Projector:
                 log.exception("projection failed; resuming from the recorded positions")
                 stop.wait(1.0)
                 continue
-            if time.monotonic() - last_report > report_every:
-                self.report()
-                last_report = time.monotonic()
-            if not busy:
-                stop.wait(idle_sleep)
+            now = time.monotonic()
+            if now - last_report > report_every and (reported != self.lag or now - last_report > 30):
+                try:
+                    self.report()
+                except Exception:
+                    log.exception("could not record the projector's status")
+                reported, last_report = {k: dict(v) for k, v in self.lag.items()}, now
+            if busy:
+                idle_polls = 0
+                continue  # what arrived during this round is the next round
+            idle_polls += 1
+            if waker.listening:
+                waker.wait(safety_poll)
+            else:
+                waker.wait(min(1.0, 0.02 * 1.5 ** min(idle_polls, 20)))
