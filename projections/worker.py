@@ -217,10 +217,13 @@ class Projector:
         )
 
     def run_forever(self, stop: threading.Event, report_every: float = 1.0,
-                    safety_poll: float = 2.0, waker: Waker | None = None) -> None:
+                    safety_poll: float = 2.0, registry_every: float = 0.2,
+                    waker: Waker | None = None) -> None:
         """Project whenever a store notifies; otherwise sleep. ``safety_poll``: the
         longest sleep while notifications work (a missed one costs at most this);
-        without them, polls start at 20 ms and back off to 1 s while idle."""
+        without them, polls start at 20 ms and back off to 1 s while idle. While idle
+        it also looks at the registry every ``registry_every`` (one small read), so a
+        rebuild's switch is followed at once, not at the next event."""
         waker = waker or Waker(self.readers, stop).start()
         last_report, reported, idle_polls = 0.0, None, 0
         while not stop.is_set():
@@ -242,6 +245,17 @@ class Projector:
                 continue  # what arrived during this round is the next round
             idle_polls += 1
             if waker.listening:
-                waker.wait(safety_poll)
+                self._idle(stop, waker, safety_poll, registry_every)
             else:
                 waker.wait(min(1.0, 0.02 * 1.5 ** min(idle_polls, 20)))
+
+    def _idle(self, stop: threading.Event, waker: Waker, longest: float, registry_every: float) -> None:
+        deadline = time.monotonic() + longest
+        while not stop.is_set() and time.monotonic() < deadline:
+            if waker.wait(registry_every):
+                return
+            try:
+                if self.store is None or current_generation(self.db) != self.store.generation:
+                    return
+            except Exception:  # noqa: BLE001 - the round that follows reports it
+                return
