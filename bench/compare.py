@@ -1,0 +1,114 @@
+"""Before and after in one run: the same steady steps against two versions of the code,
+alternating, so that whatever else the machine does weighs on both alike.
+
+    python -m bench.compare --before fce073f --rates 10,20 --duration 15 --rounds 2
+
+The other version is checked out with ``git worktree`` under .data/bench/src-<ref>
+(sharing this checkout's .venv) and run from there: its services and its bench.
+Prints one row per rate and version (the median over the rounds) and the ratio
+after / before, and writes the table to .data/bench/<time>-compare.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / ".data" / "bench"
+CPU_GROUPS = ("booking", "inventory", "payment", "projections", "postgres", "kafka",
+              "ferretdb", "ferretdb-pg")
+
+
+def checkout(ref: str) -> Path:
+    sha = subprocess.run(["git", "rev-parse", "--short", ref], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    tree = OUT / f"src-{sha}"
+    if not tree.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", "-f", str(tree), sha], cwd=ROOT,
+                       check=True, capture_output=True)
+        (tree / ".venv").symlink_to(ROOT / ".venv")
+    return tree
+
+
+def run_steady(tree: Path, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, "-m", "bench", "steady", "--rates", args.rates, "--duration",
+           str(args.duration), "--idle-seconds", "1", "--no-limits", "--keep-going",
+           "--seed", str(args.seed)]
+    done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=1800)
+    found = re.findall(r"^report: (.+)$", done.stdout, re.M)
+    if done.returncode != 0 or not found:
+        raise RuntimeError(f"bench failed in {tree}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return json.loads(Path(found[-1]).read_text())
+
+
+def figures(report: dict) -> dict[float, dict]:
+    out = {}
+    for step in report["steady"]["result"]["steps"]:
+        lat, cpu = step["server_latency"], step["cpu"]
+        per = cpu.get("ms_per_confirmed") or {}
+        out[step["offered_rate"]] = {
+            "confirmed_per_s": step["confirmed"]["per_s"],
+            "held_p50": lat["post_to_held"].get("p50"),
+            "held_p99": lat["post_to_held"].get("p99"),
+            "confirmed_p50": lat["post_to_confirmed_first_try"].get("p50"),
+            "confirmed_p99": lat["post_to_confirmed_first_try"].get("p99"),
+            "cpu_ms_per_booking": sum(per.get(g) or 0 for g in CPU_GROUPS) or None,
+            "other_cores": cpu.get("other_cores"),
+        }
+    return out
+
+
+def median(rows: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--before", required=True, help="git ref of the version to compare with")
+    p.add_argument("--rates", default="10,20")
+    p.add_argument("--duration", type=float, default=15)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args()
+    before = checkout(args.before)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for n in range(args.rounds):
+        order = [("before", before), ("after", ROOT)]
+        for name, tree in order if n % 2 == 0 else order[::-1]:  # alternate who goes first
+            print(f"round {n + 1}: {name} ({tree}) ...", flush=True)
+            runs[name].append(figures(run_steady(tree, args)))
+    keys = ["confirmed_per_s", "held_p50", "held_p99", "confirmed_p50", "confirmed_p99",
+            "cpu_ms_per_booking", "other_cores"]
+    table = {}
+    print(f"\nbefore = {args.before}, after = {head} (HEAD), median of {args.rounds} rounds")
+    print(f"{'rate/s':>6}  {'version':>7}  " + "  ".join(f"{k:>18}" for k in keys))
+    for rate in sorted({r for run in runs["after"] for r in run}):
+        row = {}
+        for name in ("before", "after"):
+            rows = [run[rate] for run in runs[name] if rate in run]
+            row[name] = {k: median(rows, k) for k in keys}
+            print(f"{rate:>6}  {name:>7}  " + "  ".join(
+                f"{'-' if row[name][k] is None else f'{row[name][k]:,.2f}':>18}" for k in keys))
+        ratio = {k: (row["after"][k] / row["before"][k]
+                     if row["after"][k] is not None and row["before"][k] else None) for k in keys}
+        print(f"{rate:>6}  {'ratio':>7}  " + "  ".join(
+            f"{'-' if ratio[k] is None else f'{ratio[k]:.2f}x':>18}" for k in keys))
+        table[rate] = {**row, "ratio": ratio}
+    path = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}-compare.json"
+    path.write_text(json.dumps({"before": args.before, "after": head, "args": vars(args),
+                                "runs": runs, "table": table}, indent=2, default=str))
+    print(f"\nreport: {path}")
+
+
+if __name__ == "__main__":
+    main()
