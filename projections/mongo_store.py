@@ -8,6 +8,7 @@ in a single-document write, so no reader ever sees a half-built view.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -66,12 +67,34 @@ class MongoViewStore:
     round is folded again from MongoDB. Any failure (``forget``) drops the cache too,
     since the fold changes the documents it is given in place."""
 
-    def __init__(self, db: Database, generation: str, cache_size: int = 0) -> None:
+    def __init__(self, db: Database, generation: str, cache_size: int = 0,
+                 track_keys: bool = False) -> None:
         self.db = db
         self.generation = generation
         self.cache_size = cache_size
         self._cache: dict[str, OrderedDict[str, dict[str, Any]]] = {v: OrderedDict() for v in VIEWS}
+        # With track_keys (the live projector, the only writer of its generation): the keys
+        # of every document of each view, loaded once and kept up to date, so a key it does
+        # not hold is known to be new without asking. FerretDB v1 answers {"_id": {"$in":
+        # [...]}} by scanning the whole collection (only _id equality is pushed down to
+        # PostgreSQL), so asking costs more the bigger the view. A write that finds the key
+        # taken after all (another writer) reloads the keys.
+        self.track_keys = track_keys
+        self._keys: dict[str, set[str] | None] = dict.fromkeys(VIEWS)
         self.round_trips = 0  # commands sent by get_many/put_many/set_positions (for tests, benches)
+        self.timings: dict[str, list[float]] = {}  # "<view> <kind>" -> [commands, seconds]
+
+    def _timed(self, what: str, started: float) -> None:
+        t = self.timings.setdefault(what, [0, 0.0])
+        t[0] += 1
+        t[1] += time.perf_counter() - started
+
+    def _known(self, view: str) -> set[str]:
+        keys = self._keys[view]
+        if keys is None:
+            self.round_trips += 1
+            keys = self._keys[view] = {d["_id"] for d in self.collection(view).find({}, {"_id": 1})}
+        return keys
 
     def collection(self, view: str):
         return self.db[f"{view}__{self.generation}"]
@@ -100,10 +123,24 @@ class MongoViewStore:
         cache = self._cache[view]
         found = {k: cache[k] for k in keys if k in cache} if self.cache_size else {}
         missing = [k for k in keys if k not in found]
-        if missing:
-            self.round_trips += 1
-            for d in self.collection(view).find({"_id": {"$in": missing}}):
-                found[d["_id"]] = d
+        if not missing:
+            return found
+        if self.track_keys:
+            known = self._known(view)
+            for k in missing:
+                if k in known:  # exists, not cached: by _id alone, which is an index lookup
+                    self.round_trips += 1
+                    t = time.perf_counter()
+                    d = self.collection(view).find_one({"_id": k})
+                    self._timed(f"{view} find_one", t)
+                    if d is not None:
+                        found[k] = d
+            return found
+        self.round_trips += 1
+        t = time.perf_counter()
+        for d in self.collection(view).find({"_id": {"$in": missing}}):
+            found[d["_id"]] = d
+        self._timed(f"{view} find_in", t)
         return found
 
     def put_many(self, view: str, writes: Sequence[Write]) -> bool:
@@ -118,19 +155,25 @@ class MongoViewStore:
         try:
             if inserts:
                 self.round_trips += 1
+                t = time.perf_counter()
                 self.collection(view).insert_many(inserts, ordered=False)
+                self._timed(f"{view} insert", t)
             # FerretDB v1 hangs on an update command carrying more than a few dozen
             # updates (seen with 100; 10 is fine): send them in small groups.
             for i in range(0, len(replaces), REPLACES_PER_COMMAND):
                 group = replaces[i : i + REPLACES_PER_COMMAND]
                 self.round_trips += 1
+                t = time.perf_counter()
                 matched += self.collection(view).bulk_write(group, ordered=False).matched_count
+                self._timed(f"{view} replace", t)
         except BulkWriteError:
-            self.forget(view)
+            self.forget(view, keys=True)
             return False  # a document was created meanwhile: fold again
         except BaseException:
-            self.forget(view)
+            self.forget(view, keys=True)  # inserted or not: ask again
             raise
+        if self._keys[view] is not None:
+            self._keys[view].update(w.key for w in writes)
         if matched != len(replaces):
             self.forget(view)
             return False  # a document was changed meanwhile: fold again
@@ -143,10 +186,12 @@ class MongoViewStore:
                 cache.popitem(last=False)
         return True
 
-    def forget(self, view: str | None = None) -> None:
-        """Drop the cached documents (of one view, or all)."""
+    def forget(self, view: str | None = None, keys: bool = False) -> None:
+        """Drop the cached documents (of one view, or all), and with ``keys`` the known keys."""
         for name in [view] if view else list(self._cache):
             self._cache[name].clear()
+            if keys:
+                self._keys[name] = None
 
     def insert_all(self, view: str, docs: Iterable[dict[str, Any]], chunk: int = 1000) -> int:
         """Write a rebuilt view's documents: inserts only, fast on any MongoDB-wire server."""
@@ -179,12 +224,14 @@ class MongoViewStore:
         if not positions:
             return
         self.round_trips += 1
+        t = time.perf_counter()
         self.db[POSITIONS].bulk_write([
             UpdateOne({"_id": f"{self.generation}/{stream}"},
                       {"$max": {"position": position}, "$set": {"generation": self.generation}},
                       upsert=True)
             for stream, position in positions.items()
         ], ordered=False)
+        self._timed("positions", t)
 
     def documents(self, view: str) -> dict[str, dict[str, Any]]:
         return {d["_id"]: d for d in self.collection(view).find()}

@@ -37,7 +37,10 @@ def run(settings: Settings, db: Database) -> None:
         (or since ``since``, epoch seconds), recorded -> written to the views, in ms."""
         generation = projector.store.generation if projector.store else None
         return {"generation": generation, "streams": projector.lag,
-                "commit_to_view": projector.lags.summary(since), "rounds": projector.rounds}
+                "commit_to_view": projector.lags.summary(since), "rounds": projector.rounds,
+                "work": {k: round(v, 3) for k, v in projector.stats.items()},
+                "mongodb": {k: [n, round(t, 3)] for k, (n, t) in
+                            (projector.store.timings.items() if projector.store else [])}}
 
     app = Litestar(route_handlers=[lag, *health_routes(readiness)])
     port = settings.service_port("projections")

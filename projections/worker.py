@@ -146,6 +146,9 @@ class Projector:
     cache_size: int = 20_000  # documents kept between rounds (see MongoViewStore)
     lags: LagRecorder = field(default_factory=LagRecorder)
     rounds: int = 0
+    stats: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("busy_rounds", "events", "documents_written", "mongodb_commands", "read_s",
+         "fold_and_write_s"), 0))
     _positions: dict[str, int] = field(default_factory=dict)
 
     def follow_registry(self) -> MongoViewStore:
@@ -159,7 +162,8 @@ class Projector:
             switch_generation(self.db, generation)
         if self.store is None or self.store.generation != generation:
             log.info("projecting into generation %s", generation)
-            self.store = MongoViewStore(self.db, generation, cache_size=self.cache_size)
+            self.store = MongoViewStore(self.db, generation, cache_size=self.cache_size,
+                                        track_keys=True)
             self._positions = self.store.positions(self.readers)
         return self.store
 
@@ -168,22 +172,34 @@ class Projector:
         several streams (a booking) is written once per round, not once per stream.
         Positions are read from MongoDB when the projector starts following a generation
         and kept in memory afterwards: this projector is their only writer."""
+        t0 = time.perf_counter()
         store = self.follow_registry()
         batches = {}
         for stream, reader in self.readers.items():
             position = self._positions.get(stream, 0)
             batches[stream] = (position, read_public_fast(reader, position + 1, self.batch_size))
+        t1 = time.perf_counter()
+        trips = store.round_trips
         try:
-            project(store, [e for _, batch in batches.values() for e in batch.events])
+            events = [e for _, batch in batches.values() for e in batch.events]
+            written = project(store, events) if events else 0
             advanced = {s: b.last for s, (_, b) in batches.items() if b.last is not None}
             store.set_positions(advanced)
         except BaseException:
-            store.forget()  # documents may have been folded but not written
+            store.forget(keys=True)  # documents may have been folded but not written
             self._positions = {}
             self.store = None  # re-read the positions next round
             raise
         projected_at = datetime.now(UTC)
         self.rounds += 1
+        if events:
+            st = self.stats
+            st["busy_rounds"] += 1
+            st["events"] += len(events)
+            st["documents_written"] += written
+            st["mongodb_commands"] += store.round_trips - trips
+            st["read_s"] += t1 - t0
+            st["fold_and_write_s"] += time.perf_counter() - t1
         read = 0
         for stream, (position, batch) in batches.items():
             if batch.last is None:
