@@ -36,7 +36,11 @@ def test_failure_then_retry_confirms(shared_system):
     while not shared_system.booking("bob", booking_id)["payment_attempts"]:
         assert time.monotonic() < deadline, "payment never failed"
         time.sleep(0.05)
-    assert shared_system.seats(show)["A3"] == "RESERVED"  # a failure keeps the hold
+    # A failure keeps the hold. The seat map is another view, projected from another
+    # stream, so it may still be behind the booking's: wait for it to show the hold.
+    while shared_system.seats(show)["A3"] != "RESERVED":
+        assert time.monotonic() < deadline, "the seat map never showed the hold"
+        time.sleep(0.05)
     # The view may show the failure before the booking service has heard of it; until
     # then a retry is refused as "in progress" (409), and a client simply tries again.
     while True:
