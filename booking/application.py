@@ -65,14 +65,14 @@ class BookingService(ServiceApplication):
         return existing, False
 
     def retry_payment(self, booking_id: UUID, customer_id: str, payment_method: str) -> int:
-        with self.write_lock:
+        with self.writing():
             booking = self.get_booking(booking_id, customer_id)
             attempt = booking.retry_payment(payment_method, self.clock.now())
             self.save_all(booking)
             return attempt
 
     def cancel(self, booking_id: UUID, customer_id: str) -> Booking:
-        with self.write_lock:
+        with self.writing():
             booking = self.get_booking(booking_id, customer_id)
             booking.cancel_by_customer(self.clock.now())
             self.save_all(booking)

@@ -71,7 +71,7 @@ class InventoryService(ServiceApplication):
         their record in the same write (see UnknownShowRequests): a rejection recorded
         meanwhile makes that write conflict, and the show is opened again with it."""
         ShowInventory.validate_layout(seats, prices)
-        with self.write_lock:
+        with self.writing():
             for _ in range(self.MAX_CONFLICT_RETRIES):
                 existing = self.find(ids.show_inventory_id(show_id))
                 if existing is not None:
@@ -139,7 +139,7 @@ class InventoryService(ServiceApplication):
         now = self.clock.now()
         released = 0
         for show_id in [s for s, d in list(self.deadlines.items()) if d <= now]:
-            with self.write_lock:
+            with self.writing():
                 show = self.get_show(show_id)
                 released += len(show.release_expired(now))
                 self.save_all(show)

@@ -11,7 +11,8 @@ messages instead of one each.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import singledispatchmethod
 from typing import Any, ClassVar
 
@@ -50,6 +51,7 @@ class ServiceApplication(Application):
         self.recorder: ProcessRecorder
         self.clock = clock or SystemClock()
         # One writer at a time inside a process: commands and reactions never race.
+        # Take it with writing(), not directly.
         self.write_lock = threading.RLock()
         # Set after every write, so that the outbox relay wakes at once instead of polling.
         self.new_events = threading.Event()
@@ -85,7 +87,7 @@ class ServiceApplication(Application):
         position had been recorded before (a redelivery)."""
         tracking = messages[-1][1]
         for attempt in range(self.MAX_CONFLICT_RETRIES):
-            with self.write_lock:
+            with self.writing():
                 processing = ProcessingEvent(tracking)
                 self._deciding.processing = processing
                 try:
@@ -118,6 +120,25 @@ class ServiceApplication(Application):
                 return True
         raise AssertionError("unreachable")
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """The write lock. Inside it, find() hands out the cached aggregates themselves,
+        not copies (a deep copy per message cost more than deciding it): one writer at a
+        time uses them. A write that fails drops whatever it read from the cache, since
+        those objects may hold changes that were never stored."""
+        with self.write_lock:
+            if getattr(self._deciding, "touched", None) is not None:  # re-entered
+                yield
+                return
+            self._deciding.touched = touched = set()
+            try:
+                yield
+            except BaseException:
+                self._forget(touched)
+                raise
+            finally:
+                self._deciding.touched = None
+
     def _forget(self, aggregates: Iterable[Any]) -> None:
         """Drop cached copies that lost a write conflict: the store has a newer version."""
         cache = self.repository.cache
@@ -144,7 +165,11 @@ class ServiceApplication(Application):
         deciding = getattr(self._deciding, "processing", None)
         if deciding is not None and aggregate_id in deciding.aggregates:
             return deciding.aggregates[aggregate_id]
+        touched = getattr(self._deciding, "touched", None)
         try:
-            return self.repository.get(aggregate_id)
+            if touched is None:  # a reader, outside writing(): a copy of its own
+                return self.repository.get(aggregate_id)
+            touched.add(aggregate_id)
+            return self.repository.get(aggregate_id, deepcopy_from_cache=False)
         except AggregateNotFoundError:
             return None
