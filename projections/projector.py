@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
@@ -101,33 +102,39 @@ def _folded_by(name: str, view: ModuleType, events: Sequence[Event]) -> list[Eve
     return out
 
 
-def project(store: ViewStore, events: Sequence[Event]) -> int:
-    """Fold a batch of events into every view they concern; return documents written."""
+def project(store: ViewStore, events: Sequence[Event], pool: Executor | None = None) -> int:
+    """Fold a batch of events into every view they concern; return documents written.
+    With ``pool``, the views are folded and written concurrently (each view's documents
+    are its own; a slow view no longer holds up the others' writes)."""
     for _ in range(MAX_CONFLICT_RETRIES):
-        written, clean = 0, True
-        for name, view in VIEWS.items():
-            keyed = [(view.key(e), s, p, e) for s, p, e in _folded_by(name, view, events)]
-            if not keyed:
-                continue
-            docs = store.get_many(name, {k for k, *_ in keyed})
-            revs = {k: d["_rev"] for k, d in docs.items()}
-            dirty: set[str] = set()
-            for key, stream, position, event in keyed:
-                doc = docs.get(key)
-                positions = doc["_positions"] if doc else {}
-                if positions.get(stream, 0) >= position:
-                    continue  # already reflected
-                new = view.apply(doc, event)
-                if new is None:
-                    continue
-                new["_positions"] = {**positions, stream: position}
-                docs[key] = new
-                dirty.add(key)
-            writes = [
-                Write(k, {**docs[k], "_rev": revs.get(k, 0) + 1}, revs.get(k)) for k in sorted(dirty)
-            ]
-            clean &= store.put_many(name, writes) if writes else True
-            written += len(writes)
-        if clean:
-            return written
+        jobs = [(name, view, _folded_by(name, view, events)) for name, view in VIEWS.items()]
+        jobs = [j for j in jobs if j[2]]
+        if pool is not None and len(jobs) > 1:
+            results = list(pool.map(lambda j: _project_view(store, *j), jobs))
+        else:
+            results = [_project_view(store, *j) for j in jobs]
+        if all(clean for _, clean in results):
+            return sum(written for written, _ in results)
     raise RuntimeError("views keep changing under this projector: is another one running?")
+
+
+def _project_view(store: ViewStore, name: str, view: ModuleType,
+                  events: Sequence[Event]) -> tuple[int, bool]:
+    keyed = [(view.key(e), s, p, e) for s, p, e in events]
+    docs = store.get_many(name, {k for k, *_ in keyed})
+    revs = {k: d["_rev"] for k, d in docs.items()}
+    dirty: set[str] = set()
+    for key, stream, position, event in keyed:
+        doc = docs.get(key)
+        positions = doc["_positions"] if doc else {}
+        if positions.get(stream, 0) >= position:
+            continue  # already reflected
+        new = view.apply(doc, event)
+        if new is None:
+            continue
+        new["_positions"] = {**positions, stream: position}
+        docs[key] = new
+        dirty.add(key)
+    writes = [Write(k, {**docs[k], "_rev": revs.get(k, 0) + 1}, revs.get(k)) for k in sorted(dirty)]
+    clean = store.put_many(name, writes) if writes else True
+    return len(writes), clean

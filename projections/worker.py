@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -146,10 +147,21 @@ class Projector:
     cache_size: int = 20_000  # documents kept between rounds (see MongoViewStore)
     lags: LagRecorder = field(default_factory=LagRecorder)
     rounds: int = 0
+    write_threads: int = 1  # groups of replaces in flight at once per view (more did not help FerretDB v1)
+    _pool_pair: tuple[ThreadPoolExecutor, ThreadPoolExecutor | None] | None = None
     stats: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
         ("busy_rounds", "events", "documents_written", "mongodb_commands", "read_s",
          "fold_and_write_s"), 0))
     _positions: dict[str, int] = field(default_factory=dict)
+
+    def _pools(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor | None]:
+        """Threads for the views of a round, and (separate, so that neither waits on
+        the other) for a view's groups of replaces; both mostly wait on MongoDB."""
+        if self._pool_pair is None:
+            writes = (ThreadPoolExecutor(self.write_threads, thread_name_prefix="writes")
+                      if self.write_threads > 1 else None)
+            self._pool_pair = (ThreadPoolExecutor(4, thread_name_prefix="views"), writes)
+        return self._pool_pair
 
     def follow_registry(self) -> MongoViewStore:
         generation = current_generation(self.db)
@@ -163,7 +175,7 @@ class Projector:
         if self.store is None or self.store.generation != generation:
             log.info("projecting into generation %s", generation)
             self.store = MongoViewStore(self.db, generation, cache_size=self.cache_size,
-                                        track_keys=True)
+                                        track_keys=True, pool=self._pools()[1])
             self._positions = self.store.positions(self.readers)
         return self.store
 
@@ -182,7 +194,7 @@ class Projector:
         trips = store.round_trips
         try:
             events = [e for _, batch in batches.values() for e in batch.events]
-            written = project(store, events) if events else 0
+            written = project(store, events, pool=self._pools()[0]) if events else 0
             advanced = {s: b.last for s, (_, b) in batches.items() if b.last is not None}
             store.set_positions(advanced)
         except BaseException:
