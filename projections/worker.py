@@ -66,6 +66,8 @@ class Waker:
         self.stop = stop
         self.woken = threading.Event()
         self._up: dict[str, bool] = {s: False for s in readers}
+        self._dirty: set[str] = set(readers)  # streams notified since the last take_dirty()
+        self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
     @property
@@ -79,6 +81,17 @@ class Waker:
             t.start()
             self._threads.append(t)
         return self
+
+    def _notified(self, stream: str) -> None:
+        with self._lock:
+            self._dirty.add(stream)
+        self.woken.set()
+
+    def take_dirty(self) -> set[str]:
+        """The streams notified since the last call (all of them while not listening)."""
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+        return set(self.readers) if not self.listening else dirty
 
     def wait(self, timeout: float) -> bool:
         woken = self.woken.wait(timeout)
@@ -94,16 +107,16 @@ class Waker:
                 with psycopg.connect(**kwargs, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
                     self._up[stream] = True
-                    self.woken.set()  # anything recorded while we were not listening
+                    self._notified(stream)  # anything recorded while we were not listening
                     backoff = 0.5
                     while not self.stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            self.woken.set()
+                            self._notified(stream)
             except (psycopg.Error, OSError) as e:  # the database restarted, or is not there yet
                 if self._up[stream] or backoff == 0.5:
                     log.warning("not listening to %s's store (%s); polling meanwhile", stream, e)
             self._up[stream] = False
-            self.woken.set()
+            self._notified(stream)
             self.stop.wait(backoff)
             backoff = min(backoff * 2, 10.0)
 
@@ -147,6 +160,8 @@ class Projector:
     cache_size: int = 20_000  # documents kept between rounds (see MongoViewStore)
     lags: LagRecorder = field(default_factory=LagRecorder)
     rounds: int = 0
+    registry_every: float = 0.2
+    _registry_checked: float = 0.0
     write_threads: int = 1  # groups of replaces in flight at once per view (more did not help FerretDB v1)
     _pool_pair: tuple[ThreadPoolExecutor, ThreadPoolExecutor | None] | None = None
     stats: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
@@ -179,15 +194,25 @@ class Projector:
             self._positions = self.store.positions(self.readers)
         return self.store
 
-    def run_once(self) -> int:
+    def run_once(self, streams: set[str] | None = None) -> int:
         """Project the next batch of every stream in one fold, so a document touched by
         several streams (a booking) is written once per round, not once per stream.
         Positions are read from MongoDB when the projector starts following a generation
-        and kept in memory afterwards: this projector is their only writer."""
+        and kept in memory afterwards: this projector is their only writer.
+
+        ``streams``: only these (the ones notified, or not finished last round); then
+        the registry is read at most every ``registry_every`` seconds. None: every
+        stream, and the registry now."""
         t0 = time.perf_counter()
-        store = self.follow_registry()
+        if (self.store is None or streams is None
+                or time.monotonic() - self._registry_checked >= self.registry_every):
+            self._registry_checked = time.monotonic()
+            self.follow_registry()
+        store = self.store
         batches = {}
         for stream, reader in self.readers.items():
+            if streams is not None and stream not in streams:
+                continue
             position = self._positions.get(stream, 0)
             batches[stream] = (position, read_public_fast(reader, position + 1, self.batch_size))
         t1 = time.perf_counter()
@@ -254,9 +279,15 @@ class Projector:
         rebuild's switch is followed at once, not at the next event."""
         waker = waker or Waker(self.readers, stop).start()
         last_report, reported, idle_polls = 0.0, None, 0
+        unfinished: set[str] = set()  # streams whose last batch was full
+        last_full_round = 0.0
         while not stop.is_set():
+            streams: set[str] | None = waker.take_dirty() | unfinished
+            if time.monotonic() - last_full_round >= safety_poll:
+                streams, last_full_round = None, time.monotonic()  # every stream, now and then
             try:
-                busy = self.run_once()
+                busy = self.run_once(streams)
+                unfinished = {s for s, lag in self.lag.items() if lag.get("events")}
             except Exception:
                 log.exception("projection failed; resuming from the recorded positions")
                 stop.wait(1.0)
