@@ -73,24 +73,28 @@ def median(rows: list[dict], key: str) -> float | None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--before", required=True, help="git ref of the version to compare with")
+    p.add_argument("--after", default=None,
+                   help="git ref of the new version (default: this working tree as it is)")
     p.add_argument("--rates", default="10,20")
     p.add_argument("--duration", type=float, default=15)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
     before = checkout(args.before)
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout.strip()
+    after = checkout(args.after) if args.after else ROOT
+    head = subprocess.run(["git", "rev-parse", "--short", args.after or "HEAD"], cwd=ROOT,
+                          check=True, capture_output=True, text=True).stdout.strip()
     runs: dict[str, list[dict]] = {"before": [], "after": []}
     for n in range(args.rounds):
-        order = [("before", before), ("after", ROOT)]
+        order = [("before", before), ("after", after)]
         for name, tree in order if n % 2 == 0 else order[::-1]:  # alternate who goes first
             print(f"round {n + 1}: {name} ({tree}) ...", flush=True)
             runs[name].append(figures(run_steady(tree, args)))
     keys = ["confirmed_per_s", "held_p50", "held_p99", "confirmed_p50", "confirmed_p99",
             "cpu_ms_per_booking", "other_cores"]
     table = {}
-    print(f"\nbefore = {args.before}, after = {head} (HEAD), median of {args.rounds} rounds")
+    where = "" if args.after else " + the working tree's changes"
+    print(f"\nbefore = {args.before}, after = {head}{where}, median of {args.rounds} rounds")
     print(f"{'rate/s':>6}  {'version':>7}  " + "  ".join(f"{k:>18}" for k in keys))
     for rate in sorted({r for run in runs["after"] for r in run}):
         row = {}
