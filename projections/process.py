@@ -33,11 +33,14 @@ def run(settings: Settings, db: Database) -> None:
     @get("/lag", sync_to_thread=False)
     def lag(since: float | None = None) -> dict[str, Any]:
         """Per stream: events not yet projected, and the age of the last batch's oldest
-        event. ``commit_to_view``: per public event projected since the process started
-        (or since ``since``, epoch seconds), recorded -> written to the views, in ms."""
+        event. Since the process started (or since ``since``, epoch seconds), in ms:
+        ``commit_to_view`` per committed transaction (its NOTIFY's arrival -> the round
+        that read it acknowledged by MongoDB), ``recorded_to_view`` per public event (its
+        recorded timestamp, taken before the service's commit -> the same)."""
         generation = projector.store.generation if projector.store else None
         return {"generation": generation, "streams": projector.lag,
-                "commit_to_view": projector.lags.summary(since), "rounds": projector.rounds,
+                "commit_to_view": projector.commit_lags.summary(since),
+                "recorded_to_view": projector.lags.summary(since), "rounds": projector.rounds,
                 "work": {k: round(v, 3) for k, v in projector.stats.items()},
                 "mongodb": {k: [n, round(t, 3)] for k, (n, t) in
                             (projector.store.timings.items() if projector.store else [])}}

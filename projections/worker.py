@@ -67,6 +67,7 @@ class Waker:
         self.woken = threading.Event()
         self._up: dict[str, bool] = {s: False for s in readers}
         self._dirty: set[str] = set(readers)  # streams notified since the last take_dirty()
+        self._times: dict[str, list[float]] = {s: [] for s in readers}  # when each NOTIFY came
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -82,16 +83,21 @@ class Waker:
             self._threads.append(t)
         return self
 
-    def _notified(self, stream: str) -> None:
+    def _notified(self, stream: str, commit: bool = False) -> None:
         with self._lock:
             self._dirty.add(stream)
+            if commit and len(self._times[stream]) < 100_000:
+                self._times[stream].append(time.time())
         self.woken.set()
 
-    def take_dirty(self) -> set[str]:
-        """The streams notified since the last call (all of them while not listening)."""
+    def take_dirty(self) -> tuple[set[str], dict[str, list[float]]]:
+        """The streams notified since the last call (all of them while not listening),
+        and when each notification arrived: one per committed transaction that recorded
+        events, delivered at its commit, so these are the commits' times (to the ms)."""
         with self._lock:
             dirty, self._dirty = self._dirty, set()
-        return set(self.readers) if not self.listening else dirty
+            times, self._times = self._times, {s: [] for s in self.readers}
+        return (set(self.readers) if not self.listening else dirty), times
 
     def wait(self, timeout: float) -> bool:
         woken = self.woken.wait(timeout)
@@ -111,7 +117,7 @@ class Waker:
                     backoff = 0.5
                     while not self.stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            self._notified(stream)
+                            self._notified(stream, commit=True)
             except (psycopg.Error, OSError) as e:  # the database restarted, or is not there yet
                 if self._up[stream] or backoff == 0.5:
                     log.warning("not listening to %s's store (%s); polling meanwhile", stream, e)
@@ -122,10 +128,12 @@ class Waker:
 
 
 class LagRecorder:
-    """Commit -> view, per public event this process projected: the time its round's
-    writes were acknowledged minus the event's recorded timestamp (taken by the service
-    just before its commit, so it overstates by the commit's few ms). Only events
-    recorded after the process started count: a catch-up is not lag."""
+    """Lag samples and their percentiles. ``record``: per public event this process
+    projected, the time its round's writes were acknowledged minus the event's recorded
+    timestamp (taken by the service before its commit: it includes whatever the service
+    did between deciding and committing); only events recorded after the process
+    started count, a catch-up is not lag. ``record_times``: the same from given times
+    (the commits' notifications)."""
 
     def __init__(self, keep: int = 500_000) -> None:
         self.started = datetime.now(UTC)
@@ -138,6 +146,10 @@ class LagRecorder:
                 if t >= self.started]
         with self._lock:
             self._samples.extend(lags)
+
+    def record_times(self, times: list[float], done: float) -> None:
+        with self._lock:
+            self._samples.extend((done, done - t) for t in times)
 
     def summary(self, since: float | None = None) -> dict[str, Any]:
         with self._lock:
@@ -158,7 +170,8 @@ class Projector:
     store: MongoViewStore | None = None
     lag: dict[str, dict[str, Any]] = field(default_factory=dict)
     cache_size: int = 20_000  # documents kept between rounds (see MongoViewStore)
-    lags: LagRecorder = field(default_factory=LagRecorder)
+    lags: LagRecorder = field(default_factory=LagRecorder)  # recorded -> view, per event
+    commit_lags: LagRecorder = field(default_factory=LagRecorder)  # commit -> view, per transaction
     rounds: int = 0
     registry_every: float = 0.2
     _registry_checked: float = 0.0
@@ -281,13 +294,24 @@ class Projector:
         last_report, reported, idle_polls = 0.0, None, 0
         unfinished: set[str] = set()  # streams whose last batch was full
         last_full_round = 0.0
+        commits: dict[str, list[float]] = {s: [] for s in self.readers}  # not yet in the views
         while not stop.is_set():
-            streams: set[str] | None = waker.take_dirty() | unfinished
+            dirty, times = waker.take_dirty()
+            for stream, ts in times.items():
+                commits[stream].extend(ts)
+            streams: set[str] | None = dirty | unfinished
             if time.monotonic() - last_full_round >= safety_poll:
                 streams, last_full_round = None, time.monotonic()  # every stream, now and then
             try:
                 busy = self.run_once(streams)
                 unfinished = {s for s, lag in self.lag.items() if lag.get("events")}
+                done = time.time()
+                for stream, ts in commits.items():
+                    # committed before this round read the stream (notified before it
+                    # started), so in the views now, unless the stream is still behind
+                    if ts and stream not in unfinished and (streams is None or stream in streams):
+                        self.commit_lags.record_times(ts, done)
+                        commits[stream] = []
             except Exception:
                 log.exception("projection failed; resuming from the recorded positions")
                 stop.wait(1.0)
