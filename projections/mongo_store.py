@@ -36,6 +36,40 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
 }
 
 
+_SEAT_COLUMNS = ("category", "price", "state", "booking_id")
+
+
+def to_stored(view: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """A view document as stored. A seat map keeps its seats as parallel arrays
+    (``seat_ids``, ``seat_category`` ...) rather than one sub-document per seat: the same
+    content, which FerretDB v1 converts 40 % faster (a 100-seat map: 6.6 against 11 ms per
+    replace or read, measured); ``from_stored`` gives readers the fold's shape back."""
+    if view != "seat_maps" or "seats" not in doc:
+        return doc
+    seats = doc["seats"]
+    out = {k: v for k, v in doc.items() if k != "seats"}
+    out["seat_ids"] = list(seats)
+    for col in _SEAT_COLUMNS:
+        out[f"seat_{col}"] = [seat[col] for seat in seats.values()]
+    return out
+
+
+def from_stored(view: str, doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    if doc is None or view != "seat_maps" or "seat_ids" not in doc:
+        return doc  # not a seat map, or one stored before seats were columns
+    columns = [doc.pop(f"seat_{col}") for col in _SEAT_COLUMNS]
+    ids = doc.pop("seat_ids")
+    seats = {sid: dict(zip(_SEAT_COLUMNS, values, strict=True))
+             for sid, *values in zip(ids, *columns, strict=True)}
+    out: dict[str, Any] = {}
+    for k, v in doc.items():  # "seats" where the fold puts it, after the currency
+        out[k] = v
+        if k == "currency":
+            out["seats"] = seats
+    out.setdefault("seats", seats)
+    return out
+
+
 def connect(url: str) -> MongoClient:
     # tz_aware: datetimes come back as UTC-aware, like the events they came from.
     # A socket timeout turns a wedged server into an error the projector retries.
@@ -122,7 +156,7 @@ class MongoViewStore:
         self.db[POSITIONS].delete_many({"generation": self.generation})
 
     def get(self, view: str, key: str) -> dict[str, Any] | None:
-        return self.collection(view).find_one({"_id": key})
+        return from_stored(view, self.collection(view).find_one({"_id": key}))
 
     def get_many(self, view: str, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
         keys = list(keys)
@@ -137,7 +171,7 @@ class MongoViewStore:
                 if k in known:  # exists, not cached: by _id alone, which is an index lookup
                     self.round_trips += 1
                     t = time.perf_counter()
-                    d = self.collection(view).find_one({"_id": k})
+                    d = from_stored(view, self.collection(view).find_one({"_id": k}))
                     self._timed(f"{view} find_one", t)
                     if d is not None:
                         found[k] = d
@@ -145,16 +179,16 @@ class MongoViewStore:
         self.round_trips += 1
         t = time.perf_counter()
         for d in self.collection(view).find({"_id": {"$in": missing}}):
-            found[d["_id"]] = d
+            found[d["_id"]] = from_stored(view, d)
         self._timed(f"{view} find_in", t)
         return found
 
     def put_many(self, view: str, writes: Sequence[Write]) -> bool:
         """New documents as one insert command, changed ones as replaces (compare-and-set on
         ``_rev``) in groups of ten; True if every write applied."""
-        inserts = [w.doc for w in writes if w.previous_rev is None]
+        inserts = [to_stored(view, w.doc) for w in writes if w.previous_rev is None]
         replaces = [
-            ReplaceOne({"_id": w.key, "_rev": w.previous_rev}, w.doc)
+            ReplaceOne({"_id": w.key, "_rev": w.previous_rev}, to_stored(view, w.doc))
             for w in writes if w.previous_rev is not None
         ]
         matched = 0
@@ -212,7 +246,7 @@ class MongoViewStore:
         """Write a rebuilt view's documents: inserts only, fast on any MongoDB-wire server."""
         batch, written = [], 0
         for doc in docs:
-            batch.append(doc)
+            batch.append(to_stored(view, doc))
             if len(batch) == chunk:
                 self.collection(view).insert_many(batch, ordered=False)
                 written, batch = written + len(batch), []
@@ -249,4 +283,4 @@ class MongoViewStore:
         self._timed("positions", t)
 
     def documents(self, view: str) -> dict[str, dict[str, Any]]:
-        return {d["_id"]: d for d in self.collection(view).find()}
+        return {d["_id"]: from_stored(view, d) for d in self.collection(view).find()}

@@ -238,3 +238,23 @@ def test_projector_records_commit_to_view_lag(stores, views_db):
     summary = projector.lags.summary()
     assert summary["n"] > 5 and 0 <= summary["p50"] <= summary["p99"] <= summary["max"]
     assert projector.lags.summary(since=time.time() + 60) == {"n": 0}
+
+
+def test_seat_maps_are_stored_as_columns_and_read_back_as_the_fold(stores, views_db):
+    from projections.queries import MongoQueries
+
+    clock = FakeClock()
+    system = EmbeddedSystem(clock=clock, env_for=stores)
+    workload(system, clock, random.Random(8), bookings=6)
+    readers = readers_for(stores)
+    projector = Projector(views_db, readers)
+    while projector.run_once():
+        pass
+    raw = projector.store.collection("seat_maps").find_one({"_id": "s1"})
+    assert "seats" not in raw and raw["seat_ids"] == [f"A{i}" for i in range(1, 9)]
+    mem = InMemoryViewStore()
+    for reader in readers.values():
+        project(mem, read_public(reader, 1, 100_000).events)
+    expected = {k: v for k, v in mem.docs["seat_maps"]["s1"].items() if k != "_rev"}
+    got = {k: v for k, v in MongoQueries(views_db).seat_map("s1").items() if k != "_rev"}
+    assert got == expected and list(got["seats"]) == list(expected["seats"])
