@@ -21,6 +21,7 @@ from typing import Any
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
+    Notification,
     OperationalError,
     StoredEvent,
     Tracking,
@@ -68,6 +69,40 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
             " SELECT notification_id, (SELECT count(*) FROM t) AS tracked FROM e, n"
             " ORDER BY notification_id"
         ).format(insert=insert, upsert=upsert, notify=notify)
+
+        # The relay's read, composed once (the library composes it on every call).
+        self._next_notifications = SQL(
+            "SELECT * FROM {schema}.{events} WHERE notification_id >= %s"
+            " ORDER BY notification_id LIMIT %s"
+        ).format(schema=schema, events=events)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def max_notification_id(self) -> int | None:
+        # Asked on every booking request (its consistency token): composed once too.
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._rendered(conn, "max_notification_id_statement"), prepare=True)
+            row = curs.fetchone()
+            return None if row is None else row["max"]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_notifications(
+        self, start: int | None, limit: int, stop: int | None = None,
+        topics: Sequence[str] = (), *, inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        if start is None or stop is not None or topics or not inclusive_of_start:
+            return super().select_notifications(
+                start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+            )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._rendered(conn, "_next_notifications"), (start, limit), prepare=True)
+            return [
+                Notification(
+                    id=row["notification_id"], originator_id=row["originator_id"],
+                    originator_version=row["originator_version"], topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

@@ -64,6 +64,11 @@ def test_events_and_tracking_commit_together_or_not_at_all(pg_database) -> None:
         # Rolled-back writes leave gaps in the ids (a sequence is not transactional, with
         # either recorder); the log itself holds only what committed, in order.
         assert [n.id for n in r.select_notifications(start=1, limit=10)] == [1, 2, 3, last]
+        assert r.max_notification_id() == last
+        # The relay's read (composed once) and the library's agree.
+        fast = r.select_notifications(start=2, limit=2)
+        assert fast == PostgresProcessRecorder.select_notifications(r, start=2, limit=2)
+        assert [(n.id, n.originator_id, n.topic) for n in fast] == [(2, a, "t:Seat.Held"), (3, b, "t:Seat.Held")]
     finally:
         r.datastore.close()
 
