@@ -93,6 +93,10 @@ class KafkaInboxConsumer:
         log.info("assigned %s", sorted(self.assigned))
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:
+        try:  # the next owner starts where this one got to, not at its last write
+            self.inbox.record_positions()
+        except Exception:  # it then re-reads a few ignored messages, harmlessly
+            log.warning("could not record positions on revoke", exc_info=True)
         consumer.incremental_unassign(partitions)
         self.assigned -= {(p.topic, p.partition) for p in partitions}
 
