@@ -12,6 +12,7 @@ from embedded.system import EmbeddedSystem
 from inventory.domain import HoldLimits
 from payment.gateway import SimulatedGateway
 from shared.clock import FakeClock
+from shared import ids
 from shared.contracts import TOPICS, decode
 from tests.simulation import invariants as inv
 
@@ -218,3 +219,38 @@ def test_messages_are_keyed_by_show(system):
     logs = system.broker.logs[TOPICS["booking"]]
     assert [decode(v).show_id for p in logs for _, v in p] == ["s1"]
     assert [k for p in logs for k, _ in p] == ["s1"]
+
+
+class FlakyGateway(SimulatedGateway):
+    """Fails its first charge the way a network call does: after the caller has begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    def charge(self, *args, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("gateway unreachable")
+        return super().charge(*args, **kwargs)
+
+
+def test_a_reaction_that_fails_midway_leaves_no_trace_in_the_cache(clock):
+    """Writers change cached aggregates in place (no copy); a reaction that fails after
+    changing one must not leave those unsaved changes behind for the next attempt."""
+    gateway = FlakyGateway()
+    system = EmbeddedSystem(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD),
+                            gateway=gateway)
+    system.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
+    b = book(system)
+    with pytest.raises(ConnectionError):
+        system.run_until_quiet()  # payment had recorded the hold on its Payment, then failed
+    payment_id = ids.payment_id(b)
+    stored = system.payment.recorder.select_events(payment_id)
+    assert system.payment.find(payment_id).version == len(stored)  # not the unsaved change
+    system.run_until_quiet()  # the message is delivered again; the charge goes through
+    assert status(system, b) is BookingStatus.CONFIRMED
+    system.start_services()  # every aggregate reloaded from its store, nothing cached
+    assert status(system, b) is BookingStatus.CONFIRMED
+    assert gateway.ledger.successful_charges_by_booking() == {str(b): 1}
+    at_rest_ok(system, clock, gateway)
