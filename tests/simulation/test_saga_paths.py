@@ -11,8 +11,8 @@ from booking.domain import BookingRuleViolation, BookingStatus
 from embedded.system import EmbeddedSystem
 from inventory.domain import HoldLimits
 from payment.gateway import SimulatedGateway
-from shared.clock import FakeClock
 from shared import ids
+from shared.clock import FakeClock
 from shared.contracts import TOPICS, decode
 from tests.simulation import invariants as inv
 
@@ -190,7 +190,7 @@ def test_republished_and_redelivered_messages_have_no_further_effect(system, clo
     system.run_until_quiet()
     sizes = {n: a.recorder.max_notification_id() for n, a in system.apps.items()}
     # Republish every service's whole log (a relay that lost its position) ...
-    for name, relay in system.relays.items():
+    for relay in system.relays.values():
         relay._position = 0  # as if it had lost its position: republish everything
         relay.relay_once()
     # ... and rewind every consumer to the start (redelivery).
