@@ -136,7 +136,7 @@ def one_system(args, hold_seconds: float, scenario) -> dict:
             run["error"] = f"{type(e).__name__}: {e}"
             log(f"run failed: {run['error']}")
         run["views_answering"] = views_answering(system)
-        run["projection_lag"] = projection_lag(system)  # None until the projector exists
+        run["projection_lag"] = projection_lag(system)  # over the whole run, from /lag
         run["peak_rss_mib"] = {name: round(memory_kib(pid)[1] / 1024, 1)
                                for name, pid in service_pids(system).items() if memory_kib(pid)}
         if not args.no_audit:

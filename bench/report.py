@@ -226,9 +226,9 @@ def run_text(run: dict) -> list[str]:
                      + ("yes" if run["views_answering"] else "NO"))
     if "projection_lag" in run:
         lag = run["projection_lag"]
-        parts.append("  projection lag: " + ("n/a (bench.projection.projection_lag: not yet wired)"
-                                             if lag is None else
-                                             fmt_ms(lag, ("p50", "p95", "p99", "max"))))
+        parts.append("  projection lag, commit -> view, p50/p95/p99/max ms: " + (
+            "n/a (the projector's /lag had no samples)" if lag is None
+            else fmt_ms(lag, ("p50", "p95", "p99", "max"))))
     if run.get("audit"):
         a = run["audit"]
         parts.append(f"  audit ({a['took_s']} s, {a['totals']}): " + (
