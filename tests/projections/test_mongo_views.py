@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 
 from embedded.system import EmbeddedSystem
-from inventory.domain import HoldLimits
 from projections.mongo_store import MongoViewStore, current_generation
 from projections.projector import InMemoryViewStore, project
 from projections.rebuild import fresh_fold, rebuild, verify
@@ -83,18 +82,29 @@ def workload(system: EmbeddedSystem, clock: FakeClock, rng: random.Random, booki
     system.run_until_quiet()
 
 
+def saga_with_bookings(stores, seed: int, bookings: int) -> tuple[EmbeddedSystem, FakeClock]:
+    """The embedded saga on the test's PostgreSQL stores, after a seeded workload."""
+    clock = FakeClock()
+    system = EmbeddedSystem(clock=clock, env_for=stores)
+    workload(system, clock, random.Random(seed), bookings=bookings)
+    return system, clock
+
+
+def caught_up(projector: Projector) -> Projector:
+    while projector.run_once():
+        pass
+    return projector
+
+
 def readers_for(env) -> dict[str, StreamReader]:
     return {s: StreamReader(s, env(s)) for s in ("booking", "inventory", "payment")}
 
 
 def test_views_equal_a_fresh_fold_after_duplicated_and_replayed_events(stores, views_db):
-    clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, limits=HoldLimits(), env_for=stores)
-    workload(system, clock, random.Random(1), bookings=40)
+    system, _clock = saga_with_bookings(stores, seed=1, bookings=40)
     readers = readers_for(stores)
     projector = Projector(views_db, readers, batch_size=17)
-    while projector.run_once():
-        pass
+    caught_up(projector)
     store = projector.store
     # Duplicate and replay: every stream again from the start, in odd batch sizes.
     for reader in readers.values():
@@ -119,13 +129,10 @@ def _booking_ids(readers):
 
 
 def test_verify_reports_a_wrong_document(stores, views_db):
-    clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, env_for=stores)
-    workload(system, clock, random.Random(2), bookings=6)
+    saga_with_bookings(stores, seed=2, bookings=6)
     readers = readers_for(stores)
     projector = Projector(views_db, readers)
-    while projector.run_once():
-        pass
+    caught_up(projector)
     key = next(iter(projector.store.documents("bookings")))
     projector.store.collection("bookings").update_one({"_id": key}, {"$set": {"status": "CONFIRMED", "amount": 1}})
     problems = verify(views_db, readers)
@@ -133,13 +140,10 @@ def test_verify_reports_a_wrong_document(stores, views_db):
 
 
 def test_rebuild_during_live_writes_ends_identical_to_a_fresh_fold(stores, views_db):
-    clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, env_for=stores)
-    workload(system, clock, random.Random(3), bookings=30)
+    system, clock = saga_with_bookings(stores, seed=3, bookings=30)
     readers = readers_for(stores)
     live = Projector(views_db, readers, batch_size=50)
-    while live.run_once():
-        pass
+    caught_up(live)
     first = live.store.generation
     stop = threading.Event()
     writer = threading.Thread(target=lambda: workload_more(system, clock, stop))
@@ -168,13 +172,10 @@ def workload_more(system, clock, stop) -> None:
 
 
 def test_in_memory_and_mongo_views_are_the_same_fold(stores, views_db):
-    clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, env_for=stores)
-    workload(system, clock, random.Random(4), bookings=20)
+    saga_with_bookings(stores, seed=4, bookings=20)
     readers = readers_for(stores)
     projector = Projector(views_db, readers)
-    while projector.run_once():
-        pass
+    caught_up(projector)
     mem = InMemoryViewStore()
     for reader in readers.values():
         project(mem, read_public(reader, 1, 100_000).events)
@@ -190,9 +191,7 @@ def test_in_memory_and_mongo_views_are_the_same_fold(stores, views_db):
 def test_fast_reader_reads_what_the_library_mapper_reads(stores):
     from projections.sources import read_public_fast
 
-    clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, limits=HoldLimits(), env_for=stores)
-    workload(system, clock, random.Random(5), bookings=25)
+    saga_with_bookings(stores, seed=5, bookings=25)
     for reader in readers_for(stores).values():
         for start, limit in ((1, 100_000), (1, 7), (5, 3), (10_000, 10)):
             slow, fast = read_public(reader, start, limit), read_public_fast(reader, start, limit)
@@ -204,13 +203,10 @@ def test_fast_reader_reads_what_the_library_mapper_reads(stores):
 def test_cached_documents_yield_to_a_write_from_elsewhere(stores, views_db):
     """The live projector keeps the documents it wrote; one changed behind its back fails
     the compare-and-set, and the fold is redone from MongoDB, not from the stale copy."""
-    clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, env_for=stores)
-    workload(system, clock, random.Random(6), bookings=8)
+    saga_with_bookings(stores, seed=6, bookings=8)
     readers = readers_for(stores)
     projector = Projector(views_db, readers, batch_size=5)
-    while projector.run_once():
-        pass
+    caught_up(projector)
     store = projector.store
     key = next(iter(store.documents("bookings")))
     assert key in store._cache["bookings"]
@@ -233,8 +229,7 @@ def test_projector_records_commit_to_view_lag(stores, views_db):
     projector = Projector(views_db, readers)
     projector.run_once()
     workload(system, clock, random.Random(7), bookings=5)  # recorded after the projector started
-    while projector.run_once():
-        pass
+    caught_up(projector)
     summary = projector.lags.summary()
     assert summary["n"] > 5 and 0 <= summary["p50"] <= summary["p99"] <= summary["max"]
     assert projector.lags.summary(since=time.time() + 60) == {"n": 0}
@@ -243,13 +238,10 @@ def test_projector_records_commit_to_view_lag(stores, views_db):
 def test_seat_maps_are_stored_as_columns_and_read_back_as_the_fold(stores, views_db):
     from projections.queries import MongoQueries
 
-    clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, env_for=stores)
-    workload(system, clock, random.Random(8), bookings=6)
+    saga_with_bookings(stores, seed=8, bookings=6)
     readers = readers_for(stores)
     projector = Projector(views_db, readers)
-    while projector.run_once():
-        pass
+    caught_up(projector)
     raw = projector.store.collection("seat_maps").find_one({"_id": "s1"})
     assert "seats" not in raw and raw["seat_ids"] == [f"A{i}" for i in range(1, 9)]
     mem = InMemoryViewStore()
