@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import deepcopy
 from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
@@ -52,9 +53,10 @@ class BookingService(ServiceApplication):
             payment_method=payment_method,
             requested_at=self.clock.now(),
         )
+        answer = deepcopy(booking)  # once stored, the cached object belongs to the writers
         try:
             self.save_all(booking)
-            return booking, True
+            return answer, True
         except IntegrityError:  # this key made a booking before (here or in another instance)
             existing = self.find(booking.id)
             assert existing is not None
@@ -76,7 +78,7 @@ class BookingService(ServiceApplication):
             booking = self.get_booking(booking_id, customer_id)
             booking.cancel_by_customer(self.clock.now())
             self.save_all(booking)
-            return booking
+            return deepcopy(booking)  # the cached object itself stays with the writers
 
     def get_booking(self, booking_id: UUID, customer_id: str | None = None) -> Booking:
         booking = self.find(booking_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from copy import deepcopy
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -89,12 +90,13 @@ class InventoryService(ServiceApplication):
                 )
                 try:
                     self.save_all(show, requests)
-                    return show, True
+                    return deepcopy(show), True  # the cached object stays with the writers
                 except IntegrityError:
                     # Opened by another instance, or a request was rejected meanwhile.
-                    self._evict(show.id, requests.id)
+                    self._forget((show.id, requests.id))
             else:
                 raise InventoryRuleViolation(f"show {show_id} could not be opened: conflicts")
+            existing = deepcopy(existing)
         if (existing.seats, existing.prices, existing.currency) != (seats, prices, currency):
             raise InventoryRuleViolation(f"show {show_id} already exists with another layout")
         return existing, False
@@ -117,15 +119,6 @@ class InventoryService(ServiceApplication):
         if page:
             self._legacy_read_to = page[-1].id
         return self._legacy_unknown.get(show_id, set())
-
-    def _evict(self, *aggregate_ids: Any) -> None:
-        """Drop cached copies (if aggregates are cached) that lost a write conflict."""
-        cache = self.repository.cache
-        for aggregate_id in aggregate_ids if cache is not None else ():
-            try:
-                cache.get(aggregate_id, evict=True)
-            except KeyError:
-                pass
 
     def get_show(self, show_id: str) -> ShowInventory:
         show = self.find(ids.show_inventory_id(show_id))

@@ -167,8 +167,12 @@ class ServiceApplication(Application):
             return deciding.aggregates[aggregate_id]
         touched = getattr(self._deciding, "touched", None)
         try:
-            if touched is None:  # a reader, outside writing(): a copy of its own
-                return self.repository.get(aggregate_id)
+            if touched is None:
+                # A reader, outside writing(): a copy of its own, taken while no writer
+                # is changing the cached object (a copy made mid-change could fail or be
+                # torn). Such reads are rare: queries are served by the views.
+                with self.write_lock:
+                    return self.repository.get(aggregate_id)
             touched.add(aggregate_id)
             return self.repository.get(aggregate_id, deepcopy_from_cache=False)
         except AggregateNotFoundError:
