@@ -22,7 +22,10 @@ def run(settings: Settings, db: Database) -> None:
     configure_logging()
     projector = Projector(db, stream_readers(settings))
     stop = threading.Event()
-    worker = threading.Thread(target=projector.run_forever, args=(stop,), daemon=True)
+    worker = threading.Thread(
+        target=projector.run_forever, args=(stop,),
+        kwargs={"min_round": settings.tuning.projection_min_round_s}, daemon=True,
+    )
     worker.start()
 
     def readiness() -> dict[str, bool]:

@@ -284,12 +284,15 @@ class Projector:
 
     def run_forever(self, stop: threading.Event, report_every: float = 1.0,
                     safety_poll: float = 2.0, registry_every: float = 0.2,
-                    waker: Waker | None = None) -> None:
+                    waker: Waker | None = None, min_round: float = 0.0) -> None:
         """Project whenever a store notifies; otherwise sleep. ``safety_poll``: the
         longest sleep while notifications work (a missed one costs at most this);
         without them, polls start at 20 ms and back off to 1 s while idle. While idle
         it also looks at the registry every ``registry_every`` (one small read), so a
-        rebuild's switch is followed at once, not at the next event."""
+        rebuild's switch is followed at once, not at the next event. ``min_round``: the
+        shortest time from one busy round's start to the next's, so that under load a
+        round gathers more events per MongoDB command (the first event after a quiet spell
+        is projected at once)."""
         waker = waker or Waker(self.readers, stop).start()
         last_report, reported, idle_polls = 0.0, None, 0
         unfinished: set[str] = set()  # streams whose last batch was full
@@ -302,6 +305,7 @@ class Projector:
             streams: set[str] | None = dirty | unfinished
             if time.monotonic() - last_full_round >= safety_poll:
                 streams, last_full_round = None, time.monotonic()  # every stream, now and then
+            started = time.monotonic()
             try:
                 busy = self.run_once(streams)
                 unfinished = {s for s, lag in self.lag.items() if lag.get("events")}
@@ -325,6 +329,7 @@ class Projector:
                 reported, last_report = {k: dict(v) for k, v in self.lag.items()}, now
             if busy:
                 idle_polls = 0
+                stop.wait(max(0.0, min_round - (time.monotonic() - started)))
                 continue  # what arrived during this round is the next round
             idle_polls += 1
             if waker.listening:
