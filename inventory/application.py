@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from copy import deepcopy
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
 
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import IntegrityError, ProcessRecorder
+from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder
 from eventsourcing.utils import EnvType
 
 from inventory.domain import (
@@ -105,20 +105,20 @@ class InventoryService(ServiceApplication):
         """Bookings rejected as unknown for this show by the old per-booking records.
         Nothing writes those any more, so reading the log once per process (and what
         was appended since, at each opening) finds them all."""
-        topic = UnknownShowRequest.Rejected.TOPIC
-        while True:
-            page = self.recorder.select_notifications(
-                start=self._legacy_read_to + 1, limit=500, topics=[topic]
-            )
-            for n in page:
-                e = self.mapper.to_domain_event(n)
-                self._legacy_unknown.setdefault(e.show_id, set()).add(str(e.booking_id))
-            if len(page) < 500:
-                break
-            self._legacy_read_to = page[-1].id
-        if page:
-            self._legacy_read_to = page[-1].id
+        for n in self._notifications(UnknownShowRequest.Rejected.TOPIC, self._legacy_read_to):
+            e = self.mapper.to_domain_event(n)
+            self._legacy_unknown.setdefault(e.show_id, set()).add(str(e.booking_id))
+            self._legacy_read_to = n.id
         return self._legacy_unknown.get(show_id, set())
+
+    def _notifications(self, topic: str, after: int = 0) -> Iterator[Notification]:
+        """Every notification of one topic after a position, read page by page."""
+        while True:
+            page = self.recorder.select_notifications(start=after + 1, limit=500, topics=[topic])
+            yield from page
+            if len(page) < 500:
+                return
+            after = page[-1].id
 
     def get_show(self, show_id: str) -> ShowInventory:
         show = self.find(ids.show_inventory_id(show_id))
@@ -140,15 +140,8 @@ class InventoryService(ServiceApplication):
 
     def recover_deadlines(self) -> None:
         """Rebuild the deadline index from the shows on record (after a start or crash)."""
-        topic = ShowInventory.Opened.TOPIC
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start=start, limit=500, topics=[topic])
-            for n in page:
-                self.recorded([self.get_show(self.mapper.to_domain_event(n).show_id)])
-            if len(page) < 500:
-                return
-            start = page[-1].id + 1
+        for n in self._notifications(ShowInventory.Opened.TOPIC):
+            self.recorded([self.get_show(self.mapper.to_domain_event(n).show_id)])
 
     def recorded(self, aggregates: Iterable[Any]) -> None:
         for a in aggregates:

@@ -22,7 +22,7 @@ import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
@@ -284,7 +284,7 @@ class UnknownShowRequests(Aggregate):
 
     @staticmethod
     def create_id(show_id: str) -> UUID:
-        return uuid5(ids.NAMESPACE, f"unknown-show-requests/{show_id}")
+        return ids.unknown_show_requests_id(show_id)
 
     @event("Started", topic="cinema.inventory:UnknownShowRequests.Started")
     def __init__(self, show_id: str) -> None:

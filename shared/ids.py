@@ -18,6 +18,10 @@ def show_inventory_id(show_id: str) -> UUID:
     return uuid5(NAMESPACE, f"show-inventory/{show_id}")
 
 
+def unknown_show_requests_id(show_id: str) -> UUID:
+    return uuid5(NAMESPACE, f"unknown-show-requests/{show_id}")
+
+
 def unknown_show_request_id(booking: UUID) -> UUID:
     return uuid5(NAMESPACE, f"unknown-show-request/{booking}")
 
