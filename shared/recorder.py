@@ -37,6 +37,7 @@ TOPIC = "shared.recorder:SingleStatementProcessRecorder"  # PROCESS_RECORDER_TOP
 class SingleStatementProcessRecorder(PostgresProcessRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._rendered_cache: dict[str, bytes] = {}
         schema = Identifier(self.datastore.schema)
         events = Identifier(self.events_table_name)
         tracking = Identifier(self.tracking_table_name)
@@ -144,7 +145,6 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
 
     def _rendered(self, conn: Any, name: str) -> bytes:
         """A statement as bytes, composed once (composing per call costs ~10% CPU)."""
-        cache = self.__dict__.setdefault("_rendered_cache", {})
-        if name not in cache:
-            cache[name] = getattr(self, name).as_bytes(conn)
-        return cache[name]
+        if name not in self._rendered_cache:
+            self._rendered_cache[name] = getattr(self, name).as_bytes(conn)
+        return self._rendered_cache[name]

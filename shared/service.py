@@ -22,6 +22,7 @@ from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 from eventsourcing.utils import EnvType
 
 from shared.clock import Clock, SystemClock
+from shared.config import Tuning
 from shared.contracts import PublicEvent
 
 
@@ -35,7 +36,7 @@ class ServiceApplication(Application):
     # process's own writes, not fast-forwarded from the store: a copy made stale by
     # another writer can only lose the version check on save, and is then dropped.
     env: ClassVar[dict[str, str]] = {
-        "AGGREGATE_CACHE_MAXSIZE": "5000",
+        "AGGREGATE_CACHE_MAXSIZE": str(Tuning.aggregate_cache),
         "AGGREGATE_CACHE_FASTFORWARD": "n",
     }
 
@@ -142,12 +143,13 @@ class ServiceApplication(Application):
     def _forget(self, aggregates: Iterable[Any]) -> None:
         """Drop cached copies that lost a write conflict: the store has a newer version."""
         cache = self.repository.cache
+        if cache is None:
+            return
         for aggregate_id in aggregates:
-            if cache is not None:
-                try:
-                    cache.get(aggregate_id, evict=True)
-                except KeyError:
-                    pass
+            try:
+                cache.get(aggregate_id, evict=True)
+            except KeyError:
+                pass
 
     def already_processed(self, tracking: Tracking) -> bool:
         last = self.recorder.max_tracking_id(tracking.application_name)
