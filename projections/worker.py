@@ -283,8 +283,8 @@ class Projector:
         )
 
     def run_forever(self, stop: threading.Event, report_every: float = 1.0,
-                    safety_poll: float = 2.0, registry_every: float = 0.2,
-                    waker: Waker | None = None, min_round: float = 0.0) -> None:
+                    safety_poll: float = 2.0, waker: Waker | None = None,
+                    min_round: float = 0.0) -> None:
         """Project whenever a store notifies; otherwise sleep. ``safety_poll``: the
         longest sleep while notifications work (a missed one costs at most this);
         without them, polls start at 20 ms and back off to 1 s while idle. While idle
@@ -333,14 +333,14 @@ class Projector:
                 continue  # what arrived during this round is the next round
             idle_polls += 1
             if waker.listening:
-                self._idle(stop, waker, safety_poll, registry_every)
+                self._idle(stop, waker, safety_poll)
             else:
                 waker.wait(min(1.0, 0.02 * 1.5 ** min(idle_polls, 20)))
 
-    def _idle(self, stop: threading.Event, waker: Waker, longest: float, registry_every: float) -> None:
+    def _idle(self, stop: threading.Event, waker: Waker, longest: float) -> None:
         deadline = time.monotonic() + longest
         while not stop.is_set() and time.monotonic() < deadline:
-            if waker.wait(registry_every):
+            if waker.wait(self.registry_every):
                 return
             try:
                 if self.store is None or current_generation(self.db) != self.store.generation:
