@@ -131,10 +131,33 @@ class Distributed:
                 raise AssertionError(f"booking {booking_id} stuck in {doc['status']}")
             time.sleep(0.05)
 
-    def seats(self, show_id: str) -> dict[str, str]:
+    def seats(self, show_id: str, timeout: float = 10) -> dict[str, str]:
+        """The seat map once the views reflect everything inventory had recorded when
+        asked. The seat map is its own view of inventory's stream: the booking view may
+        show CONFIRMED before it shows BOOKED (the two are written by separate commands,
+        and the services even decide them in parallel), so a test that just read a
+        booking's outcome must not take the seat map as of the same instant."""
+        head = self.stream_head("inventory")
+        deadline = time.monotonic() + timeout
+        while self.projected("inventory") < head:
+            assert time.monotonic() < deadline, f"views never reached inventory:{head}"
+            time.sleep(0.02)
         r = self.clients["inventory"].get(f"/shows/{show_id}/seats", headers=self.auth("x"))
         assert r.status_code == 200, r.text
         return {s["seat_id"]: s["state"] for s in r.json()["seats"]}
+
+    def wait_for_seat(self, show_id: str, seat: str, state: str, timeout: float = 10) -> None:
+        """Until the seat map shows ``seat`` in ``state``: for a change a service makes
+        after the event the test has seen (the seats booked after the payment)."""
+        deadline = time.monotonic() + timeout
+        while (seen := self.seats(show_id)[seat]) != state:
+            assert time.monotonic() < deadline, f"{seat} stayed {seen}, never {state}"
+            time.sleep(0.05)
+
+    def projected(self, stream: str) -> int:
+        """How far the views reflect ``stream`` (the projector's /lag)."""
+        lag = self.clients["projections"].get("/lag").json()["streams"]
+        return lag.get(stream, {}).get("position", 0)
 
     # --- looking inside ------------------------------------------------------------
 
@@ -149,6 +172,14 @@ class Distributed:
     def ledger(self) -> PostgresLedger:
         s = self.local.settings
         return PostgresLedger(s.postgres_conninfo(s.service_db("payment")))
+
+    def stream_head(self, service: str) -> int:
+        """The position of the last event the service has recorded (0: none yet)."""
+        s = self.local.settings
+        with psycopg.connect(s.postgres_conninfo(s.service_db(service))) as conn:
+            table = f"{service}service_events"  # eventsourcing names it after the application
+            row = conn.execute(f"SELECT max(notification_id) FROM {table}").fetchone()
+            return row[0] or 0
 
     def stored_events(self, service: str) -> int:
         s = self.local.settings

@@ -26,7 +26,8 @@ def test_post_to_confirmed(shared_system):
     assert r.json()["status"] == "PENDING"
     doc = shared_system.wait_for("ann", r.json()["booking_id"])
     assert (doc["status"], doc["amount"]) == ("CONFIRMED", 2000)
-    assert shared_system.seats(show)["A1"] == "BOOKED"
+    # Inventory books the seats on the same payment the booking is confirmed on.
+    shared_system.wait_for_seat(show, "A1", "BOOKED")
 
 
 def test_failure_then_retry_confirms(shared_system):
@@ -36,11 +37,8 @@ def test_failure_then_retry_confirms(shared_system):
     while not shared_system.booking("bob", booking_id)["payment_attempts"]:
         assert time.monotonic() < deadline, "payment never failed"
         time.sleep(0.05)
-    # A failure keeps the hold. The seat map is another view, projected from another
-    # stream, so it may still be behind the booking's: wait for it to show the hold.
-    while shared_system.seats(show)["A3"] != "RESERVED":
-        assert time.monotonic() < deadline, "the seat map never showed the hold"
-        time.sleep(0.05)
+    # A failure keeps the hold.
+    assert shared_system.seats(show)["A3"] == "RESERVED"
     # The view may show the failure before the booking service has heard of it; until
     # then a retry is refused as "in progress" (409), and a client simply tries again.
     while True:
@@ -61,8 +59,7 @@ def test_no_retry_cancels_at_expiry_and_frees_the_seats(shared_system):
     booking_id = shared_system.book("cat", show, ["A4"], "pm_card_chargeDeclined").json()["booking_id"]
     doc = shared_system.wait_for("cat", booking_id, timeout=40)  # hold is 8 s here
     assert (doc["status"], doc["cancellation_reason"]) == ("CANCELLED", "hold_expired")
-    time.sleep(0.5)
-    assert shared_system.seats(show)["A4"] == "AVAILABLE"
+    assert shared_system.seats(show)["A4"] == "AVAILABLE"  # released before it was cancelled
 
 
 def test_customer_cancellation_releases(shared_system):
@@ -75,10 +72,7 @@ def test_customer_cancellation_releases(shared_system):
     assert r.status_code == 200, r.text
     doc = shared_system.wait_for("dan", booking_id)
     assert doc["cancellation_reason"] == "cancelled_by_customer"
-    deadline = time.monotonic() + 10
-    while shared_system.seats(show)["A5"] != "AVAILABLE":
-        assert time.monotonic() < deadline, "seat never released"
-        time.sleep(0.05)
+    shared_system.wait_for_seat(show, "A5", "AVAILABLE")  # released after the cancellation
 
 
 def test_a_late_success_is_refunded(start_system):
