@@ -96,7 +96,7 @@ def test_kill_9_each_service_in_turn_mid_batch(start_system):
     client.join(120)
     assert done.is_set()
     wait_final(system, bookings)
-    time.sleep(1)  # let the last refunds and releases land
+    settle(system)
     audit(system)
     print(f"\n{len(bookings)} bookings, {len(kills)} kills: {kills}")
 
@@ -125,6 +125,37 @@ def inbox_positions(system, service: str) -> dict[str, int]:
     return dict(rows)
 
 
+SUBSCRIPTIONS = {"booking": ("inventory", "payment"), "inventory": ("booking", "payment"),
+                 "payment": ("booking", "inventory")}
+
+
+def consumers_caught_up(system) -> dict[str, int] | None:
+    """The topics' end offsets if every service has read (and recorded) every partition
+    it follows to its end; None if one has not."""
+    s = system.local.settings
+    marks = high_watermarks(s.kafka_bootstrap, [s.topic_prefix + t for t in TOPICS.values()])
+    for service, subs in SUBSCRIPTIONS.items():
+        read = inbox_positions(system, service)
+        prefixes = tuple(s.topic_prefix + TOPICS[x] for x in subs)
+        if any(read.get(tp, 0) < end for tp, end in marks.items() if tp.startswith(prefixes)):
+            return None
+    return marks
+
+
+def settle(system, timeout: float = 60.0) -> None:
+    """Until the system is quiet: nothing recorded for half a second and every message
+    consumed. Bookings can be final while their last effects are still on their way (the
+    seats booked, a late charge refunded), and the audit reads every store."""
+    deadline, last = time.monotonic() + timeout, None
+    while True:
+        heads = {s: system.stream_head(s) for s in SUBSCRIPTIONS}
+        if heads == last and consumers_caught_up(system):
+            return
+        assert time.monotonic() < deadline, "the system never went quiet"
+        last = heads
+        time.sleep(0.5)
+
+
 def test_rewound_consumers_and_republished_logs_have_no_effect(start_system):
     system = start_system(hold_seconds="3")
     system.open_show("redelivery", seats=10)
@@ -133,7 +164,7 @@ def test_rewound_consumers_and_republished_logs_have_no_effect(start_system):
         r = system.book(f"r{i}", "redelivery", [f"A{i + 1}"], method)
         bookings[r.json()["booking_id"]] = f"r{i}"
     wait_final(system, bookings)
-    time.sleep(1)
+    settle(system)
     before = {s: system.stored_events(s) for s in ("booking", "inventory", "payment")}
     ledger = system.ledger()
     charges_before = ledger.successful_charges_by_booking()
@@ -148,21 +179,8 @@ def test_rewound_consumers_and_republished_logs_have_no_effect(start_system):
         )
     system.local.start_all()
 
-    s = system.local.settings
-    topics = [s.topic_prefix + t for t in TOPICS.values()]
     deadline = time.monotonic() + 60
-    while True:  # until every consumer has read every partition to its end again
-        marks = high_watermarks(s.kafka_bootstrap, topics)
-        caught_up = all(
-            inbox_positions(system, service).get(tp, 0) >= end
-            for service, subs in (("booking", ("inventory", "payment")),
-                                  ("inventory", ("booking", "payment")),
-                                  ("payment", ("booking", "inventory")))
-            for tp, end in marks.items() if any(tp.startswith(s.topic_prefix + TOPICS[x]) for x in subs)
-            if end > 0
-        )
-        if caught_up:
-            break
+    while not (marks := consumers_caught_up(system)):  # every partition read to its end again
         assert time.monotonic() < deadline, "consumers never caught up"
         time.sleep(0.3)
     redelivered = sum(marks.values())
