@@ -74,7 +74,10 @@ class HttpStats:
         return {
             "requests": dict(self.requests),
             "by_status": {f"{k} {s}": n for (k, s), n in sorted(self.statuses.items())},
-            "errors": {f"{k} {s}": n for (k, s), n in sorted(self.statuses.items()) if s >= 400},
+            # A POST refused at once (409 seats_taken) is an answer, not an error.
+            "errors": {f"{k} {s}": n for (k, s), n in sorted(self.statuses.items())
+                       if s >= 400 and (k, s) != ("post_booking", 409)},
+            "refused_at_once": self.statuses[("post_booking", 409)],
             "transport_errors": {f"{k} {e}": n for (k, e), n in self.transport_errors.items()},
         }
 
@@ -176,6 +179,10 @@ class Driver:
             if r is not None and r.status_code < 500:
                 break
         t.post_done = time.monotonic()
+        if r is not None and r.status_code == 409 and r.json().get("error") == "seats_taken":
+            # Refused at once: the seats were known taken, no booking was made.
+            t.post_status, t.final, t.final_seen, t.reason = 409, "REFUSED", t.post_done, "seats_taken"
+            return
         if r is None or r.status_code not in (200, 202):
             t.post_status = r.status_code if r is not None else None
             t.error = "post failed"

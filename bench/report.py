@@ -179,7 +179,9 @@ def flash_text(f: dict) -> str:
         f"  {f['customers']} customers for {f['seats']} seats, all at once",
         f"  confirmed {f['confirmed']} (must be {f['seats']}): {'OK' if f['exact'] else 'WRONG'};"
         f" seats sold twice: {f['sold_twice']}; BOOKED seats in the seat map: {f['booked_seats']}",
-        f"  losers told (CANCELLED seats_unavailable): {f['losers_told']} of {f['losers']};"
+        f"  losers told: {f['losers_told']} of {f['losers']}"
+        f" ({f.get('losers_refused_at_once', 0)} refused at once, 409 seats_taken; the rest"
+        " CANCELLED seats_unavailable);"
         f" other outcomes: {f['other_outcomes']}",
         "  time until told, from the customer's POST (ms): p50/p95/p99/max "
         + fmt_ms(told, ("p50", "p95", "p99", "max")),

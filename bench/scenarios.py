@@ -316,7 +316,7 @@ def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_
             post_lat.append(t.post_done - t.sent)
         rec = timeline.get(t.booking_id)
         if rec is None:
-            outcomes["not created"] += 1
+            outcomes["REFUSED seats_taken" if t.final == "REFUSED" else "not created"] += 1
             continue
         if "Confirmed" in rec:
             outcomes["CONFIRMED"] += 1
@@ -510,7 +510,7 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
                   cpu) -> dict:
     confirmed, told_post, told_start, told_accept, conf = [], [], [], [], []
     other: Counter = Counter()
-    losers = 0
+    losers = refused = 0
     for t in traces:
         rec = timeline.get(t.booking_id, {})
         if "Confirmed" in rec:
@@ -518,7 +518,11 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
             conf.append(rec["Confirmed"] - t.sent_wall)
             continue
         losers += 1
-        if rec.get("reason") == "seats_unavailable":
+        if t.final == "REFUSED":  # told by the POST's answer (409 seats_taken)
+            refused += 1
+            told_post.append(t.post_done - t.sent)
+            told_start.append(t.sent_wall + (t.post_done - t.sent) - wall0)
+        elif rec.get("reason") == "seats_unavailable":
             told_post.append(rec["Cancelled"] - t.sent_wall)
             told_start.append(rec["Cancelled"] - wall0)
             if t.post_done is not None:
@@ -540,6 +544,7 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
         "booked_by_unconfirmed": sorted(s for s, b in booked.items() if b not in confirmed_ids),
         "losers": losers,
         "losers_told": len(told_post),
+        "losers_refused_at_once": refused,
         "other_outcomes": dict(other),
         "losers_told_from_post": dist_ms(told_post),
         "losers_told_from_start": dist_ms(told_start),

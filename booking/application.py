@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError
 
 from booking.domain import Booking
 from booking.publishing import to_public
+from booking.taken_seats import TakenSeats
 from shared import contracts as c
 from shared.service import ServiceApplication
 
@@ -24,12 +25,31 @@ class IdempotencyConflict(Exception):
     """The idempotency key was used before for a different request (HTTP 409/422)."""
 
 
+class SeatsTaken(Exception):
+    """Inventory already holds or has sold some of the seats asked for, for another
+    booking (HTTP 409): nothing was recorded; choose other seats."""
+
+    def __init__(self, show_id: str, seat_ids: list[str]) -> None:
+        super().__init__(show_id, seat_ids)
+        self.show_id, self.seat_ids = show_id, seat_ids
+
+    def __str__(self) -> str:
+        return f"already held or sold on {self.show_id}: {', '.join(self.seat_ids)}"
+
+
 class BookingService(ServiceApplication):
     service = "booking"
     subscribes_to = ("inventory", "payment")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.taken_seats = TakenSeats()
+
     def to_public(self, domain_event: Any) -> c.PublicEvent | None:
         return to_public(domain_event)
+
+    def partitions_revoked(self) -> None:
+        self.taken_seats.forget()  # another instance follows those shows now
 
     # --- commands --------------------------------------------------------------
 
@@ -41,7 +61,17 @@ class BookingService(ServiceApplication):
         seat_ids: list[str],
         payment_method: str,
     ) -> tuple[Booking, bool]:
-        """Create the booking, or return the one this key created before (created=False)."""
+        """Create the booking, or return the one this key created before (created=False).
+        Refused (SeatsTaken) without recording anything if inventory is known to hold
+        or have sold one of the seats for another booking."""
+        taken = self.taken_seats.taken(
+            show_id, seat_ids, apart_from=str(Booking.create_id(customer_id, idempotency_key))
+        )
+        if taken:
+            existing = self.find(Booking.create_id(customer_id, idempotency_key))
+            if existing is None:
+                raise SeatsTaken(show_id, taken)
+            return self._repeated(existing, show_id, seat_ids, payment_method)
         # No write lock and no read first: a new booking races nothing in this process
         # (nothing reacts to it before it is stored), so concurrent requests are written
         # side by side; a repeated key loses the version check and is read back instead.
@@ -60,6 +90,11 @@ class BookingService(ServiceApplication):
         except IntegrityError:  # this key made a booking before (here or in another instance)
             existing = self.find(booking.id)
             assert existing is not None
+        return self._repeated(existing, show_id, seat_ids, payment_method)
+
+    @staticmethod
+    def _repeated(existing: Booking, show_id: str, seat_ids: list[str],
+                  payment_method: str) -> tuple[Booking, bool]:
         if not existing.is_same_request(show_id, seat_ids, payment_method):
             raise IdempotencyConflict(
                 "this Idempotency-Key was already used for a different booking request"
@@ -98,20 +133,27 @@ class BookingService(ServiceApplication):
             react(booking)
             processing.collect_events(booking)
 
+    # Inventory's seat events also tell which seats are taken (see taken_seats.py).
+
     @policy.register
     def _(self, m: c.SeatsReserved, p: ProcessingEvent) -> None:
+        self.taken_seats.held(m.show_id, m.seat_ids, str(m.booking_id))
         self._react(m, p, lambda b: b.seats_reserved(m.amount, m.currency, m.reserved_until, m.occurred_at))
 
     @policy.register
     def _(self, m: c.SeatsRejected, p: ProcessingEvent) -> None:
+        if m.reason == "seats_taken":
+            self.taken_seats.refused(m.show_id, m.seat_ids)
         self._react(m, p, lambda b: b.seats_rejected(m.reason, m.occurred_at))
 
     @policy.register
     def _(self, m: c.SeatsReleased, p: ProcessingEvent) -> None:
+        self.taken_seats.released(m.show_id, m.seat_ids)
         self._react(m, p, lambda b: b.seats_released(m.reason, m.occurred_at))
 
     @policy.register
     def _(self, m: c.SeatsBooked, p: ProcessingEvent) -> None:
+        self.taken_seats.held(m.show_id, m.seat_ids, str(m.booking_id))
         self._react(m, p, lambda b: b.seats_booked(m.occurred_at))
 
     @policy.register

@@ -16,10 +16,15 @@ from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
-from booking.application import BookingNotFound, BookingService, IdempotencyConflict
+from booking.application import BookingNotFound, BookingService, IdempotencyConflict, SeatsTaken
 from booking.domain import BookingRuleViolation
 from booking.schemas import (
-    BookingList, BookingRequest, BookingView, PaymentAttemptAccepted, PaymentRetry, booking_view,
+    BookingList,
+    BookingRequest,
+    BookingView,
+    PaymentAttemptAccepted,
+    PaymentRetry,
+    booking_view,
     booking_view_from_doc,
 )
 from projections.queries import ViewQueries, wait_for
@@ -40,6 +45,7 @@ IdempotencyKey = Annotated[
 PROBLEMS = {
     BookingNotFound: Problem(404, "booking_not_found", "no booking {}"),
     IdempotencyConflict: Problem(409, "idempotency_conflict"),
+    SeatsTaken: Problem(409, "seats_taken", "seats {}; nothing was booked, choose others"),
     BookingRuleViolation: Problem(409, "booking_rule_violation"),
 }
 
@@ -96,7 +102,9 @@ def request_booking(
     limits: NamedDependency[Limits],
 ) -> Response[BookingView]:
     """Request seats; the saga then holds them and charges the payment method.
-    202 with a Location to poll; 200 when this Idempotency-Key already made this booking."""
+    202 with a Location to poll; 200 when this Idempotency-Key already made this booking;
+    409 ``seats_taken`` at once when inventory is already known to hold or have sold one
+    of the seats (otherwise a taken seat cancels the booking a moment later)."""
     if len(data.seat_ids) > limits.max_seats_per_booking:
         raise ValidationException(
             detail="Validation failed for POST /bookings",

@@ -163,6 +163,10 @@ class ServiceApplication(Application):
     def recorded(self, aggregates: Iterable[Any]) -> None:
         """Hook after a successful write, e.g. to index deadlines."""
 
+    def partitions_revoked(self) -> None:
+        """Hook: this instance no longer follows some partitions, so what it learned from
+        their messages (not from its own store) will no longer be kept up to date."""
+
     def find(self, aggregate_id: Any) -> Any | None:
         deciding = getattr(self._deciding, "processing", None)
         if deciding is not None and aggregate_id in deciding.aggregates:

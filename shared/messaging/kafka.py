@@ -99,6 +99,7 @@ class KafkaInboxConsumer:
             log.warning("could not record positions on revoke", exc_info=True)
         consumer.incremental_unassign(partitions)
         self.assigned -= {(p.topic, p.partition) for p in partitions}
+        self.inbox.app.partitions_revoked()
 
     def poll(self, timeout: float = 0.2, max_messages: int = 500) -> int:
         """Wait up to ``timeout`` for a message, then take what else is already fetched

@@ -133,10 +133,10 @@ class Distributed:
 
     def seats(self, show_id: str, timeout: float = 10) -> dict[str, str]:
         """The seat map once the views reflect everything inventory had recorded when
-        asked. The seat map is its own view of inventory's stream: the booking view may
-        show CONFIRMED before it shows BOOKED (the two are written by separate commands,
-        and the services even decide them in parallel), so a test that just read a
-        booking's outcome must not take the seat map as of the same instant."""
+        asked. The seat map is its own view, written by its own commands: the booking
+        view may show CONFIRMED before the seat map shows BOOKED, though inventory booked
+        the seats first, so a test that just read a booking's outcome must not read the
+        seat map as of the same instant."""
         head = self.stream_head("inventory")
         deadline = time.monotonic() + timeout
         while self.projected("inventory") < head:
@@ -147,8 +147,8 @@ class Distributed:
         return {s["seat_id"]: s["state"] for s in r.json()["seats"]}
 
     def wait_for_seat(self, show_id: str, seat: str, state: str, timeout: float = 10) -> None:
-        """Until the seat map shows ``seat`` in ``state``: for a change a service makes
-        after the event the test has seen (the seats booked after the payment)."""
+        """Until the seat map shows ``seat`` in ``state``: for a change inventory makes
+        after the event the test has seen (seats released after a customer's cancel)."""
         deadline = time.monotonic() + timeout
         while (seen := self.seats(show_id)[seat]) != state:
             assert time.monotonic() < deadline, f"{seat} stayed {seen}, never {state}"

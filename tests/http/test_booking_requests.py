@@ -123,3 +123,38 @@ def test_bad_idempotency_key_is_named(api):
     assert r.json()["message"].endswith(
         "idempotency_key (header): Expected `str` matching regex '^[A-Za-z0-9_.:-]+$'"
     )
+
+
+def test_seats_known_taken_are_refused_at_once_and_nothing_is_booked(api):
+    api.open_show()
+    holder = api.book(seats=["A1"], method="pm_card_chargeDeclined", key="first")
+    api.settle()  # inventory holds A1 for alice (her card was declined; the hold stays)
+    before = api.system.booking.recorder.max_notification_id()
+    r = api.book(seats=["A1", "A2"], key="late", who=BOB)
+    assert r.status_code == 409
+    assert r.json() == {"error": "seats_taken", "message":
+                        "seats already held or sold on show-1: A1; nothing was booked, choose others"}
+    assert api.system.booking.recorder.max_notification_id() == before  # nothing recorded
+    # The holder repeating her own request is not refused: the same booking again.
+    again = api.book(seats=["A1"], method="pm_card_chargeDeclined", key="first")
+    assert again.status_code == 200
+    assert again.json()["booking_id"] == holder.json()["booking_id"]
+    # Once inventory lets the seat go, it can be asked for again.
+    assert api.booking.post(f"/bookings/{holder.json()['booking_id']}/cancel",
+                            headers=ALICE).status_code == 200
+    api.settle()
+    assert api.book(seats=["A1", "A2"], key="later", who=BOB).status_code == 202
+
+
+def test_a_seat_taken_unbeknown_to_booking_still_cancels_the_booking(api):
+    # Two requests before booking has heard anything from inventory: both are accepted,
+    # inventory decides, and the loser learns it from its booking.
+    api.open_show()
+    first = api.book(seats=["A1"], key="k1").json()["booking_id"]
+    second = api.book(seats=["A1"], key="k2", who=BOB).json()["booking_id"]
+    api.settle()
+    assert api.booking_of(first)["status"] == "CONFIRMED"
+    lost = api.booking_of(second, who=BOB)
+    assert (lost["status"], lost["cancellation_detail"]) == ("CANCELLED", "seats_taken")
+    # Now booking knows: a third request for A1 is refused at once.
+    assert api.book(seats=["A1"], key="k3", who=BOB).json()["error"] == "seats_taken"

@@ -163,6 +163,21 @@ def views_equal_fold(system: EmbeddedSystem) -> None:
         assert system.views.docs["bookings"][str(b.id)]["status"] == b.status.value
 
 
+def taken_seats_agree(system: EmbeddedSystem) -> None:
+    """At rest, what booking knows of taken seats (booking/taken_seats.py, which refuses
+    requests at once) is inventory's state: every seat it names is held or sold, and by
+    the booking it names. It may know less (it starts empty), never something false."""
+    from booking.taken_seats import UNKNOWN
+
+    holders = {show.show_id: show.holders for show in shows(system)}
+    for show_id, seats in system.booking.taken_seats.known().items():
+        for seat, booking in seats.items():
+            actual = holders.get(show_id, {}).get(seat)
+            assert actual is not None, f"booking believes {show_id}/{seat} taken; it is free"
+            assert booking in (UNKNOWN, str(actual)), (
+                f"booking believes {show_id}/{seat} held by {booking}; inventory: {actual}")
+
+
 def settle(system: EmbeddedSystem, clock, hold_for) -> None:
     """Let the system come to rest: deliver everything, let every deadline pass."""
     system.run_until_quiet()
@@ -184,4 +199,5 @@ def check_at_rest(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancel
     confirmed_iff_paid_and_booked(system)
     money_balances(system, ledger)
     holds_released(system)
+    taken_seats_agree(system)
     views_equal_fold(system)

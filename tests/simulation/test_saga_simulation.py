@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from booking.application import IdempotencyConflict
+from booking.application import IdempotencyConflict, SeatsTaken
 from booking.domain import BookingRuleViolation
 from embedded.system import EmbeddedSystem
 from inventory.domain import HoldLimits
@@ -77,6 +77,10 @@ class SagaSimulation(RuleBasedStateMachine):
             )
         except IdempotencyConflict:
             assert self._log_sizes() == before
+            return
+        except SeatsTaken as refused:  # known taken: refused at once, nothing recorded
+            assert self._log_sizes() == before
+            assert refused.seat_ids and set(refused.seat_ids) <= set(seats)
             return
         if created:
             self.booking_ids.append(booking.id)
