@@ -1,7 +1,9 @@
-"""Before and after in one run: the same steady steps against two versions of the code,
-alternating, so that whatever else the machine does weighs on both alike.
+"""Before and after in one run: the same steady steps (or flash sales) against two
+versions of the code, alternating, so that whatever else the machine does weighs on both
+alike.
 
     python -m bench.compare --before fce073f --rates 10,20 --duration 15 --rounds 2
+    python -m bench.compare --before 57b14a4 --scenario flash-sale --rounds 2
 
 The other version is checked out with ``git worktree`` under .data/bench/src-<ref>
 (sharing this checkout's .venv) and run from there: its services and its bench.
@@ -37,10 +39,14 @@ def checkout(ref: str) -> Path:
     return tree
 
 
-def run_steady(tree: Path, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, "-m", "bench", "steady", "--rates", args.rates, "--duration",
-           str(args.duration), "--idle-seconds", "1", "--no-limits", "--keep-going",
-           "--seed", str(args.seed)]
+def run_bench(tree: Path, args: argparse.Namespace) -> dict:
+    if args.scenario == "flash-sale":
+        cmd = [sys.executable, "-m", "bench", "flash-sale", "--no-limits",
+               "--flash-customers", str(args.customers), "--seed", str(args.seed)]
+    else:
+        cmd = [sys.executable, "-m", "bench", "steady", "--rates", args.rates, "--duration",
+               str(args.duration), "--idle-seconds", "1", "--no-limits", "--keep-going",
+               "--seed", str(args.seed)]
     done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=1800)
     found = re.findall(r"^report: (.+)$", done.stdout, re.M)
     if done.returncode != 0 or not found:
@@ -48,7 +54,23 @@ def run_steady(tree: Path, args: argparse.Namespace) -> dict:
     return json.loads(Path(found[-1]).read_text())
 
 
+def flash_figures(report: dict) -> dict[float, dict]:
+    """One row (keyed by the number of customers) from a flash-sale report."""
+    f = report["flash_sale"]["result"]
+    told = f["losers_told_from_post"]
+    per = f["cpu"].get("ms_per_confirmed") or {}
+    return {f["customers"]: {
+        "exact": 1.0 if f["exact"] else 0.0,
+        "told_p50": told.get("p50"), "told_p99": told.get("p99"), "told_max": told.get("max"),
+        "refused_at_once": f.get("losers_refused_at_once", 0),
+        "posts_answered_s": f["all_posts_answered_s"], "settled_s": f["all_settled_s"],
+        "cpu_ms_per_customer": sum(per.get(g) or 0 for g in CPU_GROUPS) or None,
+    }}
+
+
 def figures(report: dict) -> dict[float, dict]:
+    if "flash_sale" in report:
+        return flash_figures(report)
     out = {}
     for step in report["steady"]["result"]["steps"]:
         lat, cpu = step["server_latency"], step["cpu"]
@@ -79,6 +101,8 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=15)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--scenario", choices=["steady", "flash-sale"], default="steady")
+    p.add_argument("--customers", type=int, default=2000, help="flash-sale: customers")
     args = p.parse_args()
     before = checkout(args.before)
     after = checkout(args.after) if args.after else ROOT
@@ -89,13 +113,16 @@ def main() -> None:
         order = [("before", before), ("after", after)]
         for name, tree in order if n % 2 == 0 else order[::-1]:  # alternate who goes first
             print(f"round {n + 1}: {name} ({tree}) ...", flush=True)
-            runs[name].append(figures(run_steady(tree, args)))
-    keys = ["confirmed_per_s", "held_p50", "held_p99", "confirmed_p50", "confirmed_p99",
-            "cpu_ms_per_booking", "other_cores"]
+            runs[name].append(figures(run_bench(tree, args)))
+    keys = (["exact", "told_p50", "told_p99", "told_max", "refused_at_once", "posts_answered_s",
+             "settled_s", "cpu_ms_per_customer"] if args.scenario == "flash-sale" else
+            ["confirmed_per_s", "held_p50", "held_p99", "confirmed_p50", "confirmed_p99",
+             "cpu_ms_per_booking", "other_cores"])
     table = {}
     where = "" if args.after else " + the working tree's changes"
     print(f"\nbefore = {args.before}, after = {head}{where}, median of {args.rounds} rounds")
-    print(f"{'rate/s':>6}  {'version':>7}  " + "  ".join(f"{k:>18}" for k in keys))
+    unit = "customers" if args.scenario == "flash-sale" else "rate/s"
+    print(f"{unit:>6}  {'version':>7}  " + "  ".join(f"{k:>18}" for k in keys))
     for rate in sorted({r for run in runs["after"] for r in run}):
         row = {}
         for name in ("before", "after"):
