@@ -12,7 +12,6 @@ standard lag tools can see the group, never read back.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -81,7 +80,6 @@ class KafkaInboxConsumer:
         self.assigned: set[tuple[str, int]] = set()
         self._committed_at = float("-inf")
         self._uncommitted = False
-        self._lock = threading.Lock()
         self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def _on_assign(self, consumer: Consumer, partitions: list) -> None:
