@@ -7,7 +7,7 @@ from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
 from booking.domain import Booking
@@ -64,13 +64,12 @@ class BookingService(ServiceApplication):
         """Create the booking, or return the one this key created before (created=False).
         Refused (SeatsTaken) without recording anything if inventory is known to hold
         or have sold one of the seats for another booking."""
-        taken = self.taken_seats.taken(
-            show_id, seat_ids, apart_from=str(Booking.create_id(customer_id, idempotency_key))
-        )
+        booking_id = Booking.create_id(customer_id, idempotency_key)
+        taken = self.taken_seats.taken(show_id, seat_ids, apart_from=str(booking_id))
         if taken:
-            existing = self.find(Booking.create_id(customer_id, idempotency_key))
-            if existing is None:
+            if not self._made_before(booking_id):
                 raise SeatsTaken(show_id, taken)
+            existing = self.find(booking_id)  # a repeat: the same answer as the first time
             return self._repeated(existing, show_id, seat_ids, payment_method)
         # No write lock and no read first: a new booking races nothing in this process
         # (nothing reacts to it before it is stored), so concurrent requests are written
@@ -91,6 +90,16 @@ class BookingService(ServiceApplication):
             existing = self.find(booking.id)
             assert existing is not None
         return self._repeated(existing, show_id, seat_ids, payment_method)
+
+    def _made_before(self, booking_id: UUID) -> bool:
+        """Whether this key made a booking, asked of the store without the write lock
+        (a version is read from the store, never the cache): refusing must not wait
+        for the consumer's transactions, as find() outside writing() would."""
+        try:
+            self.repository.get(booking_id, version=1)
+        except AggregateNotFoundError:
+            return False
+        return True
 
     @staticmethod
     def _repeated(existing: Booking, show_id: str, seat_ids: list[str],

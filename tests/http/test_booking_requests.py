@@ -156,5 +156,9 @@ def test_a_seat_taken_unbeknown_to_booking_still_cancels_the_booking(api):
     assert api.booking_of(first)["status"] == "CONFIRMED"
     lost = api.booking_of(second, who=BOB)
     assert (lost["status"], lost["cancellation_detail"]) == ("CANCELLED", "seats_taken")
-    # Now booking knows: a third request for A1 is refused at once.
+    # Now booking knows: a third request for A1 is refused at once...
     assert api.book(seats=["A1"], key="k3", who=BOB).json()["error"] == "seats_taken"
+    # ...but repeating the request that lost still answers with the booking it made.
+    again = api.book(seats=["A1"], key="k2", who=BOB)
+    assert (again.status_code, again.json()["booking_id"]) == (200, second)
+    assert again.json()["status"] == "CANCELLED"
