@@ -6,7 +6,8 @@ alike.
     python -m bench.compare --before 57b14a4 --scenario flash-sale --rounds 2
 
 The other version is checked out with ``git worktree`` under .data/bench/src-<ref>
-(sharing this checkout's .venv) and run from there: its services and its bench.
+(sharing this checkout's .venv) and run from there: its services, driven by the after
+version's bench/ (``--bench-of each``: by its own).
 Prints one row per rate and version (the median over the rounds) and the ratio
 after / before, and writes the table to .data/bench/<time>-compare.json.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,6 +39,16 @@ def checkout(ref: str) -> Path:
                        check=True, capture_output=True)
         (tree / ".venv").symlink_to(ROOT / ".venv")
     return tree
+
+
+def use_bench_of(tree: Path, source: Path) -> None:
+    """Reset ``tree``'s bench/ to its own commit, then (if another source is given) lay
+    that source's bench/ over it: both versions measured by the same driver and analysis."""
+    subprocess.run(["git", "checkout", "--", "bench"], cwd=tree, check=True, capture_output=True)
+    subprocess.run(["git", "clean", "-fdq", "bench"], cwd=tree, check=True, capture_output=True)
+    if source != tree:
+        shutil.copytree(source / "bench", tree / "bench", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def run_bench(tree: Path, args: argparse.Namespace) -> dict:
@@ -103,9 +115,13 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--scenario", choices=["steady", "flash-sale"], default="steady")
     p.add_argument("--customers", type=int, default=2000, help="flash-sale: customers")
+    p.add_argument("--bench-of", choices=["after", "each"], default="after",
+                   help="after: both versions driven by the after version's bench/ (the same "
+                        "load driver and analysis, only the system differs); each: its own")
     args = p.parse_args()
     before = checkout(args.before)
     after = checkout(args.after) if args.after else ROOT
+    use_bench_of(before, after if args.bench_of == "after" else before)
     head = subprocess.run(["git", "rev-parse", "--short", args.after or "HEAD"], cwd=ROOT,
                           check=True, capture_output=True, text=True).stdout.strip()
     runs: dict[str, list[dict]] = {"before": [], "after": []}
