@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from booking.application import BookingNotFound, IdempotencyConflict
+from booking.application import BookingNotFound, IdempotencyConflict, SeatsTaken
 from booking.domain import BookingRuleViolation
 from embedded.system import EmbeddedSystem
 from inventory.application import ShowNotFound
@@ -26,6 +26,7 @@ DEMO = """\
 open-show show-1 A1-A10 1200
 book ann show-1 A1,A2 pm_card_visa
 book bob show-1 A2,A3 pm_card_visa
+book bob show-1 A3,A11 pm_card_visa
 book cat show-1 A4 pm_card_chargeDeclined
 retry {cat} pm_card_visa
 book dan show-1 A5,A6 pm_card_chargeDeclined
@@ -52,6 +53,8 @@ class Shell(cmd.Cmd):
             return super().onecmd(line)
         except (BookingRuleViolation, InventoryRuleViolation, IdempotencyConflict) as e:
             print(f"refused: {e}")
+        except SeatsTaken as e:
+            print(f"refused at once, nothing booked: seats {e}")
         except (BookingNotFound, ShowNotFound, KeyError) as e:
             print(f"not found: {e}")
         except (ValueError, IndexError) as e:
