@@ -7,7 +7,7 @@ from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError
 
 from booking.domain import Booking
@@ -92,14 +92,10 @@ class BookingService(ServiceApplication):
         return self._repeated(existing, show_id, seat_ids, payment_method)
 
     def _made_before(self, booking_id: UUID) -> bool:
-        """Whether this key made a booking, asked of the store without the write lock
-        (a version is read from the store, never the cache): refusing must not wait
-        for the consumer's transactions, as find() outside writing() would."""
-        try:
-            self.repository.get(booking_id, version=1)
-        except AggregateNotFoundError:
-            return False
-        return True
+        """Whether this key made a booking: one indexed read of the store, without the
+        write lock (refusing must not wait for the consumer's transactions, as find()
+        outside writing() would) and without decoding anything."""
+        return bool(self.recorder.select_events(booking_id, limit=1))
 
     @staticmethod
     def _repeated(existing: Booking, show_id: str, seat_ids: list[str],
