@@ -14,7 +14,8 @@ def main() -> None:
     settings = Settings.from_env()
     views = MongoQueries(connect(settings.mongo_url)[settings.views_db])
     limits = HoldLimits(
-        max_seats=settings.limits.max_seats_per_booking, hold_for=settings.limits.hold_for
+        max_seats=settings.limits.max_seats_per_booking, hold_for=settings.limits.hold_for,
+        max_held_per_customer=settings.limits.max_held_per_customer,
     )
     # Deadlines are recovered from the event store at construction; the first sweep
     # runs at start-up, so holds that expired while the process was down go at once.

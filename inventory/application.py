@@ -182,7 +182,7 @@ class InventoryService(ServiceApplication):
         if (not show.unknown_adopted and not show.decided(m.booking_id)
                 and self._rejected_by_legacy_record(m)):
             return
-        show.request_hold(m.booking_id, m.seat_ids, now, self.limits)
+        show.request_hold(m.booking_id, m.seat_ids, now, self.limits, m.customer_id)
         p.collect_events(show)
 
     def _rejected_by_legacy_record(self, m: c.BookingRequested) -> bool:

@@ -38,8 +38,11 @@ class InventoryRuleViolation(Exception):
 
 @dataclass(frozen=True)
 class HoldLimits:
-    max_seats: int = 10
+    max_seats: int = 10  # per request
     hold_for: timedelta = timedelta(minutes=10)
+    # Seats one customer may hold unpaid in one show at once, over all their bookings:
+    # without it, one client could hold a whole show for the hold time, over and over.
+    max_held_per_customer: int = 10
 
 
 def seats_rejection(
@@ -166,8 +169,15 @@ class ShowInventory(Aggregate):
 
     # --- commands -------------------------------------------------------------
 
+    def held_by(self, customer_id: str) -> int:
+        """Seats this customer holds unpaid in this show (holds recorded before holds
+        named their customer count for nobody)."""
+        return sum(len(h["seat_ids"]) for h in self.holds.values()
+                   if h["status"] == RESERVED and h.get("customer_id") == customer_id)
+
     def request_hold(
-        self, booking_id: UUID, seat_ids: list[str], now: datetime, limits: HoldLimits
+        self, booking_id: UUID, seat_ids: list[str], now: datetime, limits: HoldLimits,
+        customer_id: str = "",
     ) -> None:
         """Hold all these seats for the booking, or none. Repeating it changes nothing."""
         if self.decided(booking_id):
@@ -177,6 +187,9 @@ class ShowInventory(Aggregate):
         if reason is None:
             culprits = [s for s in seat_ids if s in self.holders]
             reason = "seats_taken" if culprits else None
+        if (reason is None and customer_id
+                and self.held_by(customer_id) + len(seat_ids) > limits.max_held_per_customer):
+            reason = "customer_hold_limit"
         if reason is not None:
             self._reject(
                 show_id=self.show_id, booking_id=str(booking_id), reason=reason,
@@ -191,6 +204,7 @@ class ShowInventory(Aggregate):
             currency=self.currency,
             reserved_until=now + limits.hold_for,
             at=now,
+            customer_id=customer_id,
         )
 
     @event("HoldRejected", topic="cinema.inventory:ShowInventory.HoldRejected")
@@ -209,6 +223,7 @@ class ShowInventory(Aggregate):
         currency: str,
         reserved_until: datetime,
         at: datetime,
+        customer_id: str = "",  # absent from holds recorded before the per-customer limit
     ) -> None:
         for seat in seat_ids:
             assert seat not in self.holders, f"seat {seat} double held"  # invariant 1
@@ -217,6 +232,7 @@ class ShowInventory(Aggregate):
             "status": RESERVED,
             "seat_ids": list(seat_ids),
             "reserved_until": reserved_until,
+            "customer_id": customer_id,
         }
 
     def payment_succeeded(self, booking_id: UUID, now: datetime) -> None:

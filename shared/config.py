@@ -19,6 +19,7 @@ def _env(name: str, default: str) -> str:
 class Limits:
     hold_for: timedelta = timedelta(minutes=10)
     max_seats_per_booking: int = 10
+    max_held_per_customer: int = 10  # seats held unpaid by one customer in one show
     sweep_interval: timedelta = timedelta(seconds=1)
     max_request_bytes: int = 16 * 1024
 
@@ -68,6 +69,7 @@ class Settings:
             limits=Limits(
                 hold_for=timedelta(seconds=float(_env("HOLD_SECONDS", "600"))),
                 max_seats_per_booking=int(_env("MAX_SEATS_PER_BOOKING", "10")),
+                max_held_per_customer=int(_env("MAX_HELD_PER_CUSTOMER", "10")),
                 sweep_interval=timedelta(seconds=float(_env("SWEEP_SECONDS", "1"))),
                 max_request_bytes=int(_env("MAX_REQUEST_BYTES", str(16 * 1024))),
             ),

@@ -80,7 +80,8 @@ class SeatsReserved(BookingEvent, frozen=True, kw_only=True, tag="SeatsReserved.
 
 
 SeatsRejectReason = Literal[
-    "seats_taken", "unknown_seat", "unknown_show", "too_many_seats", "duplicate_seat", "no_seats"
+    "seats_taken", "unknown_seat", "unknown_show", "too_many_seats", "duplicate_seat", "no_seats",
+    "customer_hold_limit",  # the customer already holds HoldLimits.max_held_per_customer seats
 ]
 
 

@@ -68,6 +68,49 @@ def test_invalid_requests_are_rejected_with_a_reason(seats, reason, culprits):
     assert not s.holders
 
 
+def test_a_customer_holds_at_most_the_limit_unpaid_in_a_show():
+    limits = HoldLimits(max_seats=3, hold_for=timedelta(minutes=10), max_held_per_customer=3)
+    s = show()
+    s.request_hold(first := uuid4(), ["A1", "A2"], T0, limits, customer_id="ann")
+    s.request_hold(over := uuid4(), ["A3", "V1"], T0, limits, customer_id="ann")
+    e = last_event(s)
+    assert isinstance(e, ShowInventory.HoldRejected)
+    assert (e.reason, e.seat_ids) == ("customer_hold_limit", [])
+    assert s.hold_of(over)["status"] == REJECTED and s.held_by("ann") == 2
+    s.request_hold(uuid4(), ["A3", "V1"], T0, limits, customer_id="bob")  # others may
+    assert s.seat_state("A3") == RESERVED and s.held_by("bob") == 2
+    # Paid seats are no longer held: ann may hold again (one seat left in the show).
+    s.payment_succeeded(first, T0 + timedelta(minutes=1))
+    assert s.held_by("ann") == 0
+
+
+def test_the_hold_limit_counts_released_holds_out():
+    limits = HoldLimits(max_seats=3, hold_for=timedelta(minutes=10), max_held_per_customer=2)
+    s = show()
+    s.request_hold(uuid4(), ["A1", "A2"], T0, limits, customer_id="ann")
+    s.request_hold(uuid4(), ["A3"], T0, limits, customer_id="ann")
+    assert last_event(s).reason == "customer_hold_limit"
+    s.release_expired(T0 + timedelta(minutes=10))
+    s.request_hold(uuid4(), ["A3"], T0 + timedelta(minutes=11), limits, customer_id="ann")
+    assert s.seat_state("A3") == RESERVED and s.held_by("ann") == 1
+
+
+def test_holds_stored_before_holds_named_a_customer_load_and_count_for_nobody():
+    s = show()
+    s.request_hold(uuid4(), ["A1", "A2", "A3"], T0, LIMITS, customer_id="ann")
+    events = s.collect_events()
+    object.__delattr__(events[-1], "customer_id")  # as the event was stored before
+    mapper = Application().mapper
+    stored = [mapper.to_stored_event(e) for e in events]
+    assert b"customer_id" not in stored[-1].state
+    loaded = None
+    for e in (mapper.to_domain_event(x) for x in stored):
+        loaded = e.mutate(loaded)
+    assert loaded.held_by("ann") == 0 and loaded.seat_state("A1") == RESERVED
+    loaded.request_hold(uuid4(), ["V1"], T0, HoldLimits(max_held_per_customer=1), customer_id="ann")
+    assert loaded.seat_state("V1") == RESERVED
+
+
 def test_holds_are_all_or_nothing():
     s = show()
     s.request_hold(uuid4(), ["A2"], T0, LIMITS)

@@ -81,6 +81,17 @@ def transitions_allowed(previous: dict, system: EmbeddedSystem) -> None:
         previous[b.id] = (b.version, before)
 
 
+def customer_holds_within(system: EmbeddedSystem, limit: int) -> None:
+    """Limits (every moment). No customer holds more than ``limit`` seats unpaid in a show."""
+    for show in shows(system):
+        held = Counter()
+        for h in show.holds.values():
+            if h["status"] == RESERVED:
+                held[h.get("customer_id", "")] += len(h["seat_ids"])
+        over = {c: n for c, n in held.items() if c and n > limit}
+        assert not over, f"{show.show_id}: customers over the hold limit: {over}"
+
+
 def holds_honoured(system: EmbeddedSystem, customer_cancelled: set) -> None:
     """4 and saga rule 7 (every moment). Seats are released only when their deadline passed
     or their customer cancelled, never because a payment failed; and seats are booked

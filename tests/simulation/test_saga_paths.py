@@ -254,3 +254,29 @@ def test_a_reaction_that_fails_midway_leaves_no_trace_in_the_cache(clock):
     assert status(system, b) is BookingStatus.CONFIRMED
     assert gateway.ledger.successful_charges_by_booking() == {str(b): 1}
     at_rest_ok(system, clock, gateway)
+
+
+def test_a_customer_over_the_hold_limit_is_cancelled_until_a_hold_ends(clock, gateway):
+    system = EmbeddedSystem(clock=clock, gateway=gateway,
+                            limits=HoldLimits(max_seats=4, hold_for=HOLD, max_held_per_customer=3))
+    system.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
+    held = book(system, seats=("A1", "A2"), method="pm_card_chargeDeclined", key="k1")
+    system.run_until_quiet()
+    over = book(system, seats=("A3", "A4"), key="k2")  # 2 held + 2 asked > 3
+    system.run_until_quiet()
+    refused = system.booking.get_booking(over)
+    assert (refused.status, refused.cancellation_detail) == (BookingStatus.CANCELLED,
+                                                             "customer_hold_limit")
+    assert seat_states(system, "A3", "A4") == ["AVAILABLE", "AVAILABLE"]
+    other = book(system, customer="bob", seats=("A3", "A4"), key="k3")  # others are not limited
+    one_more = book(system, seats=("A5",), key="k4")  # 2 held + 1 = 3: within the limit
+    system.run_until_quiet()
+    assert status(system, other) is status(system, one_more) is BookingStatus.CONFIRMED
+    clock.advance(HOLD)  # ann's unpaid hold expires: she may hold again
+    system.sweep()
+    system.run_until_quiet()
+    assert status(system, held) is BookingStatus.CANCELLED
+    again = book(system, seats=("A1", "A2", "A6"), key="k5")
+    system.run_until_quiet()
+    assert status(system, again) is BookingStatus.CONFIRMED
+    at_rest_ok(system, clock, gateway)

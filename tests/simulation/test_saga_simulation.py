@@ -34,6 +34,7 @@ settings.register_profile("long", max_examples=20_000, **common)
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 
 HOLD = timedelta(minutes=10)
+HELD_PER_CUSTOMER = 2  # low, so that customers with several bookings run into it
 SHOWS = {"show-a": ["A1", "A2", "A3", "A4"], "show-b": ["B1", "B2", "B3"]}
 CUSTOMERS = ["ann", "bob", "cat"]
 METHODS = ["pm_card_visa", "pm_card_chargeDeclined"]
@@ -46,7 +47,8 @@ class SagaSimulation(RuleBasedStateMachine):
         self.clock = FakeClock()
         self.gateway = SimulatedGateway()
         self.system = EmbeddedSystem(
-            clock=self.clock, limits=HoldLimits(max_seats=3, hold_for=HOLD),
+            clock=self.clock,
+            limits=HoldLimits(max_seats=3, hold_for=HOLD, max_held_per_customer=HELD_PER_CUSTOMER),
             gateway=self.gateway, partitions=2,
         )
         for show_id, seats in SHOWS.items():
@@ -207,6 +209,7 @@ class SagaSimulation(RuleBasedStateMachine):
     @invariant()
     def always(self) -> None:
         inv.check_always(self.system, self.gateway.ledger, self.statuses, self.customer_cancelled)
+        inv.customer_holds_within(self.system, HELD_PER_CUSTOMER)
 
     def teardown(self) -> None:
         inv.settle(self.system, self.clock, HOLD)
