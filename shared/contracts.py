@@ -81,6 +81,9 @@ class SeatsReserved(BookingEvent, frozen=True, kw_only=True, tag="SeatsReserved.
 
 SeatsRejectReason = Literal[
     "seats_taken", "unknown_seat", "unknown_show", "too_many_seats", "duplicate_seat", "no_seats",
+    # Added after v1 shipped: an older booking cannot decode it (it would park the message),
+    # so booking must be deployed before an inventory that sends it. Booking treats every
+    # reason alike (the booking is cancelled with the reason as its detail).
     "customer_hold_limit",  # the customer already holds HoldLimits.max_held_per_customer seats
 ]
 
