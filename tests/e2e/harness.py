@@ -175,19 +175,16 @@ class Distributed:
 
     def stream_head(self, service: str) -> int:
         """The position of the last event the service has recorded (0: none yet)."""
-        s = self.local.settings
-        with psycopg.connect(s.postgres_conninfo(s.service_db(service))) as conn:
-            table = f"{service}service_events"  # eventsourcing names it after the application
-            row = conn.execute(f"SELECT max(notification_id) FROM {table}").fetchone()
-            return row[0] or 0
+        return self.sql(service, "SELECT max(notification_id) FROM {service}service_events")[0][0] or 0
 
     def stored_events(self, service: str) -> int:
-        s = self.local.settings
-        with psycopg.connect(s.postgres_conninfo(s.service_db(service))) as conn:
-            table = f"{service}service_events"  # eventsourcing names it after the application
-            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return self.sql(service, "SELECT count(*) FROM {service}service_events")[0][0]
 
-    def sql(self, service: str, query: str, *args: Any) -> None:
+    def sql(self, service: str, query: str, *args: Any) -> list[tuple]:
+        """Run a statement on a service's database; its rows, if it returns any.
+        ``{service}`` in the query is the service's name: eventsourcing names the tables
+        after the application (``bookingservice_events``, ``bookingservice_tracking``)."""
         s = self.local.settings
         with psycopg.connect(s.postgres_conninfo(s.service_db(service)), autocommit=True) as conn:
-            conn.execute(query, args)
+            cursor = conn.execute(query.replace("{service}", service), args)
+            return cursor.fetchall() if cursor.description else []

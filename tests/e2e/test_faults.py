@@ -16,6 +16,9 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from booking.application import BookingService
+from inventory.application import InventoryService
+from payment.application import PaymentService
 from shared.contracts import TOPICS
 from tests.simulation import invariants as inv
 
@@ -122,19 +125,15 @@ def high_watermarks(bootstrap: str, topics: list[str]) -> dict[str, int]:
 
 
 def inbox_positions(system, service: str) -> dict[str, int]:
-    s = system.local.settings
-    import psycopg
-
-    with psycopg.connect(s.postgres_conninfo(s.service_db(service))) as conn:
-        rows = conn.execute(
-            f"SELECT application_name, notification_id FROM {service}service_tracking"
-            " WHERE application_name LIKE %s", (f"{s.topic_prefix}%",),
-        ).fetchall()
-    return dict(rows)
+    return dict(system.sql(
+        service, "SELECT application_name, notification_id FROM {service}service_tracking"
+        " WHERE application_name LIKE %s", f"{system.local.settings.topic_prefix}%",
+    ))
 
 
-SUBSCRIPTIONS = {"booking": ("inventory", "payment"), "inventory": ("booking", "payment"),
-                 "payment": ("booking", "inventory")}
+# What each service follows, as the services themselves declare it.
+SUBSCRIPTIONS = {app.service: app.subscribes_to
+                 for app in (BookingService, InventoryService, PaymentService)}
 
 
 def consumers_caught_up(system) -> dict[str, int] | None:
@@ -182,7 +181,7 @@ def test_rewound_consumers_and_republished_logs_have_no_effect(start_system):
     for service in ("booking", "inventory", "payment"):
         system.sql(
             service,
-            f"UPDATE {service}service_tracking SET notification_id = 0"
+            "UPDATE {service}service_tracking SET notification_id = 0"
             " WHERE application_name <> '__migration__'",  # the library's own row
         )
     system.local.start_all()
