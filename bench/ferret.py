@@ -19,6 +19,7 @@ import psycopg
 import pymongo
 from psycopg import sql
 
+from scripts.infractl import ferretdb_ids
 from tests.e2e.harness import free_port
 from tests.fixtures.servers import Endpoints
 
@@ -51,6 +52,11 @@ class PrivateFerretDB:
             raise RuntimeError(f"{binary()} missing: run scripts/infra up once")
         with self._admin() as c:
             c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
+        if os.environ.get("BENCH_FERRETDB_ID_INDEX", "on") != "off":  # "off" to measure without
+            with psycopg.connect(host=self.ep.pg_host, port=self.ep.pg_port, user=self.ep.pg_user,
+                                 password=self.ep.pg_password, dbname=self.database,
+                                 autocommit=True) as c:
+                ferretdb_ids.install(c)
         self.state.mkdir(parents=True, exist_ok=True)
         log = open(self.state / "ferretdb.log", "ab")  # noqa: SIM115 (the child owns it)
         auth = f"{self.ep.pg_user}:{self.ep.pg_password}@" if self.ep.pg_password else f"{self.ep.pg_user}@"

@@ -57,6 +57,7 @@ def up(cfg: config.Config) -> None:
     kafka_clock = Clock()
     pg_how = pg.start()
     say(f"postgres {pg_how}, ready in {clock.lap():.1f}s on {pg.where}")
+    ferret.index_ids()  # before FerretDB creates any table, and for those it made before
     ferret_how = ferret.launch()
     ferret.wait_ready()
     say(f"ferretdb {ferret_how}, ready in {clock.lap():.1f}s on {ferret.where}")

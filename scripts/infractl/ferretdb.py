@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from . import ferretdb_ids
 from .config import FERRETDB_DATABASE, FERRETDB_VERSION, HOST, Config
 from .procs import (
     wait_until_answers,
@@ -148,6 +149,14 @@ class FerretDB:
             out.rename(self.binary)
 
     # --- start and stop ----------------------------------------------------
+
+    def index_ids(self) -> None:
+        """Let FerretDB's lookups by `_id` use an index (see ferretdb_ids)."""
+        import psycopg
+
+        with psycopg.connect(host=HOST, port=self.cfg.pg_port, user="postgres",
+                             dbname=FERRETDB_DATABASE, autocommit=True) as conn:
+            ferretdb_ids.install(conn)
 
     def launch(self) -> str:
         if self.pid():
