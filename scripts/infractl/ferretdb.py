@@ -17,7 +17,6 @@ from pathlib import Path
 from . import ferretdb_ids
 from .config import FERRETDB_DATABASE, FERRETDB_VERSION, HOST, Config
 from .procs import (
-    wait_until_answers,
     InfraError,
     check_port_free,
     cmdline,
@@ -28,6 +27,7 @@ from .procs import (
     read_pid,
     spawn,
     stop_tree,
+    wait_until_answers,
 )
 
 MODULE = "github.com/FerretDB/FerretDB"
