@@ -169,6 +169,12 @@ def steady_text(steps: list[dict], limits: dict) -> str:
         "Where the time goes: each hop of the saga (outbox relay, Kafka, inbox consumer, write),"
         " from event times in the three stores, first-try bookings, p50/p99 ms:",
         table(["rate/s", *hop_names], hop_rows) if hop_rows else "",
+        *(["", "Projection lag per step, commit -> view (the projector's /lag, from the step's"
+           " start until the views caught up), ms:",
+           table(["rate/s", "events", "p50", "p95", "p99", "max", "over 200 ms"], lag_rows)]
+          if (lag_rows := [[s["offered_rate"], lag["n"], *(lag.get(q, "-") for q in
+                                                          ("p50", "p95", "p99", "max", "over_200ms"))]
+                           for s in steps if (lag := s.get("projection_lag"))]) else []),
     ])
 
 

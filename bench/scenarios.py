@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import random
 import threading
 import time
@@ -21,6 +22,7 @@ from booking.application import BookingService
 from inventory.application import InventoryService
 from payment.application import PaymentService
 from bench.driver import DECLINED, VISA, Driver, HttpStats, Trace
+from bench.projection import projection_lag
 from bench.procstats import Sampler, all_processes, top_others
 from bench.report import dist_ms
 from bench.system import SAGA, Probe, infra_pids
@@ -285,6 +287,7 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
                 await asyncio.wait(set(tasks), timeout=p.drain_timeout)
             posted = sum(1 for t in traces if t.post_status in (200, 202))
             settle_s = await wait_settled(probe, start_id, posted, p.drain_timeout)
+            step_lag = await asyncio.to_thread(step_projection_lag, system, wall0, p.drain_timeout)
         for task in list(tasks):
             task.cancel()
         backlog_peak, backlog_end = backlogs.summary(t0, t1)
@@ -299,10 +302,22 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
     )
     servers1 = infra_pids(system)
     result["disturbed"] = [n for n in servers0 if servers0[n] != servers1[n]]
+    result["projection_lag"] = step_lag
     result["cpu"]["top_others"] = others
     first_try = [t.booking_id for t in traces if t.method == VISA]
     result["hops"] = hops(booking_tl, inventory_tl, payment_tl, first_try)
     return result
+
+
+def step_projection_lag(system: Distributed, since: float, timeout: float) -> dict | None:
+    """The step's commit -> view lag, once the views have caught up with every stream
+    (bounded): the events of this step, projected from its start on."""
+    deadline = time.monotonic() + timeout
+    with contextlib.suppress(Exception):  # a report without it beats a failed run
+        heads = {s: system.stream_head(s) for s in SAGA}
+        while any(system.projected(s) < h for s, h in heads.items()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return projection_lag(system, since=since)
 
 
 def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_out, http, cpu,
@@ -477,6 +492,7 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
     winners = [t.booking_id for t in traces if "Confirmed" in timeline.get(t.booking_id, {})]
     result["hops_of_winners"] = hops(timeline, inventory_tl, payment_tl, winners)
     result["disturbed"] = [n for n in servers0 if servers0[n] != servers1[n]]
+    result["projection_lag"] = step_lag
     result["hot_show"] = hot_show
     return result
 
