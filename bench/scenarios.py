@@ -492,7 +492,6 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
     winners = [t.booking_id for t in traces if "Confirmed" in timeline.get(t.booking_id, {})]
     result["hops_of_winners"] = hops(timeline, inventory_tl, payment_tl, winners)
     result["disturbed"] = [n for n in servers0 if servers0[n] != servers1[n]]
-    result["projection_lag"] = step_lag
     result["hot_show"] = hot_show
     return result
 
