@@ -239,18 +239,33 @@ def test_projector_records_commit_to_view_lag(stores, views_db):
     assert projector.lags.summary(since=time.time() + 60) == {"n": 0}
 
 
-def test_seat_maps_are_stored_as_columns_and_read_back_as_the_fold(stores, views_db):
+def test_seat_maps_are_stored_as_one_string_and_read_back_as_the_fold(stores, views_db):
+    from projections.mongo_store import _SEAT_COLUMNS
     from projections.queries import MongoQueries
 
     saga_with_bookings(stores, seed=8, bookings=6)
     readers = readers_for(stores)
     projector = Projector(views_db, readers)
     caught_up(projector)
-    raw = projector.store.collection("seat_maps").find_one({"_id": "s1"})
-    assert "seats" not in raw and raw["seat_ids"] == [f"A{i}" for i in range(1, 9)]
+    seat_maps = projector.store.collection("seat_maps")
+    raw = seat_maps.find_one({"_id": "s1"})
+    assert "seats" not in raw and isinstance(raw["seats_json"], str)
+    assert raw["counts"]["AVAILABLE"] + raw["counts"]["RESERVED"] + raw["counts"]["BOOKED"] == 8
     mem = InMemoryViewStore()
     for reader in readers.values():
         project(mem, read_public(reader, 1, 100_000).events)
     expected = {k: v for k, v in mem.docs["seat_maps"]["s1"].items() if k != "_rev"}
+    got = {k: v for k, v in MongoQueries(views_db).seat_map("s1").items() if k != "_rev"}
+    assert got == expected and list(got["seats"]) == list(expected["seats"])
+    assert any(seat["state"] != "AVAILABLE" for seat in got["seats"].values())
+
+    # A seat map stored as parallel arrays (the form before) still reads as the fold.
+    seats = expected["seats"]
+    older = {k: v for k, v in raw.items() if k != "seats_json"}
+    older["seat_ids"] = list(seats)
+    for col in _SEAT_COLUMNS:
+        older[f"seat_{col}"] = [seat[col] for seat in seats.values()]
+    seat_maps.replace_one({"_id": "s1"}, older)
+    projector.store.forget("seat_maps")
     got = {k: v for k, v in MongoQueries(views_db).seat_map("s1").items() if k != "_rev"}
     assert got == expected and list(got["seats"]) == list(expected["seats"])
