@@ -94,6 +94,9 @@ def figures(report: dict) -> dict[float, dict]:
             "confirmed_p50": lat["post_to_confirmed_first_try"].get("p50"),
             "confirmed_p99": lat["post_to_confirmed_first_try"].get("p99"),
             "cpu_ms_per_booking": sum(per.get(g) or 0 for g in CPU_GROUPS) or None,
+            "ferretdb_ms_per_booking": (per.get("ferretdb") or 0) + (per.get("ferretdb-pg") or 0) or None,
+            "view_lag_p50": (step.get("projection_lag") or {}).get("p50"),
+            "view_lag_p99": (step.get("projection_lag") or {}).get("p99"),
             "other_cores": cpu.get("other_cores"),
         }
     return out
@@ -133,7 +136,8 @@ def main() -> None:
     keys = (["exact", "told_p50", "told_p99", "told_max", "refused_at_once", "posts_answered_s",
              "settled_s", "cpu_ms_per_customer"] if args.scenario == "flash-sale" else
             ["confirmed_per_s", "held_p50", "held_p99", "confirmed_p50", "confirmed_p99",
-             "cpu_ms_per_booking", "other_cores"])
+             "cpu_ms_per_booking", "ferretdb_ms_per_booking", "view_lag_p50", "view_lag_p99",
+             "other_cores"])
     table = {}
     where = "" if args.after else " + the working tree's changes"
     print(f"\nbefore = {args.before}, after = {head}{where}, median of {args.rounds} rounds")
