@@ -16,7 +16,13 @@ from contextlib import contextmanager
 from functools import singledispatchmethod
 from typing import Any, ClassVar
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    Cache,
+    LRUCache,
+    ProcessingEvent,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 from eventsourcing.utils import EnvType
@@ -140,6 +146,18 @@ class ServiceApplication(Application):
             finally:
                 self._deciding.touched = None
 
+    def _record(self, processing_event: ProcessingEvent) -> list[Any]:
+        """Inside writing(), as the library does: store, then update the cache. Outside it
+        (a new booking, written without the lock), store only. The cache is changed by
+        the lock's holder alone: an unlocked put after the commit could land after a
+        writer had loaded and moved the aggregate on, and replace its newer copy with
+        this older one; a reaction decided on that copy can be a silent no-op, and its
+        message is lost (seen once: a booking left PAYMENT_PENDING, paid and booked)."""
+        if getattr(self._deciding, "touched", None) is not None:
+            return super()._record(processing_event)
+        return self.events.put(processing_event.events, tracking=processing_event.tracking,
+                               **processing_event.saved_kwargs)
+
     def _forget(self, aggregates: Iterable[Any]) -> None:
         """Drop cached copies that lost a write conflict: the store has a newer version."""
         cache = self.repository.cache
@@ -162,6 +180,16 @@ class ServiceApplication(Application):
 
     def recorded(self, aggregates: Iterable[Any]) -> None:
         """Hook after a successful write, e.g. to index deadlines."""
+
+    def partitions_assigned(self) -> None:
+        """This instance now follows partitions another may have followed until now, and
+        that one may have moved their aggregates on: the cached copies are dropped (a
+        reaction decided on an older copy can be a silent no-op, as in ``_record``)."""
+        cache = self.repository.cache
+        if cache is not None:
+            with self.write_lock:  # a new, empty one: LRUCache.clear() keeps the entries
+                self.repository.cache = (LRUCache(cache.maxsize) if isinstance(cache, LRUCache)
+                                         else Cache())
 
     def partitions_revoked(self) -> None:
         """Hook: this instance no longer follows some partitions, so what it learned from

@@ -88,6 +88,8 @@ class KafkaInboxConsumer:
         # Cooperative rebalancing hands over only the partitions that changed owner.
         consumer.incremental_assign(partitions)
         self.assigned |= {(p.topic, p.partition) for p in partitions}
+        if partitions:
+            self.inbox.app.partitions_assigned()
         log.info("assigned %s", sorted(self.assigned))
 
     def _on_revoke(self, consumer: Consumer, partitions: list) -> None:

@@ -280,3 +280,28 @@ def test_a_customer_over_the_hold_limit_is_cancelled_until_a_hold_ends(clock, ga
     system.run_until_quiet()
     assert status(system, again) is BookingStatus.CONFIRMED
     at_rest_ok(system, clock, gateway)
+
+
+def test_a_request_written_without_the_lock_never_caches_a_stale_copy(system, clock, gateway):
+    # The race: a booking request commits outside the write lock, and before its thread
+    # goes on, the saga runs (relay, inventory, payment, booking's consumer moving the
+    # booking on). Whatever the request's thread does after its commit must not replace
+    # the consumer's newer copy in the cache with its own older one.
+    store, real_put, raced = system.booking.events, system.booking.events.put, []
+
+    def put_then_race(events, **kwargs):
+        recordings = real_put(events, **kwargs)
+        if not raced:
+            raced.append(True)
+            system.run_until_quiet()  # the consumer wins the race
+        return recordings
+
+    store.put = put_then_race
+    try:
+        b = book(system)
+    finally:
+        store.put = real_put
+    assert raced
+    system.run_until_quiet()
+    assert status(system, b) is BookingStatus.CONFIRMED
+    at_rest_ok(system, clock, gateway)
