@@ -18,6 +18,9 @@ from shared import contracts as c
 _RANK = {"PENDING": 0, "PAYMENT_PENDING": 1, "CONFIRMED": 2, "CANCELLED": 2}
 
 
+SOURCES = ("booking", "inventory", "payment")  # the streams it folds (rebuild.py relies on it)
+
+
 def key(event: c.PublicEvent) -> str | None:
     return str(event.booking_id) if isinstance(event, c.BookingEvent) else None
 

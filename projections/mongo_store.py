@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReplaceOne, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError

@@ -7,6 +7,8 @@ from typing import Any
 from projections.common import ms
 from shared import contracts as c
 
+SOURCES = ("payment",)  # the streams it folds (rebuild.py relies on it)
+
 
 def key(event: c.PublicEvent) -> str | None:
     if isinstance(event, (c.PaymentSucceeded, c.PaymentFailed, c.PaymentRefunded)):

@@ -90,7 +90,7 @@ Event = tuple[str, int, PublicEvent]  # (stream, position in it, event)
 _FOLDS: dict[tuple[str, type], bool] = {}
 
 
-def _folded_by(name: str, view: ModuleType, events: Sequence[Event]) -> list[Event]:
+def folded_by(name: str, view: ModuleType, events: Sequence[Event]) -> list[Event]:
     out = []
     for ev in events:
         t = type(ev[2])
@@ -107,7 +107,7 @@ def project(store: ViewStore, events: Sequence[Event], pool: Executor | None = N
     With ``pool``, the views are folded and written concurrently (each view's documents
     are its own; a slow view no longer holds up the others' writes)."""
     for _ in range(MAX_CONFLICT_RETRIES):
-        jobs = [(name, view, _folded_by(name, view, events)) for name, view in VIEWS.items()]
+        jobs = [(name, view, folded_by(name, view, events)) for name, view in VIEWS.items()]
         jobs = [j for j in jobs if j[2]]
         if pool is not None and len(jobs) > 1:
             results = list(pool.map(lambda j: _project_view(store, *j), jobs))

@@ -10,6 +10,8 @@ from typing import Any
 
 from shared import contracts as c
 
+SOURCES = ("inventory",)  # the streams it folds (rebuild.py relies on it)
+
 
 def key(event: c.PublicEvent) -> str | None:
     if isinstance(event, (c.ShowInventoryOpened, c.SeatsReserved, c.SeatsReleased, c.SeatsBooked)):

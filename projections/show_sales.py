@@ -6,6 +6,8 @@ from typing import Any
 
 from shared import contracts as c
 
+SOURCES = ("booking",)  # the streams it folds (rebuild.py relies on it)
+
 
 def key(event: c.PublicEvent) -> str | None:
     return event.show_id if isinstance(event, c.BookingConfirmed) else None

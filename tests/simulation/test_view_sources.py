@@ -1,0 +1,24 @@
+"""Each view declares the streams it folds (``SOURCES``): the rebuild writes a view as soon
+as those streams are read, while it folds the others, so a view that folded an undeclared
+stream would be written before it was complete."""
+
+from __future__ import annotations
+
+import random
+
+from embedded.system import EmbeddedSystem
+from projections.projector import VIEWS, folded_by
+from projections.sources import read_public
+from shared.clock import FakeClock
+from tests.projections.test_mongo_views import workload
+
+
+def test_each_view_folds_exactly_the_streams_it_declares() -> None:
+    clock = FakeClock()
+    system = EmbeddedSystem(clock=clock)  # in memory
+    workload(system, clock, random.Random(3), bookings=40)  # declines, retries, cancels, expiry
+    streams = {s: read_public(app, 1, 1_000_000).events for s, app in system.apps.items()}
+    assert set(streams) == {"booking", "inventory", "payment"}
+    for name, view in VIEWS.items():
+        folds = {s for s, events in streams.items() if folded_by(name, view, events)}
+        assert folds == set(view.SOURCES), f"{name} folds {sorted(folds)}, declares {view.SOURCES}"
