@@ -70,13 +70,9 @@ def rebuild(
                 project(folded, batch.events)
                 done += batch.last - positions[stream]
                 positions[stream] = batch.last
-                now = time.monotonic()
-                if now - last_print > 1.0:
-                    rate = done / max(now - started, 1e-9)
-                    eta = (heads - done) / rate if rate else 0.0
-                    progress(f"{generation}: {done}/{heads} events, {rate:,.0f} events/s, "
-                             f"ETA {eta:,.0f} s")
-                    last_print = now
+                if time.monotonic() - last_print > 1.0:
+                    last_print = _progress(progress, generation, done, heads, started)
+            last_print = _progress(progress, generation, done, heads, started)  # a stream read
             read_streams.add(stream)
             last = len(read_streams) == len(readers)  # then every view is complete
             for view in VIEWS:
@@ -106,6 +102,15 @@ def rebuild(
     db[UNFINISHED].delete_one({"_id": generation})
     progress(f"switched readers to {generation}")
     return generation
+
+
+def _progress(progress: Callable[[str], None], generation: str, done: int, heads: int,
+              started: float) -> float:
+    now = time.monotonic()
+    rate = done / max(now - started, 1e-9)
+    eta = (heads - done) / rate if rate else 0.0
+    progress(f"{generation}: {done}/{heads} events, {rate:,.0f} events/s, ETA {eta:,.0f} s")
+    return now
 
 
 # Streams whose views are complete on their own come first, so that their documents are
