@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -74,3 +75,13 @@ def test_cli_prints_a_token_for_the_configured_secret():
     ).stdout.strip()
     caller = read_token(SECRET, out)
     assert caller.customer_id == "ops" and caller.is_operator
+
+
+def test_a_token_seen_before_is_still_refused_once_it_expires(api):
+    # Verified tokens are remembered until they expire, not beyond.
+    headers = bearer("alice", ttl=timedelta(seconds=2))
+    assert api.booking.get("/bookings", headers=headers).status_code == 200
+    assert api.booking.get("/bookings", headers=headers).status_code == 200  # remembered
+    time.sleep(2.1)
+    r = api.booking.get("/bookings", headers=headers)
+    assert r.status_code == 401 and "expired" in r.json()["message"]
