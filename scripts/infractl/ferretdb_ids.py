@@ -35,8 +35,14 @@ BEGIN
          WHERE attrelid = tbl AND attname = '_jsonb' AND NOT attisdropped) THEN
         RETURN;  -- not one of FerretDB's document tables
     END IF;
+    IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                 JOIN pg_am am ON am.oid = ic.relam
+                WHERE i.indrelid = tbl AND am.amname = 'gin') THEN
+        RETURN;  -- indexed already (FerretDB itself makes btrees only)
+    END IF;
+    -- Named after the table and its oid: unique however long FerretDB's table names are.
     EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> ''_id'') jsonb_path_ops)',
-                   left(rel.relname, 52) || '_id_gin', rel.nspname, rel.relname);
+                   left(rel.relname, 40) || '_id_gin_' || tbl, rel.nspname, rel.relname);
 END $$;
 
 CREATE OR REPLACE FUNCTION {function}() RETURNS event_trigger LANGUAGE plpgsql AS $$

@@ -31,8 +31,8 @@ def _table(conn, schema: str, collection: str) -> str:
 
 def _gin_scans(conn, schema: str, table: str) -> int:
     row = conn.execute("SELECT idx_scan FROM pg_stat_user_indexes WHERE schemaname = %s "
-                       "AND relname = %s AND indexrelname = %s",
-                       (schema, table, f"{table}_id_gin")).fetchone()
+                       "AND relname = %s AND indexrelname LIKE '%%\\_id\\_gin\\_%%'",
+                       (schema, table)).fetchone()
     return row[0] if row else -1
 
 
