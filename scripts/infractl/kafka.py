@@ -14,7 +14,6 @@ from pathlib import Path
 
 from .config import HOST, KAFKA_VERSION, Config
 from .procs import (
-    wait_until_answers,
     InfraError,
     check_port_free,
     cmdline,
@@ -26,6 +25,7 @@ from .procs import (
     read_pid,
     spawn,
     stop_tree,
+    wait_until_answers,
 )
 
 POM = Path(__file__).with_name("kafka-pom.xml")
