@@ -82,10 +82,9 @@ class BookingService(ServiceApplication):
             payment_method=payment_method,
             requested_at=self.clock.now(),
         )
-        answer = deepcopy(booking)  # once stored, the cached object belongs to the writers
         try:
-            self.save_all(booking)
-            return answer, True
+            self.save_all(booking)  # outside writing(): stored, not cached, so still ours
+            return booking, True
         except IntegrityError:  # this key made a booking before (here or in another instance)
             existing = self.find(booking.id)
             assert existing is not None
