@@ -64,7 +64,7 @@ class OutboxRelay:
         if not notifications:
             return None
         for n in notifications:
-            public = self.app.to_public(self.app.mapper.to_domain_event(n))
+            public = self.app.public_of(n)
             if public is not None:
                 self.publisher.publish(self.topic, public.show_id, encode(public))
         self.publisher.flush()

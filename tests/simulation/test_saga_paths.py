@@ -11,6 +11,7 @@ from booking.domain import BookingRuleViolation, BookingStatus
 from embedded.system import EmbeddedSystem
 from inventory.domain import HoldLimits
 from payment.gateway import SimulatedGateway
+from projections.sources import read_public
 from shared import ids
 from shared.clock import FakeClock
 from shared.contracts import TOPICS, decode
@@ -305,3 +306,36 @@ def test_a_request_written_without_the_lock_never_caches_a_stale_copy(system, cl
     system.run_until_quiet()
     assert status(system, b) is BookingStatus.CONFIRMED
     at_rest_ok(system, clock, gateway)
+
+
+def test_the_relay_publishes_every_public_event_and_decodes_private_topics_once(system):
+    book(system, key="k1")
+    book(system, customer="bob", seats=("A3",), method="pm_card_chargeDeclined", key="k2")
+    system.run_until_quiet()  # the relay has met payment's private topics by now
+    payment, answers = system.payment, []
+    real = payment.to_public
+
+    def counting(domain_event):
+        answers.append(real(domain_event))
+        return answers[-1]
+
+    def relay_payment() -> int:  # count what the relay alone asks (the views ask too)
+        payment.to_public = counting
+        try:
+            return system.relays["payment"].relay_once()
+        finally:
+            del payment.to_public
+
+    book(system, customer="cy", seats=("A4",), key="k3")
+    book(system, customer="di", seats=("A5",), method="pm_card_chargeDeclined", key="k4")
+    for _ in range(100):
+        others = sum(r.relay_once() for name, r in system.relays.items() if name != "payment")
+        if not relay_payment() + others + system.deliver_all():
+            break
+    # Private events (Opened, AttemptRequested, AmountDue ...) were skipped undecoded.
+    assert answers and all(a is not None for a in answers)
+    # And everything public in payment's store was published, nothing else.
+    published = [decode(v) for part in system.broker.logs[TOPICS["payment"]] for _, v in part]
+    public = [e for *_, e in read_public(payment, 1, 10_000).events]
+    assert sorted(e.event_id for e in published) == sorted(e.event_id for e in public)
+    assert len(public) >= 4
