@@ -120,7 +120,9 @@ def main() -> None:
     p.add_argument("--customers", type=int, default=2000, help="flash-sale: customers")
     p.add_argument("--bench-of", choices=["after", "each"], default="after",
                    help="after: both versions driven by the after version's bench/ (the same "
-                        "load driver and analysis, only the system differs); each: its own")
+                        "load driver and analysis, only the system differs; note that bench/ "
+                        "also sets up the private FerretDB, so an old version gets today's "
+                        "_id index: use 'each' against code before it, 47ee3c7); each: its own")
     args = p.parse_args()
     before = checkout(args.before)
     after = checkout(args.after) if args.after else ROOT
