@@ -122,7 +122,7 @@ def main() -> None:
                    help="after: both versions driven by the after version's bench/ (the same "
                         "load driver and analysis, only the system differs; note that bench/ "
                         "also sets up the private FerretDB, so an old version gets today's "
-                        "_id index: use 'each' against code before it, 47ee3c7); each: its own")
+                        "_id index: use 'each' against code before d237828); each: its own")
     args = p.parse_args()
     before = checkout(args.before)
     after = checkout(args.after) if args.after else ROOT
