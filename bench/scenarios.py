@@ -18,15 +18,14 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 
+from bench.driver import DECLINED, VISA, Driver, HttpStats, Trace
+from bench.procstats import Sampler, all_processes, top_others
+from bench.projection import projection_lag
+from bench.report import dist_ms
+from bench.system import SAGA, Probe, infra_pids
 from booking.application import BookingService
 from inventory.application import InventoryService
 from payment.application import PaymentService
-from bench.driver import DECLINED, VISA, Driver, HttpStats, Trace
-from bench.projection import projection_lag
-from bench.procstats import Sampler, all_processes, top_others
-from bench.report import dist_ms
-from bench.system import SAGA, Probe, infra_pids
-
 from tests.e2e.harness import Distributed
 
 SEATS_PER_BOOKING = ([1, 2, 3, 4], [0.4, 0.3, 0.2, 0.1])
@@ -312,11 +311,8 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
 def step_projection_lag(system: Distributed, since: float, timeout: float) -> dict | None:
     """The step's commit -> view lag, once the views have caught up with every stream
     (bounded): the events of this step, projected from its start on."""
-    deadline = time.monotonic() + timeout
     with contextlib.suppress(Exception):  # a report without it beats a failed run
-        heads = {s: system.stream_head(s) for s in SAGA}
-        while any(system.projected(s) < h for s, h in heads.items()) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        system.views_caught_up(SAGA, timeout)
     return projection_lag(system, since=since)
 
 

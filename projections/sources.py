@@ -25,6 +25,7 @@ from inventory.publishing import to_public as inventory_public
 from payment.publishing import to_public as payment_public
 from projections.projector import Event
 from shared.contracts import PublicEvent
+from shared.service import PrivateTopics
 
 # stream -> (the service application's name, which names its tables; its mapping)
 STREAMS: dict[str, tuple[str, Callable[[Any], PublicEvent | None]]] = {
@@ -91,7 +92,7 @@ def read_public_fast(app: Any, start: int, limit: int = 1000) -> Batch:
     recorded: list[datetime] = []
     oldest = None
     to_public = app.to_public
-    private = _PRIVATE_TOPICS.setdefault(stream, set())
+    private = _PRIVATE_TOPICS.setdefault(stream, PrivateTopics())
     for notification_id, originator_id, originator_version, topic, state in rows:
         if topic in private and oldest is not None:
             continue  # about half of a store: never decoded, since never public
@@ -111,17 +112,11 @@ def read_public_fast(app: Any, start: int, limit: int = 1000) -> Batch:
         if public is not None:
             events.append((stream, notification_id, public))
             recorded.append(timestamp)
-        else:
-            private.add(topic)
+        private.learn(topic, public)
     return Batch(events, rows[-1][0] if rows else None, oldest, recorded)
 
 
-# Per stream, the topics of events that have no public contract. The services' to_public
-# decide by an event's class alone (a class is public or it is not), so one event of a
-# topic tells for all: the rest are skipped before decoding. A mapping that looked at an
-# event's content would have to be left out of this; ``verify``, which folds through the
-# library's own reader, would show the difference.
-_PRIVATE_TOPICS: dict[str, set[str]] = {}
+_PRIVATE_TOPICS: dict[str, PrivateTopics] = {}  # per stream; skipped before decoding
 
 
 @lru_cache(maxsize=64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,11 +138,7 @@ class Distributed:
         view may show CONFIRMED before the seat map shows BOOKED, though inventory booked
         the seats first, so a test that just read a booking's outcome must not read the
         seat map as of the same instant."""
-        head = self.stream_head("inventory")
-        deadline = time.monotonic() + timeout
-        while self.projected("inventory") < head:
-            assert time.monotonic() < deadline, f"views never reached inventory:{head}"
-            time.sleep(0.02)
+        assert self.views_caught_up(["inventory"], timeout), "views never reached inventory's head"
         r = self.clients["inventory"].get(f"/shows/{show_id}/seats", headers=self.auth("x"))
         assert r.status_code == 200, r.text
         return {s["seat_id"]: s["state"] for s in r.json()["seats"]}
@@ -153,6 +150,17 @@ class Distributed:
         while (seen := self.seats(show_id)[seat]) != state:
             assert time.monotonic() < deadline, f"{seat} stayed {seen}, never {state}"
             time.sleep(0.05)
+
+    def views_caught_up(self, streams: Iterable[str], timeout: float) -> bool:
+        """Wait (bounded) until the views reflect everything these services had recorded
+        when asked; whether they did."""
+        heads = {s: self.stream_head(s) for s in streams}
+        deadline = time.monotonic() + timeout
+        while any(self.projected(s) < h for s, h in heads.items()):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def projected(self, stream: str) -> int:
         """How far the views reflect ``stream`` (the projector's /lag)."""
