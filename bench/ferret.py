@@ -43,9 +43,9 @@ class PrivateFerretDB:
     def url(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/"
 
-    def _admin(self):
+    def _admin(self, dbname: str = "postgres"):
         return psycopg.connect(host=self.ep.pg_host, port=self.ep.pg_port, user=self.ep.pg_user,
-                               password=self.ep.pg_password, dbname="postgres", autocommit=True)
+                               password=self.ep.pg_password, dbname=dbname, autocommit=True)
 
     def start(self, timeout: float = 30) -> PrivateFerretDB:
         if not binary().exists():
@@ -53,9 +53,7 @@ class PrivateFerretDB:
         with self._admin() as c:
             c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
         if os.environ.get("BENCH_FERRETDB_ID_INDEX", "on") != "off":  # "off" to measure without
-            with psycopg.connect(host=self.ep.pg_host, port=self.ep.pg_port, user=self.ep.pg_user,
-                                 password=self.ep.pg_password, dbname=self.database,
-                                 autocommit=True) as c:
+            with self._admin(self.database) as c:
                 ferretdb_ids.install(c)
         self.state.mkdir(parents=True, exist_ok=True)
         log = open(self.state / "ferretdb.log", "ab")  # noqa: SIM115 (the child owns it)
