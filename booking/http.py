@@ -7,6 +7,7 @@ views without touching the handlers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
@@ -30,7 +31,7 @@ from booking.schemas import (
 from projections.queries import ViewQueries, wait_for
 from shared.config import Limits, Settings
 from shared.http.app import service_app
-from shared.http.auth import Caller
+from shared.http.auth import Caller, CallerRequest
 from shared.http.errors import Problem, error_responses
 from shared.http.health import Readiness
 from shared.http.schemas import TOKEN_HEADER, stale_header
@@ -57,6 +58,14 @@ ConsistencyToken = Annotated[
         description="The X-Consistency-Token of your write: wait (up to 2 s) until it shows.",
     ),
 ]
+
+
+@dataclass(frozen=True)
+class BookingApi:
+    """What the handlers use, handed to them as one dependency (shared.http.app: why)."""
+    bookings: BookingService
+    views: ViewQueries | None  # None: an app without a read side (some tests)
+    limits: Limits
 
 
 def consistency_token(bookings: BookingService) -> dict[str, str]:
@@ -97,14 +106,14 @@ def read_bookings(
     },
 )
 def request_booking(
-    data: JSONBody[BookingRequest], idempotency_key: IdempotencyKey,
-    caller: NamedDependency[Caller], bookings: NamedDependency[BookingService],
-    limits: NamedDependency[Limits],
+    data: JSONBody[BookingRequest], idempotency_key: IdempotencyKey, request: CallerRequest,
+    api: NamedDependency[BookingApi],
 ) -> Response[BookingView]:
     """Request seats; the saga then holds them and charges the payment method.
     202 with a Location to poll; 200 when this Idempotency-Key already made this booking;
     409 ``seats_taken`` at once when inventory is already known to hold or have sold one
     of the seats (otherwise a taken seat cancels the booking a moment later)."""
+    bookings, limits = api.bookings, api.limits
     if len(data.seat_ids) > limits.max_seats_per_booking:
         raise ValidationException(
             detail="Validation failed for POST /bookings",
@@ -112,7 +121,8 @@ def request_booking(
                     "key": "seat_ids", "source": "body"}],
         )
     booking, created = bookings.request_booking(
-        caller.customer_id, idempotency_key, data.show_id, list(data.seat_ids), data.payment_method
+        request.user.customer_id, idempotency_key, data.show_id, list(data.seat_ids),
+        data.payment_method,
     )
     return Response(
         booking_view(booking), status_code=202 if created else 200,
@@ -122,23 +132,22 @@ def request_booking(
 
 @get("/bookings/{booking_id:uuid}", sync_to_thread=True, responses=error_responses(401, 404))
 def get_booking(
-    booking_id: FromPath[UUID], caller: NamedDependency[Caller],
-    bookings: NamedDependency[BookingService], views: NamedDependency[ViewQueries],
+    booking_id: FromPath[UUID], request: CallerRequest, api: NamedDependency[BookingApi],
     consistency_token: ConsistencyToken = None,
 ) -> Response[BookingView]:
     """The booking with its payment attempts and timeline, from the bookings view."""
-    return read_booking(bookings, views, booking_id, caller, consistency_token)
+    return read_booking(api.bookings, api.views, booking_id, request.user, consistency_token)
 
 
 @get("/bookings", sync_to_thread=True, responses=error_responses(400, 401))
 def list_bookings(
-    caller: NamedDependency[Caller], views: NamedDependency[ViewQueries],
+    request: CallerRequest, api: NamedDependency[BookingApi],
     limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
     consistency_token: ConsistencyToken = None,
 ) -> Response[BookingList]:
     """The caller's bookings, newest first (from the view: pass your write's token to
     be sure it is included)."""
-    return read_bookings(views, caller, limit, consistency_token)
+    return read_bookings(api.views, request.user, limit, consistency_token)
 
 
 @post(
@@ -146,14 +155,15 @@ def list_bookings(
     responses=error_responses(400, 401, 404, 409),
 )
 def retry_payment(
-    booking_id: FromPath[UUID], data: JSONBody[PaymentRetry], caller: NamedDependency[Caller],
-    bookings: NamedDependency[BookingService],
+    booking_id: FromPath[UUID], data: JSONBody[PaymentRetry], request: CallerRequest,
+    api: NamedDependency[BookingApi],
 ) -> Response[PaymentAttemptAccepted]:
     """Try again after a declined payment, while the seats are still held."""
-    attempt = bookings.retry_payment(booking_id, caller.customer_id, data.payment_method)
+    attempt = api.bookings.retry_payment(booking_id, request.user.customer_id,
+                                         data.payment_method)
     return Response(
         PaymentAttemptAccepted(str(booking_id), attempt, data.payment_method),
-        status_code=202, headers=consistency_token(bookings),
+        status_code=202, headers=consistency_token(api.bookings),
     )
 
 
@@ -162,13 +172,12 @@ def retry_payment(
     responses=error_responses(401, 404, 409),
 )
 def cancel_booking(
-    booking_id: FromPath[UUID], caller: NamedDependency[Caller],
-    bookings: NamedDependency[BookingService],
+    booking_id: FromPath[UUID], request: CallerRequest, api: NamedDependency[BookingApi],
 ) -> Response[BookingView]:
     """Cancel a booking that is not yet confirmed. A POST to a cancel action rather than
     DELETE: the booking is not removed, it stays readable as CANCELLED with its reason."""
-    booking = bookings.cancel(booking_id, caller.customer_id)
-    return Response(booking_view(booking), headers=consistency_token(bookings))
+    booking = api.bookings.cancel(booking_id, request.user.customer_id)
+    return Response(booking_view(booking), headers=consistency_token(api.bookings))
 
 
 def create_app(
@@ -182,6 +191,6 @@ def create_app(
         routes=[request_booking, get_booking, list_bookings, retry_payment, cancel_booking],
         settings=settings,
         readiness=readiness,
-        dependencies={"bookings": service, "limits": settings.limits, "views": views},
+        dependencies={"api": BookingApi(service, views, settings.limits)},
         problems=PROBLEMS,
     )

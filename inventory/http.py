@@ -6,6 +6,7 @@ reveal other customers' bookings.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import msgspec
@@ -19,7 +20,7 @@ from inventory.domain import InventoryRuleViolation, ShowInventory
 from projections.queries import ViewQueries
 from shared.config import Settings
 from shared.http.app import service_app
-from shared.http.auth import Caller, operator_only
+from shared.http.auth import Caller, CallerRequest, operator_only
 from shared.http.errors import Problem, error_responses
 from shared.http.health import Readiness
 from shared.http.schemas import (
@@ -99,6 +100,13 @@ def seat_map_from_doc(doc: dict, reveal_holders: bool) -> SeatMap:
     return SeatMap(doc["_id"], doc["currency"], counts, seats)
 
 
+@dataclass(frozen=True)
+class InventoryApi:
+    """What the handlers use, handed to them as one dependency (shared.http.app: why)."""
+    inventory: InventoryService
+    views: ViewQueries | None  # None: an app without a read side (some tests)
+
+
 def read_seats(
     inventory: InventoryService, views: ViewQueries, show_id: str, caller: Caller
 ) -> SeatMap:
@@ -117,7 +125,7 @@ def read_seats(
     },
 )
 def open_show(
-    show_id: ShowPath, data: JSONBody[SeatLayout], inventory: NamedDependency[InventoryService]
+    show_id: ShowPath, data: JSONBody[SeatLayout], api: NamedDependency[InventoryApi]
 ) -> Response[SeatMap]:
     """Put a show on sale with its seats and prices. Repeating the same layout is
     harmless (200); another layout for an existing show is a conflict (409)."""
@@ -125,7 +133,7 @@ def open_show(
         ShowInventory.validate_layout(data.seats, data.prices)
     except InventoryRuleViolation as e:
         raise InvalidLayout(str(e)) from e
-    show, created = inventory.open_show(show_id, dict(data.seats), dict(data.prices), data.currency)
+    show, created = api.inventory.open_show(show_id, dict(data.seats), dict(data.prices), data.currency)
     return Response(
         seat_map(show, reveal_holders=True), status_code=201 if created else 200,
         headers={"Location": f"/shows/{show_id}/seats"},
@@ -134,11 +142,10 @@ def open_show(
 
 @get("/shows/{show_id:str}/seats", sync_to_thread=True, responses=error_responses(400, 401, 404))
 def get_seats(
-    show_id: ShowPath, caller: NamedDependency[Caller],
-    inventory: NamedDependency[InventoryService], views: NamedDependency[ViewQueries],
+    show_id: ShowPath, request: CallerRequest, api: NamedDependency[InventoryApi],
 ) -> SeatMap:
     """Each seat's state, category and price, with counts (from the seat_maps view)."""
-    return read_seats(inventory, views, show_id, caller)
+    return read_seats(api.inventory, api.views, show_id, request.user)
 
 
 def create_app(
@@ -151,6 +158,6 @@ def create_app(
         routes=[open_show, get_seats],
         settings=settings,
         readiness=readiness,
-        dependencies={"inventory": service, "views": views},
+        dependencies={"api": InventoryApi(service, views)},
         problems=PROBLEMS,
     )

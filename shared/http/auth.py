@@ -41,6 +41,10 @@ class Caller:
         return OPERATOR in self.roles
 
 
+# What a handler takes to know its caller: ``request.user``, set by BearerAuth.
+CallerRequest = Request[Caller, str, Any]
+
+
 def issue_token(
     secret: str, subject: str, roles: Iterable[str] = (), ttl: timedelta = timedelta(hours=24)
 ) -> str:
@@ -112,10 +116,6 @@ def operator_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Guard for endpoints that change what is on sale or reveal other customers' data."""
     if not connection.user.is_operator:
         raise PermissionDeniedException(detail="only operators may do this")
-
-
-def current_caller(request: Request) -> Caller:
-    return request.user
 
 
 def main(argv: list[str] | None = None) -> None:

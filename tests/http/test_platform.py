@@ -92,3 +92,18 @@ def test_openapi_lists_the_booking_endpoints(settings):
     create = paths["/bookings"]["post"]
     assert {"200", "202", "409"} <= set(create["responses"])
     assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_each_handler_takes_at_most_one_dependency(settings, name):
+    """litestar resolves two or more dependencies of a handler in an anyio task group, a
+    task each (18 % of booking's CPU under load): handlers take one (shared.http.app)."""
+    app = APPS[name](getattr(EmbeddedSystem(), name), settings)
+    checked = 0
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            provided = handler.resolve_dependencies()
+            taken = [p for p in handler.parsed_fn_signature.parameters if p in provided]
+            assert len(taken) <= 1, f"{handler.handler_name} takes {taken}"
+            checked += 1
+    assert checked
