@@ -51,8 +51,6 @@ KNOWN_METHODS = ALWAYS_SUCCEEDS | set(ALWAYS_DECLINES) | {SIMULATED}
 class Ledger(Protocol):
     """The gateway's own record of charges and refunds: first write per key wins."""
 
-    def find_charge(self, idempotency_key: str) -> ChargeResult | None: ...
-
     def record_charge(
         self, idempotency_key: str, booking_id: str, amount: int, result: ChargeResult
     ) -> ChargeResult:
@@ -71,10 +69,6 @@ class Ledger(Protocol):
 class InMemoryLedger:
     charges: dict[str, tuple[str, ChargeResult, int]] = field(default_factory=dict)
     refunds: dict[str, tuple[str, int]] = field(default_factory=dict)  # key -> (charge, amount)
-
-    def find_charge(self, idempotency_key: str) -> ChargeResult | None:
-        found = self.charges.get(idempotency_key)
-        return found[1] if found else None
 
     def record_charge(
         self, idempotency_key: str, booking_id: str, amount: int, result: ChargeResult
@@ -125,9 +119,9 @@ class SimulatedGateway:
         if self.latency_s:
             time.sleep(self.latency_s)
         with self._lock:
-            known = self.ledger.find_charge(idempotency_key)
-            if known is not None:
-                return known
+            # Decided first (a pure function of the key and the method), then offered to
+            # the ledger, which keeps the first result per key: a repeated key gets that
+            # one back and is never charged twice, in one write instead of a read first.
             result = self._decide(idempotency_key, payment_method)
             return self.ledger.record_charge(idempotency_key, booking_id, amount, result)
 
