@@ -62,8 +62,12 @@ class ServiceProcess:
         )
         while not self.stopping.is_set():
             try:
-                if relay.relay_once() == 0:
+                relay.relay_once()
+                if relay.caught_up:
                     # Woken by this process's writes; other instances' are found by polling.
+                    # A write that lands after the read sets the flag, and the read after
+                    # clear() finds it: waiting after a partial batch (not only an empty
+                    # one) loses nothing and saves a read per wake-up.
                     self.app.new_events.wait(self.settings.tuning.relay_poll_s)
                     self.app.new_events.clear()
             except Exception:

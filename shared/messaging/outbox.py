@@ -42,6 +42,9 @@ class OutboxRelay:
         # serves many batches. A crash republishes what was published since (absorbed).
         self.record_every = record_every
         self._position: int | None = None
+        # Whether the last read returned less than a full batch: nothing more was stored
+        # when it ran, so the loop can wait for a write instead of reading again at once.
+        self.caught_up = False
         self._recorded = 0
         self._recorded_at = float("-inf")
 
@@ -61,6 +64,7 @@ class OutboxRelay:
         notifications = self.app.recorder.select_notifications(
             start=self.position + 1, limit=self.batch_size
         )
+        self.caught_up = len(notifications) < self.batch_size
         if not notifications:
             return None
         for n in notifications:

@@ -339,3 +339,16 @@ def test_the_relay_publishes_every_public_event_and_decodes_private_topics_once(
     public = [e for *_, e in read_public(payment, 1, 10_000).events]
     assert sorted(e.event_id for e in published) == sorted(e.event_id for e in public)
     assert len(public) >= 4
+
+
+def test_the_relay_is_caught_up_only_after_reading_less_than_a_full_batch(system):
+    """The relay loop waits for a write only then (shared/runtime.py); after a full batch
+    it reads again at once, since more may be stored."""
+    relay = system.relays["booking"]
+    relay.batch_size = 2
+    for i in range(3):  # three BookingRequested events
+        book(system, customer=f"c{i}", seats=(f"A{i + 1}",), key=f"k{i}")
+    assert relay.relay_once() == 2 and not relay.caught_up
+    assert relay.relay_once() == 1 and relay.caught_up
+    assert relay.relay_once() == 0 and relay.caught_up
+    assert len([v for part in system.broker.logs[TOPICS["booking"]] for _, v in part]) == 3
