@@ -74,20 +74,21 @@ def measure(bookings: int, passes: int) -> list[dict[str, Any]]:
             "bytes": statistics.median(len(n.state) for n in stored),
             "encode_us": per_call_us(mapper.to_stored_event, events, passes),
             "decode_us": per_call_us(mapper.to_domain_event, stored, passes),
-            "json_decode_us": per_call_us(lambda n: mapper.transcoder.decode(n.state),
-                                          stored, passes),
-            "msgspec_decode_us": per_call_us(lambda n: _decode_state(n.state, names),
-                                             stored, passes),
+            "json_decode_us": per_call_us(
+                lambda n, transcoder=mapper.transcoder: transcoder.decode(n.state),
+                stored, passes),
+            "msgspec_decode_us": per_call_us(
+                lambda n, names=names: _decode_state(n.state, names), stored, passes),
         })
     return rows
 
 
 def report(rows: list[dict[str, Any]], bookings: int) -> str:
     lines = [
-        f"Event mapper, per event (median of the passes), events of {bookings} confirmed "
-        "bookings:",
-        "service    events  per booking  state B  encode us  decode us  of which json us"
-        "  msgspec state us  msgspec/json",
+        (f"Event mapper, per event (median of the passes), events of {bookings} confirmed "
+         "bookings:"),
+        ("service    events  per booking  state B  encode us  decode us  of which json us"
+         "  msgspec state us  msgspec/json"),
     ]
     total_ms = 0.0
     for r in rows:

@@ -24,7 +24,11 @@ from shared.http.auth import Caller, CallerRequest, operator_only
 from shared.http.errors import Problem, error_responses
 from shared.http.health import Readiness
 from shared.http.schemas import (
-    Currency, MinorUnits, RequestBody, ResponseBody, SeatId,
+    Currency,
+    MinorUnits,
+    RequestBody,
+    ResponseBody,
+    SeatId,
 )
 
 MAX_SEATS_PER_SHOW = 2_000

@@ -10,6 +10,6 @@ def test_it_measures_every_service_on_the_events_of_confirmed_bookings():
     assert [r["service"] for r in rows] == ["booking", "inventory", "payment"]
     # A confirmed first-try booking: four events in booking and in payment, two in
     # inventory (held, booked) besides the show's opening.
-    assert [r["events"] for r in rows][0] == 16 and rows[2]["events"] == 16
+    assert rows[0]["events"] == 16 and rows[2]["events"] == 16
     assert all(r["encode_us"] > 0 and r["msgspec_decode_us"] > 0 for r in rows)
     assert "mapper CPU per confirmed booking" in mapper.report(rows, 4)

@@ -1,14 +1,13 @@
 """What every service has: limits, errors, health, readiness and its OpenAPI document."""
 
 import pytest
-
-from projections.queries import InMemoryQueries
 from litestar.testing import TestClient
 
 from booking.http import create_app as booking_app
 from embedded.system import EmbeddedSystem
 from inventory.http import create_app as inventory_app
 from payment.http import create_app as payment_app
+from projections.queries import InMemoryQueries
 from tests.http.conftest import ALICE
 
 APPS = {"booking": booking_app, "inventory": inventory_app, "payment": payment_app}
