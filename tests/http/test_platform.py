@@ -91,6 +91,9 @@ def test_openapi_lists_the_booking_endpoints(settings):
     create = paths["/bookings"]["post"]
     assert {"200", "202", "409"} <= set(create["responses"])
     assert any(p["name"] == "Idempotency-Key" for p in create["parameters"])
+    named = {p["name"] for ops in paths.values() for op in ops.values()
+             for p in op.get("parameters", [])}
+    assert not named & {"api", "request", "caller"}  # the handlers' plumbing is not API
 
 
 @pytest.mark.parametrize("name", APPS)
