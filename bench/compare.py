@@ -98,6 +98,8 @@ def figures(report: dict) -> dict[float, dict]:
             "view_lag_p50": (step.get("projection_lag") or {}).get("p50"),
             "view_lag_p99": (step.get("projection_lag") or {}).get("p99"),
             "other_cores": cpu.get("other_cores"),
+            # Which process a change moved (the second table).
+            **{f"cpu_{g}": per.get(g) for g in CPU_GROUPS},
         }
     return out
 
@@ -105,6 +107,27 @@ def figures(report: dict) -> dict[float, dict]:
 def median(rows: list[dict], key: str) -> float | None:
     values = [r[key] for r in rows if r.get(key) is not None]
     return statistics.median(values) if values else None
+
+
+def print_table(runs: dict[str, list[dict]], keys: list[str], unit: str,
+                width: int) -> dict[float, dict]:
+    """One row per rate and version (the median over the rounds), then after / before."""
+    table = {}
+    print(f"{unit:>6}  {'version':>7}  " + "  ".join(f"{k:>{width}}" for k in keys))
+    for rate in sorted({r for run in runs["after"] for r in run}):
+        row = {}
+        for name in ("before", "after"):
+            rows = [run[rate] for run in runs[name] if rate in run]
+            row[name] = {k: median(rows, k) for k in keys}
+            print(f"{rate:>6}  {name:>7}  " + "  ".join(
+                f"{'-' if row[name][k] is None else f'{row[name][k]:,.2f}':>{width}}"
+                for k in keys))
+        ratio = {k: (row["after"][k] / row["before"][k]
+                     if row["after"][k] is not None and row["before"][k] else None) for k in keys}
+        print(f"{rate:>6}  {'ratio':>7}  " + "  ".join(
+            f"{'-' if ratio[k] is None else f'{ratio[k]:.2f}x':>{width}}" for k in keys))
+        table[rate] = {**row, "ratio": ratio}
+    return table
 
 
 def main() -> None:
@@ -140,23 +163,16 @@ def main() -> None:
             ["confirmed_per_s", "held_p50", "held_p99", "confirmed_p50", "confirmed_p99",
              "cpu_ms_per_booking", "ferretdb_ms_per_booking", "view_lag_p50", "view_lag_p99",
              "other_cores"])
-    table = {}
     where = "" if args.after else " + the working tree's changes"
     print(f"\nbefore = {args.before}, after = {head}{where}, median of {args.rounds} rounds")
     unit = "customers" if args.scenario == "flash-sale" else "rate/s"
-    print(f"{unit:>6}  {'version':>7}  " + "  ".join(f"{k:>18}" for k in keys))
-    for rate in sorted({r for run in runs["after"] for r in run}):
-        row = {}
-        for name in ("before", "after"):
-            rows = [run[rate] for run in runs[name] if rate in run]
-            row[name] = {k: median(rows, k) for k in keys}
-            print(f"{rate:>6}  {name:>7}  " + "  ".join(
-                f"{'-' if row[name][k] is None else f'{row[name][k]:,.2f}':>18}" for k in keys))
-        ratio = {k: (row["after"][k] / row["before"][k]
-                     if row["after"][k] is not None and row["before"][k] else None) for k in keys}
-        print(f"{rate:>6}  {'ratio':>7}  " + "  ".join(
-            f"{'-' if ratio[k] is None else f'{ratio[k]:.2f}x':>18}" for k in keys))
-        table[rate] = {**row, "ratio": ratio}
+    table = print_table(runs, keys, unit, width=18)
+    if args.scenario == "steady":
+        print("\nCPU ms per confirmed booking, by process:")
+        by_process = print_table(runs, [f"cpu_{g}" for g in CPU_GROUPS], unit, width=15)
+        for rate, row in by_process.items():
+            for name, values in row.items():
+                table[rate][name].update(values)
     path = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}-compare.json"
     path.write_text(json.dumps({"before": args.before, "after": head, "args": vars(args),
                                 "runs": runs, "table": table}, indent=2, default=str))
