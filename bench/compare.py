@@ -9,7 +9,8 @@ The other version is checked out with ``git worktree`` under .data/bench/src-<re
 (sharing this checkout's .venv) and run from there: its services, driven by the after
 version's bench/ (``--bench-of each``: by its own).
 Prints one row per rate and version (the median over the rounds) and the ratio
-after / before, and writes the table to .data/bench/<time>-compare.json.
+after / before, then (steady) the same for each process's CPU per booking, and writes the
+tables to .data/bench/<time>-compare.json.
 """
 
 from __future__ import annotations
