@@ -138,6 +138,10 @@ def steady_text(steps: list[dict], limits: dict) -> str:
     hop_names = list(steps[0].get("hops", {})) if steps else []
     hop_rows = [[s["offered_rate"], *(fmt_ms(s["hops"][h], ("p50", "p99")) for h in hop_names)]
                 for s in steps if s.get("hops")]
+    lag_cols = ("p50", "p95", "p99", "max", "over_200ms")
+    lag_rows = [[s["offered_rate"], s["projection_lag"]["n"],
+                 *(s["projection_lag"].get(q, "-") for q in lag_cols)]
+                for s in steps if s.get("projection_lag")]
     return "\n".join([
         f"Steady curve ({FSYNC_NOTE}):",
         table(["rate/s", "arrived/s", "confirmed/s", "of expected", "held p50/95/99 ms",
@@ -172,9 +176,7 @@ def steady_text(steps: list[dict], limits: dict) -> str:
         *(["", "Projection lag per step, commit -> view (the projector's /lag, from the step's"
            " start until the views caught up), ms:",
            table(["rate/s", "events", "p50", "p95", "p99", "max", "over 200 ms"], lag_rows)]
-          if (lag_rows := [[s["offered_rate"], lag["n"], *(lag.get(q, "-") for q in
-                                                          ("p50", "p95", "p99", "max", "over_200ms"))]
-                           for s in steps if (lag := s.get("projection_lag"))]) else []),
+          if lag_rows else []),
     ])
 
 

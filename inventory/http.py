@@ -137,7 +137,9 @@ def open_show(
         ShowInventory.validate_layout(data.seats, data.prices)
     except InventoryRuleViolation as e:
         raise InvalidLayout(str(e)) from e
-    show, created = api.inventory.open_show(show_id, dict(data.seats), dict(data.prices), data.currency)
+    show, created = api.inventory.open_show(
+        show_id, dict(data.seats), dict(data.prices), data.currency
+    )
     return Response(
         seat_map(show, reveal_holders=True), status_code=201 if created else 200,
         headers={"Location": f"/shows/{show_id}/seats"},
