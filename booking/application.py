@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from copy import deepcopy
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
@@ -37,6 +37,21 @@ class SeatsTaken(Exception):
         return f"already held or sold on {self.show_id}: {', '.join(self.seat_ids)}"
 
 
+class Requested(NamedTuple):
+    booking: Booking
+    created: bool  # False: this idempotency key made it before, nothing was written now
+    position: int | None  # where its events landed (a consistency token); None: a repeat
+
+
+T = TypeVar("T")
+
+
+class Written(NamedTuple, Generic[T]):
+    """A command's outcome and the position of its write in booking's event sequence."""
+    outcome: T
+    position: int
+
+
 class BookingService(ServiceApplication):
     service = "booking"
     subscribes_to = ("inventory", "payment")
@@ -60,7 +75,7 @@ class BookingService(ServiceApplication):
         show_id: str,
         seat_ids: list[str],
         payment_method: str,
-    ) -> tuple[Booking, bool]:
+    ) -> Requested:
         """Create the booking, or return the one this key created before (created=False).
         Refused (SeatsTaken) without recording anything if inventory is known to hold
         or have sold one of the seats for another booking."""
@@ -83,8 +98,8 @@ class BookingService(ServiceApplication):
             requested_at=self.clock.now(),
         )
         try:
-            self.save_all(booking)  # outside writing(): stored, not cached, so still ours
-            return booking, True
+            position = self.save_all(booking)  # outside writing(): stored, not cached
+            return Requested(booking, True, position)
         except IntegrityError:  # this key made a booking before (here or in another instance)
             existing = self.find(booking.id)
             assert existing is not None
@@ -98,26 +113,27 @@ class BookingService(ServiceApplication):
 
     @staticmethod
     def _repeated(existing: Booking, show_id: str, seat_ids: list[str],
-                  payment_method: str) -> tuple[Booking, bool]:
+                  payment_method: str) -> Requested:
         if not existing.is_same_request(show_id, seat_ids, payment_method):
             raise IdempotencyConflict(
                 "this Idempotency-Key was already used for a different booking request"
             )
-        return existing, False
+        return Requested(existing, False, None)
 
-    def retry_payment(self, booking_id: UUID, customer_id: str, payment_method: str) -> int:
+    def retry_payment(self, booking_id: UUID, customer_id: str, payment_method: str) -> Written[int]:
+        """The new attempt's number, and where it was written."""
         with self.writing():
             booking = self.get_booking(booking_id, customer_id)
             attempt = booking.retry_payment(payment_method, self.clock.now())
-            self.save_all(booking)
-            return attempt
+            return Written(attempt, self.save_all(booking))
 
-    def cancel(self, booking_id: UUID, customer_id: str) -> Booking:
+    def cancel(self, booking_id: UUID, customer_id: str) -> Written[Booking]:
+        """The cancelled booking (a copy: the cached object stays with the writers), and
+        where it was written."""
         with self.writing():
             booking = self.get_booking(booking_id, customer_id)
             booking.cancel_by_customer(self.clock.now())
-            self.save_all(booking)
-            return deepcopy(booking)  # the cached object itself stays with the writers
+            return Written(deepcopy(booking), self.save_all(booking))
 
     def get_booking(self, booking_id: UUID, customer_id: str | None = None) -> Booking:
         booking = self.find(booking_id)

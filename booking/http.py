@@ -68,9 +68,12 @@ class BookingApi:
     limits: Limits
 
 
-def consistency_token(bookings: BookingService) -> dict[str, str]:
-    """A position at or after the caller's write, for read-your-writes on the views."""
-    return {TOKEN_HEADER: f"booking:{bookings.recorder.max_notification_id() or 0}"}
+def consistency_token(bookings: BookingService, position: int | None) -> dict[str, str]:
+    """The caller's write's position, for read-your-writes on the views. A repeated
+    request wrote nothing now: the store's head, which is at or after its first write."""
+    if position is None:
+        position = bookings.recorder.max_notification_id() or 0
+    return {TOKEN_HEADER: f"booking:{position}"}
 
 
 def read_booking(
@@ -120,13 +123,13 @@ def request_booking(
             extra=[{"message": f"Expected `array` of length <= {limits.max_seats_per_booking}",
                     "key": "seat_ids", "source": "body"}],
         )
-    booking, created = bookings.request_booking(
+    booking, created, position = bookings.request_booking(
         request.user.customer_id, idempotency_key, data.show_id, list(data.seat_ids),
         data.payment_method,
     )
     return Response(
         booking_view(booking), status_code=202 if created else 200,
-        headers={"Location": f"/bookings/{booking.id}", **consistency_token(bookings)},
+        headers={"Location": f"/bookings/{booking.id}", **consistency_token(bookings, position)},
     )
 
 
@@ -159,11 +162,11 @@ def retry_payment(
     api: NamedDependency[BookingApi],
 ) -> Response[PaymentAttemptAccepted]:
     """Try again after a declined payment, while the seats are still held."""
-    attempt = api.bookings.retry_payment(booking_id, request.user.customer_id,
-                                         data.payment_method)
+    attempt, position = api.bookings.retry_payment(booking_id, request.user.customer_id,
+                                                   data.payment_method)
     return Response(
         PaymentAttemptAccepted(str(booking_id), attempt, data.payment_method),
-        status_code=202, headers=consistency_token(api.bookings),
+        status_code=202, headers=consistency_token(api.bookings, position),
     )
 
 
@@ -176,8 +179,8 @@ def cancel_booking(
 ) -> Response[BookingView]:
     """Cancel a booking that is not yet confirmed. A POST to a cancel action rather than
     DELETE: the booking is not removed, it stays readable as CANCELLED with its reason."""
-    booking = api.bookings.cancel(booking_id, request.user.customer_id)
-    return Response(booking_view(booking), headers=consistency_token(api.bookings))
+    booking, position = api.bookings.cancel(booking_id, request.user.customer_id)
+    return Response(booking_view(booking), headers=consistency_token(api.bookings, position))
 
 
 def create_app(

@@ -75,7 +75,7 @@ class Shell(cmd.Cmd):
         """book CUSTOMER SHOW SEAT,SEAT PAYMENT_METHOD [IDEMPOTENCY_KEY]"""
         customer, show, seats, method, *key = shlex.split(arg)
         self.keys += 1
-        booking, created = self.system.booking.request_booking(
+        booking, _, _ = self.system.booking.request_booking(
             customer, key[0] if key else f"cli-{self.keys}", show, seats.split(","), method
         )
         handle = f"{customer}-{self.keys}"
@@ -87,7 +87,7 @@ class Shell(cmd.Cmd):
         """retry BOOKING PAYMENT_METHOD   (BOOKING is the handle printed by book)"""
         handle, method = shlex.split(arg)
         b = self.system.booking.get_booking(self.bookings[handle])
-        attempt = self.system.booking.retry_payment(b.id, b.customer_id, method)
+        attempt, _ = self.system.booking.retry_payment(b.id, b.customer_id, method)
         print(f"payment attempt {attempt} requested")
         self.system.run_until_quiet()
         self._print(handle, b.id)

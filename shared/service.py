@@ -219,10 +219,14 @@ class ServiceApplication(Application):
         last = self.recorder.max_tracking_id(tracking.application_name)
         return last is not None and last >= tracking.notification_id
 
-    def save_all(self, *aggregates: Aggregate) -> None:
-        self.save(*aggregates)
+    def save_all(self, *aggregates: Aggregate) -> int:
+        """Store the aggregates' new events; returns the position of the last one in
+        this service's event sequence (0 when there were none): a reader of the views
+        that waits for it sees this write."""
+        recordings = self.save(*aggregates)
         self.recorded(aggregates)
         self.new_events.set()
+        return max((r.notification.id for r in recordings), default=0)
 
     def recorded(self, aggregates: Iterable[Any]) -> None:
         """Hook after a successful write, e.g. to index deadlines."""

@@ -2,7 +2,8 @@
 
 from datetime import timedelta
 
-from tests.http.conftest import ALICE, OPERATOR
+from booking.domain import Booking
+from tests.http.conftest import ALICE, BOB, LAYOUT, OPERATOR
 
 
 def test_happy_path_reaches_confirmed(api):
@@ -114,3 +115,48 @@ def test_list_bookings_newest_first_with_limit(api):
     assert [b["booking_id"] for b in two] == ids[:0:-1]
     assert api.booking.get("/bookings", params={"limit": 0}, headers=ALICE).status_code == 400
     assert api.booking.get("/bookings", params={"limit": 101}, headers=ALICE).status_code == 400
+
+
+
+def test_each_write_answers_with_its_own_position_as_the_consistency_token(api, monkeypatch):
+    """The X-Consistency-Token of a write is where that write's event is in booking's
+    sequence, not the store's head: read-your-writes waits for it and for nothing later,
+    even when other writes land between this one and its answer."""
+    api.open_show(layout={**LAYOUT, "seats": {f"A{i}": "standard" for i in range(1, 9)}})
+    bookings = api.system.booking
+    save_all, others = bookings.save_all, iter(range(1, 100))
+
+    def save_then_another_lands(*aggregates):
+        position = save_all(*aggregates)
+        other = Booking(customer_id=f"other{next(others)}", idempotency_key="k",
+                        show_id="show-1", seat_ids=["A8"], payment_method="pm_card_visa",
+                        requested_at=api.clock.now())
+        save_all(other)  # as another request's, between this write and its answer
+        return position
+
+    def event_at(token: str) -> tuple[str, str]:
+        service, position = token.split(":")
+        [n] = bookings.recorder.select_notifications(start=int(position), limit=1)
+        assert (service, n.id) == ("booking", int(position))
+        return str(n.originator_id), n.topic.rsplit(".", 1)[1]
+
+    monkeypatch.setattr(bookings, "save_all", save_then_another_lands)
+    mine = api.book(seats=["A1"], method="pm_card_chargeDeclined", key="k1")
+    booking_id = mine.json()["booking_id"]
+    assert event_at(mine.headers["X-Consistency-Token"]) == (booking_id, "Requested")
+    api.settle()
+
+    repeat = api.book(seats=["A1"], method="pm_card_chargeDeclined", key="k1")
+    assert repeat.status_code == 200  # wrote nothing now: the head, after its first write
+    head = bookings.recorder.max_notification_id()
+    assert repeat.headers["X-Consistency-Token"] == f"booking:{head}"
+
+    retried = api.booking.post(f"/bookings/{booking_id}/payment-attempts",
+                               json={"payment_method": "pm_card_visa"}, headers=ALICE)
+    assert retried.status_code == 202
+    assert event_at(retried.headers["X-Consistency-Token"]) == (booking_id,
+                                                                 "PaymentRetryRequested")
+    theirs = api.book(seats=["A3"], who=BOB, key="k2").json()["booking_id"]
+    cancelled = api.booking.post(f"/bookings/{theirs}/cancel", headers=BOB)
+    assert cancelled.status_code == 200
+    assert event_at(cancelled.headers["X-Consistency-Token"]) == (theirs, "Cancelled")

@@ -29,7 +29,7 @@ def test_an_instance_that_loses_partitions_forgets_the_seats_it_knew(kafka_topic
             first.poll(0.2)
         first_app.taken_seats.held("show-1", ["A1"], "booking-1")  # as learned from a message
 
-        booking, _ = second_app.request_booking("ann", "k1", "show-1", ["A2"], "pm_card_visa")
+        booking, _, _ = second_app.request_booking("ann", "k1", "show-1", ["A2"], "pm_card_visa")
         with second_app.writing():
             second_app.find(booking.id)  # kept in memory, as a reaction would
         assert second_app.repository.cache.get(booking.id) is not None

@@ -69,7 +69,7 @@ def workload(system: EmbeddedSystem, clock: FakeClock, rng: random.Random, booki
         method = rng.choice(["pm_card_visa", "pm_card_chargeDeclined"])
         seats = rng.sample([f"A{k}" for k in range(1, 9)], rng.randint(1, 2))
         with contextlib.suppress(SeatsTaken):  # refused at once: nothing recorded
-            b, _ = system.booking.request_booking(f"c{i % 5}", f"k{i}",
+            b, _, _ = system.booking.request_booking(f"c{i % 5}", f"k{i}",
                                                   rng.choice(["s1", "s2", "s3"]), seats, method)
             made.append(b)
         if rng.random() < 0.3:

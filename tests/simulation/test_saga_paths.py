@@ -39,7 +39,7 @@ def system(clock, gateway) -> EmbeddedSystem:
 
 
 def book(system, customer="ann", seats=("A1", "A2"), method="pm_card_visa", key="k1", show="s1"):
-    booking, _ = system.booking.request_booking(customer, key, show, list(seats), method)
+    booking, _, _ = system.booking.request_booking(customer, key, show, list(seats), method)
     return booking.id
 
 

@@ -78,7 +78,7 @@ class SagaSimulation(RuleBasedStateMachine):
         ), label="seats")
         before = self._log_sizes()
         try:
-            booking, created = self.system.booking.request_booking(
+            booking, created, _ = self.system.booking.request_booking(
                 customer, f"key-{key}", show, seats, method
             )
         except IdempotencyConflict:
