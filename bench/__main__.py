@@ -17,15 +17,22 @@ import sys
 import time
 
 from bench import report as rp
-from bench.report import add_totals
 from bench.audit import audit
 from bench.driver import Driver
 from bench.limits import measure
 from bench.procstats import Sampler, listener_pid, memory_kib
 from bench.projection import projection_lag
+from bench.report import add_totals
 from bench.scenarios import SteadyParams, flash_sale, steady
 from bench.system import (
-    DATA, Probe, infra_ports, loadavg, machine, service_pids, start_system, stop_system,
+    DATA,
+    Probe,
+    infra_ports,
+    loadavg,
+    machine,
+    service_pids,
+    start_system,
+    stop_system,
 )
 
 SCENARIOS = ("steady", "flash-sale", "limits", "all")

@@ -60,8 +60,9 @@ def run_bench(tree: Path, args: argparse.Namespace) -> dict:
         cmd = [sys.executable, "-m", "bench", "steady", "--rates", args.rates, "--duration",
                str(args.duration), "--idle-seconds", "1", "--no-limits", "--keep-going",
                "--seed", str(args.seed)]
-    done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=1800)
-    found = re.findall(r"^report: (.+)$", done.stdout, re.M)
+    done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=1800,
+                          check=False)
+    found = re.findall(r"^report: (.+)$", done.stdout, re.MULTILINE)
     if done.returncode != 0 or not found:
         raise RuntimeError(f"bench failed in {tree}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return json.loads(Path(found[-1]).read_text())

@@ -154,7 +154,7 @@ class Driver:
             try:
                 async with self._session(client).request(method, url, **kwargs) as resp:
                     r = Answer(resp.status, await resp.read())
-            except (aiohttp.ClientError, asyncio.TimeoutError) as e:
+            except (TimeoutError, aiohttp.ClientError) as e:
                 self.http.transport_errors[(kind, type(e).__name__)] += 1
                 return None
         self.http.latency.setdefault(kind, []).append(time.monotonic() - start)

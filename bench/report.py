@@ -37,7 +37,7 @@ def fmt_ms(d: dict | None, keys=("p50", "p95", "p99")) -> str:
 def table(headers: list[str], rows: list[list]) -> str:
     cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    line = lambda r: "  ".join(c.rjust(w) for c, w in zip(r, widths))  # noqa: E731
+    line = lambda r: "  ".join(c.rjust(w) for c, w in zip(r, widths))
     return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths), *map(line, cells[1:])])
 
 
@@ -151,30 +151,30 @@ def steady_text(steps: list[dict], limits: dict) -> str:
           + ", ".join(f"{k}: {n}" for k, n in {**s["http"]["errors"],
                                                 **s["http"]["transport_errors"]}.items())
           for s in steps if s["http"]["errors"] or s["http"]["transport_errors"]),
-        "  held/confirmed: event time in booking's store - POST sent, every booking (confirmed:"
+        ("  held/confirmed: event time in booking's store - POST sent, every booking (confirmed:"
         " first-try card); seen: as polled through the API by the customers who follow;"
         " API behind: seen CONFIRMED minus its event time (the read side's delay plus the poll"
-        " spacing, <= 250 ms); of expected: confirmed/s / (arrivals/s x share that should confirm).",
+        " spacing, <= 250 ms); of expected: confirmed/s / (arrivals/s x share that should confirm)."),
         "",
         table(["rate/s", "cores booking/inv/pay/proj", "pg/kafka/ferret/ferret-pg/driver",
                "other", "machine", "all tx/s b/i/p", "write tx/s b/i/p", "per confirmed b/i/p",
                "store ceiling bk/s", "max inbox b/i/p"], res),
-        "  cores: CPU s / wall s in the window (2 = the machine); pg: backends of the three"
+        ("  cores: CPU s / wall s in the window (2 = the machine); pg: backends of the three"
         " service databases; ferret: FerretDB and its PostgreSQL backends (the run's own unless --ferretdb shared); other: the rest of the"
         " machine; all tx: pg_stat_database.xact_commit (reads included); write tx: tracking records written (one per message the inbox processed, plus"
         " relay positions), each a transaction of the service's single writer; store ceiling:"
-        " the eventsourcing write limit / the worst service's write tx per confirmed booking.",
+        " the eventsourcing write limit / the worst service's write tx per confirmed booking."),
         "",
         "CPU milliseconds per confirmed booking (window CPU / bookings confirmed in it):",
         table(["rate/s", *cost_names], cost_rows),
         *(f"  other at {s['offered_rate']}/s: {others_text(s['cpu'])}" for s in steps
           if s["cpu"].get("top_others")),
         "",
-        "Where the time goes: each hop of the saga (outbox relay, Kafka, inbox consumer, write),"
-        " from event times in the three stores, first-try bookings, p50/p99 ms:",
+        ("Where the time goes: each hop of the saga (outbox relay, Kafka, inbox consumer, write),"
+        " from event times in the three stores, first-try bookings, p50/p99 ms:"),
         table(["rate/s", *hop_names], hop_rows) if hop_rows else "",
-        *(["", "Projection lag per step, commit -> view (the projector's /lag, from the step's"
-           " start until the views caught up), ms:",
+        *(["", ("Projection lag per step, commit -> view (the projector's /lag, from the step's"
+           " start until the views caught up), ms:"),
            table(["rate/s", "events", "p50", "p95", "p99", "max", "over 200 ms"], lag_rows)]
           if lag_rows else []),
     ])
@@ -185,29 +185,29 @@ def flash_text(f: dict) -> str:
     lines = [
         f"Flash sale ({FSYNC_NOTE}):",
         f"  {f['customers']} customers for {f['seats']} seats, all at once",
-        f"  confirmed {f['confirmed']} (must be {f['seats']}): {'OK' if f['exact'] else 'WRONG'};"
-        f" seats sold twice: {f['sold_twice']}; BOOKED seats in the seat map: {f['booked_seats']}",
-        f"  losers told: {f['losers_told']} of {f['losers']}"
+        (f"  confirmed {f['confirmed']} (must be {f['seats']}): {'OK' if f['exact'] else 'WRONG'};"
+        f" seats sold twice: {f['sold_twice']}; BOOKED seats in the seat map: {f['booked_seats']}"),
+        (f"  losers told: {f['losers_told']} of {f['losers']}"
         f" ({f.get('losers_refused_at_once', 0)} refused at once, 409 seats_taken; the rest"
         " CANCELLED seats_unavailable);"
-        f" other outcomes: {f['other_outcomes']}",
+        f" other outcomes: {f['other_outcomes']}"),
         "  time until told, from the customer's POST (ms): p50/p95/p99/max "
         + fmt_ms(told, ("p50", "p95", "p99", "max")),
         "  time until told, from the sale's start (ms): p50/p95/p99/max "
         + fmt_ms(f["losers_told_from_start"], ("p50", "p95", "p99", "max")),
         "  winners confirmed, from POST (ms): p50/p95/p99/max "
         + fmt_ms(conf, ("p50", "p95", "p99", "max")),
-        f"  POSTs accepted at {f['customers'] / max(f['all_posts_answered_s'], 1e-9):.0f}/s;"
+        (f"  POSTs accepted at {f['customers'] / max(f['all_posts_answered_s'], 1e-9):.0f}/s;"
         f" every POST answered after {f['all_posts_answered_s']:.2f} s; all settled after"
         f" {f['all_settled_s']:.2f} s; http errors {f['http']['errors']}"
-        f" {f['http']['transport_errors']}",
+        f" {f['http']['transport_errors']}"),
         "  cores: " + ", ".join(f"{k} {v['cores']:.2f}" for k, v in f["cpu"].get("groups", {}).items()
                                 if not k.startswith("pg:")) + f"; machine {f['cpu'].get('machine_busy_cores')}",
         "  CPU ms per customer: " + ", ".join(f"{k} {v}" for k, v in
                                                f["cpu"].get("ms_per_confirmed", {}).items()),
-        f"  the show's aggregate: version {f.get('hot_show', {}).get('version')}, loads in"
+        (f"  the show's aggregate: version {f.get('hot_show', {}).get('version')}, loads in"
         f" {f.get('hot_show', {}).get('load_ms')} ms (snapshot every"
-        f" {f.get('hot_show', {}).get('snapshot_interval')} events); every message about it loads it",
+        f" {f.get('hot_show', {}).get('snapshot_interval')} events); every message about it loads it"),
         "  hops of the winners, p50/p99 ms: " + "; ".join(
             f"{h}: {fmt_ms(d, ('p50', 'p99'))}" for h, d in f.get("hops_of_winners", {}).items()),
     ]
@@ -251,9 +251,9 @@ def run_text(run: dict) -> list[str]:
 
 def render(out: dict) -> str:
     m = out["machine"]
-    parts = [f"Machine: {m['nproc']} cores ({m['cpu']}), {m['mem_gib']} GiB; load average"
+    parts = [(f"Machine: {m['nproc']} cores ({m['cpu']}), {m['mem_gib']} GiB; load average"
              f" before {m['loadavg_before']}, after {m.get('loadavg_after')}; source"
-             f" {out.get('commit')}"]
+             f" {out.get('commit')}")]
     if out.get("limits"):
         parts.append(limits_text(out["limits"]))
     steady = out.get("steady")

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from typing import Self
 
 from bench.driver import DECLINED, VISA, Driver, HttpStats, Trace
 from bench.procstats import Sampler, all_processes, top_others
@@ -89,7 +90,7 @@ class Backlogs:
         finally:
             probe.close()
 
-    def __enter__(self) -> Backlogs:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -216,7 +217,7 @@ def pg_window(before: dict, after: dict, rows_before: dict, rows_after: dict,
 def analysis_apps(system: Distributed) -> dict:
     """Read-only handles on each service's store, to fetch event times after a run."""
     s = system.local.settings
-    env = lambda svc: s.postgres_env(s.service_db(svc))  # noqa: E731
+    env = lambda svc: s.postgres_env(s.service_db(svc))
     return {"booking": BookingService(env=env("booking")),
             "inventory": InventoryService(env=env("inventory")),
             "payment": PaymentService(env=env("payment"))}

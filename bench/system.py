@@ -237,13 +237,15 @@ def loadavg() -> list[float]:
 
 
 def cpu_model() -> str:
-    for line in open("/proc/cpuinfo"):
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
     return "unknown"
 
 
 def machine() -> dict:
-    mem_kib = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    with open("/proc/meminfo") as f:
+        mem_kib = next(int(line.split()[1]) for line in f if line.startswith("MemTotal"))
     return {"nproc": os.cpu_count(), "mem_gib": round(mem_kib / 2**20, 1), "cpu": cpu_model(),
             "loadavg_before": loadavg()}

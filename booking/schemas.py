@@ -9,7 +9,12 @@ import msgspec
 
 from booking.domain import Booking
 from shared.http.schemas import (
-    PaymentMethod, RequestBody, ResponseBody, SeatId, ShowId, utc,
+    PaymentMethod,
+    RequestBody,
+    ResponseBody,
+    SeatId,
+    ShowId,
+    utc,
 )
 
 

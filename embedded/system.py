@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+
 from booking.application import BookingService
 from embedded.broker import InMemoryBroker
 from embedded.consumer import InMemoryConsumer

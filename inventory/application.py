@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from copy import deepcopy
 from datetime import datetime
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, ClassVar
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder
@@ -39,7 +39,7 @@ class InventoryService(ServiceApplication):
     # (a cold cache, another instance) costs the snapshot plus on average interval/2
     # events, and taking a snapshot reloads the aggregate (snapshot + interval events).
     # Requests for a show id never opened pile up on one UnknownShowRequests: snapshot it too.
-    snapshotting_intervals = {ShowInventory: 50, UnknownShowRequests: 200}
+    snapshotting_intervals: ClassVar = {ShowInventory: 50, UnknownShowRequests: 200}
 
     def __init__(
         self,

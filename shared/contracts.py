@@ -12,7 +12,7 @@ so all saga messages of one show are decided in order.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, Union
+from typing import Literal
 from uuid import UUID
 
 import msgspec
@@ -127,20 +127,20 @@ class PaymentRefunded(BookingEvent, frozen=True, kw_only=True, tag="PaymentRefun
     reason: str
 
 
-AnyPublicEvent = Union[
-    BookingRequested,
-    PaymentRetryRequested,
-    BookingCancelled,
-    BookingConfirmed,
-    ShowInventoryOpened,
-    SeatsReserved,
-    SeatsRejected,
-    SeatsReleased,
-    SeatsBooked,
-    PaymentSucceeded,
-    PaymentFailed,
-    PaymentRefunded,
-]
+AnyPublicEvent = (
+    BookingRequested
+    | PaymentRetryRequested
+    | BookingCancelled
+    | BookingConfirmed
+    | ShowInventoryOpened
+    | SeatsReserved
+    | SeatsRejected
+    | SeatsReleased
+    | SeatsBooked
+    | PaymentSucceeded
+    | PaymentFailed
+    | PaymentRefunded
+)
 
 # Each service publishes to its own topic; the others subscribe to it.
 TOPICS = {"booking": "booking.events", "inventory": "inventory.events", "payment": "payment.events"}

@@ -100,7 +100,7 @@ class ServiceProcess:
         try:
             self.app.recorder.max_notification_id()
             database = True
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever the failure, the database is not usable
             database = False
         consumer = self.consumer
         return {

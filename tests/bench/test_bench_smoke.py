@@ -23,7 +23,7 @@ def test_a_tiny_steady_run_confirms_bookings_and_audits_clean(postgres_server, k
     run = subprocess.run(
         [sys.executable, "-m", "bench", "steady", "--rates", "4", "--duration", "3",
          "--shows", "4", "--seats", "20", "--no-limits", "--hold-seconds", "2", "--idle-seconds", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     report = json.loads(Path(re.search(r"report: (\S+)", run.stdout).group(1)).read_text())

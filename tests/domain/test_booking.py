@@ -10,10 +10,10 @@ UNTIL = T0 + timedelta(minutes=10)
 
 
 def new_booking(**kw) -> Booking:
-    args = dict(
-        customer_id="ann", idempotency_key="k1", show_id="s1", seat_ids=["A1", "A2"],
-        payment_method="pm_card_visa", requested_at=T0,
-    )
+    args = {
+        "customer_id": "ann", "idempotency_key": "k1", "show_id": "s1",
+        "seat_ids": ["A1", "A2"], "payment_method": "pm_card_visa", "requested_at": T0,
+    }
     args.update(kw)
     return Booking(**args)
 

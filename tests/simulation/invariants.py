@@ -166,7 +166,7 @@ def views_equal_fold(system: EmbeddedSystem) -> None:
     for app in system.apps.values():
         project(rebuilt, read_public(app, 1, limit=1_000_000).events)
     for name, docs in system.views.docs.items():
-        strip = lambda d: {k: v for k, v in d.items() if k not in ("_positions", "_rev")}  # noqa: E731
+        strip = lambda d: {k: v for k, v in d.items() if k not in ("_positions", "_rev")}
         live = {k: strip(v) for k, v in docs.items()}
         fresh = {k: strip(v) for k, v in rebuilt.docs[name].items()}
         assert live == fresh, f"view {name} differs from a fresh fold"
