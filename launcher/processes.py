@@ -33,13 +33,9 @@ class LocalSystem:
 
     @property
     def settings(self) -> Settings:
-        saved = dict(os.environ)
-        try:
-            os.environ.update(self.env)
-            return Settings.from_env()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        """What the services started by this system read (they inherit this process's
+        environment, then ``env``)."""
+        return Settings.from_env({**os.environ, **self.env})
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.settings.service_port(service)}"

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from psycopg.conninfo import make_conninfo
 
 DEFAULT_PORTS = {"booking": 8001, "inventory": 8002, "payment": 8003, "projections": 8004}
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"CINEMA_{name}", default)
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,14 @@ class Settings:
     tuning: Tuning = field(default_factory=lambda: Tuning())
 
     @classmethod
-    def from_env(cls) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """From ``CINEMA_*`` variables: the process's environment, or the given mapping
+        (another process's settings, read without touching this one's environment)."""
+        variables = os.environ if environ is None else environ
+
+        def _env(name: str, default: str) -> str:
+            return variables.get(f"CINEMA_{name}", default)
+
         return cls(
             limits=Limits(
                 hold_for=timedelta(seconds=float(_env("HOLD_SECONDS", "600"))),

@@ -1,0 +1,30 @@
+"""Settings come from CINEMA_* variables: the process's, or a mapping handed in."""
+
+import os
+from datetime import timedelta
+
+from launcher.processes import LocalSystem
+from shared.config import Settings
+
+
+def test_settings_read_a_given_mapping_and_leave_the_environment_alone(monkeypatch):
+    monkeypatch.setenv("CINEMA_HOLD_SECONDS", "30")
+    before = dict(os.environ)
+    given = Settings.from_env({"CINEMA_HOLD_SECONDS": "5", "CINEMA_BOOKING_PORT": "9101",
+                               "CINEMA_RELAY_POLL_MS": "20", "HOLD_SECONDS": "7"})
+    assert given.limits.hold_for == timedelta(seconds=5)
+    assert given.service_port("booking") == 9101 and given.tuning.relay_poll_s == 0.02
+    assert given.kafka_bootstrap == Settings().kafka_bootstrap  # absent: the default
+    assert Settings.from_env().limits.hold_for == timedelta(seconds=30)  # the process's
+    assert dict(os.environ) == before
+
+
+def test_a_local_system_reads_its_services_settings_without_changing_ours(monkeypatch, tmp_path):
+    monkeypatch.setenv("CINEMA_HOLD_SECONDS", "30")
+    monkeypatch.setenv("CINEMA_TOPIC_PREFIX", "outer.")
+    before = dict(os.environ)
+    system = LocalSystem(env={"CINEMA_HOLD_SECONDS": "2"}, log_dir=tmp_path)
+    settings = system.settings
+    assert settings.limits.hold_for == timedelta(seconds=2)  # its own setting wins
+    assert settings.topic_prefix == "outer."  # inherited, as its processes inherit it
+    assert dict(os.environ) == before
