@@ -32,6 +32,8 @@ class KafkaPublisher:
                 "acks": "all",
                 "linger.ms": 2,
                 "partitioner": "murmur2_random",
+                # Small requests, each on the critical path of a hop: no Nagle delay.
+                "socket.nagle.disable": True,
             }
         )
         self._errors: list[KafkaError] = []
@@ -75,6 +77,7 @@ class KafkaInboxConsumer:
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
                 "partition.assignment.strategy": "cooperative-sticky",
+                "socket.nagle.disable": True,
             }
         )
         self.assigned: set[tuple[str, int]] = set()
