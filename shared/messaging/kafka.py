@@ -21,6 +21,13 @@ from shared.messaging.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
+# Both clients. librdkafka leaves Nagle's algorithm on by default: a small request written
+# while an earlier one on the same connection is unacknowledged (a fetch the broker holds
+# until data comes is acknowledged only by the kernel's delayed ACK, 40 ms on Linux) waits
+# for that ACK. Every message of the saga is such a request; without Nagle the hold's p99
+# fell to 0.69x at 10 bookings/s (docs/benchmarks.md, item 23).
+CLIENT = {"socket.nagle.disable": True}
+
 
 class KafkaPublisher:
     def __init__(self, bootstrap: str, client_id: str) -> None:
@@ -32,8 +39,7 @@ class KafkaPublisher:
                 "acks": "all",
                 "linger.ms": 2,
                 "partitioner": "murmur2_random",
-                # Small requests, each on the critical path of a hop: no Nagle delay.
-                "socket.nagle.disable": True,
+                **CLIENT,
             }
         )
         self._errors: list[KafkaError] = []
@@ -77,7 +83,7 @@ class KafkaInboxConsumer:
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
                 "partition.assignment.strategy": "cooperative-sticky",
-                "socket.nagle.disable": True,
+                **CLIENT,
             }
         )
         self.assigned: set[tuple[str, int]] = set()
