@@ -120,7 +120,9 @@ class BookingService(ServiceApplication):
             )
         return Requested(existing, False, None)
 
-    def retry_payment(self, booking_id: UUID, customer_id: str, payment_method: str) -> Written[int]:
+    def retry_payment(
+        self, booking_id: UUID, customer_id: str, payment_method: str
+    ) -> Written[int]:
         """The new attempt's number, and where it was written."""
         with self.writing():
             booking = self.get_booking(booking_id, customer_id)
