@@ -117,7 +117,6 @@ def test_list_bookings_newest_first_with_limit(api):
     assert api.booking.get("/bookings", params={"limit": 101}, headers=ALICE).status_code == 400
 
 
-
 def test_each_write_answers_with_its_own_position_as_the_consistency_token(api, monkeypatch):
     """The X-Consistency-Token of a write is where that write's event is in booking's
     sequence, not the store's head: read-your-writes waits for it and for nothing later,
