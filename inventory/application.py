@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from copy import deepcopy
 from datetime import datetime
@@ -50,8 +51,12 @@ class InventoryService(ServiceApplication):
     ) -> None:
         super().__init__(env, clock, recorder)
         self.limits = limits or HoldLimits()
-        # show id -> earliest reserved_until among its live holds; derived, rebuilt at start.
+        # show id -> earliest reserved_until among its live holds; derived from the store at
+        # start, then kept by this instance's own writes.
         self.deadlines: dict[str, datetime] = {}
+        # Set when this instance gains Kafka partitions: another instance held seats on
+        # those shows, and only it knew their deadlines. The next sweep learns them again.
+        self._relearn_deadlines = threading.Event()
         # show id -> bookings rejected as unknown show by the per-booking records written
         # before UnknownShowRequests, read from the log up to _legacy_read_to (when shows open).
         self._legacy_unknown: dict[str, set[str]] = {}
@@ -128,20 +133,36 @@ class InventoryService(ServiceApplication):
 
     def release_expired_holds(self) -> int:
         """Release every hold whose deadline passed. Safe to call any time, any number
-        of times: what is due is derived from the event store, not from timers."""
+        of times, from any number of instances: what is due is derived from the event
+        store, not from timers, and a release that loses the version check to another
+        writer (another instance's sweep, or the show's own consumer) is dropped and
+        looked at again by the next sweep."""
+        if self._relearn_deadlines.is_set():
+            self._relearn_deadlines.clear()
+            self.recover_deadlines()
         now = self.clock.now()
         released = 0
         for show_id in [s for s, d in list(self.deadlines.items()) if d <= now]:
-            with self.writing():
-                show = self.get_show(show_id)
-                released += len(show.release_expired(now))
-                self.save_all(show)
+            try:
+                with self.writing():
+                    show = self.get_show(show_id)
+                    expired = show.release_expired(now)
+                    self.save_all(show)
+                released += len(expired)
+            except IntegrityError:
+                continue  # writing() dropped the stale copy; the next sweep reads the store
         return released
 
     def recover_deadlines(self) -> None:
-        """Rebuild the deadline index from the shows on record (after a start or crash)."""
+        """Rebuild the deadline index from the shows on record (after a start or crash,
+        or on gaining another instance's partitions)."""
         for n in self._notifications(ShowInventory.Opened.TOPIC):
             self.recorded([self.get_show(self.mapper.to_domain_event(n).show_id)])
+
+    def partitions_assigned(self) -> None:
+        super().partitions_assigned()  # the cached shows go: their next load is fresh
+        # Not here: reading every show would hold up the consumer's rebalance.
+        self._relearn_deadlines.set()
 
     def recorded(self, aggregates: Iterable[Any]) -> None:
         for a in aggregates:
