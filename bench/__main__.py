@@ -62,6 +62,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--flash-seats", type=int, default=200)
     g.add_argument("--flash-follow", type=float, default=0.1,
                    help="share of flash-sale customers polling (default 0.1)")
+    g.add_argument("--flash-over", type=float, default=0.0, metavar="SECONDS",
+                   help="customers arrive evenly over this many seconds (default 0: at once)")
     g.add_argument("--flash-hold-seconds", type=float, default=600,
                    help="hold time of the flash sale's system (default: the product's 600)")
     g = p.add_argument_group("driver and system")
@@ -212,7 +214,7 @@ def main(argv: list[str]) -> int:
             log(f"flash sale: {args.flash_customers} customers, {args.flash_seats} seats ...")
             result = await flash_sale(system, driver, sampler, args.flash_customers,
                                       args.flash_seats, args.flash_follow, args.seed,
-                                      timeout=180)
+                                      timeout=180, arrive_over=args.flash_over)
             add_totals(result["cpu"], result["customers"], private)  # per customer, not per seat
             return result
 

@@ -184,7 +184,7 @@ def flash_text(f: dict) -> str:
     told, conf = f["losers_told_from_post"], f["winners_confirmed_from_post"]
     lines = [
         f"Flash sale ({FSYNC_NOTE}):",
-        f"  {f['customers']} customers for {f['seats']} seats, all at once",
+        f"  {f['customers']} customers for {f['seats']} seats, " + arrival_text(f),
         (f"  confirmed {f['confirmed']} (must be {f['seats']}): {'OK' if f['exact'] else 'WRONG'};"
         f" seats sold twice: {f['sold_twice']}; BOOKED seats in the seat map: {f['booked_seats']}"),
         (f"  losers told: {f['losers_told']} of {f['losers']}"
@@ -212,6 +212,15 @@ def flash_text(f: dict) -> str:
             f"{h}: {fmt_ms(d, ('p50', 'p99'))}" for h, d in f.get("hops_of_winners", {}).items()),
     ]
     return "\n".join(lines)
+
+
+def arrival_text(f: dict) -> str:
+    over = f.get("arrive_over_s") or 0  # runs saved before the option: at once
+    if not over:
+        return "all at once"
+    return (f"arriving evenly over {over:g} s ({f['customers'] / over:,.0f} customers/s; the"
+            " driver sent them late by p50/p99/max "
+            + fmt_ms(f["driver_arrival_lag"], ("p50", "p99", "max")) + " ms)")
 
 
 def others_text(cpu: dict) -> str:

@@ -437,7 +437,10 @@ async def steady(system: Distributed, driver: Driver, sampler: Sampler, rates: l
 
 async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, customers: int = 2000,
                      seats: int = 200, follow: float = 0.1, seed: int = 6,
-                     timeout: float = 120.0) -> dict:
+                     timeout: float = 120.0, arrive_over: float = 0.0) -> dict:
+    """``customers`` for ``seats`` one-seat bookings of one show, ten per seat. They arrive
+    at once (``arrive_over`` 0), or one after another at an even rate over that many
+    seconds: a rush the system may keep up with, where 'at once' measures only the queue."""
     rng = random.Random(seed)
     show = f"flash-{uuid.uuid4().hex[:8]}"
     await driver.open_shows({show: seats})
@@ -457,13 +460,15 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
     try:
         after = {svc: probe.max_event_id(svc) for svc in SAGA}
         servers0 = infra_pids(system)
-        go = asyncio.Event()
+        go, spacing = asyncio.Event(), arrive_over / customers
 
-        async def one(t: Trace) -> None:
+        async def one(n: int, t: Trace) -> None:
             await go.wait()
+            if spacing:
+                await asyncio.sleep(max(t0 + n * spacing - time.monotonic(), 0))
             await driver.customer(t)
 
-        tasks = [asyncio.create_task(one(t)) for t in traces]
+        tasks = [asyncio.create_task(one(n, t)) for n, t in enumerate(traces)]
         await asyncio.sleep(0.1)  # every customer is waiting at the door
         t0, wall0 = time.monotonic(), time.time()
         go.set()
@@ -486,6 +491,13 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
             app.close()
     result = analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settled,
                            driver.http, cpu)
+    result["arrive_over_s"] = arrive_over
+    # How late the driver sent each POST against its schedule: a loser's time until told
+    # starts at the send, so a driver that falls behind would hide part of the queue.
+    result["driver_arrival_lag"] = dist_ms([t.sent - (t0 + n * spacing)
+                                            for n, t in enumerate(traces) if t.sent])
+    sent = [t.sent for t in traces if t.sent]
+    result["arrival_span_s"] = round(max(sent) - min(sent), 3) if sent else 0.0
     winners = [t.booking_id for t in traces if "Confirmed" in timeline.get(t.booking_id, {})]
     result["hops_of_winners"] = hops(timeline, inventory_tl, payment_tl, winners)
     result["disturbed"] = [n for n in servers0 if servers0[n] != servers1[n]]

@@ -32,3 +32,21 @@ def test_a_tiny_steady_run_confirms_bookings_and_audits_clean(postgres_server, k
     (step,) = steady["result"]["steps"]
     assert step["confirmed"]["total"] > 0
     assert step["outcomes"].get("unsettled", 0) == 0
+
+
+def test_a_tiny_flash_sale_spread_over_time_sells_exactly_and_tells_every_loser(
+    postgres_server, kafka_bootstrap,
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "flash-sale", "--flash-customers", "60",
+         "--flash-seats", "6", "--flash-over", "1.5", "--no-limits"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "arriving evenly over 1.5 s (40 customers/s" in run.stdout
+    report = json.loads(Path(re.search(r"report: (\S+)", run.stdout).group(1)).read_text())
+    assert report["flash_sale"]["audit"]["ok"], report["flash_sale"]["audit"]
+    sale = report["flash_sale"]["result"]
+    assert sale["exact"] and sale["sold_twice"] == []
+    assert sale["losers_told"] == sale["losers"] == 54
+    assert sale["arrival_span_s"] > 1.3  # spread as asked, not sent at once
