@@ -1,4 +1,5 @@
-"""Smoke test of the benchmark command: a tiny steady run on a fresh system.
+"""Smoke tests of the benchmark command: a tiny steady run, and a tiny flash sale spread
+over time, each on a fresh system.
 
 Checks that ``python -m bench`` starts a system, drives it, audits it, tears it down
 and writes its report; not a measurement (the figures are in docs/benchmarks.md).
