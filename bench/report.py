@@ -195,6 +195,9 @@ def flash_text(f: dict) -> str:
         + fmt_ms(told, ("p50", "p95", "p99", "max")),
         "  time until told, from the sale's start (ms): p50/p95/p99/max "
         + fmt_ms(f["losers_told_from_start"], ("p50", "p95", "p99", "max")),
+        *(["  time until told, from the customer's scheduled arrival (ms): p50/p95/p99/max "
+           + fmt_ms(f["losers_told_from_arrival"], ("p50", "p95", "p99", "max"))]
+          if f.get("arrive_over_s") else []),
         "  winners confirmed, from POST (ms): p50/p95/p99/max "
         + fmt_ms(conf, ("p50", "p95", "p99", "max")),
         (f"  POSTs accepted at {f['customers'] / max(f['all_posts_answered_s'], 1e-9):.0f}/s;"

@@ -490,7 +490,7 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
         for app in apps.values():
             app.close()
     result = analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settled,
-                           driver.http, cpu)
+                           driver.http, cpu, spacing)
     result["arrive_over_s"] = arrive_over
     # How late the driver sent each POST against its schedule: a loser's time until told
     # starts at the send, so a driver that falls behind would hide part of the queue.
@@ -531,11 +531,13 @@ async def settled_seat_map(driver: Driver, show: str, confirmed: int, timeout: f
 
 
 def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settled, http,
-                  cpu) -> dict:
+                  cpu, spacing: float = 0.0) -> dict:
+    """``spacing``: the seconds between two customers' scheduled arrivals (0: at once)."""
     confirmed, told_post, told_start, told_accept, conf = [], [], [], [], []
+    told_arrival = []  # from the customer's scheduled arrival: the driver's delays count
     other: Counter = Counter()
     losers = refused = 0
-    for t in traces:
+    for n, t in enumerate(traces):
         rec = timeline.get(t.booking_id, {})
         if "Confirmed" in rec:
             confirmed.append(t)
@@ -554,6 +556,8 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
                 told_accept.append(rec["Cancelled"] - accepted_wall)
         else:
             other["unsettled" if not rec else rec.get("reason", "?")] += 1
+            continue
+        told_arrival.append(told_start[-1] - n * spacing)
     sold = Counter(seat for t in confirmed for seat in t.seats)
     booked = {s["seat_id"]: s.get("booking_id")
               for s in seat_map.get("seats", []) if s["state"] == "BOOKED"}
@@ -572,6 +576,7 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
         "other_outcomes": dict(other),
         "losers_told_from_post": dist_ms(told_post),
         "losers_told_from_start": dist_ms(told_start),
+        "losers_told_from_arrival": dist_ms(told_arrival),
         "losers_told_after_202": dist_ms(told_accept),
         "winners_confirmed_from_post": dist_ms(conf),
         "all_posts_answered_s": round(answered, 2),

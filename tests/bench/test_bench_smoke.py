@@ -51,3 +51,4 @@ def test_a_tiny_flash_sale_spread_over_time_sells_exactly_and_tells_every_loser(
     assert sale["exact"] and sale["sold_twice"] == []
     assert sale["losers_told"] == sale["losers"] == 54
     assert sale["arrival_span_s"] > 1.3  # spread as asked, not sent at once
+    assert sale["losers_told_from_arrival"]["n"] == 54
