@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from pymongo import DESCENDING
 from pymongo.database import Database
 
-from projections.mongo_store import MongoViewStore, current_generation
+from projections.mongo_store import MongoViewStore, current_generation, from_stored
 from projections.projector import InMemoryViewStore
 
 STREAMS = ("booking", "inventory", "payment")
@@ -65,7 +65,8 @@ class MongoQueries:
 
     def customer_bookings(self, customer_id: str, limit: int) -> list[dict[str, Any]]:
         cursor = self._store().collection("bookings").find({"customer_id": customer_id})
-        return list(cursor.sort([("requested_at", DESCENDING), ("_id", DESCENDING)]).limit(limit))
+        cursor = cursor.sort([("requested_at", DESCENDING), ("_id", DESCENDING)]).limit(limit)
+        return [from_stored("bookings", d) for d in cursor]
 
     def seat_map(self, show_id: str) -> dict[str, Any] | None:
         return self._store().get("seat_maps", show_id)

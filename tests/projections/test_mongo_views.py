@@ -269,3 +269,42 @@ def test_seat_maps_are_stored_as_one_string_and_read_back_as_the_fold(stores, vi
     projector.store.forget("seat_maps")
     got = {k: v for k, v in MongoQueries(views_db).seat_map("s1").items() if k != "_rev"}
     assert got == expected and list(got["seats"]) == list(expected["seats"])
+
+
+def test_bookings_and_payments_keep_their_lists_as_strings_and_read_back_as_the_fold(
+    stores, views_db,
+):
+    from projections.queries import MongoQueries
+
+    saga_with_bookings(stores, seed=9, bookings=12)
+    readers = readers_for(stores)
+    projector = Projector(views_db, readers)
+    caught_up(projector)
+    mem = InMemoryViewStore()
+    for reader in readers.values():
+        project(mem, read_public(reader, 1, 100_000).events)
+    folded = mem.docs["bookings"]
+    # One with a declined attempt (a "reason") and a long timeline, to read back.
+    key = next(k for k, d in folded.items()
+               if any(a["outcome"] == "failed" for a in d["attempts"].values()))
+    bookings = projector.store.collection("bookings")
+    raw = bookings.find_one({"_id": key})
+    assert "timeline" not in raw and "attempts" not in raw
+    assert isinstance(raw["timeline_json"], str) and isinstance(raw["attempts_json"], str)
+
+    queries = MongoQueries(views_db)
+    expected = {k: v for k, v in folded[key].items() if k != "_rev"}
+    assert {k: v for k, v in queries.booking(key).items() if k != "_rev"} == expected
+    listed = {d["_id"]: d for d in queries.customer_bookings(expected["customer_id"], 100)}
+    assert {k: v for k, v in listed[key].items() if k != "_rev"} == expected
+    raw_payment = projector.store.collection("payments").find_one({"_id": key})
+    assert "attempts" not in raw_payment and isinstance(raw_payment["attempts_json"], str)
+    payment = {k: v for k, v in mem.docs["payments"][key].items() if k != "_rev"}
+    assert any("reason" in a for a in payment["attempts"])
+    assert {k: v for k, v in queries.payment(key).items() if k != "_rev"} == payment
+
+    # A booking stored with sub-documents (the form before) still reads as the fold.
+    older = {k: v for k, v in raw.items() if not k.endswith("_json")}
+    older.update(timeline=expected["timeline"], attempts=expected["attempts"])
+    bookings.replace_one({"_id": key}, older)
+    assert {k: v for k, v in queries.booking(key).items() if k != "_rev"} == expected
