@@ -4,6 +4,7 @@ alike.
 
     python -m bench.compare --before fce073f --rates 10,20 --duration 15 --rounds 2
     python -m bench.compare --before 57b14a4 --scenario flash-sale --rounds 2
+    python -m bench.compare --before 57b14a4 --scenario flash-sale --flash-over 10
 
 The other version is checked out with ``git worktree`` under .data/bench/src-<ref>
 (sharing this checkout's .venv) and run from there: its services, driven by the after
@@ -55,7 +56,8 @@ def use_bench_of(tree: Path, source: Path) -> None:
 def run_bench(tree: Path, args: argparse.Namespace) -> dict:
     if args.scenario == "flash-sale":
         cmd = [sys.executable, "-m", "bench", "flash-sale", "--no-limits",
-               "--flash-customers", str(args.customers), "--seed", str(args.seed)]
+               "--flash-customers", str(args.customers), "--seed", str(args.seed),
+               "--flash-over", str(args.flash_over)]
     else:
         cmd = [sys.executable, "-m", "bench", "steady", "--rates", args.rates, "--duration",
                str(args.duration), "--idle-seconds", "1", "--no-limits", "--keep-going",
@@ -71,7 +73,10 @@ def run_bench(tree: Path, args: argparse.Namespace) -> dict:
 def flash_figures(report: dict) -> dict[float, dict]:
     """One row (keyed by the number of customers) from a flash-sale report."""
     f = report["flash_sale"]["result"]
-    told = f["losers_told_from_post"]
+    # From the scheduled arrival where the customers were spread out (the driver's delays
+    # count); at once, from the POST.
+    told = f.get("losers_told_from_arrival") if f.get("arrive_over_s") else None
+    told = told or f["losers_told_from_post"]
     per = f["cpu"].get("ms_per_confirmed") or {}
     return {f["customers"]: {
         "exact": 1.0 if f["exact"] else 0.0,
@@ -143,6 +148,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--scenario", choices=["steady", "flash-sale"], default="steady")
     p.add_argument("--customers", type=int, default=2000, help="flash-sale: customers")
+    p.add_argument("--flash-over", type=float, default=0.0,
+                   help="flash-sale: the customers arrive evenly over this many seconds")
     p.add_argument("--bench-of", choices=["after", "each"], default="after",
                    help="after: both versions driven by the after version's bench/ (the same "
                         "load driver and analysis, only the system differs; note that bench/ "

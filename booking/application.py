@@ -27,14 +27,16 @@ class IdempotencyConflict(Exception):
 
 class SeatsTaken(Exception):
     """Inventory already holds or has sold some of the seats asked for, for another
-    booking (HTTP 409): nothing was recorded; choose other seats."""
+    booking, or another booking asked for them first and waits for inventory's answer
+    (HTTP 409): nothing was recorded; choose other seats, or ask again shortly."""
 
     def __init__(self, show_id: str, seat_ids: list[str]) -> None:
         super().__init__(show_id, seat_ids)
         self.show_id, self.seat_ids = show_id, seat_ids
 
     def __str__(self) -> str:
-        return f"already held or sold on {self.show_id}: {', '.join(self.seat_ids)}"
+        return (f"already held, sold or being booked on {self.show_id}: "
+                f"{', '.join(self.seat_ids)}")
 
 
 class Requested(NamedTuple):
@@ -78,31 +80,37 @@ class BookingService(ServiceApplication):
     ) -> Requested:
         """Create the booking, or return the one this key created before (created=False).
         Refused (SeatsTaken) without recording anything if inventory is known to hold
-        or have sold one of the seats for another booking."""
+        or have sold one of the seats for another booking, or another booking recorded
+        here asked for one first and is still waiting for inventory's answer."""
         booking_id = Booking.create_id(customer_id, idempotency_key)
-        taken = self.taken_seats.taken(show_id, seat_ids, apart_from=str(booking_id))
-        if taken:
+        claim = self.taken_seats.claim(show_id, seat_ids, str(booking_id))
+        if claim.taken:
             if not self._made_before(booking_id):
-                raise SeatsTaken(show_id, taken)
+                raise SeatsTaken(show_id, claim.taken)
             existing = self.find(booking_id)  # a repeat: the same answer as the first time
             return self._repeated(existing, show_id, seat_ids, payment_method)
         # No write lock and no read first: a new booking races nothing in this process
         # (nothing reacts to it before it is stored), so concurrent requests are written
         # side by side; a repeated key loses the version check and is read back instead.
-        booking = Booking(
-            customer_id=customer_id,
-            idempotency_key=idempotency_key,
-            show_id=show_id,
-            seat_ids=seat_ids,
-            payment_method=payment_method,
-            requested_at=self.clock.now(),
-        )
+        # The claim comes first, so inventory's answer cannot arrive before it.
         try:
+            booking = Booking(
+                customer_id=customer_id,
+                idempotency_key=idempotency_key,
+                show_id=show_id,
+                seat_ids=seat_ids,
+                payment_method=payment_method,
+                requested_at=self.clock.now(),
+            )
             position = self.save_all(booking)  # outside writing(): stored, not cached
             return Requested(booking, True, position)
         except IntegrityError:  # this key made a booking before (here or in another instance)
-            existing = self.find(booking.id)
+            self.taken_seats.unclaim(show_id, claim.claimed, str(booking_id))
+            existing = self.find(booking_id)
             assert existing is not None
+        except BaseException:
+            self.taken_seats.unclaim(show_id, claim.claimed, str(booking_id))
+            raise
         return self._repeated(existing, show_id, seat_ids, payment_method)
 
     def _made_before(self, booking_id: UUID) -> bool:
@@ -164,8 +172,8 @@ class BookingService(ServiceApplication):
 
     @policy.register
     def _(self, m: c.SeatsRejected, p: ProcessingEvent) -> None:
-        if m.reason == "seats_taken":
-            self.taken_seats.refused(m.show_id, m.seat_ids)
+        taken = m.seat_ids if m.reason == "seats_taken" else ()
+        self.taken_seats.rejected(m.show_id, str(m.booking_id), taken)
         self._react(m, p, lambda b: b.seats_rejected(m.reason, m.occurred_at))
 
     @policy.register

@@ -115,7 +115,8 @@ def request_booking(
     """Request seats; the saga then holds them and charges the payment method.
     202 with a Location to poll; 200 when this Idempotency-Key already made this booking;
     409 ``seats_taken`` at once when inventory is already known to hold or have sold one
-    of the seats (otherwise a taken seat cancels the booking a moment later)."""
+    of the seats, or another booking asked for one first and waits for inventory's
+    answer (otherwise a taken seat cancels the booking a moment later)."""
     bookings, limits = api.bookings, api.limits
     if len(data.seat_ids) > limits.max_seats_per_booking:
         raise ValidationException(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.http.conftest import ALICE, BOB, OPERATOR
+from tests.http.conftest import ALICE, BOB, LAYOUT, OPERATOR
 
 
 def test_same_key_same_request_returns_the_same_booking(api):
@@ -26,7 +26,7 @@ def test_same_key_other_request_is_a_conflict(api):
 def test_keys_are_per_customer(api):
     api.open_show()
     mine = api.book(key="same").json()["booking_id"]
-    theirs = api.book(key="same", who=BOB)
+    theirs = api.book(seats=["A2"], key="same", who=BOB)
     assert theirs.status_code == 202 and theirs.json()["booking_id"] != mine
 
 
@@ -133,7 +133,8 @@ def test_seats_known_taken_are_refused_at_once_and_nothing_is_booked(api):
     r = api.book(seats=["A1", "A2"], key="late", who=BOB)
     assert r.status_code == 409
     assert r.json() == {"error": "seats_taken", "message":
-                        "seats already held or sold on show-1: A1; nothing was booked, choose others"}
+                        "seats already held, sold or being booked on show-1: A1; nothing was booked,"
+                        " choose others"}
     assert api.system.booking.recorder.max_notification_id() == before  # nothing recorded
     # The holder repeating her own request is not refused: the same booking again.
     again = api.book(seats=["A1"], method="pm_card_chargeDeclined", key="first")
@@ -146,11 +147,41 @@ def test_seats_known_taken_are_refused_at_once_and_nothing_is_booked(api):
     assert api.book(seats=["A1", "A2"], key="later", who=BOB).status_code == 202
 
 
+def test_a_second_request_for_seats_a_pending_booking_asked_for_is_refused_at_once(api):
+    api.open_show()
+    first = api.book(seats=["A1", "A2"], key="k1")
+    assert first.status_code == 202  # PENDING: inventory has not answered yet
+    before = api.system.booking.recorder.max_notification_id()
+    r = api.book(seats=["A2", "A3"], key="k2", who=BOB)
+    assert (r.status_code, r.json()["error"]) == (409, "seats_taken")
+    assert api.system.booking.recorder.max_notification_id() == before  # nothing recorded
+    assert api.book(seats=["A3"], key="k3", who=BOB).status_code == 202  # A3 was not claimed
+    # Repeating the first request is not refused by its own claim.
+    assert api.book(seats=["A1", "A2"], key="k1").status_code == 200
+    api.settle()
+    assert api.booking_of(first.json()["booking_id"])["status"] == "CONFIRMED"
+
+
+def test_a_rejection_frees_the_seats_its_booking_had_claimed(api):
+    # Inventory rejects Alice's second request (her hold limit); until it has, Bob is
+    # refused at once; once it has, the seat is Bob's to ask for.
+    api.open_show(layout={**LAYOUT, "seats": {f"A{i}": "standard" for i in range(1, 13)}})
+    api.book(seats=[f"A{i}" for i in range(1, 11)], method="pm_card_chargeDeclined", key="ten")
+    api.settle()  # ten seats held for Alice (declined: the hold stays), her limit
+    extra = api.book(seats=["A11"], key="eleventh").json()["booking_id"]
+    assert api.book(seats=["A11"], key="b1", who=BOB).status_code == 409  # claimed
+    api.settle()
+    assert api.booking_of(extra)["cancellation_detail"] == "customer_hold_limit"
+    assert api.book(seats=["A11"], key="b2", who=BOB).status_code == 202
+
+
 def test_a_seat_taken_unbeknown_to_booking_still_cancels_the_booking(api):
-    # Two requests before booking has heard anything from inventory: both are accepted,
-    # inventory decides, and the loser learns it from its booking.
+    # Two requests that booking could not tell apart (it lost what it knew in between,
+    # as after a restart; or they came through two booking instances): both are
+    # accepted, inventory decides, and the loser learns it from its booking.
     api.open_show()
     first = api.book(seats=["A1"], key="k1").json()["booking_id"]
+    api.system.booking.taken_seats.forget()
     second = api.book(seats=["A1"], key="k2", who=BOB).json()["booking_id"]
     api.settle()
     assert api.booking_of(first)["status"] == "CONFIRMED"

@@ -187,6 +187,8 @@ def taken_seats_agree(system: EmbeddedSystem) -> None:
             assert actual is not None, f"booking believes {show_id}/{seat} taken; it is free"
             assert booking in (UNKNOWN, str(actual)), (
                 f"booking believes {show_id}/{seat} held by {booking}; inventory: {actual}")
+    # Every claim of a recorded booking ends with inventory's answer for it.
+    assert system.booking.taken_seats.claimed() == {}, "a claim outlived inventory's answer"
 
 
 def settle(system: EmbeddedSystem, clock, hold_for) -> None:
