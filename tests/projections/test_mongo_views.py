@@ -103,6 +103,17 @@ def readers_for(env) -> dict[str, StreamReader]:
     return {s: StreamReader(s, env(s)) for s in ("booking", "inventory", "payment")}
 
 
+def projected_and_folded(stores, views_db, seed: int, bookings: int):
+    """A seeded workload's stores, projected into MongoDB, and folded afresh in memory."""
+    saga_with_bookings(stores, seed=seed, bookings=bookings)
+    readers = readers_for(stores)
+    projector = caught_up(Projector(views_db, readers))
+    mem = InMemoryViewStore()
+    for reader in readers.values():
+        project(mem, read_public(reader, 1, 100_000).events)
+    return projector, mem
+
+
 def test_views_equal_a_fresh_fold_after_duplicated_and_replayed_events(stores, views_db):
     system, _clock = saga_with_bookings(stores, seed=1, bookings=40)
     readers = readers_for(stores)
@@ -176,13 +187,7 @@ def workload_more(system, clock, stop) -> None:
 
 
 def test_in_memory_and_mongo_views_are_the_same_fold(stores, views_db):
-    saga_with_bookings(stores, seed=4, bookings=20)
-    readers = readers_for(stores)
-    projector = Projector(views_db, readers)
-    caught_up(projector)
-    mem = InMemoryViewStore()
-    for reader in readers.values():
-        project(mem, read_public(reader, 1, 100_000).events)
+    projector, mem = projected_and_folded(stores, views_db, seed=4, bookings=20)
     mongo = MongoViewStore(views_db, projector.store.generation)
     strip = lambda d: {k: v for k, v in d.items() if k != "_rev"}
     from projections.rebuild import _as_stored
@@ -243,17 +248,11 @@ def test_seat_maps_are_stored_as_one_string_and_read_back_as_the_fold(stores, vi
     from projections.mongo_store import _SEAT_COLUMNS
     from projections.queries import MongoQueries
 
-    saga_with_bookings(stores, seed=8, bookings=6)
-    readers = readers_for(stores)
-    projector = Projector(views_db, readers)
-    caught_up(projector)
+    projector, mem = projected_and_folded(stores, views_db, seed=8, bookings=6)
     seat_maps = projector.store.collection("seat_maps")
     raw = seat_maps.find_one({"_id": "s1"})
     assert "seats" not in raw and isinstance(raw["seats_json"], str)
     assert raw["counts"]["AVAILABLE"] + raw["counts"]["RESERVED"] + raw["counts"]["BOOKED"] == 8
-    mem = InMemoryViewStore()
-    for reader in readers.values():
-        project(mem, read_public(reader, 1, 100_000).events)
     expected = {k: v for k, v in mem.docs["seat_maps"]["s1"].items() if k != "_rev"}
     got = {k: v for k, v in MongoQueries(views_db).seat_map("s1").items() if k != "_rev"}
     assert got == expected and list(got["seats"]) == list(expected["seats"])
@@ -276,13 +275,7 @@ def test_bookings_and_payments_keep_their_lists_as_strings_and_read_back_as_the_
 ):
     from projections.queries import MongoQueries
 
-    saga_with_bookings(stores, seed=9, bookings=12)
-    readers = readers_for(stores)
-    projector = Projector(views_db, readers)
-    caught_up(projector)
-    mem = InMemoryViewStore()
-    for reader in readers.values():
-        project(mem, read_public(reader, 1, 100_000).events)
+    projector, mem = projected_and_folded(stores, views_db, seed=9, bookings=12)
     folded = mem.docs["bookings"]
     # One with a declined attempt (a "reason") and a long timeline, to read back.
     key = next(k for k, d in folded.items()
