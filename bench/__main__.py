@@ -19,7 +19,9 @@ import time
 from bench import report as rp
 from bench.audit import audit
 from bench.driver import Driver
+from bench.durability import durable
 from bench.limits import measure
+from bench.limits import settings as limit_settings
 from bench.procstats import Sampler, listener_pid, memory_kib
 from bench.projection import projection_lag
 from bench.report import add_totals
@@ -81,6 +83,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--limit-seconds", type=float, default=3, help="per reference limit")
     g.add_argument("--no-limits", action="store_true", help="skip the reference limits")
     g.add_argument("--no-audit", action="store_true", help="skip the invariants audit")
+    g.add_argument("--durable", action="store_true",
+                   help="turn fsync, synchronous_commit and full_page_writes on for the run"
+                        " (the dev cluster has them off), and off again after it")
     g.add_argument("--audit-transitions", action="store_true",
                    help="also check every booking's transitions (slow on big runs)")
     return p.parse_args(argv)
@@ -189,8 +194,21 @@ def source_version() -> str:
 def main(argv: list[str]) -> int:
     args = parse(argv)
     out: dict = {"scenario": args.scenario, "args": vars(args), "machine": machine(),
-                 "note": rp.FSYNC_NOTE, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     out["commit"] = source_version()
+    with durable(limit_settings(), args.durable) as note:
+        out["note"] = note
+        run_scenarios(args, out)
+    out["machine"]["loadavg_after"] = loadavg()
+    path = rp.write_json(out, args.scenario, DATA)
+    print(rp.render(out))
+    print(f"\nreport: {path}")
+    runs = [out[k] for k in ("steady", "flash_sale") if k in out]
+    ok = all("error" not in r and r.get("audit", {"ok": True})["ok"] for r in runs)
+    return 0 if ok and flash_ok(out) else 1
+
+
+def run_scenarios(args: argparse.Namespace, out: dict) -> None:
     private = args.ferretdb == "private"  # its CPU is then the run's own
     if args.scenario == "limits" or not args.no_limits:
         out["limits"] = measure(args.limit_seconds, log)  # before any system runs
@@ -219,13 +237,6 @@ def main(argv: list[str]) -> int:
             return result
 
         out["flash_sale"] = one_system(args, args.flash_hold_seconds, run_flash)
-    out["machine"]["loadavg_after"] = loadavg()
-    path = rp.write_json(out, args.scenario, DATA)
-    print(rp.render(out))
-    print(f"\nreport: {path}")
-    runs = [out[k] for k in ("steady", "flash_sale") if k in out]
-    ok = all("error" not in r and r.get("audit", {"ok": True})["ok"] for r in runs)
-    return 0 if ok and flash_ok(out) else 1
 
 
 def flash_ok(out: dict) -> bool:

@@ -7,7 +7,7 @@ import math
 import time
 from pathlib import Path
 
-FSYNC_NOTE = "PostgreSQL dev cluster: fsync=off, synchronous_commit=off (docs/infra.md)"
+from bench.durability import FAST_NOTE as FSYNC_NOTE  # runs saved without a note
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -84,13 +84,13 @@ def write_json(report: dict, scenario: str, directory: Path) -> Path:
 # --- printing -------------------------------------------------------------------------
 
 
-def limits_text(limits: dict) -> str:
+def limits_text(limits: dict, note: str = FSYNC_NOTE) -> str:
     if not limits:
         return ""
     rows = [[name, f"{m['rate']:,.0f}/s" if "rate" in m else f"{m['ms']} ms", m["how"]]
             for name, m in limits.items() if "rate" in m or "ms" in m]
     skipped = [f"  {name}: {m['error']}" for name, m in limits.items() if "error" in m]
-    return "\n".join([f"Reference limits ({FSYNC_NOTE}):",
+    return "\n".join([f"Reference limits ({note}):",
                       table(["limit", "rate", "how"], rows), *skipped])
 
 
@@ -104,7 +104,7 @@ def _per(d: dict, fmt: str = "{:.0f}") -> str:
                     for n in ("booking", "inventory", "payment"))
 
 
-def steady_text(steps: list[dict], limits: dict) -> str:
+def steady_text(steps: list[dict], limits: dict, note: str = FSYNC_NOTE) -> str:
     es = limits.get("pg_eventsourcing_insert", {}).get("rate")
     flow, res = [], []
     for s in steps:
@@ -143,7 +143,7 @@ def steady_text(steps: list[dict], limits: dict) -> str:
                  *(s["projection_lag"].get(q, "-") for q in lag_cols)]
                 for s in steps if s.get("projection_lag")]
     return "\n".join([
-        f"Steady curve ({FSYNC_NOTE}):",
+        f"Steady curve ({note}):",
         table(["rate/s", "arrived/s", "confirmed/s", "of expected", "held p50/95/99 ms",
                "confirmed p50/95/99 ms", "seen held p99", "seen conf p99", "API behind p50/99",
                "POST p99", "requests", "http errors", "unsettled", "server restarted"], flow),
@@ -180,10 +180,10 @@ def steady_text(steps: list[dict], limits: dict) -> str:
     ])
 
 
-def flash_text(f: dict) -> str:
+def flash_text(f: dict, note: str = FSYNC_NOTE) -> str:
     told, conf = f["losers_told_from_post"], f["winners_confirmed_from_post"]
     lines = [
-        f"Flash sale ({FSYNC_NOTE}):",
+        f"Flash sale ({note}):",
         f"  {f['customers']} customers for {f['seats']} seats, " + arrival_text(f),
         (f"  confirmed {f['confirmed']} (must be {f['seats']}): {'OK' if f['exact'] else 'WRONG'};"
         f" seats sold twice: {f['sold_twice']}; BOOKED seats in the seat map: {f['booked_seats']}"),
@@ -262,20 +262,20 @@ def run_text(run: dict) -> list[str]:
 
 
 def render(out: dict) -> str:
-    m = out["machine"]
+    m, note = out["machine"], out.get("note") or FSYNC_NOTE
     parts = [(f"Machine: {m['nproc']} cores ({m['cpu']}), {m['mem_gib']} GiB; load average"
              f" before {m['loadavg_before']}, after {m.get('loadavg_after')}; source"
              f" {out.get('commit')}")]
     if out.get("limits"):
-        parts.append(limits_text(out["limits"]))
+        parts.append(limits_text(out["limits"], note))
     steady = out.get("steady")
     if steady:
-        text = ([steady_text(steady["result"]["steps"], out.get("limits", {})),
+        text = ([steady_text(steady["result"]["steps"], out.get("limits", {}), note),
                  idle_text(steady["result"]["idle"])] if steady.get("result") else [])
         parts.append("\n".join(text + run_text(steady)))
     flash = out.get("flash_sale")
     if flash:
-        text = [flash_text(flash["result"])] if flash.get("result") else []
+        text = [flash_text(flash["result"], note)] if flash.get("result") else []
         parts.append("\n".join(text + run_text(flash)))
     return "\n\n".join(parts)
 

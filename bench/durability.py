@@ -1,0 +1,54 @@
+"""Run the benchmark against a durable PostgreSQL: ``python -m bench ... --durable``.
+
+The development cluster runs with fsync, synchronous_commit and full_page_writes off
+(docs/infra.md): commits cost less than on any production PostgreSQL. ``durable()``
+turns the three on for the length of a run (ALTER SYSTEM and a reload: all three take
+effect without a restart) and resets them afterwards, so the same machine measures both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from shared.config import Settings
+
+SETTINGS = ("fsync", "synchronous_commit", "full_page_writes")
+FAST_NOTE = "PostgreSQL dev cluster: fsync=off, synchronous_commit=off (docs/infra.md)"
+DURABLE_NOTE = "PostgreSQL made durable for this run: fsync=on, synchronous_commit=on, full_page_writes=on"
+
+
+def current(s: Settings) -> dict[str, str]:
+    """The three settings as a new connection sees them."""
+    with psycopg.connect(s.postgres_conninfo("postgres"), autocommit=True) as c:
+        return {name: c.execute(f"SHOW {name}").fetchone()[0] for name in SETTINGS}
+
+
+def _apply(s: Settings, value: str | None, timeout: float = 10.0) -> None:
+    with psycopg.connect(s.postgres_conninfo("postgres"), autocommit=True) as c:
+        for name in SETTINGS:
+            c.execute(f"ALTER SYSTEM SET {name} = on" if value else f"ALTER SYSTEM RESET {name}")
+        c.execute("SELECT pg_reload_conf()")
+    if value is None:
+        return
+    deadline = time.monotonic() + timeout  # the postmaster re-reads its files on the signal
+    while set(current(s).values()) != {value}:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"PostgreSQL did not take {SETTINGS} = {value}: {current(s)}")
+        time.sleep(0.1)
+
+
+@contextmanager
+def durable(s: Settings, on: bool) -> Iterator[str]:
+    """The run's note on durability; with ``on``, the cluster durable until the end."""
+    if not on:
+        yield FAST_NOTE
+        return
+    _apply(s, "on")
+    try:
+        yield DURABLE_NOTE
+    finally:
+        _apply(s, None)

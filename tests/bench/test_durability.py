@@ -1,0 +1,29 @@
+"""``python -m bench --durable``: the cluster is made durable for a run, then put back."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.durability import DURABLE_NOTE, FAST_NOTE, current, durable
+from bench.limits import settings
+
+pytestmark = pytest.mark.infra
+
+
+def test_a_durable_run_turns_fsync_on_and_puts_the_cluster_back(postgres_server):
+    s = settings()
+    before = current(s)
+    with durable(s, on=True) as note:
+        assert note == DURABLE_NOTE
+        assert current(s) == {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+    assert current(s) == before
+    with durable(s, on=False) as note:  # the default: nothing touched
+        assert note == FAST_NOTE and current(s) == before
+
+
+def test_the_cluster_is_put_back_when_the_run_fails(postgres_server):
+    s = settings()
+    before = current(s)
+    with pytest.raises(RuntimeError), durable(s, on=True):
+        raise RuntimeError("the run died")
+    assert current(s) == before
