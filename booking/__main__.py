@@ -12,7 +12,8 @@ def main() -> None:
     configure_logging()
     settings = Settings.from_env()
     views = MongoQueries(connect(settings.mongo_url)[settings.views_db])
-    app = BookingService(env=settings.service_env(settings.service_db("booking")))
+    app = BookingService(env=settings.service_env(settings.service_db("booking")),
+                         claim_ttl=settings.tuning.seat_claim_s)
     ServiceProcess(app, settings, create_app, settings.service_port("booking"), views=views).run()
 
 

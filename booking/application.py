@@ -14,6 +14,7 @@ from booking.domain import Booking
 from booking.publishing import to_public
 from booking.taken_seats import TakenSeats
 from shared import contracts as c
+from shared.config import Tuning
 from shared.service import ServiceApplication
 
 
@@ -58,9 +59,9 @@ class BookingService(ServiceApplication):
     service = "booking"
     subscribes_to = ("inventory", "payment")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, claim_ttl: float = Tuning.seat_claim_s, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.taken_seats = TakenSeats()
+        self.taken_seats = TakenSeats(claim_ttl=claim_ttl)
 
     def to_public(self, domain_event: Any) -> c.PublicEvent | None:
         return to_public(domain_event)

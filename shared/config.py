@@ -41,6 +41,9 @@ class Tuning:
     # Shortest time between busy projector rounds: fewer, fuller MongoDB writes under load
     # (less CPU taken from the saga), at up to this much more view lag.
     projection_min_round_s: float = 0.1
+    # How long booking keeps a booking's claim on its seats without inventory's answer (with
+    # several booking instances the answer may go to another): booking/taken_seats.py.
+    seat_claim_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class Settings:
                 aggregate_cache=int(_env("AGGREGATE_CACHE", "5000")),
                 unrecorded_positions=int(_env("UNRECORDED_POSITIONS", "1000")),
                 projection_min_round_s=float(_env("PROJECTION_MIN_ROUND_MS", "100")) / 1000,
+                seat_claim_s=float(_env("SEAT_CLAIM_SECONDS", "10")),
             ),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
             databases={s: _env(f"{s.upper()}_DB", s) for s in ("booking", "inventory", "payment")},

@@ -28,3 +28,15 @@ def test_a_local_system_reads_its_services_settings_without_changing_ours(monkey
     assert settings.limits.hold_for == timedelta(seconds=2)  # its own setting wins
     assert settings.topic_prefix == "outer."  # inherited, as its processes inherit it
     assert dict(os.environ) == before
+
+
+def test_the_seat_claim_lapse_is_a_setting_booking_takes():
+    from booking.application import BookingService
+
+    settings = Settings.from_env({"CINEMA_SEAT_CLAIM_SECONDS": "2.5"})
+    assert settings.tuning.seat_claim_s == 2.5 and Settings().tuning.seat_claim_s == 10
+    booking = BookingService(claim_ttl=settings.tuning.seat_claim_s)  # in memory
+    try:
+        assert booking.taken_seats.claim_ttl == 2.5
+    finally:
+        booking.close()
