@@ -56,6 +56,12 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 # Tests start many short-lived groups: do not wait 3 s for more members to join.
 group.initial.rebalance.delay.ms=0
+# Two cores shared with everything else: the defaults' 3 network and 8 I/O threads only
+# take turns. With 1 and 2 (and the serial collector) the broker cost 0.83x the CPU per
+# booking at 10 bookings/s (docs/benchmarks.md, item 26).
+num.network.threads=1
+num.io.threads=2
+background.threads=2
 """
 
 LOG4J = """\
@@ -193,7 +199,7 @@ class Kafka:
             *jit,
             f"-Xms{heap}",
             f"-Xmx{heap}",
-            "-XX:+UseG1GC",
+            "-XX:+UseSerialGC",  # a 512 MB heap on 2 busy cores: no concurrent GC threads
             "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.base / 'log4j2.properties'}",
