@@ -27,17 +27,18 @@ def current(s: Settings) -> dict[str, str]:
         return {name: c.execute(f"SHOW {name}").fetchone()[0] for name in SETTINGS}
 
 
-def _apply(s: Settings, value: str | None, timeout: float = 10.0) -> None:
+def _apply(s: Settings, on: bool, timeout: float = 10.0) -> None:
+    """``on``: the three on, once a new connection sees them; else back to the files'."""
     with psycopg.connect(s.postgres_conninfo("postgres"), autocommit=True) as c:
         for name in SETTINGS:
-            c.execute(f"ALTER SYSTEM SET {name} = on" if value else f"ALTER SYSTEM RESET {name}")
+            c.execute(f"ALTER SYSTEM SET {name} = on" if on else f"ALTER SYSTEM RESET {name}")
         c.execute("SELECT pg_reload_conf()")
-    if value is None:
+    if not on:
         return
     deadline = time.monotonic() + timeout  # the postmaster re-reads its files on the signal
-    while set(current(s).values()) != {value}:
+    while set(current(s).values()) != {"on"}:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"PostgreSQL did not take {SETTINGS} = {value}: {current(s)}")
+            raise RuntimeError(f"PostgreSQL did not turn {SETTINGS} on: {current(s)}")
         time.sleep(0.1)
 
 
@@ -47,8 +48,8 @@ def durable(s: Settings, on: bool) -> Iterator[str]:
     if not on:
         yield FAST_NOTE
         return
-    _apply(s, "on")
+    _apply(s, on=True)
     try:
         yield DURABLE_NOTE
     finally:
-        _apply(s, None)
+        _apply(s, on=False)

@@ -492,12 +492,6 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
     result = analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settled,
                            driver.http, cpu, spacing)
     result["arrive_over_s"] = arrive_over
-    # How late the driver sent each POST against its schedule: a loser's time until told
-    # starts at the send, so a driver that falls behind would hide part of the queue.
-    result["driver_arrival_lag"] = dist_ms([t.sent - (t0 + n * spacing)
-                                            for n, t in enumerate(traces) if t.sent])
-    sent = [t.sent for t in traces if t.sent]
-    result["arrival_span_s"] = round(max(sent) - min(sent), 3) if sent else 0.0
     winners = [t.booking_id for t in traces if "Confirmed" in timeline.get(t.booking_id, {})]
     result["hops_of_winners"] = hops(timeline, inventory_tl, payment_tl, winners)
     result["disturbed"] = [n for n in servers0 if servers0[n] != servers1[n]]
@@ -535,6 +529,10 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
     """``spacing``: the seconds between two customers' scheduled arrivals (0: at once)."""
     confirmed, told_post, told_start, told_accept, conf = [], [], [], [], []
     told_arrival = []  # from the customer's scheduled arrival: the driver's delays count
+    # How late the driver sent each POST against its schedule: a loser's time until told
+    # from the POST starts at the send, so a driver that falls behind hides part of the queue.
+    late = [t.sent - (t0 + n * spacing) for n, t in enumerate(traces) if t.sent]
+    sent = [t.sent for t in traces if t.sent]
     other: Counter = Counter()
     losers = refused = 0
     for n, t in enumerate(traces):
@@ -577,6 +575,8 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
         "losers_told_from_post": dist_ms(told_post),
         "losers_told_from_start": dist_ms(told_start),
         "losers_told_from_arrival": dist_ms(told_arrival),
+        "driver_arrival_lag": dist_ms(late),
+        "arrival_span_s": round(max(sent) - min(sent), 3) if sent else 0.0,
         "losers_told_after_202": dist_ms(told_accept),
         "winners_confirmed_from_post": dist_ms(conf),
         "all_posts_answered_s": round(answered, 2),

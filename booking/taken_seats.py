@@ -35,6 +35,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
+from shared.config import Tuning
+
 UNKNOWN = ""  # holder not known: learned from a rejection, which names seats, not holders
 
 
@@ -52,7 +54,7 @@ class _Show:
 
 
 class TakenSeats:
-    def __init__(self, max_shows: int = 10_000, claim_ttl: float = 10.0,
+    def __init__(self, max_shows: int = 10_000, claim_ttl: float = Tuning.seat_claim_s,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.max_shows, self.claim_ttl, self.clock = max_shows, claim_ttl, clock
         self._shows: OrderedDict[str, _Show] = OrderedDict()
