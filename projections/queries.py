@@ -53,12 +53,27 @@ def wait_for(views: ViewQueries, token: str | None, timeout: float = 2.0) -> boo
 
 
 class MongoQueries:
-    def __init__(self, db: Database) -> None:
+    """Queries of the generation the registry names. The name is read again at most
+    every ``generation_ttl`` seconds, not per query: reading it was a second round trip
+    per query (half of a poll's cost in booking, more in FerretDB). So a rebuild's
+    switch reaches readers within that time; until then they read the generation before,
+    which is complete and stays in place (a token that waits for a later write re-reads
+    the name when it lapses, within its 2 s wait)."""
+
+    def __init__(self, db: Database, generation_ttl: float = 1.0) -> None:
         self.db = db
+        self.generation_ttl = generation_ttl
+        # (read at, its store), replaced in one assignment: the handler threads share it,
+        # and a store used only to read keeps no state.
+        self._current: tuple[float, MongoViewStore] | None = None
 
     def _store(self) -> MongoViewStore:
-        # Read the registry on every query: a rebuild's switch takes effect at once.
-        return MongoViewStore(self.db, current_generation(self.db) or "g0001")
+        known, now = self._current, time.monotonic()
+        if known is None or now - known[0] >= self.generation_ttl:
+            name = current_generation(self.db) or "g0001"
+            store = known[1] if known is not None and known[1].generation == name else None
+            known = self._current = (now, store or MongoViewStore(self.db, name))
+        return known[1]
 
     def booking(self, booking_id: str) -> dict[str, Any] | None:
         return self._store().get("bookings", booking_id)

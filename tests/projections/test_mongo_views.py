@@ -301,3 +301,56 @@ def test_bookings_and_payments_keep_their_lists_as_strings_and_read_back_as_the_
     older.update(timeline=expected["timeline"], attempts=expected["attempts"])
     bookings.replace_one({"_id": key}, older)
     assert {k: v for k, v in queries.booking(key).items() if k != "_rev"} == expected
+
+
+def test_queries_read_the_registry_at_most_once_per_ttl_and_follow_a_switch(views_db, endpoints):
+    """A query costs one round trip, not two (the registry is not read per query), and a
+    rebuild's switch reaches the readers once the name they keep has lapsed."""
+    from pymongo import MongoClient, monitoring
+
+    from projections.mongo_store import POSITIONS, switch_generation
+    from projections.queries import MongoQueries, wait_for
+
+    for generation, status in (("g0001", "OLD"), ("g0002", "NEW")):
+        MongoViewStore(views_db, generation).collection("bookings").insert_one(
+            {"_id": "b1", "status": status})
+        views_db[POSITIONS].insert_one({"_id": f"{generation}/booking", "position": 5})
+    switch_generation(views_db, "g0001")
+
+    class Commands(monitoring.CommandListener):
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        def started(self, event):
+            self.sent.append(event.command_name)
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+
+    listener = Commands()
+    client = MongoClient(endpoints.mongo_url, tz_aware=True, event_listeners=[listener])
+    try:
+        queries = MongoQueries(client[views_db.name], generation_ttl=0.3)
+        assert queries.booking("b1")["status"] == "OLD"
+        listener.sent.clear()
+        for _ in range(5):
+            assert queries.booking("b1")["status"] == "OLD"
+        assert listener.sent == ["find"] * 5  # the booking alone, no registry read
+
+        switch_generation(views_db, "g0002")
+        assert queries.booking("b1")["status"] == "OLD"  # the name kept has not lapsed
+        time.sleep(0.35)
+        assert queries.booking("b1")["status"] == "NEW"
+
+        # A token for a write the kept generation has not reached waits for the switch.
+        switch_generation(views_db, "g0001")
+        views_db[POSITIONS].update_one({"_id": "g0001/booking"}, {"$set": {"position": 9}})
+        started = time.monotonic()
+        assert wait_for(queries, "booking:9")
+        assert 0 < time.monotonic() - started < 1.0
+        assert queries.booking("b1")["status"] == "OLD"
+    finally:
+        client.close()
