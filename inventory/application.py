@@ -51,17 +51,19 @@ class InventoryService(ServiceApplication):
     ) -> None:
         super().__init__(env, clock, recorder)
         self.limits = limits or HoldLimits()
-        # show id -> earliest reserved_until among its live holds; derived from the store at
-        # start, then kept by this instance's own writes.
+        # show id -> earliest reserved_until among its live holds; derived from the store by
+        # the first sweep, then kept by this instance's own writes.
         self.deadlines: dict[str, datetime] = {}
-        # Set when this instance gains Kafka partitions: another instance held seats on
-        # those shows, and only it knew their deadlines. The next sweep learns them again.
+        # Set at start, and when this instance gains Kafka partitions (another instance
+        # held seats on those shows, and only it knew their deadlines): the next sweep
+        # learns them from the store. Set, not read here: the first sweep (at start-up)
+        # would read every show again after the first partition assignment.
         self._relearn_deadlines = threading.Event()
+        self._relearn_deadlines.set()
         # show id -> bookings rejected as unknown show by the per-booking records written
         # before UnknownShowRequests, read from the log up to _legacy_read_to (when shows open).
         self._legacy_unknown: dict[str, set[str]] = {}
         self._legacy_read_to = 0
-        self.recover_deadlines()
 
     def to_public(self, domain_event: Any) -> c.PublicEvent | None:
         return to_public(domain_event)

@@ -43,6 +43,7 @@ def instances(pg_database):
 
     def start() -> InventoryService:
         started.append(InventoryService(env=pg_database.eventsourcing_env(), clock=clock))
+        assert started[-1].release_expired_holds() == 0  # as the runtime does at start-up
         return started[-1]
 
     yield clock, start
