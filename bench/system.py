@@ -15,7 +15,6 @@ from pathlib import Path
 
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
 
 from bench.ferret import PrivateFerretDB
 from shared.contracts import TOPICS
@@ -65,25 +64,15 @@ def stop_system(system: Distributed, log=print) -> None:
     """Stop the services, drop their databases and views, delete their topics. A step
     that fails (a server restarted meanwhile) is reported and the others still run."""
     try:
-        system.close()  # processes, databases, the views database
+        system.close()  # processes, databases, the views database, topics
     except Exception as e:
         log(f"teardown: {type(e).__name__}: {e}")
-        try:
-            system.local.stop_all()
-            system.local.drop_databases()
-        except Exception as e2:
-            log(f"teardown: {type(e2).__name__}: {e2}")
-    s = system.local.settings
-    try:
-        admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap})
-        topics = [s.topic_prefix + t for t in TOPICS.values()]
-        for future in admin.delete_topics(topics, operation_timeout=10).values():
+        for step in (system.local.stop_all, system.local.drop_databases,
+                     system.local.delete_topics):
             try:
-                future.result()
-            except Exception:
-                pass  # never created, or already gone
-    except Exception as e:
-        log(f"teardown: topics: {type(e).__name__}: {e}")
+                step()
+            except Exception as e2:
+                log(f"teardown: {step.__name__}: {type(e2).__name__}: {e2}")
     ferret = getattr(system, "ferret", None)
     if ferret is not None:
         try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from confluent_kafka import KafkaError, KafkaException
 from psycopg import sql
 
 from shared.config import Settings
@@ -58,6 +59,24 @@ class LocalSystem:
                         sql.Identifier(s.service_db(service))
                     )
                 )
+
+    def delete_topics(self) -> None:
+        """Delete this system's topics. A broker keeps every topic it was ever given: the
+        topics of hundreds of finished test and benchmark systems make each metadata
+        request and the broker's periodic work over its partitions cost more."""
+        from confluent_kafka.admin import AdminClient
+
+        from shared.contracts import TOPICS
+
+        s = self.settings
+        admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap})
+        topics = [s.topic_prefix + t for t in TOPICS.values()]
+        for future in admin.delete_topics(topics, operation_timeout=10).values():
+            try:
+                future.result()
+            except KafkaException as e:
+                if e.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:  # never created
+                    raise
 
     def start(self, service: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,16 @@ logger.state.name = state.change.logger
 logger.state.level = WARN
 logger.request.name = kafka.request.logger
 logger.request.level = WARN
+# A line or more per partition created, deleted or recovered at start: tests create
+# hundreds of topics, and this log once reached 650 MB in a day of test runs.
+logger.controller.name = org.apache.kafka.controller
+logger.controller.level = WARN
+logger.storage.name = org.apache.kafka.storage
+logger.storage.level = WARN
+logger.partition.name = kafka.cluster
+logger.partition.level = WARN
+logger.coordinator.name = org.apache.kafka.coordinator
+logger.coordinator.level = WARN
 """
 
 

@@ -93,6 +93,7 @@ class Distributed:
         s = self.local.settings
         with connect(s.mongo_url) as mongo:
             mongo.drop_database(s.views_db)
+        self.local.delete_topics()
 
     # --- talking to it ----------------------------------------------------------
 
