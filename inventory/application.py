@@ -54,10 +54,10 @@ class InventoryService(ServiceApplication):
         # show id -> earliest reserved_until among its live holds; derived from the store by
         # the first sweep, then kept by this instance's own writes.
         self.deadlines: dict[str, datetime] = {}
-        # Set at start, and when this instance gains Kafka partitions (another instance
-        # held seats on those shows, and only it knew their deadlines): the next sweep
-        # learns them from the store. Set, not read here: the first sweep (at start-up)
-        # would read every show again after the first partition assignment.
+        # When set, the next sweep learns every show's deadline from the store. Set at start
+        # (the runtime sweeps once at start-up, off the thread that starts the service), and
+        # whenever this instance gains Kafka partitions: their previous owner may have held
+        # seats on those shows since, and only it knew their deadlines.
         self._relearn_deadlines = threading.Event()
         self._relearn_deadlines.set()
         # show id -> bookings rejected as unknown show by the per-booking records written
