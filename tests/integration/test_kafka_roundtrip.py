@@ -76,3 +76,32 @@ def test_auto_created_topic_uses_prefix(kafka_topics) -> None:
     finally:
         consumer.close()
     assert (message.key(), message.value(), message.offset()) == (b"k", b"v", 0)
+
+
+def test_a_local_system_deletes_its_topics_and_only_its_own(kafka_bootstrap, tmp_path, request) -> None:
+    """What a finished test system leaves on the broker: nothing (a broker keeps every
+    topic it was given), and another system's topics are not touched."""
+    from confluent_kafka.admin import AdminClient
+
+    from launcher.processes import LocalSystem
+    from shared.contracts import TOPICS
+    from shared.messaging.kafka import ensure_topics
+    from tests.fixtures.servers import unique_name
+
+    mine, other = (LocalSystem({"CINEMA_KAFKA_BOOTSTRAP": kafka_bootstrap,
+                                "CINEMA_TOPIC_PREFIX": unique_name(request, p, 40) + "."},
+                               tmp_path / p) for p in ("mine", "other"))
+    my_topics, other_topics = ({s.settings.topic_prefix + t for t in TOPICS.values()}
+                               for s in (mine, other))
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    try:
+        ensure_topics(kafka_bootstrap, sorted(my_topics | other_topics))
+        mine.delete_topics()
+        deadline = time.monotonic() + 15
+        while my_topics & set(admin.list_topics(timeout=10).topics):
+            assert time.monotonic() < deadline, "the topics are still there"
+            time.sleep(0.2)
+        assert other_topics <= set(admin.list_topics(timeout=10).topics)
+        mine.delete_topics()  # again: nothing left to delete is not an error
+    finally:
+        other.delete_topics()
