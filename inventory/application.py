@@ -140,8 +140,12 @@ class InventoryService(ServiceApplication):
         writer (another instance's sweep, or the show's own consumer) is dropped and
         looked at again by the next sweep."""
         if self._relearn_deadlines.is_set():
-            self._relearn_deadlines.clear()
-            self.recover_deadlines()
+            self._relearn_deadlines.clear()  # before: an assignment meanwhile sets it again
+            try:
+                self.recover_deadlines()
+            except BaseException:
+                self._relearn_deadlines.set()  # not learned: the next sweep tries again
+                raise
         now = self.clock.now()
         released = 0
         for show_id in [s for s, d in list(self.deadlines.items()) if d <= now]:

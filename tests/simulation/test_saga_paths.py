@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from booking.application import IdempotencyConflict
 from booking.domain import BookingRuleViolation, BookingStatus
@@ -216,6 +217,25 @@ def test_restarted_inventory_recovers_deadlines_missed_while_down(system, clock,
     system.start_services()
     assert not system.inventory.deadlines  # not read yet: the first sweep learns them
     system.sweep()  # from the event store
+    assert status(system, b) is BookingStatus.CANCELLED
+
+
+def test_deadlines_not_learned_for_a_failed_read_are_learned_by_the_next_sweep(
+    system, clock, gateway, monkeypatch,
+):
+    b = book(system, method="pm_card_chargeDeclined")
+    system.run_until_quiet()
+    clock.advance(HOLD * 3)
+    system.start_services()
+
+    def store_away(*args, **kwargs):
+        raise OperationalError("the store did not answer")
+
+    monkeypatch.setattr(system.inventory, "_notifications", store_away)
+    with pytest.raises(OperationalError):
+        system.sweep()
+    monkeypatch.undo()
+    system.sweep()
     assert status(system, b) is BookingStatus.CANCELLED
 
 
