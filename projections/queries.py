@@ -70,9 +70,8 @@ class MongoQueries:
     def _store(self) -> MongoViewStore:
         known, now = self._current, time.monotonic()
         if known is None or now - known[0] >= self.generation_ttl:
-            name = current_generation(self.db) or "g0001"
-            store = known[1] if known is not None and known[1].generation == name else None
-            known = self._current = (now, store or MongoViewStore(self.db, name))
+            known = self._current = (
+                now, MongoViewStore(self.db, current_generation(self.db) or "g0001"))
         return known[1]
 
     def booking(self, booking_id: str) -> dict[str, Any] | None:
