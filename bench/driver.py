@@ -25,6 +25,9 @@ from tests.e2e.harness import Distributed
 
 FINAL = ("CONFIRMED", "CANCELLED")
 HELD = ("PAYMENT_PENDING", "CONFIRMED")
+# A booking's status only moves forward; a poll that ranks below an earlier one broke
+# monotonic reads (an answer from one source, then an older one from another).
+RANK = {"PENDING": 0, "PAYMENT_PENDING": 1, "CONFIRMED": 2, "CANCELLED": 2}
 VISA, DECLINED = "pm_card_visa", "pm_card_chargeDeclined"
 
 
@@ -50,6 +53,8 @@ class Trace:
     reason: str | None = None
     retried: float | None = None
     polls: int = 0
+    went_back: int = 0  # polls whose status ranked below an earlier poll's
+    held_from_store: bool = False  # the hold was first seen in a not-yet-projected answer
     post_attempts: int = 1  # >1: the POST was repeated (same Idempotency-Key) after a timeout
     error: str | None = None
 
@@ -225,6 +230,7 @@ class Driver:
         """Poll until final; retry a declined payment if this customer does."""
         deadline = t.sent + self.follow_timeout
         interval = self.poll_s
+        best = 0
         while time.monotonic() < deadline:
             await asyncio.sleep(interval)
             if t.polls >= 10:  # after ~10 quick polls, back off: resolution stays ~1/8 of the wait
@@ -237,8 +243,12 @@ class Driver:
                 continue
             doc = r.json()
             now, status = time.monotonic(), doc["status"]
+            t.went_back += RANK[status] < best
+            best = max(best, RANK[status])
             if t.held_seen is None and status in HELD:
                 t.held_seen = now
+                # Only the write model's answers (a booking not projected yet) lack a timeline.
+                t.held_from_store = not doc["timeline"]
             if status in FINAL:
                 t.final, t.final_seen, t.reason = status, now, doc["cancellation_reason"]
                 return

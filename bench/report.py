@@ -151,6 +151,11 @@ def steady_text(steps: list[dict], limits: dict, note: str = FSYNC_NOTE) -> str:
           + ", ".join(f"{k}: {n}" for k, n in {**s["http"]["errors"],
                                                 **s["http"]["transport_errors"]}.items())
           for s in steps if s["http"]["errors"] or s["http"]["transport_errors"]),
+        *(f"  reads at {s['offered_rate']}/s: of {s['client_latency']['followed']} followed"
+          f" bookings, {s['client_latency']['held_first_seen_unprojected']} first seen held"
+          " before the view had them (answered from booking's store),"
+          f" {s['client_latency']['bookings_whose_status_went_back']} seen going back"
+          for s in steps if "bookings_whose_status_went_back" in s["client_latency"]),
         ("  held/confirmed: event time in booking's store - POST sent, every booking (confirmed:"
         " first-try card); seen: as polled through the API by the customers who follow;"
         " API behind: seen CONFIRMED minus its event time (the read side's delay plus the poll"

@@ -384,6 +384,8 @@ def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_
             "post_to_confirmed_visible": dist_ms(seen_conf),
             "api_behind_store_confirmed": dist_ms(stale),
             "followed": sum(1 for t in traces if t.followed),
+            "held_first_seen_unprojected": sum(1 for t in traces if t.held_from_store),
+            "bookings_whose_status_went_back": sum(1 for t in traces if t.went_back),
             "mean_poll_interval_ms": round(1000 * sum(poll_gaps) / len(poll_gaps), 1)
             if poll_gaps else None,
         },
@@ -585,6 +587,8 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
         "client_latency": {
             "post_response": dist_ms([t.post_done - t.sent for t in traces if t.post_done]),
             "followed": sum(1 for t in traces if t.followed),
+            "held_first_seen_unprojected": sum(1 for t in traces if t.held_from_store),
+            "bookings_whose_status_went_back": sum(1 for t in traces if t.went_back),
             "loser_told_visible": dist_ms([t.final_seen - t.sent for t in traces
                                            if t.final == "CANCELLED" and t.final_seen]),
         },
