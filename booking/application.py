@@ -147,7 +147,14 @@ class BookingService(ServiceApplication):
             return Written(deepcopy(booking), self.save_all(booking))
 
     def get_booking(self, booking_id: UUID, customer_id: str | None = None) -> Booking:
-        booking = self.find(booking_id)
+        return self._owned(self.find(booking_id), booking_id, customer_id)
+
+    def get_booking_as_requested(self, booking_id: UUID, customer_id: str | None = None) -> Booking:
+        """The booking as its request made it (PENDING): see ``find_as_created``."""
+        return self._owned(self.find_as_created(booking_id), booking_id, customer_id)
+
+    @staticmethod
+    def _owned(booking: Booking | None, booking_id: UUID, customer_id: str | None) -> Booking:
         if booking is None or (customer_id is not None and booking.customer_id != customer_id):
             raise BookingNotFound(str(booking_id))
         return booking

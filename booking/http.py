@@ -1,8 +1,8 @@
 """The booking API (port 8001): customers request, follow, pay for and cancel bookings.
 
 The customer is always the token's subject. Reads go through one small function
-per endpoint (``read_*``), which will switch from the write model to the MongoDB
-views without touching the handlers.
+per endpoint (``read_*``), which asks the MongoDB views (the write model only for a
+booking not projected yet).
 """
 
 from __future__ import annotations
@@ -85,8 +85,10 @@ def read_booking(
     # Operators may look at any booking (support); customers only at their own.
     owner = None if caller.is_operator else caller.customer_id
     if doc is None or doc["customer_id"] is None:
-        # Not projected yet: the write model knows it, so a new booking never 404s.
-        return Response(booking_view(bookings.get_booking(booking_id, owner)))
+        # Not projected yet: the store knows it, so a new booking never 404s. As requested,
+        # not as it is now: the view, when it comes, may be behind the store, and a
+        # customer must never see the booking go back (PAYMENT_PENDING, then PENDING).
+        return Response(booking_view(bookings.get_booking_as_requested(booking_id, owner)))
     if owner is not None and doc["customer_id"] != owner:
         raise BookingNotFound(str(booking_id))
     return Response(booking_view_from_doc(doc), headers=stale_header(fresh))

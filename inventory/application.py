@@ -128,7 +128,14 @@ class InventoryService(ServiceApplication):
             after = page[-1].id
 
     def get_show(self, show_id: str) -> ShowInventory:
-        show = self.find(ids.show_inventory_id(show_id))
+        return self._known(self.find(ids.show_inventory_id(show_id)), show_id)
+
+    def get_show_as_opened(self, show_id: str) -> ShowInventory:
+        """The show as it was put on sale, every seat available: see ``find_as_created``."""
+        return self._known(self.find_as_created(ids.show_inventory_id(show_id)), show_id)
+
+    @staticmethod
+    def _known(show: ShowInventory | None, show_id: str) -> ShowInventory:
         if show is None:
             raise ShowNotFound(show_id)
         return show

@@ -115,8 +115,9 @@ def read_seats(
     inventory: InventoryService, views: ViewQueries, show_id: str, caller: Caller
 ) -> SeatMap:
     doc = views.seat_map(show_id)
-    if doc is None:  # not projected yet (or no such show): the write model decides
-        return seat_map(inventory.get_show(show_id), reveal_holders=caller.is_operator)
+    if doc is None:  # not projected yet (or no such show): the store decides, as opened
+        # (never ahead of the view that follows, so no seat is seen taken, then free again)
+        return seat_map(inventory.get_show_as_opened(show_id), reveal_holders=caller.is_operator)
     return seat_map_from_doc(doc, reveal_holders=caller.is_operator)
 
 

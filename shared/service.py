@@ -245,6 +245,17 @@ class ServiceApplication(Application):
         """Hook: this instance no longer follows some partitions, so what it learned from
         their messages (not from its own store) will no longer be kept up to date."""
 
+    def find_as_created(self, aggregate_id: Any) -> Any | None:
+        """The aggregate as its first event made it, read from the store: what a query
+        answers before the views have the aggregate. Never ahead of any view (a view
+        starts from that event and only moves on), so a client that reads here first and
+        from a view next never sees the aggregate go back, as it could if this answered
+        the latest version while the views lag (a projector catching up, say)."""
+        try:
+            return self.repository.get(aggregate_id, version=1)
+        except AggregateNotFoundError:
+            return None
+
     def find(self, aggregate_id: Any) -> Any | None:
         deciding = getattr(self._deciding, "processing", None)
         if deciding is not None and aggregate_id in deciding.aggregates:
