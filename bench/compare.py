@@ -92,7 +92,7 @@ def figures(report: dict) -> dict[float, dict]:
         return flash_figures(report)
     out = {}
     for step in report["steady"]["result"]["steps"]:
-        lat, cpu = step["server_latency"], step["cpu"]
+        lat, cpu, seen = step["server_latency"], step["cpu"], step["client_latency"]
         per = cpu.get("ms_per_confirmed") or {}
         out[step["offered_rate"]] = {
             "confirmed_per_s": step["confirmed"]["per_s"],
@@ -105,6 +105,11 @@ def figures(report: dict) -> dict[float, dict]:
             "view_lag_p50": (step.get("projection_lag") or {}).get("p50"),
             "view_lag_p99": (step.get("projection_lag") or {}).get("p99"),
             "other_cores": cpu.get("other_cores"),
+            # What the customers saw through the API (the third table).
+            "seen_held_p50": seen["post_to_held_visible"].get("p50"),
+            "seen_held_p99": seen["post_to_held_visible"].get("p99"),
+            "seen_confirmed_p99": seen["post_to_confirmed_visible"].get("p99"),
+            "went_back": seen.get("bookings_whose_status_went_back"),
             # Which process a change moved (the second table).
             **{f"cpu_{g}": per.get(g) for g in CPU_GROUPS},
         }
@@ -179,9 +184,14 @@ def main() -> None:
     if args.scenario == "steady":
         print("\nCPU ms per confirmed booking, by process:")
         by_process = print_table(runs, [f"cpu_{g}" for g in CPU_GROUPS], unit, width=15)
-        for rate, row in by_process.items():
-            for name, values in row.items():
-                table[rate][name].update(values)
+        print("\nThrough the API, as the customers who follow their booking polled it (ms;"
+              " went_back: bookings whose status was seen going back):")
+        seen = print_table(runs, ["seen_held_p50", "seen_held_p99", "seen_confirmed_p99",
+                                  "went_back"], unit, width=18)
+        for more in (by_process, seen):
+            for rate, row in more.items():
+                for name, values in row.items():
+                    table[rate][name].update(values)
     path = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}-compare.json"
     path.write_text(json.dumps({"before": args.before, "after": head, "args": vars(args),
                                 "runs": runs, "table": table}, indent=2, default=str))
