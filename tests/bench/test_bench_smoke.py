@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_tiny_steady_run_confirms_bookings_and_audits_clean(postgres_server, kafka_bootstrap):
     run = subprocess.run(
         [sys.executable, "-m", "bench", "steady", "--rates", "4", "--duration", "3",
-         "--shows", "4", "--seats", "20", "--no-limits", "--hold-seconds", "2", "--idle-seconds", "1"],
+         "--shows", "4", "--seats", "20", "--no-limits", "--hold-seconds", "2", "--idle-seconds", "1",
+         "--follow", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
@@ -33,6 +34,12 @@ def test_a_tiny_steady_run_confirms_bookings_and_audits_clean(postgres_server, k
     (step,) = steady["result"]["steps"]
     assert step["confirmed"]["total"] > 0
     assert step["outcomes"].get("unsettled", 0) == 0
+    # Every customer polled: none saw the status go back, and none saw the hold before the
+    # views had it (a booking not projected yet reads as requested, PENDING).
+    seen = step["client_latency"]
+    assert seen["followed"] == step["bookings"] > 0
+    assert seen["bookings_whose_status_went_back"] == 0
+    assert seen["held_first_seen_unprojected"] == 0
 
 
 def test_a_tiny_flash_sale_spread_over_time_sells_exactly_and_tells_every_loser(
