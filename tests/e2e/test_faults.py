@@ -1,4 +1,5 @@
-"""Faults in the real system: kill -9 of each service mid-batch, redelivery, republishing.
+"""Faults in the real system: kill -9 of each service mid-batch and of the Kafka broker,
+redelivery, republishing.
 
 What must hold afterwards: every booking ends CONFIRMED or CANCELLED, no seat is
 sold twice, no booking is charged twice, the money balances, and a message seen
@@ -7,10 +8,15 @@ again has no second effect.
 
 from __future__ import annotations
 
+import inspect
+import os
 import random
+import signal
+import subprocess
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,11 +26,16 @@ from booking.application import BookingService
 from inventory.application import InventoryService
 from payment.application import PaymentService
 from shared.contracts import TOPICS
+from shared.messaging.kafka import KafkaPublisher
 from tests.simulation import invariants as inv
 
 pytestmark = pytest.mark.infra
 
 SEED = 20261125
+ROOT = Path(__file__).resolve().parents[2]
+# How long a relay waits for its messages to be delivered before it gives up and publishes
+# them again from its recorded position.
+RELAY_PATIENCE = inspect.signature(KafkaPublisher.flush).parameters["timeout"].default
 
 
 def book_until_accepted(system, customer, show, seats, method, give_up_after=60.0):
@@ -196,3 +207,65 @@ def test_rewound_consumers_and_republished_logs_have_no_effect(start_system):
     ledger.close()
     audit(system)
     print(f"\n{redelivered} messages in the topics after republishing, all redelivered")
+
+
+def test_the_broker_killed_and_restarted_mid_saga_loses_and_duplicates_nothing(
+    start_system, kafka_bootstrap,
+):
+    """kill -9 of the Kafka broker while customers book, down for longer than a relay waits
+    for its deliveries, then a restart by scripts/infra. Bookings are taken meanwhile
+    (they wait in the outboxes); the relays give up, re-read their positions and publish
+    again, so the messages still queued in the producers go out twice; the consumers
+    reconnect. Every booking settles once."""
+    from scripts.infractl.config import load
+    from scripts.infractl.kafka import Kafka
+
+    broker = Kafka(load(ROOT))
+    pid = broker.pid()
+    assert pid is not None and broker.cfg.kafka_bootstrap == kafka_bootstrap, (
+        "this test restarts the broker that scripts/infra started for this checkout")
+    rng = random.Random(SEED + 1)
+    system = start_system(hold_seconds="8")
+    shows = [f"broker-{i}" for i in range(2)]
+    for show in shows:
+        system.open_show(show, seats=12)
+    bookings: dict[str, str] = {}
+    outage = threading.Event()
+    taken_during_outage: list[str] = []
+    done = threading.Event()
+
+    def customers():
+        for i in range(40):
+            show, n = rng.choice(shows), rng.choice([1, 2])
+            seats = rng.sample([f"A{k}" for k in range(1, 13)], n)
+            method = rng.choice(["pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined"])
+            booking_id = book_until_accepted(system, f"c{i % 5}", show, seats, method)
+            if booking_id is not None:
+                bookings[booking_id] = f"c{i % 5}"
+                if outage.is_set():
+                    taken_during_outage.append(booking_id)
+            time.sleep(rng.uniform(0.05, 0.25))
+        done.set()
+
+    client = threading.Thread(target=customers)
+    client.start()
+    time.sleep(1.5)
+    os.kill(pid, signal.SIGKILL)  # no controlled shutdown: what a crash or an OOM kill does
+    outage.set()
+    time.sleep(RELAY_PATIENCE + 5)
+    restart = subprocess.run([str(ROOT / "scripts" / "infra"), "up"], capture_output=True,
+                             text=True, timeout=180, check=False)
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    outage.clear()
+    assert broker.pid() not in (None, pid)
+    client.join(120)
+    assert done.is_set()
+    assert taken_during_outage, "no booking was taken while the broker was down"
+    wait_final(system, bookings)
+    settle(system)
+    audit(system)
+    gave_up = [s for s in ("booking", "inventory", "payment")
+               if "relay failed" in (system.local.log_dir / f"{s}.log").read_text()]
+    assert "booking" in gave_up, "booking's relay never gave up: the outage was too short"
+    print(f"\n{len(bookings)} bookings, {len(taken_during_outage)} taken while the broker was"
+          f" down; relays that gave up and published again: {gave_up}")
