@@ -82,31 +82,45 @@ def audit(system):
         ledger.close()
 
 
+class Customers(threading.Thread):
+    """Customers one after another, each booking 1 or 2 random seats (of 12) of a random
+    show, one in three with a declined card, retrying through outages. ``bookings``: booking
+    id -> customer; ``refused``: how many were refused at once (seats known taken)."""
+
+    def __init__(self, system, rng: random.Random, shows: list[str], count: int, people: int,
+                 pause: tuple[float, float], on_booked=lambda booking_id: None) -> None:
+        super().__init__()
+        self.system, self.rng, self.shows, self.count, self.people = system, rng, shows, count, people
+        self.pause, self.on_booked = pause, on_booked
+        self.bookings: dict[str, str] = {}
+        self.refused = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        rng = self.rng
+        for i in range(self.count):
+            show, n = rng.choice(self.shows), rng.choice([1, 2])
+            seats = rng.sample([f"A{k}" for k in range(1, 13)], n)
+            method = rng.choice(["pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined"])
+            customer = f"c{i % self.people}"
+            booking_id = book_until_accepted(self.system, customer, show, seats, method)
+            if booking_id is None:
+                self.refused += 1
+            else:
+                self.bookings[booking_id] = customer
+                self.on_booked(booking_id)
+            time.sleep(rng.uniform(*self.pause))
+        self.done.set()
+
+
 def test_kill_9_each_service_in_turn_mid_batch(start_system):
     rng = random.Random(SEED)
     system = start_system(hold_seconds="4")
     shows = [f"crash-{i}" for i in range(3)]
     for show in shows:
         system.open_show(show, seats=12)
-    bookings: dict[str, str] = {}
     kills: list[str] = []
-    refused: list[int] = []
-    done = threading.Event()
-
-    def customers():
-        for i in range(60):
-            show, n = rng.choice(shows), rng.choice([1, 2])
-            seats = rng.sample([f"A{k}" for k in range(1, 13)], n)
-            method = rng.choice(["pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined"])
-            booking_id = book_until_accepted(system, f"c{i % 7}", show, seats, method)
-            if booking_id is not None:
-                bookings[booking_id] = f"c{i % 7}"
-            else:
-                refused.append(i)
-            time.sleep(rng.uniform(0, 0.08))
-        done.set()
-
-    client = threading.Thread(target=customers)
+    client = Customers(system, rng, shows, count=60, people=7, pause=(0, 0.08))
     client.start()
     for service in rng.sample(["booking", "inventory", "payment"], 3) * 2:
         time.sleep(rng.uniform(0.2, 1.2))
@@ -116,11 +130,12 @@ def test_kill_9_each_service_in_turn_mid_batch(start_system):
         system.local.start(service)
         system.local.wait_ready(service)
     client.join(120)
-    assert done.is_set()
-    wait_final(system, bookings)
+    assert client.done.is_set()
+    wait_final(system, client.bookings)
     settle(system)
     audit(system)
-    print(f"\n{len(bookings)} bookings, {len(refused)} refused at once, {len(kills)} kills: {kills}")
+    print(f"\n{len(client.bookings)} bookings, {client.refused} refused at once,"
+          f" {len(kills)} kills: {kills}")
 
 
 def high_watermarks(bootstrap: str, topics: list[str]) -> dict[str, int]:
@@ -229,25 +244,15 @@ def test_the_broker_killed_and_restarted_mid_saga_loses_and_duplicates_nothing(
     shows = [f"broker-{i}" for i in range(2)]
     for show in shows:
         system.open_show(show, seats=12)
-    bookings: dict[str, str] = {}
     outage = threading.Event()
     taken_during_outage: list[str] = []
-    done = threading.Event()
 
-    def customers():
-        for i in range(40):
-            show, n = rng.choice(shows), rng.choice([1, 2])
-            seats = rng.sample([f"A{k}" for k in range(1, 13)], n)
-            method = rng.choice(["pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined"])
-            booking_id = book_until_accepted(system, f"c{i % 5}", show, seats, method)
-            if booking_id is not None:
-                bookings[booking_id] = f"c{i % 5}"
-                if outage.is_set():
-                    taken_during_outage.append(booking_id)
-            time.sleep(rng.uniform(0.05, 0.25))
-        done.set()
+    def booked(booking_id: str) -> None:
+        if outage.is_set():
+            taken_during_outage.append(booking_id)
 
-    client = threading.Thread(target=customers)
+    client = Customers(system, rng, shows, count=40, people=5, pause=(0.05, 0.25),
+                       on_booked=booked)
     client.start()
     time.sleep(1.5)
     os.kill(pid, signal.SIGKILL)  # no controlled shutdown: what a crash or an OOM kill does
@@ -259,13 +264,13 @@ def test_the_broker_killed_and_restarted_mid_saga_loses_and_duplicates_nothing(
     outage.clear()
     assert broker.pid() not in (None, pid)
     client.join(120)
-    assert done.is_set()
+    assert client.done.is_set()
     assert taken_during_outage, "no booking was taken while the broker was down"
-    wait_final(system, bookings)
+    wait_final(system, client.bookings)
     settle(system)
     audit(system)
     gave_up = [s for s in ("booking", "inventory", "payment")
                if "relay failed" in (system.local.log_dir / f"{s}.log").read_text()]
     assert "booking" in gave_up, "booking's relay never gave up: the outage was too short"
-    print(f"\n{len(bookings)} bookings, {len(taken_during_outage)} taken while the broker was"
+    print(f"\n{len(client.bookings)} bookings, {len(taken_during_outage)} taken while the broker was"
           f" down; relays that gave up and published again: {gave_up}")
