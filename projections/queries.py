@@ -58,7 +58,12 @@ class MongoQueries:
     per query (half of a poll's cost in booking, more in FerretDB). So a rebuild's
     switch reaches readers within that time; until then they read the generation before,
     which is complete and stays in place (a token that waits for a later write re-reads
-    the name when it lapses, within its 2 s wait)."""
+    the name when it lapses, within its 2 s wait).
+
+    A reader moves to a newly named generation only once that one has projected every
+    stream at least as far as the generation it reads: at a switch the live projector may
+    still be writing the old one for a moment, and the new one, a few events behind, would
+    otherwise show this reader's customers an older state than it just showed them."""
 
     def __init__(self, db: Database, generation_ttl: float = 1.0) -> None:
         self.db = db
@@ -70,9 +75,17 @@ class MongoQueries:
     def _store(self) -> MongoViewStore:
         known, now = self._current, time.monotonic()
         if known is None or now - known[0] >= self.generation_ttl:
-            known = self._current = (
-                now, MongoViewStore(self.db, current_generation(self.db) or "g0001"))
+            named = current_generation(self.db) or "g0001"
+            if known is not None and named != known[1].generation:
+                named = self._caught_up(named, known[1])
+            known = self._current = (now, MongoViewStore(self.db, named))
         return known[1]
+
+    def _caught_up(self, named: str, reading: MongoViewStore) -> str:
+        """``named`` if it is at or past ``reading`` in every stream, else ``reading``'s."""
+        ahead = MongoViewStore(self.db, named).positions(STREAMS)
+        behind = [s for s, p in reading.positions(STREAMS).items() if ahead[s] < p]
+        return reading.generation if behind else named
 
     def booking(self, booking_id: str) -> dict[str, Any] | None:
         return self._store().get("bookings", booking_id)

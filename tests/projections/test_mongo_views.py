@@ -354,3 +354,32 @@ def test_queries_read_the_registry_at_most_once_per_ttl_and_follow_a_switch(view
         assert queries.booking("b1")["status"] == "OLD"
     finally:
         client.close()
+
+
+def test_readers_move_to_a_new_generation_only_once_it_has_caught_up(views_db):
+    """At a switch the new generation may be a few events behind the old one (the live
+    projector wrote the old one until it saw the switch): readers wait for it."""
+    from projections.mongo_store import POSITIONS, switch_generation
+    from projections.queries import MongoQueries
+
+    for generation, status, position in (("g0001", "PAYMENT_PENDING", 7), ("g0002", "PENDING", 5)):
+        MongoViewStore(views_db, generation).collection("bookings").insert_one(
+            {"_id": "b1", "status": status})
+        for stream in ("booking", "inventory", "payment"):
+            views_db[POSITIONS].insert_one({"_id": f"{generation}/{stream}", "position": position})
+    switch_generation(views_db, "g0001")
+    queries = MongoQueries(views_db, generation_ttl=0.05)
+    assert queries.booking("b1")["status"] == "PAYMENT_PENDING"
+
+    switch_generation(views_db, "g0002")  # behind in every stream
+    time.sleep(0.1)
+    assert queries.booking("b1")["status"] == "PAYMENT_PENDING"  # still the old one
+    for stream in ("booking", "inventory"):  # caught up in two streams of three: not yet
+        views_db[POSITIONS].update_one({"_id": f"g0002/{stream}"}, {"$set": {"position": 8}})
+    time.sleep(0.1)
+    assert queries.booking("b1")["status"] == "PAYMENT_PENDING"
+    MongoViewStore(views_db, "g0002").collection("bookings").update_one(
+        {"_id": "b1"}, {"$set": {"status": "CONFIRMED"}})
+    views_db[POSITIONS].update_one({"_id": "g0002/payment"}, {"$set": {"position": 7}})
+    time.sleep(0.1)
+    assert queries.booking("b1")["status"] == "CONFIRMED"  # at or past the old one: moved
