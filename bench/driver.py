@@ -20,14 +20,12 @@ from datetime import datetime
 import aiohttp
 import msgspec
 
+from projections.booking_view import STATUS_RANK
 from shared import ids
 from tests.e2e.harness import Distributed
 
 FINAL = ("CONFIRMED", "CANCELLED")
 HELD = ("PAYMENT_PENDING", "CONFIRMED")
-# A booking's status only moves forward; a poll that ranks below an earlier one broke
-# monotonic reads (an answer from one source, then an older one from another).
-RANK = {"PENDING": 0, "PAYMENT_PENDING": 1, "CONFIRMED": 2, "CANCELLED": 2}
 VISA, DECLINED = "pm_card_visa", "pm_card_chargeDeclined"
 
 
@@ -243,8 +241,9 @@ class Driver:
                 continue
             doc = r.json()
             now, status = time.monotonic(), doc["status"]
-            t.went_back += RANK[status] < best
-            best = max(best, RANK[status])
+            # A poll that ranks below an earlier one broke monotonic reads.
+            t.went_back += STATUS_RANK[status] < best
+            best = max(best, STATUS_RANK[status])
             if t.held_seen is None and status in HELD:
                 t.held_seen = now
                 # Only the write model's answers (a booking not projected yet) lack a timeline.

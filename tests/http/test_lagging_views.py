@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from booking.http import create_app as booking_app
 from embedded.system import EmbeddedSystem
 from inventory.http import create_app as inventory_app
+from projections.booking_view import STATUS_RANK
 from projections.projector import project
 from projections.queries import InMemoryQueries
 from projections.sources import read_public
@@ -23,7 +24,6 @@ from shared.clock import FakeClock
 from shared.config import Settings
 from tests.http.conftest import ALICE, LAYOUT, OPERATOR, SECRET
 
-STATUS_RANK = {"PENDING": 0, "PAYMENT_PENDING": 1, "CONFIRMED": 2, "CANCELLED": 2}
 SEAT_RANK = {"AVAILABLE": 0, "RESERVED": 1, "BOOKED": 2}
 STREAMS = ("booking", "inventory", "payment")
 
