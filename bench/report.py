@@ -151,10 +151,7 @@ def steady_text(steps: list[dict], limits: dict, note: str = FSYNC_NOTE) -> str:
           + ", ".join(f"{k}: {n}" for k, n in {**s["http"]["errors"],
                                                 **s["http"]["transport_errors"]}.items())
           for s in steps if s["http"]["errors"] or s["http"]["transport_errors"]),
-        *(f"  reads at {s['offered_rate']}/s: of {s['client_latency']['followed']} followed"
-          f" bookings, {s['client_latency']['held_first_seen_unprojected']} first seen held"
-          " before the view had them (answered from booking's store),"
-          f" {s['client_latency']['bookings_whose_status_went_back']} seen going back"
+        *(f"  reads at {s['offered_rate']}/s: " + reads_text(s["client_latency"])
           for s in steps if "bookings_whose_status_went_back" in s["client_latency"]),
         ("  held/confirmed: event time in booking's store - POST sent, every booking (confirmed:"
         " first-try card); seen: as polled through the API by the customers who follow;"
@@ -185,6 +182,13 @@ def steady_text(steps: list[dict], limits: dict, note: str = FSYNC_NOTE) -> str:
     ])
 
 
+def reads_text(seen: dict) -> str:
+    """What the customers who polled saw: the two checks of monotonic, projected reads."""
+    return (f"of {seen['followed']} followed bookings, {seen['held_first_seen_unprojected']}"
+            " first seen held before the view had them (answered from booking's store),"
+            f" {seen['bookings_whose_status_went_back']} seen going back")
+
+
 def flash_text(f: dict, note: str = FSYNC_NOTE) -> str:
     told, conf = f["losers_told_from_post"], f["winners_confirmed_from_post"]
     lines = [
@@ -205,6 +209,8 @@ def flash_text(f: dict, note: str = FSYNC_NOTE) -> str:
           if f.get("arrive_over_s") else []),
         "  winners confirmed, from POST (ms): p50/p95/p99/max "
         + fmt_ms(conf, ("p50", "p95", "p99", "max")),
+        *(["  reads: " + reads_text(f["client_latency"])]
+          if "bookings_whose_status_went_back" in f.get("client_latency", {}) else []),
         (f"  POSTs accepted at {f['customers'] / max(f['all_posts_answered_s'], 1e-9):.0f}/s;"
         f" every POST answered after {f['all_posts_answered_s']:.2f} s; all settled after"
         f" {f['all_settled_s']:.2f} s; http errors {f['http']['errors']}"
