@@ -1,7 +1,11 @@
 """Run the whole distributed system on the local servers until Ctrl-C.
 
-    python -m launcher             # booking, inventory, payment (scripts/run does this)
-    python -m launcher --embedded  # the embedded runtime's shell instead
+    python -m launcher                # booking, inventory, payment (scripts/run does this)
+    python -m launcher --instances 2  # two instances of each of the three services
+    python -m launcher --embedded     # the embedded runtime's shell instead
+
+Instance n of a service answers HTTP on its first instance's port + 10 x (n - 1):
+booking-2 on 8011 by default.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from launcher.processes import SERVICES, LocalSystem
+from launcher.processes import DATABASES, LocalSystem
 
 
 def main(argv: list[str]) -> int:
@@ -22,12 +26,16 @@ def main(argv: list[str]) -> int:
         return embedded_main([a for a in argv if a != "--embedded"])
     env = {k: v for k, v in os.environ.items() if k.startswith("CINEMA_")}
     system = LocalSystem(env=env, log_dir=Path(".data/logs"))
-    print("starting", ", ".join(SERVICES), "(logs in .data/logs/) ...", flush=True)
+    instances = int(argv[argv.index("--instances") + 1]) if "--instances" in argv else 1
+    for service in DATABASES:
+        for n in range(2, instances + 1):
+            system.add_instance(service, n, system.settings.service_port(service) + 10 * (n - 1))
+    print("starting", ", ".join(system.processes), "(logs in .data/logs/) ...", flush=True)
     try:
         system.start_all()
-        for service in SERVICES:
-            extra = "lag: /lag" if service == "projections" else "docs: /schema/swagger"
-            print(f"  {service:<11} {system.url(service)}   {extra}")
+        for process in system.processes:
+            extra = "lag: /lag" if process == "projections" else "docs: /schema/swagger"
+            print(f"  {process:<11} {system.url(process)}   {extra}")
         print("ready. Get a token: .venv/bin/python -m shared.http.auth ann   (Ctrl-C stops)")
         while True:
             time.sleep(3600)

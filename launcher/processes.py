@@ -27,12 +27,23 @@ SERVICES = ("booking", "inventory", "payment", "projections")
 DATABASES = ("booking", "inventory", "payment")  # each service's own; the projector reads them
 
 
+def service_of(process: str) -> str:
+    """``booking`` for the processes ``booking`` (its first instance) and ``booking-2``."""
+    return process.partition("-")[0]
+
+
 @dataclass
 class LocalSystem:
+    """The processes of one system. Each service runs once, as a process named after it;
+    ``add_instance`` adds further instances of a service (``booking-2``), which share its
+    database and Kafka consumer group and answer HTTP on a port of their own."""
+
     env: dict[str, str]  # CINEMA_* settings handed to every service
     log_dir: Path
     services: tuple[str, ...] = SERVICES
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # further instances: process name -> the settings that differ from the first one's
+    instances: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -40,8 +51,25 @@ class LocalSystem:
         environment, then ``env``)."""
         return Settings.from_env({**os.environ, **self.env})
 
-    def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.settings.service_port(service)}"
+    def add_instance(self, service: str, number: int, port: int) -> str:
+        """Another instance of a service (``number`` >= 2: its stable name, for Kafka's
+        static membership); returns its process name. Started by ``start_all``."""
+        assert service in DATABASES and number >= 2, "the projector runs once"
+        name = f"{service}-{number}"
+        self.instances[name] = {"CINEMA_INSTANCE": str(number),
+                                f"CINEMA_{service.upper()}_PORT": str(port)}
+        return name
+
+    @property
+    def processes(self) -> list[str]:
+        return [*self.services, *self.instances]
+
+    def _env(self, process: str) -> dict[str, str]:
+        return {**os.environ, **self.env, **self.instances.get(process, {})}
+
+    def url(self, process: str) -> str:
+        port = Settings.from_env(self._env(process)).service_port(service_of(process))
+        return f"http://127.0.0.1:{port}"
 
     def create_databases(self) -> None:
         s = self.settings
@@ -76,48 +104,48 @@ class LocalSystem:
                 if e.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:  # never created
                     raise
 
-    def start(self, service: str) -> None:
+    def start(self, process: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115 (the child owns it)
-        self.procs[service] = subprocess.Popen(
-            [sys.executable, "-m", service],
-            env={**os.environ, **self.env},
+        log = open(self.log_dir / f"{process}.log", "ab")  # noqa: SIM115 (the child owns it)
+        self.procs[process] = subprocess.Popen(
+            [sys.executable, "-m", service_of(process)],
+            env=self._env(process),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C in the terminal reaches only the launcher
         )
         log.close()
 
-    def wait_ready(self, service: str, timeout: float = 60.0) -> None:
+    def wait_ready(self, process: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            proc = self.procs[service]
+            proc = self.procs[process]
             if proc.poll() is not None:
-                raise RuntimeError(f"{service} exited with {proc.returncode}: see {self.log_dir}")
+                raise RuntimeError(f"{process} exited with {proc.returncode}: see {self.log_dir}")
             try:
-                with urllib.request.urlopen(self.url(service) + "/ready", timeout=2) as r:
+                with urllib.request.urlopen(self.url(process) + "/ready", timeout=2) as r:
                     if r.status == 200:
                         return
             except OSError:
                 pass
             time.sleep(0.2)
-        raise TimeoutError(f"{service} not ready after {timeout}s: see {self.log_dir}/{service}.log")
+        raise TimeoutError(f"{process} not ready after {timeout}s: see {self.log_dir}/{process}.log")
 
     def start_all(self) -> None:
         self.create_databases()
-        for service in self.services:
-            self.start(service)
-        for service in self.services:
-            self.wait_ready(service)
+        for process in self.processes:
+            self.start(process)
+        for process in self.processes:
+            self.wait_ready(process)
 
-    def kill(self, service: str) -> None:
+    def kill(self, process: str) -> None:
         """kill -9: no shutdown hook runs, nothing is flushed."""
-        proc = self.procs.pop(service)
+        proc = self.procs.pop(process)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
 
-    def stop(self, service: str, grace: float = 15.0) -> None:
-        proc = self.procs.pop(service)
+    def stop(self, process: str, grace: float = 15.0) -> None:
+        proc = self.procs.pop(process)
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(grace)
@@ -126,5 +154,5 @@ class LocalSystem:
             proc.wait()
 
     def stop_all(self) -> None:
-        for service in list(self.procs):
-            self.stop(service)
+        for process in list(self.procs):
+            self.stop(process)

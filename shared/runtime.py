@@ -23,6 +23,7 @@ from shared.contracts import TOPICS
 from shared.messaging.inbox import Inbox
 from shared.messaging.kafka import KafkaInboxConsumer, KafkaPublisher, ensure_topics
 from shared.messaging.outbox import OutboxRelay
+from shared.messaging.relay_lease import RelayLease
 from shared.service import ServiceApplication
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,17 @@ class ServiceProcess:
             self.app, KafkaPublisher(self.settings.kafka_bootstrap, f"{self.app.service}-relay"),
             self.topic, record_every=self.settings.tuning.relay_record_s,
         )
+        # One instance of the service relays; the others stand by (relay_lease.py: why).
+        lease = RelayLease(
+            self.settings.postgres_conninfo(self.settings.service_db(self.app.service)),
+            f"{self.app.name}.outbox", holder=f"{self.app.service} relay {self.settings.instance}",
+        )
         while not self.stopping.is_set():
             try:
+                if not lease.hold():
+                    relay.forget_position()  # the holder moves it on meanwhile
+                    self.stopping.wait(lease.check_every)
+                    continue
                 relay.relay_once()
                 if relay.caught_up:
                     # Woken by this process's writes; other instances' are found by polling.
@@ -75,9 +85,12 @@ class ServiceProcess:
                 relay.forget_position()
                 self.stopping.wait(1.0)
         try:
-            relay.record_position()
+            if lease.held:
+                relay.record_position()
         except Exception:
             log.exception("could not record the relay's position; the next start republishes")
+        finally:
+            lease.release()  # a standby takes over at once, not at the session's end
 
     def _consumer_loop(self) -> None:
         tuning = self.settings.tuning

@@ -10,7 +10,9 @@ messages instead of one each.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import singledispatchmethod
@@ -24,7 +26,13 @@ from eventsourcing.application import (
     ProcessingEvent,
 )
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    InternalError,
+    ProcessRecorder,
+    ProgrammingError,
+    Tracking,
+)
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.utils import EnvType
 from psycopg import sql
@@ -32,6 +40,8 @@ from psycopg import sql
 from shared.clock import Clock, SystemClock
 from shared.config import Tuning
 from shared.contracts import PublicEvent
+
+CREATE_TABLE_TRIES = 5  # see ServiceApplication.__init__
 
 
 class PrivateTopics:
@@ -75,7 +85,18 @@ class ServiceApplication(Application):
     ) -> None:
         # A given recorder lets a restarted in-memory service find its old store.
         self._given_recorder = recorder
-        super().__init__(env)
+        for attempt in range(1, CREATE_TABLE_TRIES + 1):
+            try:
+                super().__init__(env)
+                break
+            except (IntegrityError, ProgrammingError, InternalError):
+                # Instances of a service started together race to create its tables, and
+                # PostgreSQL's CREATE TABLE IF NOT EXISTS does not wait for a concurrent
+                # one: the loser fails ("already exists", a unique violation on pg_type,
+                # "tuple concurrently updated"). A later try finds the tables made.
+                if attempt == CREATE_TABLE_TRIES:
+                    raise
+                time.sleep(random.uniform(0.05, 0.3) * attempt)
         self.recorder: ProcessRecorder
         self.clock = clock or SystemClock()
         # One writer at a time inside a process: commands and reactions never race.

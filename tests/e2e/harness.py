@@ -54,9 +54,12 @@ class Stores:
 class Distributed:
     local: LocalSystem
     clients: dict[str, httpx.Client] = field(default_factory=dict)
+    reader: str = "booking"  # the booking instance that answers the test's reads
 
     @classmethod
-    def create(cls, endpoints, log_dir: Path, **settings: str) -> Distributed:
+    def create(cls, endpoints, log_dir: Path, instances: int = 1, **settings: str) -> Distributed:
+        """``instances``: how many of each service but the projector (named booking,
+        booking-2, ...: see LocalSystem.add_instance)."""
         tag = uuid.uuid4().hex[:8]
         env = {
             "CINEMA_POSTGRES_HOST": endpoints.pg_host,
@@ -74,7 +77,11 @@ class Distributed:
             **{f"CINEMA_{s.upper()}_PORT": str(free_port()) for s in SERVICES},
             **{f"CINEMA_{k.upper()}": v for k, v in settings.items()},
         }
-        return cls(LocalSystem(env=env, log_dir=log_dir / tag))
+        local = LocalSystem(env=env, log_dir=log_dir / tag)
+        for service in DATABASES:
+            for n in range(2, instances + 1):
+                local.add_instance(service, n, free_port())
+        return cls(local)
 
     def start(self) -> Distributed:
         try:
@@ -82,7 +89,8 @@ class Distributed:
         except Exception:
             self.local.stop_all()  # never leave half a system running
             raise
-        self.clients = {s: httpx.Client(base_url=self.local.url(s), timeout=10) for s in SERVICES}
+        self.clients = {p: httpx.Client(base_url=self.local.url(p), timeout=10)
+                        for p in self.local.processes}
         return self
 
     def close(self) -> None:
@@ -111,15 +119,16 @@ class Distributed:
         assert r.status_code in (200, 201), r.text
 
     def book(self, customer: str, show_id: str, seats: list[str], method: str = "pm_card_visa",
-             key: str | None = None) -> httpx.Response:
-        return self.clients["booking"].post(
+             key: str | None = None, via: str = "booking") -> httpx.Response:
+        """``via``: the booking instance asked (``booking``, ``booking-2``, ...)."""
+        return self.clients[via].post(
             "/bookings",
             json={"show_id": show_id, "seat_ids": seats, "payment_method": method},
             headers={**self.auth(customer), "Idempotency-Key": key or uuid.uuid4().hex},
         )
 
     def booking(self, customer: str, booking_id: str) -> dict:
-        r = self.clients["booking"].get(f"/bookings/{booking_id}", headers=self.auth(customer))
+        r = self.clients[self.reader].get(f"/bookings/{booking_id}", headers=self.auth(customer))
         assert r.status_code == 200, r.text
         return r.json()
 

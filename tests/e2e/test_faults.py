@@ -9,6 +9,7 @@ again has no second effect.
 from __future__ import annotations
 
 import inspect
+import itertools
 import os
 import random
 import signal
@@ -38,14 +39,16 @@ ROOT = Path(__file__).resolve().parents[2]
 RELAY_PATIENCE = inspect.signature(KafkaPublisher.flush).parameters["timeout"].default
 
 
-def book_until_accepted(system, customer, show, seats, method, give_up_after=60.0):
-    """A client that retries through outages with the same Idempotency-Key. None: the
+def book_until_accepted(system, customer, show, seats, method, give_up_after=60.0,
+                        via=("booking",)):
+    """A client that retries through outages with the same Idempotency-Key, turning to the
+    next booking instance of ``via`` after a failure, as a load balancer would. None: the
     seats were known to be taken and the request was refused at once (nothing booked)."""
     key = uuid.uuid4().hex
     deadline = time.monotonic() + give_up_after
-    while True:
+    for attempt in itertools.count():
         try:
-            r = system.book(customer, show, seats, method, key=key)
+            r = system.book(customer, show, seats, method, key=key, via=via[attempt % len(via)])
             if r.status_code in (200, 202):
                 return r.json()["booking_id"]
             if r.status_code == 409 and r.json()["error"] == "seats_taken":
@@ -88,10 +91,11 @@ class Customers(threading.Thread):
     id -> customer; ``refused``: how many were refused at once (seats known taken)."""
 
     def __init__(self, system, rng: random.Random, shows: list[str], count: int, people: int,
-                 pause: tuple[float, float], on_booked=lambda booking_id: None) -> None:
+                 pause: tuple[float, float], on_booked=lambda booking_id: None,
+                 via: tuple[str, ...] = ("booking",)) -> None:
         super().__init__()
         self.system, self.rng, self.shows, self.count, self.people = system, rng, shows, count, people
-        self.pause, self.on_booked = pause, on_booked
+        self.pause, self.on_booked, self.via = pause, on_booked, via
         self.bookings: dict[str, str] = {}
         self.refused = 0
         self.done = threading.Event()
@@ -103,7 +107,9 @@ class Customers(threading.Thread):
             seats = rng.sample([f"A{k}" for k in range(1, 13)], n)
             method = rng.choice(["pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined"])
             customer = f"c{i % self.people}"
-            booking_id = book_until_accepted(self.system, customer, show, seats, method)
+            # Customers take turns at the booking instances.
+            via = self.via[i % len(self.via):] + self.via[:i % len(self.via)]
+            booking_id = book_until_accepted(self.system, customer, show, seats, method, via=via)
             if booking_id is None:
                 self.refused += 1
             else:

@@ -1,0 +1,98 @@
+"""Two instances of each service, as a deployment that scales out runs them: they share
+their service's database and Kafka consumer group, one of them relays the outbox, and the
+other takes over what a killed one did (its partitions, its relay)."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from shared import contracts
+from shared.messaging.relay_lease import holder_of
+from tests.e2e.test_faults import Customers, audit, settle, wait_final
+
+pytestmark = pytest.mark.infra
+
+SEED = 20261126
+SERVICES = ("booking", "inventory", "payment")
+APP_NAMES = {"booking": "BookingService", "inventory": "InventoryService",
+             "payment": "PaymentService"}
+
+
+def published(system) -> Counter[str]:
+    """How many times each event was published: every message of the system's topics."""
+    s = system.local.settings
+    c = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": "probe",
+                  "enable.auto.commit": False})
+    try:
+        parts, ends = [], {}
+        for topic in (s.topic_prefix + t for t in contracts.TOPICS.values()):
+            for p in c.list_topics(topic, timeout=10).topics[topic].partitions:
+                end = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                if end > 0:
+                    parts.append(TopicPartition(topic, p, OFFSET_BEGINNING))
+                    ends[(topic, p)] = end
+        c.assign(parts)
+        seen: Counter[str] = Counter()
+        read = dict.fromkeys(ends, 0)
+        deadline = time.monotonic() + 30
+        while any(read[tp] < end for tp, end in ends.items()):
+            assert time.monotonic() < deadline, "the topics could not be read to their end"
+            m = c.poll(0.5)
+            if m is None or m.error():
+                continue
+            read[(m.topic(), m.partition())] = m.offset() + 1
+            seen[contracts.decode(m.value()).event_id] += 1
+        return seen
+    finally:
+        c.close()
+
+
+def relay_holders(system) -> dict[str, str | None]:
+    s = system.local.settings
+    return {svc: holder_of(s.postgres_conninfo(s.service_db(svc)), f"{APP_NAMES[svc]}.outbox")
+            for svc in SERVICES}
+
+
+def test_two_instances_of_each_service_publish_every_event_once_and_survive_a_kill(start_system):
+    rng = random.Random(SEED)
+    system = start_system(instances=2, hold_seconds="8")
+    shows = [f"scale-{i}" for i in range(6)]
+    for show in shows:
+        system.open_show(show, seats=12)
+
+    # Both instances of each service take requests and partitions.
+    both = ("booking", "booking-2")
+    customers = Customers(system, rng, shows, count=30, people=6, pause=(0, 0.05), via=both)
+    customers.run()
+    wait_final(system, customers.bookings)
+    settle(system)
+    audit(system)
+    copies = published(system)
+    assert copies and max(copies.values()) == 1, (
+        f"{sum(n > 1 for n in copies.values())} of {len(copies)} events published more than once")
+
+    # kill -9 the instance of each service that relays: the other takes over its relay and,
+    # after Kafka's session timeout, its partitions.
+    holders = relay_holders(system)
+    killed = {}
+    for svc, holder in holders.items():
+        assert holder in (f"{svc} relay 1", f"{svc} relay 2"), holders
+        killed[svc] = svc if holder.endswith(" 1") else f"{svc}-2"
+        system.local.kill(killed[svc])
+    survivor = "booking-2" if killed["booking"] == "booking" else "booking"
+    system.reader = survivor
+    before = len(customers.bookings)
+    more = Customers(system, rng, shows, count=20, people=6, pause=(0, 0.05), via=(survivor,))
+    more.run()
+    wait_final(system, more.bookings)
+    settle(system)
+    audit(system)
+    assert relay_holders(system) == {
+        svc: f"{svc} relay {2 if killed[svc] == svc else 1}" for svc in SERVICES}
+    print(f"\n{before} + {len(more.bookings)} bookings, {customers.refused + more.refused} refused"
+          f" at once; killed {sorted(killed.values())}; {len(copies)} events published once each")
