@@ -36,6 +36,7 @@ from bench.system import (
     start_system,
     stop_system,
 )
+from launcher.processes import service_of
 
 SCENARIOS = ("steady", "flash-sale", "limits", "all")
 
@@ -78,6 +79,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="hold time of the steady system: the declined who do not retry expire")
     g.add_argument("--sweep-seconds", type=float, default=0.2)
     g.add_argument("--seed", type=int, default=6)
+    g.add_argument("--instances", type=int, default=1,
+                   help="instances of each of booking, inventory and payment (default 1)")
     g.add_argument("--ferretdb", choices=("private", "shared"), default="private",
                    help="views on a FerretDB started for this run (default), or scripts/infra's")
     g.add_argument("--limit-seconds", type=float, default=3, help="per reference limit")
@@ -105,7 +108,9 @@ def process_groups(system, probe_box: list) -> callable:
     def groups() -> dict[str, list[int]]:
         if not probe_box:
             probe_box.append(Probe(system))
-        out = {name: [pid] for name, pid in service_pids(system).items()}
+        out: dict[str, list[int]] = {}
+        for name, pid in service_pids(system).items():  # a service's instances, together
+            out.setdefault(service_of(name), []).append(pid)
         for svc, backends in probe_box[0].backend_pids().items():
             out["ferretdb-pg" if svc == "ferretdb" else f"pg:{svc}"] = backends
         for name in ("kafka", "ferretdb"):
@@ -124,7 +129,7 @@ def one_system(args, hold_seconds: float, scenario) -> dict:
     log(f"starting a fresh system (hold {hold_seconds:g} s) ...")
     run: dict = {}
     system = start_system(hold_seconds, args.sweep_seconds,
-                          private_ferretdb=args.ferretdb == "private")
+                          private_ferretdb=args.ferretdb == "private", instances=args.instances)
     sampler = None
     try:
         s = system.local.settings

@@ -12,6 +12,7 @@ bounded; everything targets 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from datetime import datetime
 import aiohttp
 import msgspec
 
+from launcher.processes import service_of
 from projections.booking_view import STATUS_RANK
 from shared import ids
 from tests.e2e.harness import Distributed
@@ -110,11 +112,15 @@ class Driver:
                  poll_concurrency: int = 16, follow_timeout: float = 60.0,
                  poll_max_ms: float = 250) -> None:
         self.system = system
-        self.booking, self.inventory = "booking", "inventory"  # the clients, by service
-        self._urls = {s: system.local.url(s) for s in (self.booking, self.inventory)}
+        # The clients, by process: every booking instance (taking turns, as behind a load
+        # balancer), and inventory's first.
+        bookings = [p for p in system.local.processes if service_of(p) == "booking"]
+        self._next_booking = itertools.cycle(bookings).__next__
+        self.inventory = "inventory"
+        self._urls = {p: system.local.url(p) for p in (*bookings, self.inventory)}
         for url in self._urls.values():
             assert url.startswith("http://127.0.0.1:"), url
-        self._pool_sizes = {self.booking: connections, self.inventory: 16}
+        self._pool_sizes = {**dict.fromkeys(bookings, connections), self.inventory: 16}
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         # Wait here rather than in the connection pool, never more than the pool holds.
         self.gates = {name: asyncio.Semaphore(n) for name, n in self._pool_sizes.items()}
@@ -207,7 +213,7 @@ class Driver:
         t.sent, t.sent_wall = time.monotonic(), time.time()
         for attempt in range(1, 4):  # a timed-out POST is repeated with the same key
             t.post_attempts = attempt
-            r = await self.call("post_booking", self.booking, "POST", "/bookings", json=body,
+            r = await self.call("post_booking", self._next_booking(), "POST", "/bookings", json=body,
                                 headers=headers)
             if r is not None and r.status_code < 500:
                 break
@@ -234,7 +240,7 @@ class Driver:
             if t.polls >= 10:  # after ~10 quick polls, back off: resolution stays ~1/8 of the wait
                 interval = min(interval * 1.25, self.poll_max_s)
             async with self.poll_gate:
-                r = await self.call("get_booking", self.booking, "GET", f"/bookings/{t.booking_id}",
+                r = await self.call("get_booking", self._next_booking(), "GET", f"/bookings/{t.booking_id}",
                                     headers=headers)
             t.polls += 1
             if r is None or r.status_code != 200:
@@ -254,7 +260,7 @@ class Driver:
             declined = status == "PAYMENT_PENDING" and has_failed_attempt(doc)
             if declined and t.retries and t.retried is None:
                 t.retried = time.monotonic()
-                await self.call("post_retry", self.booking, "POST",
+                await self.call("post_retry", self._next_booking(), "POST",
                                 f"/bookings/{t.booking_id}/payment-attempts",
                                 json={"payment_method": VISA}, headers=headers)
             elif declined and not t.retries:

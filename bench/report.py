@@ -251,6 +251,9 @@ def idle_text(idle: dict) -> str:
 
 def run_text(run: dict) -> list[str]:
     parts = []
+    processes = run.get("system", {}).get("processes", [])
+    if any("-" in p for p in processes):  # several instances of a service
+        parts.append("  processes: " + ", ".join(processes))
     if run.get("peak_rss_mib"):
         parts.append("  peak RSS per process (MiB): " + ", ".join(
             f"{k} {v}" for k, v in run["peak_rss_mib"].items()))

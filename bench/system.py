@@ -27,7 +27,7 @@ SAGA = ("booking", "inventory", "payment")  # the services with a database and a
 
 
 def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bool = True,
-                 **settings: str) -> Distributed:
+                 instances: int = 1, **settings: str) -> Distributed:
     """Start the system's processes as the end-to-end tests do (``Distributed.create``,
     so settings the harness gains are picked up), renamed ``bench<tag>``, optionally with
     a FerretDB of its own; the caller must ``stop_system``."""
@@ -40,7 +40,7 @@ def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bo
         ferret = PrivateFerretDB(ep, DATA).start()
         ep = dataclasses.replace(ep, mongo_url=ferret.url)
     try:
-        system = Distributed.create(ep, DATA / "logs", hold_seconds=str(hold_seconds),
+        system = Distributed.create(ep, DATA / "logs", instances, hold_seconds=str(hold_seconds),
                                     sweep_seconds=str(sweep_seconds), http_host="127.0.0.1",
                                     **settings)
     except BaseException:

@@ -82,7 +82,15 @@ class KafkaInboxConsumer:
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": "earliest",
-                "partition.assignment.strategy": "cooperative-sticky",
+                # Co-partitioned: a show's messages are keyed by its id in every topic, and
+                # the range assignor gives partition n of every subscribed topic (all have
+                # the same count: ensure_topics) to the same instance. So one instance
+                # follows everything about a show, and its cached copy of the show (of a
+                # booking, a payment) is never stale: a reaction decided on a stale copy
+                # can be a silent no-op. cooperative-sticky spreads each topic on its own:
+                # with two instances, a show's payment reached the one that had not held
+                # its seats, and most bookings expired paid (tests/e2e/test_instances.py).
+                "partition.assignment.strategy": "range",
                 **CLIENT,
             }
         )
@@ -92,11 +100,12 @@ class KafkaInboxConsumer:
         self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def _on_assign(self, consumer: Consumer, partitions: list) -> None:
+        """The whole new assignment (the range assignor rebalances eagerly: everything is
+        revoked first, then handed out again)."""
         for p in partitions:
             p.offset = self.inbox.next_offset(p.topic, p.partition)
-        # Cooperative rebalancing hands over only the partitions that changed owner.
-        consumer.incremental_assign(partitions)
-        self.assigned |= {(p.topic, p.partition) for p in partitions}
+        consumer.assign(partitions)
+        self.assigned = {(p.topic, p.partition) for p in partitions}
         if partitions:
             self.inbox.app.partitions_assigned()
         log.info("assigned %s", sorted(self.assigned))
@@ -106,8 +115,8 @@ class KafkaInboxConsumer:
             self.inbox.record_positions()
         except Exception:  # it then re-reads a few ignored messages, harmlessly
             log.warning("could not record positions on revoke", exc_info=True)
-        consumer.incremental_unassign(partitions)
-        self.assigned -= {(p.topic, p.partition) for p in partitions}
+        consumer.unassign()
+        self.assigned = set()
         self.inbox.app.partitions_revoked()
 
     def poll(self, timeout: float = 0.2, max_messages: int = 500) -> int:
@@ -160,7 +169,8 @@ class KafkaInboxConsumer:
 
 
 def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 6) -> None:
-    """Create the topics if missing (one broker: replication factor 1)."""
+    """Create the topics if missing (one broker: replication factor 1), and check that
+    they have one partition count: the consumers rely on it (co-partitioning, above)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     existing = set(admin.list_topics(timeout=10).topics)
     new = [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing]
@@ -170,3 +180,8 @@ def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 6) -> Non
         except KafkaException as e:
             if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+    found = admin.list_topics(timeout=10).topics
+    counts = {t: len(found[t].partitions) for t in topics if t in found}
+    if len(set(counts.values())) > 1:
+        raise RuntimeError(f"the topics must have one partition count, so that a show's"
+                           f" messages reach one instance of a service: {counts}")

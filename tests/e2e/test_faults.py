@@ -97,6 +97,7 @@ class Customers(threading.Thread):
         self.system, self.rng, self.shows, self.count, self.people = system, rng, shows, count, people
         self.pause, self.on_booked, self.via = pause, on_booked, via
         self.bookings: dict[str, str] = {}
+        self.methods: dict[str, str] = {}  # booking id -> the card it was paid with
         self.refused = 0
         self.done = threading.Event()
 
@@ -114,6 +115,7 @@ class Customers(threading.Thread):
                 self.refused += 1
             else:
                 self.bookings[booking_id] = customer
+                self.methods[booking_id] = method
                 self.on_booked(booking_id)
             time.sleep(rng.uniform(*self.pause))
         self.done.set()

@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from shared import contracts
 from shared.messaging.relay_lease import holder_of
@@ -52,6 +53,32 @@ def published(system) -> Counter[str]:
         c.close()
 
 
+def outcomes_as_paid(system, customers: Customers) -> None:
+    """A good card confirms and a declined one expires, unless inventory rejected the seats.
+    Nothing is refunded: no payment succeeded too late, as it would if a reaction were
+    decided on a stale copy of a show (its payment reaching an instance that had not
+    held its seats)."""
+    for booking_id, customer in customers.bookings.items():
+        doc = system.booking(customer, booking_id)
+        outcome = (doc["status"], doc["cancellation_reason"])
+        paid = ("CONFIRMED", None) if customers.methods[booking_id] == "pm_card_visa" else (
+            "CANCELLED", "hold_expired")
+        assert outcome in {paid, ("CANCELLED", "seats_unavailable")}, doc
+
+
+def partitions_held(system) -> dict[str, list[int]]:
+    """Per service, how many partitions each live member of its consumer group holds."""
+    s = system.local.settings
+    admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap})
+    groups = {svc: s.topic_prefix + svc for svc in SERVICES}
+    found = admin.describe_consumer_groups(list(groups.values()))
+    held = {}
+    for svc, group in groups.items():
+        members = found[group].result().members
+        held[svc] = sorted(len(m.assignment.topic_partitions) for m in members)
+    return held
+
+
 def relay_holders(system) -> dict[str, str | None]:
     s = system.local.settings
     return {svc: holder_of(s.postgres_conninfo(s.service_db(svc)), f"{APP_NAMES[svc]}.outbox")
@@ -72,6 +99,7 @@ def test_two_instances_of_each_service_publish_every_event_once_and_survive_a_ki
     wait_final(system, customers.bookings)
     settle(system)
     audit(system)
+    outcomes_as_paid(system, customers)
     copies = published(system)
     assert copies and max(copies.values()) == 1, (
         f"{sum(n > 1 for n in copies.values())} of {len(copies)} events published more than once")
@@ -86,12 +114,19 @@ def test_two_instances_of_each_service_publish_every_event_once_and_survive_a_ki
         system.local.kill(killed[svc])
     survivor = "booking-2" if killed["booking"] == "booking" else "booking"
     system.reader = survivor
+    # A killed member keeps its partitions for Kafka's session timeout (static membership
+    # waits that long for a restart), then the survivor is given them: all twelve.
+    deadline = time.monotonic() + 40
+    while (held := partitions_held(system)) != {svc: [12] for svc in SERVICES}:
+        assert time.monotonic() < deadline, f"the partitions never moved: {held}"
+        time.sleep(0.5)
     before = len(customers.bookings)
     more = Customers(system, rng, shows, count=20, people=6, pause=(0, 0.05), via=(survivor,))
     more.run()
     wait_final(system, more.bookings)
     settle(system)
     audit(system)
+    outcomes_as_paid(system, more)
     assert relay_holders(system) == {
         svc: f"{svc} relay {2 if killed[svc] == svc else 1}" for svc in SERVICES}
     print(f"\n{before} + {len(more.bookings)} bookings, {customers.refused + more.refused} refused"
