@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from copy import deepcopy
 from functools import singledispatchmethod
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -133,18 +134,31 @@ class BookingService(ServiceApplication):
         self, booking_id: UUID, customer_id: str, payment_method: str
     ) -> Written[int]:
         """The new attempt's number, and where it was written."""
-        with self.writing():
-            booking = self.get_booking(booking_id, customer_id)
-            attempt = booking.retry_payment(payment_method, self.clock.now())
-            return Written(attempt, self.save_all(booking))
+        return self._command(booking_id, customer_id,
+                             lambda b: b.retry_payment(payment_method, self.clock.now()))
 
     def cancel(self, booking_id: UUID, customer_id: str) -> Written[Booking]:
         """The cancelled booking (a copy: the cached object stays with the writers), and
         where it was written."""
-        with self.writing():
-            booking = self.get_booking(booking_id, customer_id)
+        def cancel(booking: Booking) -> Booking:
             booking.cancel_by_customer(self.clock.now())
-            return Written(deepcopy(booking), self.save_all(booking))
+            return deepcopy(booking)
+        return self._command(booking_id, customer_id, cancel)
+
+    def _command(self, booking_id: UUID, customer_id: str,
+                 decide: Callable[[Booking], T]) -> Written[T]:
+        """A customer's command, decided on the booking as stored now (find_current) and
+        decided again if another instance's consumer wrote the booking in between."""
+        for attempt in range(1, self.MAX_CONFLICT_RETRIES + 1):
+            try:
+                with self.writing():
+                    booking = self._owned(self.find_current(booking_id), booking_id, customer_id)
+                    outcome = decide(booking)
+                    return Written(outcome, self.save_all(booking))
+            except IntegrityError:
+                if attempt == self.MAX_CONFLICT_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     def get_booking(self, booking_id: UUID, customer_id: str | None = None) -> Booking:
         return self._owned(self.find(booking_id), booking_id, customer_id)

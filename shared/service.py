@@ -210,6 +210,16 @@ class ServiceApplication(Application):
         return self.events.put(processing_event.events, tracking=processing_event.tracking,
                                **processing_event.saved_kwargs)
 
+    def find_current(self, aggregate_id: Any) -> Any | None:
+        """For a customer's command, inside writing(): the aggregate as stored now. Any
+        instance takes commands, but only the one that follows the aggregate's partition
+        keeps its cached copy current; another's copy, cached by an earlier command of its
+        own, may be behind, and a command refused on it is refused wrongly (a retry while
+        "an attempt is still in progress" that failed meanwhile). Commands are rare next
+        to messages: one read of the store each."""
+        self._forget([aggregate_id])
+        return self.find(aggregate_id)
+
     def _forget(self, aggregates: Iterable[Any]) -> None:
         """Drop cached copies that lost a write conflict: the store has a newer version."""
         cache = self.repository.cache
