@@ -34,7 +34,7 @@ class Tuning:
 
     consumer_wait_s: float = 0.2  # longest a consumer waits for a first message
     consumer_batch: int = 500  # most messages taken from Kafka at once
-    relay_poll_s: float = 0.05  # how often the relay looks for other instances' writes
+    relay_poll_s: float = 0.05  # the relay's longest wait for a write's NOTIFY before it reads anyway
     relay_record_s: float = 0.5  # how often the relay writes its position, at most
     aggregate_cache: int = 5000  # aggregates kept in memory per service; 0: none
     unrecorded_positions: int = 1000  # ignored messages before their position is written anyway

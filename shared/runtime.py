@@ -65,6 +65,7 @@ class ServiceProcess:
         lease = RelayLease(
             self.settings.postgres_conninfo(self.settings.service_db(self.app.service)),
             f"{self.app.name}.outbox", holder=f"{self.app.service} relay {self.settings.instance}",
+            listen_to=self.app.recorder.channel_name,
         )
         while not self.stopping.is_set():
             try:
@@ -74,12 +75,10 @@ class ServiceProcess:
                     continue
                 relay.relay_once()
                 if relay.caught_up:
-                    # Woken by this process's writes; other instances' are found by polling.
-                    # A write that lands after the read sets the flag, and the read after
-                    # clear() finds it: waiting after a partial batch (not only an empty
-                    # one) loses nothing and saves a read per wake-up.
-                    self.app.new_events.wait(self.settings.tuning.relay_poll_s)
-                    self.app.new_events.clear()
+                    # Woken by the store's NOTIFY of any instance's write; a write that
+                    # lands after the read is queued and wakes it at once, so waiting after
+                    # a partial batch (not only an empty one) loses nothing.
+                    lease.wait_for_writes(self.settings.tuning.relay_poll_s)
             except Exception:
                 log.exception("relay failed; resuming from the recorded position")
                 relay.forget_position()
@@ -147,7 +146,6 @@ class ServiceProcess:
             server.run()  # returns on SIGINT/SIGTERM
         finally:
             self.stopping.set()
-            self.app.new_events.set()
             scheduler.shutdown(wait=False)
             for t in self.threads:
                 t.join(timeout=10)

@@ -102,8 +102,6 @@ class ServiceApplication(Application):
         # One writer at a time inside a process: commands and reactions never race.
         # Take it with writing(), not directly.
         self.write_lock = threading.RLock()
-        # Set after every write, so that the outbox relay wakes at once instead of polling.
-        self.new_events = threading.Event()
         # The batch being decided by this thread: later messages of a batch must see
         # the aggregates earlier ones changed (not yet saved), not the stored versions.
         self._deciding = threading.local()
@@ -174,8 +172,6 @@ class ServiceApplication(Application):
                 self._take_snapshots(processing)
                 self._notify(recordings)
                 self.recorded(processing.aggregates.values())
-                if recordings:
-                    self.new_events.set()
                 return True
         raise AssertionError("unreachable")
 
@@ -256,7 +252,6 @@ class ServiceApplication(Application):
         that waits for it sees this write."""
         recordings = self.save(*aggregates)
         self.recorded(aggregates)
-        self.new_events.set()
         return max((r.notification.id for r in recordings), default=0)
 
     def recorded(self, aggregates: Iterable[Any]) -> None:

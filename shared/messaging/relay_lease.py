@@ -23,12 +23,13 @@ import logging
 import time
 
 import psycopg
+from psycopg import sql
 
 log = logging.getLogger(__name__)
 
 
 class RelayLease:
-    def __init__(self, conninfo: str, name: str, holder: str = "",
+    def __init__(self, conninfo: str, name: str, holder: str = "", listen_to: str = "",
                  check_every: float = 1.0, expire_after: float = 10.0) -> None:
         assert expire_after > check_every, "a holder must confirm before its lease expires"
         self.conninfo = conninfo
@@ -36,6 +37,9 @@ class RelayLease:
         # Who holds it, as the session's application_name: an operator (or a test) finds
         # the relaying instance in pg_stat_activity, beside the lock in pg_locks.
         self.holder = holder or name
+        # The channel the event store NOTIFYs on every write, whichever instance wrote:
+        # the holder LISTENs on it, so other instances' writes wake the relay at once.
+        self.listen_to = listen_to
         self.check_every = check_every
         self.expire_after = expire_after
         self.held = False
@@ -62,6 +66,9 @@ class RelayLease:
                 ).fetchone()
                 self.held = bool(row and row[0])
                 if self.held:
+                    if self.listen_to:
+                        self._conn.execute(sql.SQL("LISTEN {}").format(
+                            sql.Identifier(self.listen_to)))
                     log.info("%s: this instance relays now", self.name)
             self._checked = now
         except (psycopg.Error, OSError) as e:
@@ -69,6 +76,21 @@ class RelayLease:
                 log.warning("%s: lease lost (%s); standing by", self.name, e)
             self.release()
         return self.held
+
+    def wait_for_writes(self, timeout: float) -> None:
+        """Until the store notifies a write, for at most ``timeout`` seconds. Notifications
+        that came while the relay was busy are still queued, so none is missed between
+        the relay's last read and this wait."""
+        conn = self._conn
+        if not (self.held and self.listen_to and conn is not None):
+            time.sleep(timeout)
+            return
+        try:
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                pass
+        except (psycopg.Error, OSError) as e:
+            log.warning("%s: lease lost while waiting (%s); standing by", self.name, e)
+            self.release()
 
     def release(self) -> None:
         """Give the lease up (closing the session releases the lock)."""

@@ -86,3 +86,19 @@ def test_a_holder_that_falls_silent_loses_the_lease_after_it_expires(leases) -> 
         assert time.monotonic() < deadline, "the lease of a silent holder never expired"
         time.sleep(0.05)
     assert not silent.hold(), "the silent holder still believes it relays"
+
+
+def test_the_holder_is_woken_by_a_write_in_the_store(leases, pg_database) -> None:
+    """Whichever instance wrote: the store NOTIFYs its channel, and the holder LISTENs."""
+    holder = leases()
+    holder.listen_to = "bookingservice_events"
+    assert holder.hold()
+    started = time.monotonic()
+    holder.wait_for_writes(0.2)  # nothing written: waits it out
+    assert time.monotonic() - started >= 0.19
+    with psycopg.connect(pg_database.conninfo, autocommit=True) as writer:
+        writer.execute("SELECT pg_notify('bookingservice_events', '')")
+    started = time.monotonic()
+    holder.wait_for_writes(5.0)  # queued while nobody waited: returns at once
+    assert time.monotonic() - started < 1.0
+    assert holder.held
