@@ -86,8 +86,11 @@ class RelayLease:
             time.sleep(timeout)
             return
         try:
-            for _ in conn.notifies(timeout=timeout, stop_after=1):
-                pass
+            if any(True for _ in conn.notifies(timeout=timeout, stop_after=1)):
+                # One read serves every write notified so far: take the rest of the queue
+                # too, or each queued notification would wake the relay for a read.
+                for _ in conn.notifies(timeout=0):
+                    pass
         except (psycopg.Error, OSError) as e:
             log.warning("%s: lease lost while waiting (%s); standing by", self.name, e)
             self.release()

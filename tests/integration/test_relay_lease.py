@@ -102,3 +102,17 @@ def test_the_holder_is_woken_by_a_write_in_the_store(leases, pg_database) -> Non
     holder.wait_for_writes(5.0)  # queued while nobody waited: returns at once
     assert time.monotonic() - started < 1.0
     assert holder.held
+
+
+def test_one_wake_up_serves_every_write_notified_so_far(leases, pg_database) -> None:
+    holder = leases()
+    holder.listen_to = "bookingservice_events"
+    assert holder.hold()
+    with psycopg.connect(pg_database.conninfo, autocommit=True) as writer:
+        for _ in range(5):  # five commits while the relay was busy
+            writer.execute("SELECT pg_notify('bookingservice_events', '')")
+    time.sleep(0.1)
+    holder.wait_for_writes(5.0)
+    started = time.monotonic()
+    holder.wait_for_writes(0.3)  # the queue was taken: nothing new, so it waits
+    assert time.monotonic() - started >= 0.25
