@@ -20,6 +20,7 @@ its successor, and the copies that overlap makes are absorbed like any other cop
 from __future__ import annotations
 
 import logging
+import select
 import time
 
 import psycopg
@@ -86,12 +87,14 @@ class RelayLease:
             time.sleep(timeout)
             return
         try:
-            if any(True for _ in conn.notifies(timeout=timeout, stop_after=1)):
-                # One read serves every write notified so far: take the rest of the queue
-                # too, or each queued notification would wake the relay for a read.
+            # Wait on the socket, then take what came: psycopg's notifies() with a timeout
+            # cost 1.5 ms of CPU per call here (0.3 cores for three idle relays' 20 waits
+            # a second), a select() nothing. One read serves every write notified so far,
+            # so the whole queue is taken at once.
+            if select.select([conn.fileno()], [], [], timeout)[0]:
                 for _ in conn.notifies(timeout=0):
                     pass
-        except (psycopg.Error, OSError) as e:
+        except (psycopg.Error, OSError, ValueError) as e:
             log.warning("%s: lease lost while waiting (%s); standing by", self.name, e)
             self.release()
 
