@@ -26,9 +26,21 @@ FINAL = {"CONFIRMED", "CANCELLED"}
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` different ports free now. Asked for one at a time, the kernel may hand the
+    same port out twice (it was free again each time): two services of one system then
+    shared a port, and one answered the other's readiness check (a CI run hung on it)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @dataclass
@@ -61,6 +73,8 @@ class Distributed:
         """``instances``: how many of each service but the projector (named booking,
         booking-2, ...: see LocalSystem.add_instance)."""
         tag = uuid.uuid4().hex[:8]
+        extra = [(svc, n) for svc in DATABASES for n in range(2, instances + 1)]
+        ports = free_ports(len(SERVICES) + len(extra))
         env = {
             "CINEMA_POSTGRES_HOST": endpoints.pg_host,
             "CINEMA_POSTGRES_PORT": str(endpoints.pg_port),
@@ -74,13 +88,12 @@ class Distributed:
             "CINEMA_HOLD_SECONDS": "30",
             "CINEMA_SWEEP_SECONDS": "0.2",
             **{f"CINEMA_{s.upper()}_DB": f"e2e{tag}_{s}" for s in DATABASES},
-            **{f"CINEMA_{s.upper()}_PORT": str(free_port()) for s in SERVICES},
+            **{f"CINEMA_{s.upper()}_PORT": str(p) for s, p in zip(SERVICES, ports, strict=True)},
             **{f"CINEMA_{k.upper()}": v for k, v in settings.items()},
         }
         local = LocalSystem(env=env, log_dir=log_dir / tag)
-        for service in DATABASES:
-            for n in range(2, instances + 1):
-                local.add_instance(service, n, free_port())
+        for (service, n), port in zip(extra, ports[len(SERVICES):], strict=True):
+            local.add_instance(service, n, port)
         return cls(local)
 
     def start(self) -> Distributed:
