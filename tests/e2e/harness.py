@@ -88,7 +88,7 @@ class Distributed:
             "CINEMA_HOLD_SECONDS": "30",
             "CINEMA_SWEEP_SECONDS": "0.2",
             **{f"CINEMA_{s.upper()}_DB": f"e2e{tag}_{s}" for s in DATABASES},
-            **{f"CINEMA_{s.upper()}_PORT": str(p) for s, p in zip(SERVICES, ports, strict=True)},
+            **{f"CINEMA_{s.upper()}_PORT": str(p) for s, p in zip(SERVICES, ports[:len(SERVICES)], strict=True)},
             **{f"CINEMA_{k.upper()}": v for k, v in settings.items()},
         }
         local = LocalSystem(env=env, log_dir=log_dir / tag)
