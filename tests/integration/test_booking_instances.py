@@ -48,14 +48,21 @@ def declined(follower: BookingService, booking_id: uuid.UUID, attempt: int,
     ))
 
 
+def declined_once(instances, customer: str):
+    """Two instances, and a booking whose first payment the follower saw declined."""
+    clock, start = instances
+    follower, other = start(), start()
+    booking = follower.request_booking(customer, f"key-{customer}", "s1", ["A1"],
+                                       "pm_card_chargeDeclined").booking
+    held(follower, booking.id, clock)
+    declined(follower, booking.id, 1, clock)
+    return clock, follower, other, booking
+
+
 def test_a_retry_through_the_other_instance_is_decided_on_the_booking_as_it_is(
     instances,
 ) -> None:
-    clock, start = instances
-    follower, other = start(), start()
-    booking = follower.request_booking("ann", "k1", "s1", ["A1"], "pm_card_chargeDeclined").booking
-    held(follower, booking.id, clock)
-    declined(follower, booking.id, 1, clock)
+    clock, follower, other, booking = declined_once(instances, "ann")
 
     assert other.retry_payment(booking.id, "ann", "pm_card_chargeDeclined").outcome == 2
     declined(follower, booking.id, 2, clock)  # the follower records it; other's copy is older
@@ -64,11 +71,7 @@ def test_a_retry_through_the_other_instance_is_decided_on_the_booking_as_it_is(
 
 
 def test_a_cancel_through_the_other_instance_sees_a_confirmation(instances) -> None:
-    clock, start = instances
-    follower, other = start(), start()
-    booking = follower.request_booking("bob", "k2", "s1", ["A1"], "pm_card_chargeDeclined").booking
-    held(follower, booking.id, clock)
-    declined(follower, booking.id, 1, clock)
+    clock, follower, other, booking = declined_once(instances, "bob")
     other.retry_payment(booking.id, "bob", "pm_card_visa")  # other caches the booking
     follower.handle(c.SeatsBooked(
         event_id=f"inventory/{uuid.uuid4()}/3", occurred_at=clock.now(), show_id="s1",
@@ -82,11 +85,7 @@ def test_a_cancel_through_the_other_instance_sees_a_confirmation(instances) -> N
 def test_a_command_that_loses_a_race_with_the_follower_is_decided_again(
     instances, monkeypatch,
 ) -> None:
-    clock, start = instances
-    follower, other = start(), start()
-    booking = follower.request_booking("cy", "k3", "s1", ["A1"], "pm_card_chargeDeclined").booking
-    held(follower, booking.id, clock)
-    declined(follower, booking.id, 1, clock)
+    clock, follower, other, booking = declined_once(instances, "cy")
     save, raced = other.save_all, []
 
     def save_after_the_follower_wrote(*aggregates):
