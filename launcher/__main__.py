@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from launcher.processes import DATABASES, LocalSystem
+from launcher.processes import LocalSystem
 
 
 def main(argv: list[str]) -> int:
@@ -27,9 +27,7 @@ def main(argv: list[str]) -> int:
     env = {k: v for k, v in os.environ.items() if k.startswith("CINEMA_")}
     system = LocalSystem(env=env, log_dir=Path(".data/logs"))
     instances = int(argv[argv.index("--instances") + 1]) if "--instances" in argv else 1
-    for service in DATABASES:
-        for n in range(2, instances + 1):
-            system.add_instance(service, n, system.settings.service_port(service) + 10 * (n - 1))
+    system.add_instances(instances, lambda svc, n: system.settings.service_port(svc) + 10 * (n - 1))
     print("starting", ", ".join(system.processes), "(logs in .data/logs/) ...", flush=True)
     try:
         system.start_all()

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,6 +60,13 @@ class LocalSystem:
         self.instances[name] = {"CINEMA_INSTANCE": str(number),
                                 f"CINEMA_{service.upper()}_PORT": str(port)}
         return name
+
+    def add_instances(self, instances: int, port: Callable[[str, int], int]) -> None:
+        """``instances`` of each service but the projector in all: the first, and
+        ``add_instance`` for the others, instance n of a service on ``port(service, n)``."""
+        for service in DATABASES:
+            for n in range(2, instances + 1):
+                self.add_instance(service, n, port(service, n))
 
     @property
     def processes(self) -> list[str]:

@@ -73,8 +73,7 @@ class Distributed:
         """``instances``: how many of each service but the projector (named booking,
         booking-2, ...: see LocalSystem.add_instance)."""
         tag = uuid.uuid4().hex[:8]
-        extra = [(svc, n) for svc in DATABASES for n in range(2, instances + 1)]
-        ports = free_ports(len(SERVICES) + len(extra))
+        ports = free_ports(len(SERVICES) + len(DATABASES) * (instances - 1))
         env = {
             "CINEMA_POSTGRES_HOST": endpoints.pg_host,
             "CINEMA_POSTGRES_PORT": str(endpoints.pg_port),
@@ -92,8 +91,8 @@ class Distributed:
             **{f"CINEMA_{k.upper()}": v for k, v in settings.items()},
         }
         local = LocalSystem(env=env, log_dir=log_dir / tag)
-        for (service, n), port in zip(extra, ports[len(SERVICES):], strict=True):
-            local.add_instance(service, n, port)
+        more_ports = iter(ports[len(SERVICES):])
+        local.add_instances(instances, lambda service, n: next(more_ports))
         return cls(local)
 
     def start(self) -> Distributed:

@@ -14,7 +14,7 @@ from confluent_kafka.admin import AdminClient
 
 from shared import contracts
 from shared.messaging.relay_lease import holder_of
-from tests.e2e.test_faults import Customers, audit, settle, wait_final
+from tests.e2e.test_faults import Customers, audit, high_watermarks, settle, wait_final
 
 pytestmark = pytest.mark.infra
 
@@ -27,17 +27,14 @@ APP_NAMES = {"booking": "BookingService", "inventory": "InventoryService",
 def published(system) -> Counter[str]:
     """How many times each event was published: every message of the system's topics."""
     s = system.local.settings
+    marks = high_watermarks(s.kafka_bootstrap,
+                            [s.topic_prefix + t for t in contracts.TOPICS.values()])
+    ends = {(tp.rsplit(":", 1)[0], int(tp.rsplit(":", 1)[1])): end
+            for tp, end in marks.items() if end > 0}
     c = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": "probe",
                   "enable.auto.commit": False})
     try:
-        parts, ends = [], {}
-        for topic in (s.topic_prefix + t for t in contracts.TOPICS.values()):
-            for p in c.list_topics(topic, timeout=10).topics[topic].partitions:
-                end = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                if end > 0:
-                    parts.append(TopicPartition(topic, p, OFFSET_BEGINNING))
-                    ends[(topic, p)] = end
-        c.assign(parts)
+        c.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t, p in ends])
         seen: Counter[str] = Counter()
         read = dict.fromkeys(ends, 0)
         deadline = time.monotonic() + 30
