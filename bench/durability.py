@@ -1,9 +1,10 @@
 """Run the benchmark against a durable PostgreSQL: ``python -m bench ... --durable``.
 
-The development cluster runs with fsync, synchronous_commit and full_page_writes off
-(docs/infra.md): commits cost less than on any production PostgreSQL. ``durable()``
-turns the three on for the length of a run (ALTER SYSTEM and a reload: all three take
-effect without a restart) and resets them afterwards, so the same machine measures both.
+The cluster of `scripts/run` is durable; the one of `scripts/test` runs with fsync,
+synchronous_commit and full_page_writes off (docs/infra.md). A run reports which it
+found. ``durable()`` turns the three on for the length of a run (ALTER SYSTEM and a
+reload: all three take effect without a restart) and resets them afterwards, so the
+same machine measures both. The tests that crash PostgreSQL use it too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import psycopg
 from shared.config import Settings
 
 SETTINGS = ("fsync", "synchronous_commit", "full_page_writes")
-FAST_NOTE = "PostgreSQL dev cluster: fsync=off, synchronous_commit=off (docs/infra.md)"
+FAST_NOTE = "PostgreSQL test cluster: fsync=off, synchronous_commit=off (docs/infra.md)"
 DURABLE_NOTE = "PostgreSQL made durable for this run: fsync=on, synchronous_commit=on, full_page_writes=on"
 
 
@@ -25,6 +26,13 @@ def current(s: Settings) -> dict[str, str]:
     """The three settings as a new connection sees them."""
     with psycopg.connect(s.postgres_conninfo("postgres"), autocommit=True) as c:
         return {name: c.execute(f"SHOW {name}").fetchone()[0] for name in SETTINGS}
+
+
+def found_note(settings: dict[str, str]) -> str:
+    """The run's note on the cluster as it was found."""
+    if set(settings.values()) == {"off"}:
+        return FAST_NOTE
+    return "PostgreSQL as found: " + ", ".join(f"{k}={v}" for k, v in settings.items())
 
 
 def _apply(s: Settings, on: bool, timeout: float = 10.0) -> None:
@@ -46,7 +54,7 @@ def _apply(s: Settings, on: bool, timeout: float = 10.0) -> None:
 def durable(s: Settings, on: bool) -> Iterator[str]:
     """The run's note on durability; with ``on``, the cluster durable until the end."""
     if not on:
-        yield FAST_NOTE
+        yield found_note(current(s))
         return
     _apply(s, on=True)
     try:

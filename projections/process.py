@@ -41,7 +41,7 @@ def run(settings: Settings, db: Database) -> None:
         that read it acknowledged by MongoDB), ``recorded_to_view`` per public event (its
         recorded timestamp, taken before the service's commit -> the same)."""
         generation = projector.store.generation if projector.store else None
-        return {"generation": generation, "streams": projector.lag,
+        return {"generation": generation, "streams": projector.lag, "holes": projector.holes,
                 "commit_to_view": projector.commit_lags.summary(since),
                 "recorded_to_view": projector.lags.summary(since), "rounds": projector.rounds,
                 "work": {k: round(v, 3) for k, v in projector.stats.items()},

@@ -162,6 +162,9 @@ class LagRecorder:
                 "over_200ms": len(lags) - bisect.bisect_right(lags, 0.2)}
 
 
+HOLES_KEPT = 100
+
+
 @dataclass
 class Projector:
     db: Database
@@ -181,6 +184,9 @@ class Projector:
         ("busy_rounds", "events", "documents_written", "mongodb_commands", "read_s",
          "fold_and_write_s"), 0))
     _positions: dict[str, int] = field(default_factory=dict)
+    # Events folded although their aggregate's previous version is missing from the
+    # store, per stream (the latest HOLES_KEPT): reported in /lag and the status document.
+    holes: dict[str, list[str]] = field(default_factory=dict)
 
     def _pools(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor | None]:
         """Threads for the views of a round, and (separate, so that neither waits on
@@ -257,6 +263,10 @@ class Projector:
                 continue
             self._positions[stream] = batch.last
             read += batch.last - position
+            if batch.holes:
+                log.error("stream %s has a hole: no previous version in its store for %s",
+                          stream, ", ".join(batch.holes[:10]))
+                self.holes[stream] = [*self.holes.get(stream, []), *batch.holes][-HOLES_KEPT:]
             self.lags.record(batch.recorded_at or [], projected_at)
             full = batch.last - position >= self.batch_size
             self.lag[stream] = self._lag(self.readers[stream], batch.last, batch.oldest_timestamp,
@@ -278,7 +288,7 @@ class Projector:
         self.db[STATUS].replace_one(
             {"_id": "live"},
             {"_id": "live", "generation": self.store.generation if self.store else None,
-             "streams": self.lag, "updated_at": datetime.now(UTC)},
+             "streams": self.lag, "holes": self.holes, "updated_at": datetime.now(UTC)},
             upsert=True,
         )
 

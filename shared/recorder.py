@@ -11,11 +11,17 @@ upserts the tracking record and notifies listeners, then COMMIT: about half the 
 Same table layout, same guarantees: the EXCLUSIVE table lock that makes commit order
 equal notification order, the unique (originator, version) constraint, and a
 tracking record that must move forward, or nothing is written (IntegrityError).
+
+Two more checks, in the same statement, keep a service from writing over state the
+store lost (a crash of a database that acknowledged commits it had not flushed):
+an event whose predecessor is not stored is refused (``MissingPredecessor``), and so
+is any write after the server restarted since this recorder's last one
+(``StoreRestarted``): the service reloads what it keeps in memory first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import (
@@ -23,6 +29,7 @@ from eventsourcing.persistence import (
     InterfaceError,
     Notification,
     OperationalError,
+    PersistenceError,
     StoredEvent,
     Tracking,
 )
@@ -32,6 +39,19 @@ from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Identifier, Literal
 
 TOPIC = "shared.recorder:SingleStatementProcessRecorder"  # PROCESS_RECORDER_TOPIC
+
+
+class StoreDiverged(PersistenceError):
+    """The store may no longer have what this process last saw it write: what the
+    process keeps in memory must be reloaded before it writes again. Not retried."""
+
+
+class StoreRestarted(StoreDiverged):
+    """The database server restarted since this recorder's last write."""
+
+
+class MissingPredecessor(StoreDiverged):
+    """A new event would follow a version of its aggregate that the store lacks."""
 
 
 class SingleStatementProcessRecorder(PostgresProcessRecorder):
@@ -48,6 +68,16 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
             " %(topics)s::text[], %(states)s::bytea[])"
             " RETURNING notification_id"
         ).format(schema=schema, events=events, id_type=id_type)
+        # New events whose predecessor is neither stored nor in this write: one primary
+        # key lookup per event (the CTE's snapshot is taken before the insert).
+        gaps = SQL(
+            "SELECT count(*) AS n FROM unnest(%(ids)s::{id_type}[], %(versions)s::int[])"
+            " AS w(id, v) WHERE v > 1"
+            " AND NOT EXISTS (SELECT 1 FROM {schema}.{events} s"
+            "  WHERE s.originator_id = w.id AND s.originator_version = w.v - 1)"
+            " AND NOT (w.v - 1 = ANY (SELECT u.v FROM unnest(%(ids)s::{id_type}[],"
+            "  %(versions)s::int[]) AS u(id, v) WHERE u.id = w.id))"
+        ).format(schema=schema, events=events, id_type=id_type)
         upsert = SQL(
             "INSERT INTO {schema}.{tracking} VALUES (%(name)s, %(position)s)"
             " ON CONFLICT (application_name) DO UPDATE SET notification_id = %(position)s"
@@ -61,15 +91,23 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
             timeout=Literal(f"{self.datastore.lock_timeout}s"),
             lock=self.lock_table_statements[-1],
         )
+        checks = SQL(
+            "(SELECT n FROM g) AS gaps, pg_postmaster_start_time() AS server_started"
+        )
         self._write_events = SQL(
-            "WITH e AS ({insert}), n AS ({notify})"
-            " SELECT notification_id, 1 AS tracked FROM e, n ORDER BY notification_id"
-        ).format(insert=insert, notify=notify)
+            "WITH g AS ({gaps}), e AS ({insert}), n AS ({notify})"
+            " SELECT notification_id, 1 AS tracked, {checks} FROM e, n ORDER BY notification_id"
+        ).format(gaps=gaps, insert=insert, notify=notify, checks=checks)
         self._write_events_tracked = SQL(
-            "WITH e AS ({insert}), t AS ({upsert}), n AS ({notify})"
-            " SELECT notification_id, (SELECT count(*) FROM t) AS tracked FROM e, n"
-            " ORDER BY notification_id"
-        ).format(insert=insert, upsert=upsert, notify=notify)
+            "WITH g AS ({gaps}), e AS ({insert}), t AS ({upsert}), n AS ({notify})"
+            " SELECT notification_id, (SELECT count(*) FROM t) AS tracked, {checks}"
+            " FROM e, n ORDER BY notification_id"
+        ).format(gaps=gaps, insert=insert, upsert=upsert, notify=notify, checks=checks)
+        self._server_started_query = SQL("SELECT pg_postmaster_start_time() AS server_started")
+        # When the server this recorder last wrote to started; None before the first write.
+        self.server_started: Any = None
+        # Called before a StoreDiverged is raised, whichever caller gets it.
+        self.on_diverged: Callable[[], None] | None = None
 
         # The relay's read, composed once (the library composes it on every call).
         self._next_notifications = SQL(
@@ -115,8 +153,7 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
         with self.datastore.get_connection() as conn:
             if not stored_events:
                 if tracking is not None:
-                    with conn.transaction(), conn.cursor() as curs:
-                        self._insert_tracking(curs, tracking)
+                    self._write_tracking(conn, tracking)
                 return None
             params = {
                 "ids": [e.originator_id for e in stored_events],
@@ -136,12 +173,46 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
                 if rows and rows[0]["tracked"] == 0:
                     msg = f"Failed to record tracking for {tracking}"
                     raise IntegrityError(msg)
+                if rows and rows[0]["gaps"]:
+                    self._diverged()
+                    raise MissingPredecessor(
+                        f"{rows[0]['gaps']} of {len(rows)} new events follow a version the"
+                        f" store does not have (first: {stored_events[0].originator_id})"
+                    )
+                self._check_server(rows[0]["server_started"] if rows else None)
                 conn.execute(b"COMMIT")
             except BaseException:
                 if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
                     conn.execute(b"ROLLBACK")
                 raise
             return [row["notification_id"] for row in rows]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self.datastore.get_connection() as conn:
+            self._write_tracking(conn, tracking)
+
+    def _write_tracking(self, conn: Any, tracking: Tracking) -> None:
+        """A position alone: refused after a restart too, since the store may have lost
+        what the messages before it caused."""
+        with conn.transaction(), conn.cursor() as curs:
+            self._insert_tracking(curs, tracking)
+            row = curs.execute(self._rendered(conn, "_server_started_query")).fetchone()
+            self._check_server(row["server_started"])
+
+    def _check_server(self, started: Any) -> None:
+        """Inside the write's transaction, before COMMIT: refuse the write if the server
+        restarted since the last one (a write that raises is rolled back)."""
+        if started is None:
+            return
+        known, self.server_started = self.server_started, started
+        if known is not None and known != started:
+            self._diverged()
+            raise StoreRestarted(f"the database server restarted at {started}")
+
+    def _diverged(self) -> None:
+        if self.on_diverged is not None:
+            self.on_diverged()
 
     def _rendered(self, conn: Any, name: str) -> bytes:
         """A statement as bytes, composed once (composing per call costs ~10% CPU)."""

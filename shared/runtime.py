@@ -99,12 +99,21 @@ class ServiceProcess:
             inbox, self.settings.kafka_bootstrap, self.subscriptions, group,
             instance_id=f"{group}-{self.settings.instance}",
         )
+        epoch = self.app.store_epoch
         while not self.stopping.is_set():
             try:
+                if self.app.store_epoch != epoch:  # the store may have lost positions
+                    epoch = self.app.store_epoch
+                    self.consumer.rewind_to_tracking()
                 self.consumer.poll(tuning.consumer_wait_s, tuning.consumer_batch)
             except Exception:
                 log.exception("consumer failed; rewinding to the recorded positions")
-                self.consumer.rewind_to_tracking()
+                epoch = self.app.store_epoch
+                try:
+                    self.consumer.rewind_to_tracking()
+                except Exception:
+                    log.exception("could not rewind; trying again")
+                    epoch = -1
                 self.stopping.wait(1.0)
         self.consumer.close()
 

@@ -28,7 +28,9 @@ from eventsourcing.application import (
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
+    InterfaceError,
     InternalError,
+    OperationalError,
     ProcessRecorder,
     ProgrammingError,
     Tracking,
@@ -40,6 +42,11 @@ from psycopg import sql
 from shared.clock import Clock, SystemClock
 from shared.config import Tuning
 from shared.contracts import PublicEvent
+from shared.recorder import StoreDiverged
+
+# Errors after which the store may not hold what this process believes it wrote (or
+# holds what it believes failed): a lost connection leaves a commit's outcome unknown.
+STORE_IN_DOUBT = (StoreDiverged, OperationalError, InterfaceError)
 
 CREATE_TABLE_TRIES = 5  # see ServiceApplication.__init__
 
@@ -106,6 +113,11 @@ class ServiceApplication(Application):
         # the aggregates earlier ones changed (not yet saved), not the stored versions.
         self._deciding = threading.local()
         self._private_topics = PrivateTopics()
+        # Moves on whenever what this process kept in memory was dropped because the store
+        # may have gone back; the consumer then rewinds to the positions recorded there.
+        self.store_epoch = 0
+        if hasattr(self.recorder, "on_diverged"):
+            self.recorder.on_diverged = self.reload_from_store
 
     def construct_recorder(self) -> ProcessRecorder:
         return self._given_recorder or self.factory.process_recorder()
@@ -188,6 +200,9 @@ class ServiceApplication(Application):
             self._deciding.touched = touched = set()
             try:
                 yield
+            except STORE_IN_DOUBT:
+                self.reload_from_store()
+                raise
             except BaseException:
                 self._forget(touched)
                 raise
@@ -256,6 +271,16 @@ class ServiceApplication(Application):
 
     def recorded(self, aggregates: Iterable[Any]) -> None:
         """Hook after a successful write, e.g. to index deadlines."""
+
+    def reload_from_store(self) -> None:
+        """After a lost connection, a commit whose outcome is unknown, or a database
+        server that restarted: whatever this process keeps in memory may be ahead of the
+        store, or behind it. It is handled as if this instance had just been given its
+        partitions: cached aggregates dropped, what was learned from messages forgotten,
+        and the consumer rewinds to the positions the store recorded (``store_epoch``)."""
+        self.store_epoch += 1
+        self.partitions_revoked()
+        self.partitions_assigned()
 
     def partitions_assigned(self) -> None:
         """This instance now follows partitions another may have followed until now, and

@@ -11,7 +11,7 @@ from . import config
 from .ferretdb import FerretDB
 from .kafka import Kafka
 from .postgres import Postgres
-from .procs import InfraError, locked, port_listeners
+from .procs import InfraError, locked, port_listeners, reserve_ports
 
 USAGE = """usage: scripts/infra up|down|status|env
 
@@ -39,6 +39,7 @@ class Clock:
 def up(cfg: config.Config) -> None:
     total = Clock()
     pg, kafka, ferret = Postgres(cfg), Kafka(cfg), FerretDB(cfg)
+    reserve_ports([cfg.pg_port, cfg.kafka_port, cfg.kafka_controller_port, cfg.mongo_port])
     # Fail before any download or build if a port is held by someone else.
     for server in (pg, kafka, ferret):
         server.check_port()
@@ -56,7 +57,8 @@ def up(cfg: config.Config) -> None:
     kafka_how = kafka.launch()
     kafka_clock = Clock()
     pg_how = pg.start()
-    say(f"postgres {pg_how}, ready in {clock.lap():.1f}s on {pg.where}")
+    durability = "durable" if cfg.pg_durable else "fsync and synchronous_commit off: tests only"
+    say(f"postgres {pg_how} ({durability}), ready in {clock.lap():.1f}s on {pg.where}")
     ferret.index_ids()  # before FerretDB creates any table, and for those it made before
     ferret_how = ferret.launch()
     ferret.wait_ready()

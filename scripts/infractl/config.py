@@ -35,6 +35,15 @@ def _port(name: str, default: int) -> int:
     return port
 
 
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("0", "1", "on", "off", "true", "false", "yes", "no"):
+        raise SystemExit(f"infra: {name}={raw!r} is not 0 or 1")
+    return raw in ("1", "on", "true", "yes")
+
+
 @dataclass(frozen=True)
 class Config:
     root: Path  # the checkout
@@ -43,6 +52,7 @@ class Config:
     kafka_port: int
     kafka_controller_port: int
     mongo_port: int
+    pg_durable: bool = True  # CINEMA_PG_DURABLE=0: the test cluster only (postgres.py)
 
     @property
     def data(self) -> Path:
@@ -77,6 +87,7 @@ def load(root: Path) -> Config:
         kafka_port=_port("CINEMA_KAFKA_PORT", 59092),
         kafka_controller_port=_port("CINEMA_KAFKA_CONTROLLER_PORT", 59093),
         mongo_port=_port("CINEMA_MONGO_PORT", 57017),
+        pg_durable=_flag("CINEMA_PG_DURABLE", default=True),
     )
     ports = (cfg.pg_port, cfg.kafka_port, cfg.kafka_controller_port, cfg.mongo_port)
     if len(set(ports)) != len(ports):

@@ -22,22 +22,27 @@ from .procs import (
     wait_for,
 )
 
-# Written to pgdata/cinema.conf at every start (so a changed port applies) and included from
-# postgresql.conf. fsync/synchronous_commit/full_page_writes off trade crash safety for test
-# speed: acceptable ONLY because this is a throw-away dev/test cluster. Never copy these three
-# lines to a real deployment (compose.yaml's postgres keeps the safe defaults).
+# Written to pgdata/cinema.conf at every `up` (so a changed port or durability applies) and
+# included from postgresql.conf.
 CONF = """\
 listen_addresses = '{host}'
 port = {port}
 unix_socket_directories = '{sock}'
 max_connections = 1000
 shared_buffers = 128MB
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-log_min_messages = warning
+{durability}log_min_messages = warning
 log_line_prefix = '%m [%p] %d '
 """
+DURABILITY = ("fsync", "synchronous_commit", "full_page_writes")
+
+
+def durability_lines(durable: bool) -> str:
+    """Durable is PostgreSQL's own default, kept for everything a user runs. Off, a crash
+    of the server (not only of the machine) loses commits it had acknowledged: only for
+    the test cluster (CINEMA_PG_DURABLE=0, set by scripts/test), whose data is thrown
+    away, and where it makes commits several times cheaper."""
+    value = "on" if durable else "off"
+    return "".join(f"{name} = {value}\n" for name in DURABILITY)
 
 
 class Postgres:
@@ -160,10 +165,36 @@ class Postgres:
                 raise InfraError(f"postgres: initdb failed:\n{result.stdout}{result.stderr}")
             with (self.pgdata / "postgresql.conf").open("a") as conf:
                 conf.write("\ninclude 'cinema.conf'\n")
+        self.write_conf()
+
+    def write_conf(self) -> bool:
+        """Write cinema.conf; True if it changed."""
         conf = self.pgdata / "cinema.conf"
-        conf.write_text(CONF.format(host=HOST, port=self.cfg.pg_port, sock=self.sock))
+        text = CONF.format(host=HOST, port=self.cfg.pg_port, sock=self.sock,
+                           durability=durability_lines(self.cfg.pg_durable))
+        if conf.exists() and conf.read_text() == text:
+            return False
+        conf.write_text(text)
         user = pwd.getpwnam("postgres")
         os.chown(conf, user.pw_uid, user.pw_gid)
+        return True
+
+    def apply_durability(self) -> None:
+        """On a running cluster: the three settings take effect on a reload."""
+        import psycopg  # only `up` needs it: keep `env` and `status` light
+
+        if not self.write_conf():
+            return
+        with psycopg.connect(host=HOST, port=self.cfg.pg_port, user="postgres",
+                             dbname="postgres", autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")
+            want = "on" if self.cfg.pg_durable else "off"
+            if not wait_for(lambda: self._shown(conn, want), 10, 0.1):
+                raise InfraError(f"postgres: {DURABILITY} did not turn {want} on a reload")
+
+    @staticmethod
+    def _shown(conn, want: str) -> bool:
+        return all(conn.execute(f"SHOW {name}").fetchone()[0] == want for name in DURABILITY)
 
     # --- start and stop ----------------------------------------------------
 
@@ -174,6 +205,7 @@ class Postgres:
                 raise InfraError(
                     f"postgres: running but not answering on {self.where}\n{tail(self.log)}"
                 )
+            self.apply_durability()
             self.create_databases()
             return "already up"
         self.ensure_installed()

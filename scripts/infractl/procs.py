@@ -242,6 +242,30 @@ def check_port_free(name: str, port: int, ours: set[int]) -> None:
         )
 
 
+def reserve_ports(ports: list[int]) -> bool:
+    """Keep the servers' ports out of the kernel's range for outgoing connections: the
+    defaults lie inside it (32768-60999), and a client socket that happened to take one
+    (left in TIME-WAIT for a minute) made a restarted Kafka fail to bind. Needs root;
+    without it, nothing changes. Returns whether the ports are reserved."""
+    path = Path("/proc/sys/net/ipv4/ip_local_reserved_ports")
+    try:
+        current = path.read_text().strip()
+        missing = [str(p) for p in ports if not _in_ranges(p, current)]
+        if missing:
+            path.write_text(",".join([current, *missing] if current else missing))
+        return True
+    except OSError:
+        return False
+
+
+def _in_ranges(port: int, spec: str) -> bool:
+    for part in filter(None, spec.split(",")):
+        low, _, high = part.partition("-")
+        if int(low) <= port <= int(high or low):
+            return True
+    return False
+
+
 # --- cache lock ------------------------------------------------------------
 
 

@@ -13,10 +13,13 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import msgspec
+from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.openapi.datastructures import ResponseSpec
+
+from shared.recorder import StoreDiverged
 
 log = logging.getLogger("cinema.http")
 
@@ -71,6 +74,16 @@ def _http(_: Request, exc: HTTPException) -> Response:
     return _respond(exc.status_code, ErrorBody(code, exc.detail), exc.headers)
 
 
+def _store_unavailable(request: Request, exc: Exception) -> Response:
+    # A lost connection or a restarted database: the outcome of a write may be unknown,
+    # and the same request with the same Idempotency-Key is safe to send again.
+    log.warning("store unavailable in %s %s: %s", request.method, request.url.path, exc)
+    return _respond(503, ErrorBody(
+        "store_unavailable",
+        "the service's database is unavailable or was just restarted; try again"
+        " (with the same Idempotency-Key, if any)"), {"Retry-After": "1"})
+
+
 def _unexpected(request: Request, exc: Exception) -> Response:
     # The details go to the log, never to the client.
     log.exception("unexpected error in %s %s", request.method, request.url.path, exc_info=exc)
@@ -89,6 +102,9 @@ def exception_handlers(problems: Mapping[type[Exception], Problem]) -> dict[Any,
         ValidationException: _invalid,
         RequestEntityTooLarge: _too_large,
         HTTPException: _http,
+        StoreDiverged: _store_unavailable,
+        OperationalError: _store_unavailable,
+        InterfaceError: _store_unavailable,
         Exception: _unexpected,
     }
 

@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.fixtures.servers import Endpoints
@@ -63,3 +64,25 @@ def test_env_agrees_with_fixture_endpoints(monkeypatch: pytest.MonkeyPatch) -> N
     assert exported["CINEMA_POSTGRES_USER"] == expected.pg_user
     assert exported["CINEMA_KAFKA_BOOTSTRAP"] == expected.kafka_bootstrap
     assert exported["CINEMA_MONGO_URL"] == expected.mongo_url
+
+
+def durability_shown(ep: Endpoints) -> dict[str, str]:
+    with psycopg.connect(host=ep.pg_host, port=ep.pg_port, user=ep.pg_user,
+                         password=ep.pg_password, dbname="postgres", autocommit=True) as conn:
+        return {name: conn.execute(f"SHOW {name}").fetchone()[0]
+                for name in ("fsync", "synchronous_commit", "full_page_writes")}
+
+
+def test_scripts_run_runs_postgres_durable_and_the_tests_do_not(postgres_server) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CINEMA_PG_DURABLE"}
+    try:
+        result = subprocess.run([str(ROOT / "scripts/run"), "--servers-only"], env=env,
+                                capture_output=True, text=True, timeout=300, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "(durable)" in result.stdout, result.stdout
+        assert durability_shown(postgres_server) == dict.fromkeys(
+            ("fsync", "synchronous_commit", "full_page_writes"), "on")
+    finally:  # back to the test cluster's settings, as scripts/test starts it
+        restored = infra("up", env={**env, "CINEMA_PG_DURABLE": "0"})
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert set(durability_shown(postgres_server).values()) == {"off"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -12,7 +13,12 @@ from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 from eventsourcing.postgres import PostgresFactory, PostgresProcessRecorder
 from eventsourcing.utils import Environment
 
-from shared.recorder import TOPIC, SingleStatementProcessRecorder
+from shared.recorder import (
+    TOPIC,
+    MissingPredecessor,
+    SingleStatementProcessRecorder,
+    StoreRestarted,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -124,5 +130,55 @@ def test_concurrent_writers_commit_in_notification_order(pg_database) -> None:
             ).fetchall()
         assert all(xmins[i] == xmins[i + 1] for i in range(0, 400, 2))
         assert {r.max_tracking_id(f"w{n}") for n in range(4)} == {50}
+    finally:
+        r.datastore.close()
+
+
+def test_an_event_whose_predecessor_the_store_lacks_is_refused(pg_database) -> None:
+    """A process that cached version 2 of an aggregate the store lost (a crash of a
+    database that acknowledged unflushed commits) must not write version 3 over the hole."""
+    r = recorder(pg_database, "svc")
+    diverged: list[bool] = []
+    r.on_diverged = lambda: diverged.append(True)
+    try:
+        a, b = uuid.uuid4(), uuid.uuid4()
+        r.insert_events([event(a, 1), event(a, 2), event(b, 1)], tracking=Tracking("t:0", 1))
+        with pytest.raises(MissingPredecessor):
+            r.insert_events([event(a, 4), event(b, 2)], tracking=Tracking("t:0", 2))
+        assert diverged == [True]
+        assert [e.originator_version for e in r.select_events(a)] == [1, 2]
+        assert len(r.select_events(b)) == 1 and r.max_tracking_id("t:0") == 1
+        with pytest.raises(MissingPredecessor):  # a new aggregate starts at version 1
+            r.insert_events([event(uuid.uuid4(), 2)])
+        # Predecessors stored, or written in the same write: accepted.
+        r.insert_events([event(a, 3), event(a, 4), event(b, 2)], tracking=Tracking("t:0", 2))
+        assert [e.originator_version for e in r.select_events(a)] == [1, 2, 3, 4]
+    finally:
+        r.datastore.close()
+
+
+def test_no_write_goes_through_after_the_server_restarted_unnoticed(pg_database) -> None:
+    """The first write after a restart is refused (rolled back) and the owner told, so it
+    reloads what it keeps in memory before writing again. A restart is what the recorder
+    sees as a new server start time (a real one: tests/e2e/test_database_crash.py)."""
+    r = recorder(pg_database, "svc")
+    diverged: list[bool] = []
+    r.on_diverged = lambda: diverged.append(True)
+    try:
+        a = uuid.uuid4()
+        r.insert_events([event(a, 1)], tracking=Tracking("t:0", 1))
+        real_start = r.server_started
+        assert real_start is not None
+        for write in (lambda: r.insert_events([event(a, 2)], tracking=Tracking("t:0", 2)),
+                      lambda: r.insert_events([], tracking=Tracking("t:0", 2)),
+                      lambda: r.insert_tracking(Tracking("t:0", 2))):
+            r.server_started = real_start - timedelta(seconds=1)  # as if it restarted since
+            with pytest.raises(StoreRestarted):
+                write()
+            assert r.server_started == real_start
+            assert len(r.select_events(a)) == 1 and r.max_tracking_id("t:0") == 1
+        assert diverged == [True, True, True]
+        r.insert_events([event(a, 2)], tracking=Tracking("t:0", 2))  # then writes go on
+        assert len(r.select_events(a)) == 2 and r.max_tracking_id("t:0") == 2
     finally:
         r.datastore.close()
