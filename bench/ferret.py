@@ -19,6 +19,7 @@ import psycopg
 import pymongo
 from psycopg import sql
 
+from launcher.tether import spawn
 from scripts.infractl import ferretdb_ids
 from tests.e2e.harness import free_port
 from tests.fixtures.servers import Endpoints
@@ -58,7 +59,7 @@ class PrivateFerretDB:
         self.state.mkdir(parents=True, exist_ok=True)
         log = open(self.state / "ferretdb.log", "ab")  # noqa: SIM115 (the child owns it)
         auth = f"{self.ep.pg_user}:{self.ep.pg_password}@" if self.ep.pg_password else f"{self.ep.pg_user}@"
-        self.proc = subprocess.Popen(
+        self.proc = spawn(  # ends with the benchmark, even if it is killed with kill -9
             [str(binary()), "--handler=postgresql",
              f"--postgresql-url=postgres://{auth}{self.ep.pg_host}:{self.ep.pg_port}/{self.database}",
              f"--listen-addr=127.0.0.1:{self.port}", f"--state-dir={self.state}",

@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
+from launcher.tether import spawn
 from shared.config import Settings
 from shared.contracts import TOPICS
 
@@ -115,7 +116,7 @@ class LocalSystem:
     def start(self, process: str) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{process}.log", "ab")  # noqa: SIM115 (the child owns it)
-        self.procs[process] = subprocess.Popen(
+        self.procs[process] = spawn(  # ends when this process dies, even by kill -9
             [sys.executable, "-m", service_of(process)],
             env=self._env(process),
             stdout=log,
