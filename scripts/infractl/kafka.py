@@ -57,8 +57,8 @@ share.coordinator.state.topic.min.isr=1
 # Tests start many short-lived groups: do not wait 3 s for more members to join.
 group.initial.rebalance.delay.ms=0
 # Two cores shared with everything else: the defaults' 3 network and 8 I/O threads only
-# take turns. With 1 and 2 (and the serial collector) the broker cost 0.83x the CPU per
-# booking at 10 bookings/s (docs/benchmarks.md, item 26).
+# take turns. With 1 and 2 (and the serial collector) the broker spends less CPU per
+# booking (CHANGELOG.md).
 num.network.threads=1
 num.io.threads=2
 background.threads=2
