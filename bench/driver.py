@@ -104,9 +104,8 @@ class Answer:
 
 
 class Driver:
-    """The customers' HTTP client. aiohttp, not httpx: the driver shares the two cores
-    with the system it measures, and httpx cost about 6 ms of CPU per request here (a
-    third of the flash sale's whole cost per customer once losers were refused at once)."""
+    """The customers' HTTP client. aiohttp, not httpx: the driver shares the machine's
+    cores with the system it measures, and aiohttp spends far less CPU per request."""
 
     def __init__(self, system: Distributed, connections: int = 128, poll_ms: float = 15,
                  poll_concurrency: int = 16, follow_timeout: float = 60.0,

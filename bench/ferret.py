@@ -1,7 +1,7 @@
 """A private FerretDB for one benchmark run (``--ferretdb private``, the default).
 
 The views are read through FerretDB. The shared one of ``scripts/infra`` serves every
-test run on the machine and was seen restarted and hung by others' work; a private
+test run on the machine, and another run may restart or load it; a private
 instance (same binary and flags as scripts/infractl/ferretdb.py, its own PostgreSQL
 database on the same cluster, a free port) keeps the measurement to our own load.
 """

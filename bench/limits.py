@@ -2,7 +2,7 @@
 
 Each measure is bounded by a count and by ``seconds``, uses scratch objects (a
 database, a topic) that it removes again, and reports a rate and how it was made.
-All on 127.0.0.1; the PostgreSQL cluster runs with fsync=off (docs/infra.md).
+All on 127.0.0.1, on the servers of ``scripts/infra`` (durability: docs/infra.md).
 """
 
 from __future__ import annotations

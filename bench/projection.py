@@ -1,7 +1,7 @@
 """Projection lag of a benchmark run: commit -> view, as the projector measures it.
 
-Issue #6's target: projection lag p99 < 200 ms, i.e. from an event's commit in a
-service's store to the MongoDB view reflecting it. The projector measures it itself
+The target (docs/benchmarks.md): projection lag p99 < 200 ms, from an event's commit in
+a service's store to the MongoDB view reflecting it. The projector measures it itself
 and serves percentiles on ``/lag``, every transaction and event counted, no sample:
 
 - ``commit_to_view`` (what this returns): per committed transaction that recorded

@@ -8,7 +8,7 @@ Starts a fresh system (as the end-to-end tests do, with a FerretDB of its own un
 - idle: the CPU the projector and FerretDB use with no request at all;
 - load: books over HTTP from many threads; meanwhile samples the projector's /lag every
   50 ms (each sample: the age of the oldest event of the batch the projector last
-  wrote, the figure this bench printed before the projector measured itself);
+  wrote);
 - afterwards: the projector's own figures (``/lag``): commit -> view per transaction
   (its NOTIFY's arrival -> the views' writes acknowledged) and recorded -> view per
   public event (its timestamp, taken before the commit -> the same), and the CPU the

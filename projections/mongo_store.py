@@ -74,12 +74,10 @@ _DECODERS = {view: {field: msgspec.json.Decoder(kind) for field, kind in fields.
 def to_stored(view: str, doc: dict[str, Any]) -> dict[str, Any]:
     """A view document as stored. FerretDB v1 converts a document value by value, so
     what no query looks into is kept as one JSON string per field:
-    - a seat map's seats (``seats_json``): a 100-seat map took 11 ms per replace or read
-      as sub-documents, 6.6 ms as parallel arrays (the form before), and about a third of
-      that as one string (docs/benchmarks.md, item 15);
+    - a seat map's seats (``seats_json``): a 100-seat map is hundreds of values as
+      sub-documents, one as a string;
     - a booking's timeline and attempts, a payment's attempts: about half of those
-      documents' values; inserts about 2x as fast, reads by ``_id`` about half the time
-      (item 24).
+      documents' values.
     ``from_stored`` gives readers the fold's shape back, and still reads documents stored
     the old ways. On MongoDB itself these could stay sub-documents."""
     packed = [f for f in _PACKED.get(view, ()) if f in doc]

@@ -105,7 +105,7 @@ def folded_by(name: str, view: ModuleType, events: Sequence[Event]) -> list[Even
 def project(store: ViewStore, events: Sequence[Event], pool: Executor | None = None) -> int:
     """Fold a batch of events into every view they concern; return documents written.
     With ``pool``, the views are folded and written concurrently (each view's documents
-    are its own; a slow view no longer holds up the others' writes)."""
+    are its own, so a slow view does not hold up the others' writes)."""
     for _ in range(MAX_CONFLICT_RETRIES):
         jobs = [(name, view, folded_by(name, view, events)) for name, view in VIEWS.items()]
         jobs = [j for j in jobs if j[2]]

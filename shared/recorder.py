@@ -3,9 +3,9 @@
 Every message a service processes ends in one such write: new events plus the
 tracking record of the message's position, atomically. The library's recorder sends
 them through psycopg's pipeline machinery (BEGIN, lock, NOTIFY, tracking, INSERT,
-COMMIT), which costs about 1.5 ms of client CPU per transaction here; this one sends
-BEGIN with the lock as one simple query, then one statement that inserts the events,
-upserts the tracking record and notifies listeners, then COMMIT: about half the CPU
+COMMIT) and composes its SQL on every call; this one sends BEGIN with the lock as one
+simple query, then one statement that inserts the events, upserts the tracking record
+and notifies listeners, then COMMIT, for less client CPU per transaction
 (`python -m bench limits` measures both, side by side).
 
 Same table layout, same guarantees: the EXCLUSIVE table lock that makes commit order
@@ -215,7 +215,7 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
             self.on_diverged()
 
     def _rendered(self, conn: Any, name: str) -> bytes:
-        """A statement as bytes, composed once (composing per call costs ~10% CPU)."""
+        """A statement as bytes, composed once (composing is costly, and the same each call)."""
         if name not in self._rendered_cache:
             self._rendered_cache[name] = getattr(self, name).as_bytes(conn)
         return self._rendered_cache[name]

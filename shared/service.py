@@ -245,7 +245,7 @@ class ServiceApplication(Application):
     def take_snapshot(self, aggregate_id: Any, version: int | None = None, **kwargs: Any) -> None:
         """As the library does, then delete the aggregate's older snapshots. Only the
         latest is read (a load at an older version replays events instead), and a hot
-        show used to keep one every 50 events: about 135 kB each, forever. A crash in
+        show takes one every 50 events, which would otherwise pile up. A crash in
         between leaves one extra, deleted with the next."""
         super().take_snapshot(aggregate_id, version, **kwargs)
         recorder = self.snapshots.recorder if self.snapshots is not None else None

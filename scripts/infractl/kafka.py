@@ -57,8 +57,8 @@ share.coordinator.state.topic.min.isr=1
 # Tests start many short-lived groups: do not wait 3 s for more members to join.
 group.initial.rebalance.delay.ms=0
 # Two cores shared with everything else: the defaults' 3 network and 8 I/O threads only
-# take turns. With 1 and 2 (and the serial collector) the broker cost 0.83x the CPU per
-# booking at 10 bookings/s (docs/benchmarks.md, item 26).
+# take turns. With 1 and 2 (and the serial collector) the broker spends less CPU per
+# booking (CHANGELOG.md).
 num.network.threads=1
 num.io.threads=2
 background.threads=2
@@ -77,7 +77,7 @@ logger.state.level = WARN
 logger.request.name = kafka.request.logger
 logger.request.level = WARN
 # A line or more per partition created, deleted or recovered at start: tests create
-# hundreds of topics, and this log once reached 650 MB in a day of test runs.
+# hundreds of topics, which at INFO would grow this log by hundreds of MB a day.
 logger.controller.name = org.apache.kafka.controller
 logger.controller.level = WARN
 logger.storage.name = org.apache.kafka.storage

@@ -41,7 +41,7 @@ def service_app(
     A handler takes at most one of them (tests/http/test_platform.py checks), and reads
     the caller from ``request.user`` (``CallerRequest``), not from a dependency: litestar
     resolves two or more dependencies of a handler in an anyio task group, a task each,
-    and under load that was 18 % of booking's CPU, for handing over constants."""
+    a cost paid on every request for handing over constants."""
     provided = {
         name: Provide(_constant(value), sync_to_thread=False)
         for name, value in dependencies.items()

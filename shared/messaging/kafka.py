@@ -24,8 +24,7 @@ log = logging.getLogger(__name__)
 # Both clients. librdkafka leaves Nagle's algorithm on by default: a small request written
 # while an earlier one on the same connection is unacknowledged (a fetch the broker holds
 # until data comes is acknowledged only by the kernel's delayed ACK, 40 ms on Linux) waits
-# for that ACK. Every message of the saga is such a request; without Nagle the hold's p99
-# fell to 0.69x at 10 bookings/s (docs/benchmarks.md, item 23).
+# for that ACK. Every message of the saga is such a request, so both clients turn it off.
 CLIENT = {"socket.nagle.disable": True}
 
 

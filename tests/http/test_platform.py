@@ -99,7 +99,7 @@ def test_openapi_lists_the_booking_endpoints(settings):
 @pytest.mark.parametrize("name", APPS)
 def test_each_handler_takes_at_most_one_dependency(settings, name):
     """litestar resolves two or more dependencies of a handler in an anyio task group, a
-    task each (18 % of booking's CPU under load): handlers take one (shared.http.app)."""
+    task each (costly under load): handlers take one (shared.http.app)."""
     app = APPS[name](getattr(EmbeddedSystem(), name), settings)
     checked = 0
     for route in app.routes:

@@ -1,4 +1,4 @@
-"""The saga's invariants (architecture.md), checked against a running embedded system."""
+"""The saga's invariants (README.md, "Invariants"), checked against a running embedded system."""
 
 from __future__ import annotations
 
