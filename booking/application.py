@@ -189,7 +189,7 @@ class BookingService(ServiceApplication):
 
     @policy.register
     def _(self, m: c.SeatsReserved, p: ProcessingEvent) -> None:
-        self.taken_seats.held(m.show_id, m.seat_ids, str(m.booking_id))
+        self.taken_seats.taken_by(m.show_id, m.seat_ids, str(m.booking_id))
         self._react(m, p, lambda b: b.seats_reserved(m.amount, m.currency, m.reserved_until, m.occurred_at))
 
     @policy.register
@@ -205,7 +205,7 @@ class BookingService(ServiceApplication):
 
     @policy.register
     def _(self, m: c.SeatsBooked, p: ProcessingEvent) -> None:
-        self.taken_seats.held(m.show_id, m.seat_ids, str(m.booking_id))
+        self.taken_seats.taken_by(m.show_id, m.seat_ids, str(m.booking_id))
         self._react(m, p, lambda b: b.seats_booked(m.occurred_at))
 
     @policy.register

@@ -56,7 +56,7 @@ class InventoryService(ServiceApplication):
         self.deadlines: dict[str, datetime] = {}
         # When set, the next sweep learns every show's deadline from the store. Set at start
         # (the runtime sweeps once at start-up, off the thread that starts the service), and
-        # whenever this instance gains Kafka partitions: their previous owner may have held
+        # whenever this instance gains Kafka partitions: their previous owner may have reserved
         # seats on those shows since, and only it knew their deadlines.
         self._relearn_deadlines = threading.Event()
         self._relearn_deadlines.set()

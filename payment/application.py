@@ -99,7 +99,7 @@ class PaymentService(ServiceApplication):
 
     @policy.register
     def _(self, m: c.SeatsReserved, p: ProcessingEvent) -> None:
-        self._react(m, p, lambda pay: pay.hold_placed(m.amount, m.currency, m.reserved_until))
+        self._react(m, p, lambda pay: pay.seats_reserved(m.amount, m.currency, m.reserved_until))
 
     @policy.register
     def _(self, m: c.SeatsRejected, p: ProcessingEvent) -> None:
