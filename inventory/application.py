@@ -193,45 +193,53 @@ class InventoryService(ServiceApplication):
         pass
 
     @policy.register
-    def _(self, m: c.BookingRequested, p: ProcessingEvent) -> None:
+    def on_booking_requested(
+        self, message: c.BookingRequested, processing: ProcessingEvent
+    ) -> None:
         now = self.clock.now()
-        show = self.find(ids.show_inventory_id(m.show_id))
+        show = self.find(ids.show_inventory_id(message.show_id))
         if show is None:
-            requests = self.find(UnknownShowRequests.create_id(m.show_id))
+            requests = self.find(UnknownShowRequests.create_id(message.show_id))
             if requests is None or not requests.closed:
-                if not self._rejected_by_legacy_record(m):
-                    requests = requests or UnknownShowRequests(show_id=m.show_id)
-                    requests.reject(m.booking_id, now)
-                    p.collect_events(requests)
+                if not self._rejected_by_legacy_record(message):
+                    requests = requests or UnknownShowRequests(show_id=message.show_id)
+                    requests.reject(message.booking_id, now)
+                    processing.collect_events(requests)
                 return
             # Opened since we looked: the opening closed this record in the same write.
-            show = self.find(ids.show_inventory_id(m.show_id))
-            assert show is not None, f"show {m.show_id}: requests closed, show missing"
+            show = self.find(ids.show_inventory_id(message.show_id))
+            assert show is not None, f"show {message.show_id}: requests closed, show missing"
         # A request rejected as "unknown show" before the show opened must not hold seats
         # when it is redelivered now. No extra read is needed for that: the show took over
         # those rejections when it opened, in the same write that closed their record, and
         # a rejection that raced with the opening conflicts with that close and is decided
         # again here, against the show. So the show's own state knows every such request.
         # Only shows opened before that hand-over existed still need the old lookup.
-        if (not show.unknown_adopted and not show.decided(m.booking_id)
-                and self._rejected_by_legacy_record(m)):
+        if (not show.unknown_adopted and not show.decided(message.booking_id)
+                and self._rejected_by_legacy_record(message)):
             return
-        show.request_hold(m.booking_id, m.seat_ids, now, self.limits, m.customer_id)
-        p.collect_events(show)
+        show.request_hold(
+            message.booking_id, message.seat_ids, now, self.limits, message.customer_id
+        )
+        processing.collect_events(show)
 
-    def _rejected_by_legacy_record(self, m: c.BookingRequested) -> bool:
-        return self.find(ids.unknown_show_request_id(m.booking_id)) is not None
-
-    @policy.register
-    def _(self, m: c.BookingCancelled, p: ProcessingEvent) -> None:
-        show = self.find(ids.show_inventory_id(m.show_id))
-        if show is not None:
-            show.booking_cancelled(m.booking_id, self.clock.now())
-            p.collect_events(show)
+    def _rejected_by_legacy_record(self, message: c.BookingRequested) -> bool:
+        return self.find(ids.unknown_show_request_id(message.booking_id)) is not None
 
     @policy.register
-    def _(self, m: c.PaymentSucceeded, p: ProcessingEvent) -> None:
-        show = self.find(ids.show_inventory_id(m.show_id))
+    def on_booking_cancelled(
+        self, message: c.BookingCancelled, processing: ProcessingEvent
+    ) -> None:
+        show = self.find(ids.show_inventory_id(message.show_id))
         if show is not None:
-            show.payment_succeeded(m.booking_id, self.clock.now())
-            p.collect_events(show)
+            show.booking_cancelled(message.booking_id, self.clock.now())
+            processing.collect_events(show)
+
+    @policy.register
+    def on_payment_succeeded(
+        self, message: c.PaymentSucceeded, processing: ProcessingEvent
+    ) -> None:
+        show = self.find(ids.show_inventory_id(message.show_id))
+        if show is not None:
+            show.payment_succeeded(message.booking_id, self.clock.now())
+            processing.collect_events(show)
