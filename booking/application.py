@@ -179,11 +179,8 @@ class BookingService(ServiceApplication):
     def policy(self, message: c.PublicEvent, processing: ProcessingEvent) -> None:
         pass
 
-    def _react(self, message: c.BookingEvent, processing: ProcessingEvent, react) -> None:
-        booking = self.find(message.booking_id)
-        if booking is not None:  # not ours (another deployment's), nothing to do
-            react(booking)
-            processing.collect_events(booking)
+    def aggregate_of(self, message: c.BookingEvent) -> Booking | None:
+        return self.find(message.booking_id)  # None: not ours (another deployment's)
 
     # Inventory's seat events also tell which seats are taken (see taken_seats.py).
 

@@ -192,12 +192,15 @@ class InventoryService(ServiceApplication):
     def policy(self, message: c.PublicEvent, processing: ProcessingEvent) -> None:
         pass
 
+    def aggregate_of(self, message: c.PublicEvent) -> ShowInventory | None:
+        return self.find(ids.show_inventory_id(message.show_id))  # None: not open
+
     @policy.register
     def on_booking_requested(
         self, message: c.BookingRequested, processing: ProcessingEvent
     ) -> None:
         now = self.clock.now()
-        show = self.find(ids.show_inventory_id(message.show_id))
+        show = self.aggregate_of(message)
         if show is None:
             requests = self.find(UnknownShowRequests.create_id(message.show_id))
             if requests is None or not requests.closed:
@@ -230,16 +233,12 @@ class InventoryService(ServiceApplication):
     def on_booking_cancelled(
         self, message: c.BookingCancelled, processing: ProcessingEvent
     ) -> None:
-        show = self.find(ids.show_inventory_id(message.show_id))
-        if show is not None:
-            show.booking_cancelled(message.booking_id, self.clock.now())
-            processing.collect_events(show)
+        self._react(message, processing,
+                    lambda show: show.booking_cancelled(message.booking_id, self.clock.now()))
 
     @policy.register
     def on_payment_succeeded(
         self, message: c.PaymentSucceeded, processing: ProcessingEvent
     ) -> None:
-        show = self.find(ids.show_inventory_id(message.show_id))
-        if show is not None:
-            show.payment_succeeded(message.booking_id, self.clock.now())
-            processing.collect_events(show)
+        self._react(message, processing,
+                    lambda show: show.payment_succeeded(message.booking_id, self.clock.now()))

@@ -59,16 +59,17 @@ class PaymentService(ServiceApplication):
     def policy(self, message: c.PublicEvent, processing: ProcessingEvent) -> None:
         pass
 
-    def _react(self, message: c.BookingEvent, processing: ProcessingEvent, react) -> None:
+    def aggregate_of(self, message: c.BookingEvent) -> Payment:
+        """The booking's payment; a new one for its first message, in whatever order
+        booking's and inventory's arrive."""
         payment = self.find(ids.payment_id(message.booking_id))
         if payment is None:
             payment = Payment(booking_id=message.booking_id, show_id=message.show_id)
-        react(payment)
-        self._settle(payment)
-        processing.collect_events(payment)
+        return payment
 
-    def _settle(self, payment: Payment) -> None:
-        """Make the attempt that is due, and refund what can no longer be honoured."""
+    def reacted(self, payment: Payment) -> None:
+        """After every reaction: make the attempt that is due, and refund what can no
+        longer be honoured."""
         now = self.clock.now()
         due = payment.due_attempt()
         if due is not None:
