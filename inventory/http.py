@@ -17,12 +17,12 @@ from litestar.params import JSONBody, PathParameter
 from inventory.application import InventoryService, ShowNotFound
 from inventory.domain import InventoryRuleViolation, ShowInventory
 from inventory.schemas import MAX_SEATS_PER_SHOW, SeatLayout, SeatMap, seat_map, seat_map_from_doc
-from projections.queries import ViewQueries
 from shared.config import Settings
 from shared.http.app import service_app
 from shared.http.auth import Caller, CallerRequest, operator_only
 from shared.http.errors import Problem, error_responses
 from shared.http.health import Readiness
+from shared.views import ViewQueries
 
 # A full layout is larger than the general request limit: ~64 bytes per seat at most.
 MAX_LAYOUT_BYTES = MAX_SEATS_PER_SHOW * 64 + 4_096

@@ -23,11 +23,9 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from booking.application import BookingService
-from inventory.application import InventoryService
-from payment.application import PaymentService
 from shared.contracts import TOPICS
 from shared.messaging.kafka import KafkaPublisher
+from shared.services import NAMES, SERVICES
 from tests.simulation import invariants as inv
 
 pytestmark = pytest.mark.infra
@@ -130,7 +128,7 @@ def test_kill_9_each_service_in_turn_mid_batch(start_system):
     kills: list[str] = []
     client = Customers(system, rng, shows, count=60, people=7, pause=(0, 0.08))
     client.start()
-    for service in rng.sample(["booking", "inventory", "payment"], 3) * 2:
+    for service in rng.sample(list(NAMES), len(NAMES)) * 2:
         time.sleep(rng.uniform(0.2, 1.2))
         system.local.kill(service)  # kill -9, at a random point of the batch
         kills.append(service)
@@ -165,9 +163,8 @@ def inbox_positions(system, service: str) -> dict[str, int]:
     ))
 
 
-# What each service follows, as the services themselves declare it.
-SUBSCRIPTIONS = {app.service: app.subscribes_to
-                 for app in (BookingService, InventoryService, PaymentService)}
+# What each service follows, as the registry declares it.
+SUBSCRIPTIONS = {s.name: s.subscribes_to for s in SERVICES}
 
 
 def consumers_caught_up(system) -> dict[str, int] | None:
@@ -206,13 +203,13 @@ def test_rewound_consumers_and_republished_logs_have_no_effect(start_system):
         bookings[r.json()["booking_id"]] = f"r{i}"
     wait_final(system, bookings)
     settle(system)
-    before = {s: system.stored_events(s) for s in ("booking", "inventory", "payment")}
+    before = {s: system.stored_events(s) for s in NAMES}
     ledger = system.ledger()
     charges_before = ledger.successful_charges_by_booking()
 
     # Stop everything, then rewind every inbox to the start and every outbox too.
     system.local.stop_all()
-    for service in ("booking", "inventory", "payment"):
+    for service in NAMES:
         system.sql(
             service,
             "UPDATE {service}service_tracking SET notification_id = 0"
@@ -277,7 +274,7 @@ def test_the_broker_killed_and_restarted_mid_saga_loses_and_duplicates_nothing(
     wait_final(system, client.bookings)
     settle(system)
     audit(system)
-    gave_up = [s for s in ("booking", "inventory", "payment")
+    gave_up = [s for s in NAMES
                if "relay failed" in (system.local.log_dir / f"{s}.log").read_text()]
     assert "booking" in gave_up, "booking's relay never gave up: the outage was too short"
     print(f"\n{len(client.bookings)} bookings, {len(taken_during_outage)} taken while the broker was"
