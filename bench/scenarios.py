@@ -30,6 +30,7 @@ from payment.application import PaymentService
 from tests.e2e.harness import Distributed
 
 SEATS_PER_BOOKING = ([1, 2, 3, 4], [0.4, 0.3, 0.2, 0.1])
+# Events by the last part of their stored topic (``SeatsHeld``: the SeatsReserved event).
 SERVER_EVENTS = ("Requested", "SeatsHeld", "Confirmed", "Cancelled")
 
 

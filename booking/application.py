@@ -178,43 +178,48 @@ class BookingService(ServiceApplication):
     def policy(self, message: c.PublicEvent, processing: ProcessingEvent) -> None:
         pass
 
-    def _react(self, message: c.BookingEvent, processing: ProcessingEvent, react) -> None:
-        booking = self.find(message.booking_id)
-        if booking is not None:  # not ours (another deployment's), nothing to do
-            react(booking)
-            processing.collect_events(booking)
+    def aggregate_of(self, message: c.BookingEvent) -> Booking | None:
+        return self.find(message.booking_id)  # None: not ours (another deployment's)
 
     # Inventory's seat events also tell which seats are taken (see taken_seats.py).
 
     @policy.register
-    def _(self, m: c.SeatsReserved, p: ProcessingEvent) -> None:
-        self.taken_seats.held(m.show_id, m.seat_ids, str(m.booking_id))
-        self._react(m, p, lambda b: b.seats_reserved(m.amount, m.currency, m.reserved_until, m.occurred_at))
+    def on_seats_reserved(self, message: c.SeatsReserved, processing: ProcessingEvent) -> None:
+        self.taken_seats.taken_by(message.show_id, message.seat_ids, str(message.booking_id))
+        self._react(message, processing, lambda b: b.seats_reserved(
+            message.amount, message.currency, message.reserved_until, message.occurred_at))
 
     @policy.register
-    def _(self, m: c.SeatsRejected, p: ProcessingEvent) -> None:
-        taken = m.seat_ids if m.reason == "seats_taken" else ()
-        self.taken_seats.rejected(m.show_id, str(m.booking_id), taken)
-        self._react(m, p, lambda b: b.seats_rejected(m.reason, m.occurred_at))
+    def on_seats_rejected(self, message: c.SeatsRejected, processing: ProcessingEvent) -> None:
+        taken = message.seat_ids if message.reason == "seats_taken" else ()
+        self.taken_seats.rejected(message.show_id, str(message.booking_id), taken)
+        self._react(message, processing,
+                    lambda b: b.seats_rejected(message.reason, message.occurred_at))
 
     @policy.register
-    def _(self, m: c.SeatsReleased, p: ProcessingEvent) -> None:
-        self.taken_seats.released(m.show_id, m.seat_ids)
-        self._react(m, p, lambda b: b.seats_released(m.reason, m.occurred_at))
+    def on_seats_released(self, message: c.SeatsReleased, processing: ProcessingEvent) -> None:
+        self.taken_seats.released(message.show_id, message.seat_ids)
+        self._react(message, processing,
+                    lambda b: b.seats_released(message.reason, message.occurred_at))
 
     @policy.register
-    def _(self, m: c.SeatsBooked, p: ProcessingEvent) -> None:
-        self.taken_seats.held(m.show_id, m.seat_ids, str(m.booking_id))
-        self._react(m, p, lambda b: b.seats_booked(m.occurred_at))
+    def on_seats_booked(self, message: c.SeatsBooked, processing: ProcessingEvent) -> None:
+        self.taken_seats.taken_by(message.show_id, message.seat_ids, str(message.booking_id))
+        self._react(message, processing, lambda b: b.seats_booked(message.occurred_at))
 
     @policy.register
-    def _(self, m: c.PaymentSucceeded, p: ProcessingEvent) -> None:
-        self._react(m, p, lambda b: b.payment_succeeded(m.attempt, m.occurred_at))
+    def on_payment_succeeded(
+        self, message: c.PaymentSucceeded, processing: ProcessingEvent
+    ) -> None:
+        self._react(message, processing,
+                    lambda b: b.payment_succeeded(message.attempt, message.occurred_at))
 
     @policy.register
-    def _(self, m: c.PaymentFailed, p: ProcessingEvent) -> None:
-        self._react(m, p, lambda b: b.payment_failed(m.attempt, m.reason, m.occurred_at))
+    def on_payment_failed(self, message: c.PaymentFailed, processing: ProcessingEvent) -> None:
+        self._react(message, processing, lambda b: b.payment_failed(
+            message.attempt, message.reason, message.occurred_at))
 
     @policy.register
-    def _(self, m: c.PaymentRefunded, p: ProcessingEvent) -> None:
-        self._react(m, p, lambda b: b.payment_refunded(m.amount, m.occurred_at))
+    def on_payment_refunded(self, message: c.PaymentRefunded, processing: ProcessingEvent) -> None:
+        self._react(message, processing,
+                    lambda b: b.payment_refunded(message.amount, message.occurred_at))

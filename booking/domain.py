@@ -133,10 +133,15 @@ class Booking(Aggregate):
 
     def seats_reserved(self, amount: int, currency: str, reserved_until: datetime, at: datetime):
         if self.status is BookingStatus.PENDING:
-            self._hold(amount=amount, currency=currency, reserved_until=reserved_until, at=at)
+            self._record_reservation(
+                amount=amount, currency=currency, reserved_until=reserved_until, at=at
+            )
 
-    @event("SeatsHeld", topic="cinema.booking:Booking.SeatsHeld")
-    def _hold(self, amount: int, currency: str, reserved_until: datetime, at: datetime) -> None:
+    # Named as the public contract; the stored topic keeps its first name.
+    @event("SeatsReserved", topic="cinema.booking:Booking.SeatsHeld")
+    def _record_reservation(
+        self, amount: int, currency: str, reserved_until: datetime, at: datetime
+    ) -> None:
         self._move(BookingStatus.PAYMENT_PENDING)
         self.amount, self.currency, self.reserved_until = amount, currency, reserved_until
 

@@ -46,10 +46,10 @@ class Claim(NamedTuple):
 
 
 class _Show:
-    __slots__ = ("claims", "held")
+    __slots__ = ("claims", "holders")
 
     def __init__(self) -> None:
-        self.held: dict[str, str] = {}  # seat -> holding booking, as inventory said
+        self.holders: dict[str, str] = {}  # seat -> holding booking, as inventory said
         self.claims: dict[str, tuple[str, float]] = {}  # seat -> (booking, lapses at)
 
 
@@ -60,12 +60,12 @@ class TakenSeats:
         self._shows: OrderedDict[str, _Show] = OrderedDict()
         self._lock = threading.Lock()  # HTTP threads claim while the consumer learns
 
-    def held(self, show_id: str, seat_ids: Iterable[str], booking_id: str) -> None:
+    def taken_by(self, show_id: str, seat_ids: Iterable[str], booking_id: str) -> None:
         """Inventory reserved or sold these seats for this booking."""
         with self._lock:
             show = self._show(show_id)
             for seat in seat_ids:
-                show.held[seat] = booking_id
+                show.holders[seat] = booking_id
                 show.claims.pop(seat, None)
 
     def rejected(self, show_id: str, booking_id: str, taken: Iterable[str] = ()) -> None:
@@ -76,7 +76,7 @@ class TakenSeats:
             for seat in [s for s, (b, _) in show.claims.items() if b == booking_id]:
                 del show.claims[seat]
             for seat in taken:
-                show.held.setdefault(seat, UNKNOWN)
+                show.holders.setdefault(seat, UNKNOWN)
 
     def released(self, show_id: str, seat_ids: Iterable[str]) -> None:
         """Inventory let these seats go (expired hold, cancelled booking)."""
@@ -84,7 +84,7 @@ class TakenSeats:
             show = self._shows.get(show_id)
             if show is not None:
                 for seat in seat_ids:
-                    show.held.pop(seat, None)
+                    show.holders.pop(seat, None)
                     show.claims.pop(seat, None)
 
     def claim(self, show_id: str, seat_ids: list[str], booking_id: str) -> Claim:
@@ -96,7 +96,7 @@ class TakenSeats:
             taken = [s for s in seat_ids if self._holder(show, s, now) not in (None, booking_id)]
             if taken:
                 return Claim(taken, [])
-            claimed = [s for s in seat_ids if s not in show.held and s not in show.claims]
+            claimed = [s for s in seat_ids if s not in show.holders and s not in show.claims]
             lapses = now + self.claim_ttl
             for seat in claimed:
                 show.claims[seat] = (booking_id, lapses)
@@ -114,7 +114,7 @@ class TakenSeats:
     def known(self) -> dict[str, dict[str, str]]:
         """A copy of what inventory said: show -> seat -> holding booking (UNKNOWN: someone)."""
         with self._lock:
-            return {sid: dict(show.held) for sid, show in self._shows.items() if show.held}
+            return {sid: dict(show.holders) for sid, show in self._shows.items() if show.holders}
 
     def claimed(self) -> dict[str, dict[str, str]]:
         """A copy of the claims still waiting for inventory: show -> seat -> booking."""
@@ -131,8 +131,8 @@ class TakenSeats:
 
     @staticmethod
     def _holder(show: _Show, seat: str, now: float) -> str | None:
-        if seat in show.held:
-            return show.held[seat]
+        if seat in show.holders:
+            return show.holders[seat]
         claim = show.claims.get(seat)
         if claim is None:
             return None

@@ -13,14 +13,9 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder
 from eventsourcing.utils import EnvType
 
-from inventory.domain import (
-    HoldLimits,
-    InventoryRuleViolation,
-    ShowInventory,
-    UnknownShowRequest,
-    UnknownShowRequests,
-)
+from inventory.domain import HoldLimits, InventoryRuleViolation, ShowInventory, UnknownShowRequests
 from inventory.publishing import to_public
+from inventory.unknown_shows import UnknownShows
 from shared import contracts as c
 from shared import ids
 from shared.clock import Clock
@@ -55,14 +50,11 @@ class InventoryService(ServiceApplication):
         self.deadlines: dict[str, datetime] = {}
         # When set, the next sweep learns every show's deadline from the store. Set at start
         # (the runtime sweeps once at start-up, off the thread that starts the service), and
-        # whenever this instance gains Kafka partitions: their previous owner may have held
+        # whenever this instance gains Kafka partitions: their previous owner may have reserved
         # seats on those shows since, and only it knew their deadlines.
         self._relearn_deadlines = threading.Event()
         self._relearn_deadlines.set()
-        # show id -> bookings rejected as unknown show by the per-booking records written
-        # before UnknownShowRequests, read from the log up to _legacy_read_to (when shows open).
-        self._legacy_unknown: dict[str, set[str]] = {}
-        self._legacy_read_to = 0
+        self.unknown_shows = UnknownShows(self)
 
     def to_public(self, domain_event: Any) -> c.PublicEvent | None:
         return to_public(domain_event)
@@ -75,7 +67,7 @@ class InventoryService(ServiceApplication):
         """Create a show's seat inventory; repeating the same layout is harmless.
 
         The show takes over the requests rejected as "unknown show" so far, and closes
-        their record in the same write (see UnknownShowRequests): a rejection recorded
+        their record in the same write (unknown_shows.py): a rejection recorded
         meanwhile makes that write conflict, and the show is opened again with it."""
         ShowInventory.validate_layout(seats, prices)
         with self.writing():
@@ -83,16 +75,10 @@ class InventoryService(ServiceApplication):
                 existing = self.find(ids.show_inventory_id(show_id))
                 if existing is not None:
                     break
-                requests = self.find(UnknownShowRequests.create_id(show_id))
-                rejected = set(self._legacy_unknown_requests(show_id))
-                if requests is None:
-                    requests = UnknownShowRequests(show_id=show_id)
-                else:
-                    rejected.update(requests.booking_ids)
-                requests.close()
+                requests, rejected = self.unknown_shows.hand_over(show_id)
                 show = ShowInventory(
                     show_id=show_id, seats=seats, prices=prices, currency=currency,
-                    rejected_as_unknown=sorted(rejected),
+                    rejected_as_unknown=rejected,
                 )
                 try:
                     self.save_all(show, requests)
@@ -107,17 +93,7 @@ class InventoryService(ServiceApplication):
             raise InventoryRuleViolation(f"show {show_id} already exists with another layout")
         return existing, False
 
-    def _legacy_unknown_requests(self, show_id: str) -> set[str]:
-        """Bookings rejected as unknown for this show by the old per-booking records.
-        Nothing writes those any more, so reading the log once per process (and what
-        was appended since, at each opening) finds them all."""
-        for n in self._notifications(UnknownShowRequest.Rejected.TOPIC, self._legacy_read_to):
-            e = self.mapper.to_domain_event(n)
-            self._legacy_unknown.setdefault(e.show_id, set()).add(str(e.booking_id))
-            self._legacy_read_to = n.id
-        return self._legacy_unknown.get(show_id, set())
-
-    def _notifications(self, topic: str, after: int = 0) -> Iterator[Notification]:
+    def notifications(self, topic: str, after: int = 0) -> Iterator[Notification]:
         """Every notification of one topic after a position, read page by page."""
         while True:
             page = self.recorder.select_notifications(start=after + 1, limit=500, topics=[topic])
@@ -168,7 +144,7 @@ class InventoryService(ServiceApplication):
     def recover_deadlines(self) -> None:
         """Rebuild the deadline index from the shows on record (after a start or crash,
         or on gaining another instance's partitions)."""
-        for n in self._notifications(ShowInventory.Opened.TOPIC):
+        for n in self.notifications(ShowInventory.Opened.TOPIC):
             self.recorded([self.get_show(self.mapper.to_domain_event(n).show_id)])
 
     def partitions_assigned(self) -> None:
@@ -191,46 +167,36 @@ class InventoryService(ServiceApplication):
     def policy(self, message: c.PublicEvent, processing: ProcessingEvent) -> None:
         pass
 
+    def aggregate_of(self, message: c.PublicEvent) -> ShowInventory | None:
+        return self.find(ids.show_inventory_id(message.show_id))  # None: not open
+
     @policy.register
-    def _(self, m: c.BookingRequested, p: ProcessingEvent) -> None:
+    def on_booking_requested(
+        self, message: c.BookingRequested, processing: ProcessingEvent
+    ) -> None:
         now = self.clock.now()
-        show = self.find(ids.show_inventory_id(m.show_id))
-        if show is None:
-            requests = self.find(UnknownShowRequests.create_id(m.show_id))
-            if requests is None or not requests.closed:
-                if not self._rejected_by_legacy_record(m):
-                    requests = requests or UnknownShowRequests(show_id=m.show_id)
-                    requests.reject(m.booking_id, now)
-                    p.collect_events(requests)
+        show = self.aggregate_of(message)
+        if show is None:  # not open (yet), or opened just now: unknown_shows.py
+            show = self.unknown_shows.reject_unless_opened(message, processing, now)
+            if show is None:
                 return
-            # Opened since we looked: the opening closed this record in the same write.
-            show = self.find(ids.show_inventory_id(m.show_id))
-            assert show is not None, f"show {m.show_id}: requests closed, show missing"
-        # A request rejected as "unknown show" before the show opened must not hold seats
-        # when it is redelivered now. No extra read is needed for that: the show took over
-        # those rejections when it opened, in the same write that closed their record, and
-        # a rejection that raced with the opening conflicts with that close and is decided
-        # again here, against the show. So the show's own state knows every such request.
-        # Only shows opened before that hand-over existed still need the old lookup.
-        if (not show.unknown_adopted and not show.decided(m.booking_id)
-                and self._rejected_by_legacy_record(m)):
+        if self.unknown_shows.rejected_before_opening(show, message):
             return
-        show.request_hold(m.booking_id, m.seat_ids, now, self.limits, m.customer_id)
-        p.collect_events(show)
-
-    def _rejected_by_legacy_record(self, m: c.BookingRequested) -> bool:
-        return self.find(ids.unknown_show_request_id(m.booking_id)) is not None
-
-    @policy.register
-    def _(self, m: c.BookingCancelled, p: ProcessingEvent) -> None:
-        show = self.find(ids.show_inventory_id(m.show_id))
-        if show is not None:
-            show.booking_cancelled(m.booking_id, self.clock.now())
-            p.collect_events(show)
+        show.request_hold(
+            message.booking_id, message.seat_ids, now, self.limits, message.customer_id
+        )
+        processing.collect_events(show)
 
     @policy.register
-    def _(self, m: c.PaymentSucceeded, p: ProcessingEvent) -> None:
-        show = self.find(ids.show_inventory_id(m.show_id))
-        if show is not None:
-            show.payment_succeeded(m.booking_id, self.clock.now())
-            p.collect_events(show)
+    def on_booking_cancelled(
+        self, message: c.BookingCancelled, processing: ProcessingEvent
+    ) -> None:
+        self._react(message, processing,
+                    lambda show: show.booking_cancelled(message.booking_id, self.clock.now()))
+
+    @policy.register
+    def on_payment_succeeded(
+        self, message: c.PaymentSucceeded, processing: ProcessingEvent
+    ) -> None:
+        self._react(message, processing,
+                    lambda show: show.payment_succeeded(message.booking_id, self.clock.now()))

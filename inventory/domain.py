@@ -14,6 +14,22 @@ Its seats and times are in the events.
 Holds end three ways: BOOKED (payment succeeded within the hold), released when
 ``reserved_until`` passes, or released because the booking was cancelled. A failed
 payment does not release anything: the customer may retry until the deadline.
+
+Words, with one meaning each here, in booking and in payment:
+
+- a *hold*: what inventory keeps for one booking's request, its seats and their state.
+  A live hold is RESERVED (until ``reserved_until``), then BOOKED; it ends RELEASED. A
+  request that gets no hold is REJECTED.
+- *reserve*: give a booking a hold, its seats AVAILABLE -> RESERVED (``SeatsReserved``,
+  as in the public contract; ``seats_reserved`` where booking and payment react to it).
+  The stored topics of these events (here and in booking) say ``SeatsHeld``, and that
+  of a rejection ``HoldRejected``: a stored topic keeps the name it was first written
+  with.
+- *book*: RESERVED -> BOOKED, once paid in time; *release*: back to AVAILABLE.
+- a seat's *holder*: the booking whose live hold has it (``holders``).
+
+"Held" in messages to customers and in the setting ``max_held_per_customer`` (named by
+the configuration) means reserved and unpaid; other identifiers say "reserved".
 """
 
 from __future__ import annotations
@@ -92,7 +108,7 @@ class ShowInventory(Aggregate):
         # Holds that ended: booking id -> REJECTED or RELEASED.
         self.ended: dict[str, str] = {}
         # Requests rejected as "unknown show" before the show was opened, handed over
-        # when it opened (see UnknownShowRequests). None in shows opened before that
+        # when it opened (inventory/unknown_shows.py). None in shows opened before that
         # hand-over existed (their Opened event has no such field): for those, the
         # service still looks the old per-booking records up.
         self.unknown_adopted = rejected_as_unknown is not None
@@ -154,7 +170,7 @@ class ShowInventory(Aggregate):
         return hold
 
     def decided(self, booking_id: UUID) -> bool:
-        """Whether a request of this booking was decided here (held or rejected)."""
+        """Whether a request of this booking was decided here (reserved or rejected)."""
         key = str(booking_id)
         return key in self.holds or key in self.ended
 
@@ -169,9 +185,9 @@ class ShowInventory(Aggregate):
 
     # --- commands -------------------------------------------------------------
 
-    def held_by(self, customer_id: str) -> int:
-        """Seats this customer holds unpaid in this show (holds recorded before holds
-        named their customer count for nobody)."""
+    def reserved_by(self, customer_id: str) -> int:
+        """Seats reserved (unpaid) for this customer in this show (holds recorded before
+        holds named their customer count for nobody)."""
         return sum(len(h["seat_ids"]) for h in self.holds.values()
                    if h["status"] == RESERVED and h.get("customer_id") == customer_id)
 
@@ -188,7 +204,7 @@ class ShowInventory(Aggregate):
             culprits = [s for s in seat_ids if s in self.holders]
             reason = "seats_taken" if culprits else None
         if (reason is None and customer_id
-                and self.held_by(customer_id) + len(seat_ids) > limits.max_held_per_customer):
+                and self.reserved_by(customer_id) + len(seat_ids) > limits.max_held_per_customer):
             reason = "customer_hold_limit"
         if reason is not None:
             self._reject(
@@ -196,7 +212,7 @@ class ShowInventory(Aggregate):
                 seat_ids=culprits, at=now,
             )
             return
-        self._hold(
+        self._reserve(
             show_id=self.show_id,
             booking_id=str(booking_id),
             seat_ids=list(seat_ids),
@@ -207,14 +223,15 @@ class ShowInventory(Aggregate):
             customer_id=customer_id,
         )
 
-    @event("HoldRejected", topic="cinema.inventory:ShowInventory.HoldRejected")
+    # Event names as in the public contract; the topics stay as first stored.
+    @event("SeatsRejected", topic="cinema.inventory:ShowInventory.HoldRejected")
     def _reject(
         self, show_id: str, booking_id: str, reason: str, seat_ids: list[str], at: datetime
     ) -> None:
         self.ended[booking_id] = REJECTED
 
-    @event("SeatsHeld", topic="cinema.inventory:ShowInventory.SeatsHeld")
-    def _hold(
+    @event("SeatsReserved", topic="cinema.inventory:ShowInventory.SeatsHeld")
+    def _reserve(
         self,
         show_id: str,
         booking_id: str,
@@ -226,7 +243,7 @@ class ShowInventory(Aggregate):
         customer_id: str = "",  # absent from holds recorded before the per-customer limit
     ) -> None:
         for seat in seat_ids:
-            assert seat not in self.holders, f"seat {seat} double held"  # invariant 1
+            assert seat not in self.holders, f"seat {seat} reserved twice"  # invariant 1
             self.holders[seat] = booking_id
         self.holds[booking_id] = {
             "status": RESERVED,
@@ -282,6 +299,9 @@ class ShowInventory(Aggregate):
         self.ended[booking_id] = RELEASED
 
 
+# --- requests for a show that is not open (yet): why and how in inventory/unknown_shows.py
+
+
 class UnknownShowRequests(Aggregate):
     """Requests for a show id that inventory does not know (yet): one aggregate per show
     id, each request rejected once (its rejection is published like any other event).
@@ -325,7 +345,8 @@ class UnknownShowRequests(Aggregate):
 
 class UnknownShowRequest(Aggregate):
     """Before UnknownShowRequests: one aggregate per rejected booking. No longer written;
-    kept to read what was recorded (its rejections are published and projected)."""
+    kept to read what older stores hold (its rejections are published and projected, and
+    still stand: inventory/unknown_shows.py)."""
 
     TOPIC = "cinema.inventory:UnknownShowRequest"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-import msgspec
 from litestar import Litestar, Response, get, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -17,24 +16,16 @@ from litestar.params import JSONBody, PathParameter
 
 from inventory.application import InventoryService, ShowNotFound
 from inventory.domain import InventoryRuleViolation, ShowInventory
+from inventory.schemas import MAX_SEATS_PER_SHOW, SeatLayout, SeatMap, seat_map, seat_map_from_doc
 from shared.config import Settings
 from shared.http.app import service_app
 from shared.http.auth import Caller, CallerRequest, operator_only
 from shared.http.errors import Problem, error_responses
 from shared.http.health import Readiness
-from shared.http.schemas import (
-    Currency,
-    MinorUnits,
-    RequestBody,
-    ResponseBody,
-    SeatId,
-)
 from shared.views import ViewQueries
 
-MAX_SEATS_PER_SHOW = 2_000
 # A full layout is larger than the general request limit: ~64 bytes per seat at most.
 MAX_LAYOUT_BYTES = MAX_SEATS_PER_SHOW * 64 + 4_096
-Category = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
 ShowPath = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
@@ -47,61 +38,6 @@ PROBLEMS = {
     InvalidLayout: Problem(422, "invalid_layout"),
     InventoryRuleViolation: Problem(409, "show_conflict"),
 }
-
-
-class SeatLayout(RequestBody, frozen=True):
-    seats: Annotated[dict[SeatId, Category], msgspec.Meta(max_length=MAX_SEATS_PER_SHOW)]
-    prices: Annotated[dict[Category, MinorUnits], msgspec.Meta(max_length=100)]
-    currency: Currency
-
-
-class SeatView(ResponseBody, frozen=True, omit_defaults=True):
-    seat_id: str
-    category: str
-    price: int  # minor units, in the show's currency
-    state: str  # AVAILABLE, RESERVED, BOOKED
-    booking_id: str | None = None  # operators only
-
-
-class SeatCounts(ResponseBody, frozen=True):
-    total: int
-    available: int
-    reserved: int
-    booked: int
-
-
-class SeatMap(ResponseBody, frozen=True):
-    show_id: str
-    currency: str
-    counts: SeatCounts
-    seats: list[SeatView]
-
-
-def seat_map(show: ShowInventory, reveal_holders: bool) -> SeatMap:
-    seats = [
-        SeatView(
-            seat, category, show.prices[category], show.seat_state(seat),
-            show.holders.get(seat) if reveal_holders else None,
-        )
-        for seat, category in show.seats.items()
-    ]
-    states = [s.state for s in seats]
-    counts = SeatCounts(
-        len(seats), states.count("AVAILABLE"), states.count("RESERVED"), states.count("BOOKED")
-    )
-    return SeatMap(show.show_id, show.currency, counts, seats)
-
-
-def seat_map_from_doc(doc: dict, reveal_holders: bool) -> SeatMap:
-    """From the seat_maps view (projections/seat_map.py)."""
-    seats = [
-        SeatView(seat, s["category"], s["price"], s["state"],
-                 s["booking_id"] if reveal_holders else None)
-        for seat, s in doc["seats"].items()
-    ]
-    c = doc["counts"]
-    counts = SeatCounts(len(seats), c["AVAILABLE"], c["RESERVED"], c["BOOKED"])
-    return SeatMap(doc["_id"], doc["currency"], counts, seats)
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,12 @@ def to_public(e: Any) -> c.PublicEvent | None:
         "event_id": event_id, "occurred_at": e.at, "show_id": e.show_id,
         "booking_id": UUID(e.booking_id),
     }
-    if isinstance(e, ShowInventory.SeatsHeld):
+    if isinstance(e, ShowInventory.SeatsReserved):
         return c.SeatsReserved(
             **base, seat_ids=list(e.seat_ids), amount=e.amount, currency=e.currency,
             reserved_until=e.reserved_until,
         )
-    if isinstance(e, ShowInventory.HoldRejected):
+    if isinstance(e, ShowInventory.SeatsRejected):
         return c.SeatsRejected(**base, reason=e.reason, seat_ids=list(e.seat_ids))
     if isinstance(e, ShowInventory.SeatsReleased):
         return c.SeatsReleased(**base, seat_ids=list(e.seat_ids), reason=e.reason)

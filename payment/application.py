@@ -58,16 +58,17 @@ class PaymentService(ServiceApplication):
     def policy(self, message: c.PublicEvent, processing: ProcessingEvent) -> None:
         pass
 
-    def _react(self, m: c.BookingEvent, p: ProcessingEvent, react) -> None:
-        payment = self.find(ids.payment_id(m.booking_id))
+    def aggregate_of(self, message: c.BookingEvent) -> Payment:
+        """The booking's payment; a new one for its first message, in whatever order
+        booking's and inventory's arrive."""
+        payment = self.find(ids.payment_id(message.booking_id))
         if payment is None:
-            payment = Payment(booking_id=m.booking_id, show_id=m.show_id)
-        react(payment)
-        self._settle(payment)
-        p.collect_events(payment)
+            payment = Payment(booking_id=message.booking_id, show_id=message.show_id)
+        return payment
 
-    def _settle(self, payment: Payment) -> None:
-        """Make the attempt that is due, and refund what can no longer be honoured."""
+    def reacted(self, payment: Payment) -> None:
+        """After every reaction: make the attempt that is due, and refund what can no
+        longer be honoured."""
         now = self.clock.now()
         due = payment.due_attempt()
         if due is not None:
@@ -89,25 +90,37 @@ class PaymentService(ServiceApplication):
             payment.record_refund(refund.refund_id, self.clock.now())
 
     @policy.register
-    def _(self, m: c.BookingRequested, p: ProcessingEvent) -> None:
-        self._react(m, p, lambda pay: pay.attempt_requested(1, m.payment_method))
+    def on_booking_requested(
+        self, message: c.BookingRequested, processing: ProcessingEvent
+    ) -> None:
+        self._react(message, processing,
+                    lambda pay: pay.attempt_requested(1, message.payment_method))
 
     @policy.register
-    def _(self, m: c.PaymentRetryRequested, p: ProcessingEvent) -> None:
-        self._react(m, p, lambda pay: pay.attempt_requested(m.attempt, m.payment_method))
+    def on_payment_retry_requested(
+        self, message: c.PaymentRetryRequested, processing: ProcessingEvent
+    ) -> None:
+        self._react(message, processing,
+                    lambda pay: pay.attempt_requested(message.attempt, message.payment_method))
 
     @policy.register
-    def _(self, m: c.SeatsReserved, p: ProcessingEvent) -> None:
-        self._react(m, p, lambda pay: pay.hold_placed(m.amount, m.currency, m.reserved_until))
+    def on_seats_reserved(self, message: c.SeatsReserved, processing: ProcessingEvent) -> None:
+        self._react(message, processing, lambda pay: pay.seats_reserved(
+            message.amount, message.currency, message.reserved_until))
 
     @policy.register
-    def _(self, m: c.SeatsRejected, p: ProcessingEvent) -> None:
-        self._react(m, p, lambda pay: pay.close(f"seats_rejected:{m.reason}", m.occurred_at))
+    def on_seats_rejected(self, message: c.SeatsRejected, processing: ProcessingEvent) -> None:
+        self._react(message, processing, lambda pay: pay.close(
+            f"seats_rejected:{message.reason}", message.occurred_at))
 
     @policy.register
-    def _(self, m: c.SeatsReleased, p: ProcessingEvent) -> None:
-        self._react(m, p, lambda pay: pay.close(f"seats_released:{m.reason}", m.occurred_at))
+    def on_seats_released(self, message: c.SeatsReleased, processing: ProcessingEvent) -> None:
+        self._react(message, processing, lambda pay: pay.close(
+            f"seats_released:{message.reason}", message.occurred_at))
 
     @policy.register
-    def _(self, m: c.BookingCancelled, p: ProcessingEvent) -> None:
-        self._react(m, p, lambda pay: pay.close(f"booking_cancelled:{m.reason}", m.occurred_at))
+    def on_booking_cancelled(
+        self, message: c.BookingCancelled, processing: ProcessingEvent
+    ) -> None:
+        self._react(message, processing, lambda pay: pay.close(
+            f"booking_cancelled:{message.reason}", message.occurred_at))

@@ -85,7 +85,7 @@ class Payment(Aggregate):
     def _request(self, attempt: int, payment_method: str) -> None:
         self.methods.append(payment_method)
 
-    def hold_placed(self, amount: int, currency: str, reserved_until: datetime) -> None:
+    def seats_reserved(self, amount: int, currency: str, reserved_until: datetime) -> None:
         if self.amount is None:
             self._price(amount=amount, currency=currency, reserved_until=reserved_until)
 

@@ -8,6 +8,7 @@ resource (``GET /bookings/{id}`` on the booking service) instead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from litestar import Litestar, get
@@ -15,54 +16,21 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from payment.application import PaymentNotFound, PaymentService
-from payment.domain import Payment
+from payment.schemas import PaymentView, payment_view
 from shared.config import Settings
 from shared.http.app import service_app
 from shared.http.auth import operator_only
 from shared.http.errors import Problem, error_responses
 from shared.http.health import Readiness
-from shared.http.schemas import ResponseBody
 from shared.views import ViewQueries
 
 PROBLEMS = {PaymentNotFound: Problem(404, "payment_not_found", "no payment for booking {}")}
 
 
-class AttemptView(ResponseBody, frozen=True):
-    number: int
-    succeeded: bool
-    reason: str  # the gateway's decline code, or "hold_expired"; empty on success
-
-
-class PaymentView(ResponseBody, frozen=True):
-    booking_id: str
-    payment_id: str
-    status: str  # OPEN, CAPTURED, REFUNDED, CLOSED
-    amount: int | None  # minor units; known once inventory priced the hold
-    currency: str | None
-    attempts: list[AttemptView]
-    refunded: bool
-    closed_reason: str | None  # why no further attempt will be made
-
-
-def payment_status(payment: Payment) -> str:
-    if payment.refunded:
-        return "REFUNDED"
-    if payment.succeeded:
-        return "CAPTURED"
-    return "CLOSED" if payment.closed_reason else "OPEN"
-
-
-def payment_view(payment: Payment) -> PaymentView:
-    return PaymentView(
-        booking_id=str(payment.booking_id),
-        payment_id=str(payment.id),
-        status=payment_status(payment),
-        amount=payment.amount,
-        currency=payment.currency,
-        attempts=[AttemptView(a["attempt"], a["succeeded"], a["reason"]) for a in payment.attempts],
-        refunded=payment.refunded,
-        closed_reason=payment.closed_reason,
-    )
+@dataclass(frozen=True)
+class PaymentApi:
+    """What the handlers use, handed to them as one dependency (shared.http.app: why)."""
+    payments: PaymentService
 
 
 def read_payment(payments: PaymentService, booking_id: UUID) -> PaymentView:
@@ -73,11 +41,9 @@ def read_payment(payments: PaymentService, booking_id: UUID) -> PaymentView:
     "/bookings/{booking_id:uuid}/payment", guards=[operator_only], sync_to_thread=True,
     responses=error_responses(401, 403, 404),
 )
-def get_payment(
-    booking_id: FromPath[UUID], payments: NamedDependency[PaymentService]
-) -> PaymentView:
+def get_payment(booking_id: FromPath[UUID], api: NamedDependency[PaymentApi]) -> PaymentView:
     """A booking's payment: its attempts, amount and status (operators only)."""
-    return read_payment(payments, booking_id)
+    return read_payment(api.payments, booking_id)
 
 
 def create_app(
@@ -91,6 +57,6 @@ def create_app(
         routes=[get_payment],
         settings=settings,
         readiness=readiness,
-        dependencies={"payments": service},
+        dependencies={"api": PaymentApi(service)},
         problems=PROBLEMS,
     )

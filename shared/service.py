@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import singledispatchmethod
 from typing import Any, ClassVar
@@ -143,6 +143,25 @@ class ServiceApplication(Application):
     @singledispatchmethod
     def policy(self, message: PublicEvent, processing: ProcessingEvent) -> None:
         """Reactions to other services' events; events a service does not need are ignored."""
+
+    def aggregate_of(self, message: PublicEvent) -> Aggregate | None:
+        """The aggregate a message is about, for ``_react``; None when there is none to
+        react with (booking: a booking not ours; inventory: a show not open). Payment
+        makes a new one for a booking's first message."""
+        raise NotImplementedError
+
+    def reacted(self, aggregate: Aggregate) -> None:
+        """Hook after each reaction of ``_react``, before its events are collected."""
+
+    def _react(self, message: PublicEvent, processing: ProcessingEvent,
+               react: Callable[[Any], object]) -> None:
+        """The usual policy handler: the aggregate the message is about reacts, and its
+        new events are collected to be recorded with the message's position."""
+        aggregate = self.aggregate_of(message)
+        if aggregate is not None:
+            react(aggregate)
+            self.reacted(aggregate)
+            processing.collect_events(aggregate)
 
     def handle(self, message: PublicEvent, tracking: Tracking | None = None) -> bool:
         """Process one message and record its position atomically.

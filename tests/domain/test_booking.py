@@ -18,7 +18,7 @@ def new_booking(**kw) -> Booking:
     return Booking(**args)
 
 
-def held() -> Booking:
+def reserved_booking() -> Booking:
     b = new_booking()
     b.seats_reserved(2400, "EUR", UNTIL, T0)
     return b
@@ -37,7 +37,7 @@ def test_same_request_compares_content_not_seat_order():
 
 
 def test_reserved_seats_move_to_payment_pending_with_amount_and_deadline():
-    b = held()
+    b = reserved_booking()
     assert (b.status, b.amount, b.reserved_until) == (BookingStatus.PAYMENT_PENDING, 2400, UNTIL)
 
 
@@ -49,7 +49,7 @@ def test_rejected_seats_cancel_with_reason():
 
 
 def test_confirmation_comes_from_seats_booked():
-    b = held()
+    b = reserved_booking()
     b.payment_succeeded(1, T0)
     assert b.status is BookingStatus.PAYMENT_PENDING  # paid, but seats not yet booked
     b.seats_booked(T0)
@@ -57,7 +57,7 @@ def test_confirmation_comes_from_seats_booked():
 
 
 def test_failed_payment_keeps_the_booking_pending_and_allows_a_retry():
-    b = held()
+    b = reserved_booking()
     b.payment_failed(1, "card_declined", T0)
     assert b.status is BookingStatus.PAYMENT_PENDING
     assert b.retry_payment("pm_card_visa", T0 + timedelta(minutes=1)) == 2
@@ -66,20 +66,20 @@ def test_failed_payment_keeps_the_booking_pending_and_allows_a_retry():
 
 def test_retry_refused_while_an_attempt_is_in_flight():
     with pytest.raises(BookingRuleViolation, match="in progress"):
-        held().retry_payment("pm_card_visa", T0)
+        reserved_booking().retry_payment("pm_card_visa", T0)
 
 
 def test_retry_refused_after_the_hold_expired():
-    b = held()
+    b = reserved_booking()
     b.payment_failed(1, "card_declined", T0)
     with pytest.raises(BookingRuleViolation, match="expired"):
         b.retry_payment("pm_card_visa", UNTIL)
 
 
-def test_retry_refused_before_seats_are_held_and_after_final_states():
+def test_retry_refused_before_seats_are_reserved_and_after_final_states():
     with pytest.raises(BookingRuleViolation):
         new_booking().retry_payment("pm_card_visa", T0)
-    b = held()
+    b = reserved_booking()
     b.cancel_by_customer(T0)
     with pytest.raises(BookingRuleViolation):
         b.retry_payment("pm_card_visa", T0)
@@ -93,19 +93,19 @@ def test_payment_failure_before_the_hold_is_known_is_remembered():
 
 
 def test_customer_cancel_only_while_active():
-    b = held()
+    b = reserved_booking()
     b.cancel_by_customer(T0)
     assert b.cancellation_reason == "cancelled_by_customer"
     with pytest.raises(BookingRuleViolation):
         b.cancel_by_customer(T0)
-    c = held()
+    c = reserved_booking()
     c.seats_booked(T0)
     with pytest.raises(BookingRuleViolation, match="CONFIRMED"):
         c.cancel_by_customer(T0)
 
 
 def test_expiry_cancels_but_a_release_for_cancellation_changes_nothing():
-    b = held()
+    b = reserved_booking()
     b.seats_released("booking_cancelled", T0)
     assert b.status is BookingStatus.PAYMENT_PENDING
     b.seats_released("hold_expired", UNTIL)
@@ -113,14 +113,14 @@ def test_expiry_cancels_but_a_release_for_cancellation_changes_nothing():
 
 
 def test_seats_booked_after_a_cancel_does_not_confirm():
-    b = held()
+    b = reserved_booking()
     b.cancel_by_customer(T0)
     b.seats_booked(T0)
     assert b.status is BookingStatus.CANCELLED
 
 
 def test_refund_of_a_late_success_cancels_an_active_booking_and_is_recorded_once():
-    b = held()
+    b = reserved_booking()
     b.payment_refunded(2400, UNTIL)
     assert (b.status, b.cancellation_reason, b.refunded_amount) == (
         BookingStatus.CANCELLED, "payment_refunded", 2400,
@@ -131,14 +131,14 @@ def test_refund_of_a_late_success_cancels_an_active_booking_and_is_recorded_once
 
 
 def test_refund_after_expiry_keeps_the_original_reason():
-    b = held()
+    b = reserved_booking()
     b.seats_released("hold_expired", UNTIL)
     b.payment_refunded(2400, UNTIL)
     assert (b.cancellation_reason, b.refunded_amount) == ("hold_expired", 2400)
 
 
 def test_repeated_reactions_have_no_further_effect():
-    b = held()
+    b = reserved_booking()
     b.payment_failed(1, "card_declined", T0)
     version = b.version
     b.seats_reserved(2400, "EUR", UNTIL, T0)
@@ -150,7 +150,7 @@ def test_repeated_reactions_have_no_further_effect():
 def test_confirmed_and_cancelled_are_final():
     assert ALLOWED_TRANSITIONS[BookingStatus.CONFIRMED] == frozenset()
     assert ALLOWED_TRANSITIONS[BookingStatus.CANCELLED] == frozenset()
-    b = held()
+    b = reserved_booking()
     b.seats_booked(T0)
     b.seats_released("hold_expired", UNTIL)
     b.payment_refunded(2400, UNTIL)
@@ -158,7 +158,7 @@ def test_confirmed_and_cancelled_are_final():
 
 
 def test_stored_events_replay_to_the_same_state():
-    b = held()
+    b = reserved_booking()
     b.payment_failed(1, "card_declined", T0)
     events = b.collect_events()
     copy = None

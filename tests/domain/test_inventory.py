@@ -40,7 +40,7 @@ def test_hold_takes_all_seats_prices_them_and_sets_the_deadline():
     s, b = show(), uuid4()
     s.request_hold(b, ["A1", "V1"], T0, LIMITS)
     e = last_event(s)
-    assert isinstance(e, ShowInventory.SeatsHeld)
+    assert isinstance(e, ShowInventory.SeatsReserved)
     assert (e.amount, e.reserved_until) == (3500, T0 + timedelta(minutes=10))
     assert s.seat_state("A1") == s.seat_state("V1") == RESERVED
     assert s.seat_state("A2") == "AVAILABLE"
@@ -63,7 +63,7 @@ def test_invalid_requests_are_rejected_with_a_reason(seats, reason, culprits):
     s = show()
     s.request_hold(uuid4(), seats, T0, LIMITS)
     e = last_event(s)
-    assert isinstance(e, ShowInventory.HoldRejected)
+    assert isinstance(e, ShowInventory.SeatsRejected)
     assert (e.reason, e.seat_ids) == (reason, culprits)
     assert not s.holders
 
@@ -74,14 +74,14 @@ def test_a_customer_holds_at_most_the_limit_unpaid_in_a_show():
     s.request_hold(first := uuid4(), ["A1", "A2"], T0, limits, customer_id="ann")
     s.request_hold(over := uuid4(), ["A3", "V1"], T0, limits, customer_id="ann")
     e = last_event(s)
-    assert isinstance(e, ShowInventory.HoldRejected)
+    assert isinstance(e, ShowInventory.SeatsRejected)
     assert (e.reason, e.seat_ids) == ("customer_hold_limit", [])
-    assert s.hold_of(over)["status"] == REJECTED and s.held_by("ann") == 2
+    assert s.hold_of(over)["status"] == REJECTED and s.reserved_by("ann") == 2
     s.request_hold(uuid4(), ["A3", "V1"], T0, limits, customer_id="bob")  # others may
-    assert s.seat_state("A3") == RESERVED and s.held_by("bob") == 2
+    assert s.seat_state("A3") == RESERVED and s.reserved_by("bob") == 2
     # Paid seats are no longer held: ann may hold again (one seat left in the show).
     s.payment_succeeded(first, T0 + timedelta(minutes=1))
-    assert s.held_by("ann") == 0
+    assert s.reserved_by("ann") == 0
 
 
 def test_the_hold_limit_counts_released_holds_out():
@@ -92,7 +92,7 @@ def test_the_hold_limit_counts_released_holds_out():
     assert last_event(s).reason == "customer_hold_limit"
     s.release_expired(T0 + timedelta(minutes=10))
     s.request_hold(uuid4(), ["A3"], T0 + timedelta(minutes=11), limits, customer_id="ann")
-    assert s.seat_state("A3") == RESERVED and s.held_by("ann") == 1
+    assert s.seat_state("A3") == RESERVED and s.reserved_by("ann") == 1
 
 
 def test_holds_stored_before_holds_named_a_customer_load_and_count_for_nobody():
@@ -106,7 +106,7 @@ def test_holds_stored_before_holds_named_a_customer_load_and_count_for_nobody():
     loaded = None
     for e in (mapper.to_domain_event(x) for x in stored):
         loaded = e.mutate(loaded)
-    assert loaded.held_by("ann") == 0 and loaded.seat_state("A1") == RESERVED
+    assert loaded.reserved_by("ann") == 0 and loaded.seat_state("A1") == RESERVED
     loaded.request_hold(uuid4(), ["V1"], T0, HoldLimits(max_held_per_customer=1), customer_id="ann")
     assert loaded.seat_state("V1") == RESERVED
 
@@ -261,15 +261,15 @@ def test_a_deep_copy_shares_no_mutable_state():
     s.collect_events()
     c = copy.deepcopy(s)
     assert vars(c) == vars(s) and c.version == s.version
-    held = next(iter(c.holds))
+    holder = next(iter(c.holds))
     c.request_hold(uuid4(), ["A3"], T0, LIMITS)
-    c.payment_succeeded(held, T0)
-    c.booking_cancelled(held, T0)
+    c.payment_succeeded(holder, T0)
+    c.booking_cancelled(holder, T0)
     c.holds.setdefault("x", {"seat_ids": []})["seat_ids"].append("V1")
     c.seats["Z1"] = "std"
     c.prices["std"] = 1
     assert s.seat_state("A2") == RESERVED and s.seat_state("A3") == "AVAILABLE"
-    assert "x" not in s.holds and held not in s.ended and "Z1" not in s.seats
+    assert "x" not in s.holds and holder not in s.ended and "Z1" not in s.seats
     assert s.prices["std"] == 1000 and not s.pending_events
     for name, value in vars(s).items():
         if isinstance(value, (dict, list)):

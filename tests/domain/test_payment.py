@@ -19,7 +19,7 @@ def test_one_payment_per_booking_by_derived_id():
 
 def test_an_attempt_is_due_only_when_method_and_amount_are_known_in_any_order():
     p = payment()
-    p.hold_placed(1000, "EUR", T0)
+    p.seats_reserved(1000, "EUR", T0)
     assert p.due_attempt() is None
     p.attempt_requested(1, "pm_card_visa")
     due = p.due_attempt()
@@ -27,14 +27,14 @@ def test_an_attempt_is_due_only_when_method_and_amount_are_known_in_any_order():
     q = payment()
     q.attempt_requested(1, "pm_card_visa")
     assert q.due_attempt() is None
-    q.hold_placed(1000, "EUR", T0)
+    q.seats_reserved(1000, "EUR", T0)
     assert q.due_attempt() is not None
 
 
 def test_retries_follow_failures_and_stop_at_success():
     p = payment()
     p.attempt_requested(1, "pm_card_chargeDeclined")
-    p.hold_placed(1000, "EUR", T0)
+    p.seats_reserved(1000, "EUR", T0)
     p.record_failure(1, "card_declined", T0)
     assert p.due_attempt() is None
     p.attempt_requested(2, "pm_card_visa")
@@ -49,12 +49,12 @@ def test_retries_follow_failures_and_stop_at_success():
 def test_a_closed_payment_makes_no_attempt_and_refunds_a_charge():
     p = payment()
     p.attempt_requested(1, "pm_card_visa")
-    p.hold_placed(1000, "EUR", T0)
+    p.seats_reserved(1000, "EUR", T0)
     p.close("seats_released:hold_expired", T0)
     assert p.due_attempt() is None and not p.needs_refund()
     q = payment()
     q.attempt_requested(1, "pm_card_visa")
-    q.hold_placed(1000, "EUR", T0)
+    q.seats_reserved(1000, "EUR", T0)
     q.record_success(q.due_attempt(), "ch_1", T0)
     q.close("seats_released:hold_expired", T0)
     q.close("booking_cancelled:hold_expired", T0)  # second close: no event
@@ -67,7 +67,7 @@ def test_a_closed_payment_makes_no_attempt_and_refunds_a_charge():
 def test_idempotency_keys_differ_per_attempt():
     p = payment()
     p.attempt_requested(1, "pm_card_visa")
-    p.hold_placed(1000, "EUR", T0)
+    p.seats_reserved(1000, "EUR", T0)
     k1 = p.due_attempt().idempotency_key(p.id)
     p.record_failure(1, "x", T0)
     p.attempt_requested(2, "pm_card_visa")

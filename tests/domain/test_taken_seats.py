@@ -6,7 +6,7 @@ from booking.taken_seats import Claim, TakenSeats
 
 def test_held_and_sold_seats_are_taken_for_everyone_but_their_booking():
     known = TakenSeats()
-    known.held("s1", ["A1", "A2"], "b1")
+    known.taken_by("s1", ["A1", "A2"], "b1")
     assert known.claim("s1", ["A2", "A3"], "b2") == Claim(["A2"], [])
     assert known.claim("s1", ["A1", "A2"], "b1") == Claim([], [])  # its own: nothing new
     assert known.claim("s2", ["A1"], "b2") == Claim([], ["A1"])  # another show
@@ -14,7 +14,7 @@ def test_held_and_sold_seats_are_taken_for_everyone_but_their_booking():
 
 def test_a_release_frees_the_seats():
     known = TakenSeats()
-    known.held("s1", ["A1", "A2"], "b1")
+    known.taken_by("s1", ["A1", "A2"], "b1")
     known.released("s1", ["A1", "A2"])
     assert known.claim("s1", ["A1", "A2"], "b2").taken == []
     known.released("s9", ["A1"])  # a show never seen: nothing to do
@@ -22,7 +22,7 @@ def test_a_release_frees_the_seats():
 
 def test_a_rejection_names_taken_seats_without_overwriting_a_known_holder():
     known = TakenSeats()
-    known.held("s1", ["A1"], "b1")
+    known.taken_by("s1", ["A1"], "b1")
     known.rejected("s1", "b2", taken=["A1", "A2"])
     assert known.known() == {"s1": {"A1": "b1", "A2": ""}}
     assert known.claim("s1", ["A1"], "b1").taken == []  # still b1's own
@@ -34,7 +34,7 @@ def test_a_claim_is_all_or_nothing_and_refuses_others_until_inventory_answers():
     assert known.claim("s1", ["A1", "A2"], "b1") == Claim([], ["A1", "A2"])
     assert known.claim("s1", ["A2", "A3"], "b2") == Claim(["A2"], [])
     assert known.claimed() == {"s1": {"A1": "b1", "A2": "b1"}}  # A3 was not claimed
-    known.held("s1", ["A1", "A2"], "b1")  # inventory holds them for b1: no longer a claim
+    known.taken_by("s1", ["A1", "A2"], "b1")  # inventory holds them for b1: no longer a claim
     assert known.claimed() == {} and known.known() == {"s1": {"A1": "b1", "A2": "b1"}}
 
 
@@ -69,16 +69,16 @@ def test_a_claim_lapses_when_no_answer_comes():
 
 def test_only_the_most_recently_touched_shows_are_kept():
     known = TakenSeats(max_shows=2)
-    known.held("s1", ["A1"], "b1")
-    known.held("s2", ["A1"], "b2")
-    known.held("s1", ["A2"], "b1")  # s1 touched again: s2 is now the oldest
-    known.held("s3", ["A1"], "b3")
+    known.taken_by("s1", ["A1"], "b1")
+    known.taken_by("s2", ["A1"], "b2")
+    known.taken_by("s1", ["A2"], "b1")  # s1 touched again: s2 is now the oldest
+    known.taken_by("s3", ["A1"], "b3")
     assert set(known.known()) == {"s1", "s3"}
 
 
 def test_forgetting_leaves_nothing_taken():
     known = TakenSeats()
-    known.held("s1", ["A1"], "b1")
+    known.taken_by("s1", ["A1"], "b1")
     known.claim("s1", ["A2"], "b2")
     known.forget()
     assert known.claim("s1", ["A1", "A2"], "b3").taken == []

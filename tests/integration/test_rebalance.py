@@ -27,7 +27,7 @@ def test_an_instance_that_loses_partitions_forgets_the_seats_it_knew(kafka_topic
         while len(first.assigned) < 2:  # alone in the group: both partitions
             assert time.monotonic() < deadline, f"never assigned: {first.assigned}"
             first.poll(0.2)
-        first_app.taken_seats.held("show-1", ["A1"], "booking-1")  # as learned from a message
+        first_app.taken_seats.taken_by("show-1", ["A1"], "booking-1")  # as learned from a message
 
         booking, _, _ = second_app.request_booking("ann", "k1", "show-1", ["A2"], "pm_card_visa")
         with second_app.writing():

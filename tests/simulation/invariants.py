@@ -97,20 +97,20 @@ def holds_honoured(system: EmbeddedSystem, customer_cancelled: set) -> None:
     or their customer cancelled, never because a payment failed; and seats are booked
     only within the hold, so a late success never resurrects them."""
     app = system.inventory
-    held_until: dict[tuple[str, str], datetime] = {}
+    reserved_until: dict[tuple[str, str], datetime] = {}
     for n in app.recorder.select_notifications(start=1, limit=1_000_000):
         e = app.mapper.to_domain_event(n)
-        if isinstance(e, ShowInventory.SeatsHeld):
-            held_until[(e.show_id, e.booking_id)] = e.reserved_until
+        if isinstance(e, ShowInventory.SeatsReserved):
+            reserved_until[(e.show_id, e.booking_id)] = e.reserved_until
         elif isinstance(e, ShowInventory.SeatsReleased):
             if e.reason == "hold_expired":
-                assert e.at >= held_until[(e.show_id, e.booking_id)], "released before deadline"
+                assert e.at >= reserved_until[(e.show_id, e.booking_id)], "released before deadline"
             else:
                 assert UUID(e.booking_id) in customer_cancelled, (
                     f"seats of {e.booking_id} released but its customer never cancelled"
                 )
         elif isinstance(e, ShowInventory.SeatsBooked):
-            assert e.at < held_until[(e.show_id, e.booking_id)], "seats booked after the hold expired"
+            assert e.at < reserved_until[(e.show_id, e.booking_id)], "seats booked after the hold expired"
 
 
 # --- at quiescence -----------------------------------------------------------

@@ -231,7 +231,7 @@ def test_deadlines_not_learned_for_a_failed_read_are_learned_by_the_next_sweep(
     def store_away(*args, **kwargs):
         raise OperationalError("the store did not answer")
 
-    monkeypatch.setattr(system.inventory, "_notifications", store_away)
+    monkeypatch.setattr(system.inventory, "notifications", store_away)
     with pytest.raises(OperationalError):
         system.sweep()
     monkeypatch.undo()
