@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 from bench.ferret import PrivateFerretDB
 from shared.contracts import TOPICS
 from tests.e2e.harness import Distributed
-from tests.fixtures.servers import Endpoints
+from tests.support.servers import Endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".data" / "bench"

@@ -1,7 +1,7 @@
 """Where things live and which ports they use.
 
 The port defaults and environment variable names here are also read by
-tests/fixtures/servers.py; keep both in step (tests/integration/test_infra_script.py
+tests/support/servers.py; keep both in step (tests/integration/test_infra_script.py
 checks that ``scripts/infra env`` and the fixtures agree).
 """
 

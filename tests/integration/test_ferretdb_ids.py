@@ -9,7 +9,7 @@ import pytest
 from psycopg import sql
 
 from scripts.infractl.config import FERRETDB_DATABASE
-from tests.fixtures.servers import _pg_connect
+from tests.support.servers import _pg_connect
 
 pytestmark = pytest.mark.infra
 

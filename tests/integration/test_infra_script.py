@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.fixtures.servers import Endpoints
+from tests.support.servers import Endpoints
 
 pytestmark = pytest.mark.infra
 

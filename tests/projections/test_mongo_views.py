@@ -28,7 +28,7 @@ def stores(postgres_server, request):
     import psycopg
     from psycopg import sql
 
-    from tests.fixtures.servers import unique_name
+    from tests.support.servers import unique_name
 
     ep = postgres_server
     names = {s: unique_name(request, s[:3], 40) for s in ("booking", "inventory", "payment")}
