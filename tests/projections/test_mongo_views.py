@@ -18,6 +18,7 @@ from projections.rebuild import fresh_fold, rebuild, verify
 from projections.sources import StreamReader, read_public
 from projections.worker import Projector
 from shared.clock import FakeClock
+from tests.support.servers import create_database, drop_database, unique_name
 
 pytestmark = pytest.mark.infra
 
@@ -25,29 +26,18 @@ pytestmark = pytest.mark.infra
 @pytest.fixture
 def stores(postgres_server, request):
     """Three service databases on PostgreSQL, one per service, dropped afterwards."""
-    import psycopg
-    from psycopg import sql
+    databases = {}
+    try:
+        for s in ("booking", "inventory", "payment"):
+            databases[s] = create_database(postgres_server, unique_name(request, s[:3], 40))
 
-    from tests.support.servers import unique_name
+        def env(service: str) -> dict[str, str]:
+            return databases[service].eventsourcing_env()
 
-    ep = postgres_server
-    names = {s: unique_name(request, s[:3], 40) for s in ("booking", "inventory", "payment")}
-    admin = f"host={ep.pg_host} port={ep.pg_port} user={ep.pg_user} dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for n in names.values():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(n)))
-
-    def env(service: str) -> dict[str, str]:
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": names[service],
-            "POSTGRES_HOST": ep.pg_host, "POSTGRES_PORT": str(ep.pg_port),
-            "POSTGRES_USER": ep.pg_user, "POSTGRES_PASSWORD": ep.pg_password,
-        }
-
-    yield env
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for n in names.values():
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(n)))
+        yield env
+    finally:
+        for database in databases.values():
+            drop_database(postgres_server, database.dbname)
 
 
 @pytest.fixture
