@@ -18,6 +18,7 @@ from projections.queries import InMemoryQueries
 from shared.clock import FakeClock
 from shared.config import Settings
 from shared.http.auth import issue_token
+from tests.support.embedded import embedded_system
 
 SECRET = "test-secret-long-enough-for-hs256-0123456789"
 LAYOUT = {
@@ -69,8 +70,8 @@ def settings() -> Settings:
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
-    clock = FakeClock()
-    system = EmbeddedSystem(clock=clock)
+    system = embedded_system()
+    clock = system.clock
     views = InMemoryQueries(system.views, refresh=system.project_all)
     with (
         TestClient(booking_app(system.booking, settings, views=views)) as booking,

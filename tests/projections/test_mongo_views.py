@@ -18,6 +18,7 @@ from projections.rebuild import fresh_fold, rebuild, verify
 from projections.sources import StreamReader, read_public
 from projections.worker import Projector
 from shared.clock import FakeClock
+from tests.support.embedded import embedded_system
 from tests.support.servers import create_database, drop_database, unique_name
 
 pytestmark = pytest.mark.infra
@@ -78,7 +79,7 @@ def workload(system: EmbeddedSystem, clock: FakeClock, rng: random.Random, booki
 def saga_with_bookings(stores, seed: int, bookings: int) -> tuple[EmbeddedSystem, FakeClock]:
     """The embedded saga on the test's PostgreSQL stores, after a seeded workload."""
     clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, env_for=stores)
+    system = embedded_system(clock=clock, env_for=stores)
     workload(system, clock, random.Random(seed), bookings=bookings)
     return system, clock
 
@@ -223,7 +224,7 @@ def test_cached_documents_yield_to_a_write_from_elsewhere(stores, views_db):
 
 def test_projector_records_commit_to_view_lag(stores, views_db):
     clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, env_for=stores)
+    system = embedded_system(clock=clock, env_for=stores)
     readers = readers_for(stores)
     projector = Projector(views_db, readers)
     projector.run_once()
