@@ -21,8 +21,9 @@ from projections.projector import project
 from projections.queries import InMemoryQueries
 from projections.sources import read_public
 from shared.config import Settings
-from tests.http.conftest import ALICE, LAYOUT, OPERATOR, SECRET
+from tests.support.api import LAYOUT
 from tests.support.embedded import embedded_system
+from tests.support.tokens import ALICE, OPERATOR, SECRET
 
 SEAT_RANK = {"AVAILABLE": 0, "RESERVED": 1, "BOOKED": 2}
 STREAMS = ("booking", "inventory", "payment")

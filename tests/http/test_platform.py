@@ -7,8 +7,8 @@ from booking.http import create_app as booking_app
 from inventory.http import create_app as inventory_app
 from payment.http import create_app as payment_app
 from projections.queries import InMemoryQueries
-from tests.http.conftest import ALICE
 from tests.support.embedded import embedded_system
+from tests.support.tokens import ALICE
 
 APPS = {"booking": booking_app, "inventory": inventory_app, "payment": payment_app}
 
