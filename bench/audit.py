@@ -1,5 +1,5 @@
 """The end-of-run audit: the saga's invariants over the services' own stores, the
-same checks as ``tests/e2e/test_faults.audit`` (tests/simulation/invariants.py)."""
+same checks as ``tests/support/audit.audit`` (tests/simulation/invariants.py)."""
 
 from __future__ import annotations
 
