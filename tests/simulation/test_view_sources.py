@@ -9,8 +9,8 @@ import random
 from projections.projector import VIEWS, folded_by
 from projections.sources import read_public
 from shared.clock import FakeClock
-from tests.projections.test_mongo_views import workload
 from tests.support.embedded import embedded_system
+from tests.support.workload import workload
 
 
 def test_each_view_folds_exactly_the_streams_it_declares() -> None:
