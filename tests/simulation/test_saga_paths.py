@@ -16,7 +16,7 @@ from projections.sources import read_public
 from shared import ids
 from shared.clock import FakeClock
 from shared.contracts import TOPICS, decode
-from tests.simulation import invariants as inv
+from tests.support import invariants as inv
 from tests.support.embedded import embedded_system
 
 HOLD = timedelta(minutes=10)

@@ -24,7 +24,7 @@ from inventory.domain import HoldLimits
 from payment.gateway import SimulatedGateway
 from shared.clock import FakeClock
 from shared.contracts import decode
-from tests.simulation import invariants as inv
+from tests.support import invariants as inv
 from tests.support.embedded import embedded_system
 
 common = {"deadline": None, "suppress_health_check": list(HealthCheck), "stateful_step_count": 40}

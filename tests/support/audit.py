@@ -12,7 +12,7 @@ from booking.application import BookingService
 from inventory.application import InventoryService
 from payment.application import PaymentService
 from shared.contracts import TOPICS
-from tests.simulation import invariants as inv
+from tests.support import invariants as inv
 
 
 def audit(system):
