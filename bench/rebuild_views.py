@@ -30,8 +30,9 @@ from projections.rebuild import rebuild, verify
 from projections.sources import StreamReader
 from shared.clock import FakeClock
 from shared.config import Settings
+from shared.services import NAMES
 
-SERVICES = ("booking", "inventory", "payment")
+SERVICES = NAMES
 
 
 def seed(settings: Settings, names: dict[str, str], bookings: int, rng: random.Random) -> int:

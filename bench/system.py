@@ -18,12 +18,13 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bench.ferret import PrivateFerretDB
 from shared.contracts import TOPICS
+from shared.services import NAMES
 from tests.e2e.harness import Distributed
 from tests.support.servers import Endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".data" / "bench"
-SAGA = ("booking", "inventory", "payment")  # the services with a database and a topic
+SAGA = NAMES  # the services with a database and a topic
 
 
 def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bool = True,

@@ -58,7 +58,6 @@ class Written(NamedTuple, Generic[T]):
 
 class BookingService(ServiceApplication):
     service = "booking"
-    subscribes_to = ("inventory", "payment")
 
     def __init__(self, *args: Any, claim_ttl: float = Tuning.seat_claim_s, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -28,13 +28,13 @@ from booking.schemas import (
     booking_view,
     booking_view_from_doc,
 )
-from projections.queries import ViewQueries, wait_for
 from shared.config import Limits, Settings
 from shared.http.app import service_app
 from shared.http.auth import Caller, CallerRequest
 from shared.http.errors import Problem, error_responses
 from shared.http.health import Readiness
 from shared.http.schemas import TOKEN_HEADER, stale_header
+from shared.views import TOKEN_PATTERN, ViewQueries, wait_for
 
 IdempotencyKey = Annotated[
     str,
@@ -54,7 +54,7 @@ PROBLEMS = {
 ConsistencyToken = Annotated[
     str | None,
     QueryParameter(
-        pattern=r"^(booking|inventory|payment):[0-9]{1,18}$",
+        pattern=TOKEN_PATTERN,
         description="The X-Consistency-Token of your write: wait (up to 2 s) until it shows.",
     ),
 ]

@@ -1,9 +1,10 @@
-"""Wiring of the embedded runtime: three services, their relays and consumers, views."""
+"""Wiring of the embedded runtime: every registered service, its relay and consumer, views."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from booking.application import BookingService
 from embedded.broker import InMemoryBroker
@@ -15,10 +16,14 @@ from payment.gateway import PaymentGateway, SimulatedGateway
 from projections.projector import InMemoryViewStore, project
 from projections.sources import read_public
 from shared.clock import Clock, SystemClock
+from shared.config import Settings
 from shared.contracts import TOPICS
 from shared.messaging.inbox import Inbox
 from shared.messaging.outbox import OutboxRelay
 from shared.service import ServiceApplication
+from shared.services import NAMES, PROJECTED
+from shared.timers import Timer
+from shared.wiring import wiring_of
 
 
 def persistence_env(service: str, db_dir: Path | None) -> dict[str, str]:
@@ -43,6 +48,7 @@ class EmbeddedSystem:
         env_for: Callable[[str], dict[str, str]] | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
+        self.settings = Settings()  # the defaults; the parts below are chosen by the caller
         self.limits = limits or HoldLimits()
         self.gateway = gateway or SimulatedGateway()
         self.db_dir = db_dir
@@ -56,19 +62,18 @@ class EmbeddedSystem:
         """(Re)start every service from its store, as after a crash of the whole process
         (with in-memory persistence the stores themselves survive in this object)."""
         old = getattr(self, "apps", {})
-        in_memory = self.env_for("booking")["PERSISTENCE_MODULE"] == "eventsourcing.popo"
+        in_memory = self.env_for(NAMES[0])["PERSISTENCE_MODULE"] == "eventsourcing.popo"
         store = {name: old[name].recorder for name in old} if in_memory else {}
-        env = self.env_for
-
+        given = {"limits": self.limits, "gateway": self.gateway}  # the parts chosen here
         self.apps: dict[str, ServiceApplication] = {
-            "booking": BookingService(env("booking"), self.clock, store.get("booking")),
-            "inventory": InventoryService(
-                env("inventory"), self.clock, self.limits, store.get("inventory")
-            ),
-            "payment": PaymentService(
-                env("payment"), self.clock, self.gateway, store.get("payment")
-            ),
+            name: wiring_of(name).application(self.settings, self.env_for(name), self.clock,
+                                              store.get(name), **given)
+            for name in NAMES
         }
+        self.timers: list[Timer] = [
+            timer for name, app in self.apps.items()
+            for timer in wiring_of(name).timers(app, self.settings)
+        ]
         self.relays = {
             name: OutboxRelay(app, self.broker, TOPICS[name]) for name, app in self.apps.items()
         }
@@ -79,17 +84,18 @@ class EmbeddedSystem:
             for name, app in self.apps.items()
         }
 
+    # Typed handles on the services, for tests and the shell.
     @property
     def booking(self) -> BookingService:
-        return self.apps["booking"]  # type: ignore[return-value]
+        return cast(BookingService, self.apps["booking"])
 
     @property
     def inventory(self) -> InventoryService:
-        return self.apps["inventory"]  # type: ignore[return-value]
+        return cast(InventoryService, self.apps["inventory"])
 
     @property
     def payment(self) -> PaymentService:
-        return self.apps["payment"]  # type: ignore[return-value]
+        return cast(PaymentService, self.apps["payment"])
 
     # --- running ---------------------------------------------------------------
 
@@ -106,7 +112,8 @@ class EmbeddedSystem:
 
     def project_all(self) -> int:
         done = 0
-        for stream, app in self.apps.items():
+        for stream in PROJECTED:
+            app = self.apps[stream]
             start = self.views.position(stream) + 1
             batch = read_public(app, start, limit=10_000)
             project(self.views, batch.events)
@@ -124,7 +131,8 @@ class EmbeddedSystem:
         raise RuntimeError("the system did not settle")
 
     def sweep(self) -> int:
-        """The expiry timer's job: release holds whose deadline passed, then settle."""
-        released = self.inventory.release_expired_holds()
+        """Every service's timers once (inventory's: release holds whose deadline
+        passed), then settle; returns what the jobs counted (holds released)."""
+        done = sum(int(timer.job() or 0) for timer in self.timers)
         self.run_until_quiet()
-        return released
+        return done

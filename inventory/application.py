@@ -33,7 +33,6 @@ class ShowNotFound(LookupError):
 
 class InventoryService(ServiceApplication):
     service = "inventory"
-    subscribes_to = ("booking", "payment")
     # A busy show collects thousands of events; snapshots keep loading it cheap. Its state
     # is small (live holds, ended ones by id: ~135 KB, 1.5 ms to decode, after a 2,000-
     # request flash sale), while replaying an event costs ~0.1 ms: loading from the store

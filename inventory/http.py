@@ -17,7 +17,6 @@ from litestar.params import JSONBody, PathParameter
 
 from inventory.application import InventoryService, ShowNotFound
 from inventory.domain import InventoryRuleViolation, ShowInventory
-from projections.queries import ViewQueries
 from shared.config import Settings
 from shared.http.app import service_app
 from shared.http.auth import Caller, CallerRequest, operator_only
@@ -30,6 +29,7 @@ from shared.http.schemas import (
     ResponseBody,
     SeatId,
 )
+from shared.views import ViewQueries
 
 MAX_SEATS_PER_SHOW = 2_000
 # A full layout is larger than the general request limit: ~64 bytes per seat at most.

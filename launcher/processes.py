@@ -24,9 +24,11 @@ from psycopg import sql
 from launcher.tether import spawn
 from shared.config import Settings
 from shared.contracts import TOPICS
+from shared.services import NAMES, PROJECTOR
 
-SERVICES = ("booking", "inventory", "payment", "projections")
-DATABASES = ("booking", "inventory", "payment")  # each service's own; the projector reads them
+# The processes of a system: every registered service, then the projector.
+SERVICES = (*NAMES, PROJECTOR)
+DATABASES = NAMES  # each service's own; the projector reads them
 
 
 def service_of(process: str) -> str:

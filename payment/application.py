@@ -32,7 +32,6 @@ class PaymentNotFound(LookupError):
 
 class PaymentService(ServiceApplication):
     service = "payment"
-    subscribes_to = ("booking", "inventory")
 
     def __init__(
         self,

@@ -22,6 +22,7 @@ from shared.http.auth import operator_only
 from shared.http.errors import Problem, error_responses
 from shared.http.health import Readiness
 from shared.http.schemas import ResponseBody
+from shared.views import ViewQueries
 
 PROBLEMS = {PaymentNotFound: Problem(404, "payment_not_found", "no payment for booking {}")}
 
@@ -80,8 +81,10 @@ def get_payment(
 
 
 def create_app(
-    service: PaymentService, settings: Settings, readiness: Readiness | None = None
+    service: PaymentService, settings: Settings, readiness: Readiness | None = None,
+    views: ViewQueries | None = None,
 ) -> Litestar:
+    """``views`` are not used: a payment is read from payment's own store (operators only)."""
     return service_app(
         title="cinema-saga payment",
         description="Payments of bookings: attempts, captures and refunds.",

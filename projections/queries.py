@@ -1,55 +1,20 @@
-"""What the query endpoints ask of the views, over MongoDB or over the in-memory views.
-
-A client that must see its own write passes the consistency token it got back
-(``"booking:1234"``: a stream and a position in it); the query then waits, bounded,
-until the views have projected that far.
-"""
+"""The query endpoints' read side (shared.views.ViewQueries) over MongoDB or over the
+embedded runtime's in-memory views."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.database import Database
 
 from projections.mongo_store import MongoViewStore, current_generation, from_stored
 from projections.projector import InMemoryViewStore
+from shared.services import PROJECTED
+from shared.views import BadToken, ViewQueries, parse_token, wait_for
 
-STREAMS = ("booking", "inventory", "payment")
-
-
-class BadToken(ValueError):
-    pass
-
-
-def parse_token(token: str) -> tuple[str, int]:
-    stream, _, position = token.partition(":")
-    if stream not in STREAMS or not position.isdigit():
-        raise BadToken("a consistency token looks like booking:1234")
-    return stream, int(position)
-
-
-@runtime_checkable
-class ViewQueries(Protocol):
-    def booking(self, booking_id: str) -> dict[str, Any] | None: ...
-    def customer_bookings(self, customer_id: str, limit: int) -> list[dict[str, Any]]: ...
-    def seat_map(self, show_id: str) -> dict[str, Any] | None: ...
-    def payment(self, booking_id: str) -> dict[str, Any] | None: ...
-    def position(self, stream: str) -> int: ...
-
-
-def wait_for(views: ViewQueries, token: str | None, timeout: float = 2.0) -> bool:
-    """Wait until the views reflect the token's write; False if they did not in time."""
-    if not token:
-        return True
-    stream, position = parse_token(token)
-    deadline = time.monotonic() + timeout
-    while views.position(stream) < position:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
+__all__ = ["BadToken", "InMemoryQueries", "MongoQueries", "ViewQueries", "parse_token", "wait_for"]
 
 
 class MongoQueries:
@@ -83,8 +48,8 @@ class MongoQueries:
 
     def _caught_up(self, named: str, reading: MongoViewStore) -> str:
         """``named`` if it is at or past ``reading`` in every stream, else ``reading``'s."""
-        ahead = MongoViewStore(self.db, named).positions(STREAMS)
-        behind = [s for s, p in reading.positions(STREAMS).items() if ahead[s] < p]
+        ahead = MongoViewStore(self.db, named).positions(PROJECTED)
+        behind = [s for s, p in reading.positions(PROJECTED).items() if ahead[s] < p]
         return reading.generation if behind else named
 
     def booking(self, booking_id: str) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ public contracts: views depend only on ``shared.contracts``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,19 +21,22 @@ from eventsourcing.utils import EnvType, resolve_topic
 from psycopg import sql
 from psycopg.rows import tuple_row
 
-from booking.publishing import to_public as booking_public
-from inventory.publishing import to_public as inventory_public
-from payment.publishing import to_public as payment_public
 from projections.projector import Event
 from shared.contracts import PublicEvent
 from shared.service import PrivateTopics
+from shared.services import BY_NAME, PROJECTED
 
-# stream -> (the service application's name, which names its tables; its mapping)
-STREAMS: dict[str, tuple[str, Callable[[Any], PublicEvent | None]]] = {
-    "booking": ("BookingService", booking_public),
-    "inventory": ("InventoryService", inventory_public),
-    "payment": ("PaymentService", payment_public),
-}
+
+def _mapping(stream: str) -> tuple[str, Callable[[Any], PublicEvent | None]]:
+    """The service application's name, which names its tables, and its public mapping
+    (``<service>.publishing.to_public``): the read side depends on each service's
+    published contracts, never the other way round."""
+    publishing = importlib.import_module(f"{stream}.publishing")
+    return BY_NAME[stream].application, publishing.to_public
+
+
+# The streams the views are folded from: every service the registry says is projected.
+STREAMS: tuple[str, ...] = PROJECTED
 
 
 class StreamReader(Application):
@@ -40,7 +44,7 @@ class StreamReader(Application):
 
     def __init__(self, stream: str, env: EnvType | None = None) -> None:
         self.stream = stream
-        self.name, self._to_public = STREAMS[stream]
+        self.name, self._to_public = _mapping(stream)
         super().__init__(env)
 
     def to_public(self, domain_event: Any) -> PublicEvent | None:

@@ -9,7 +9,10 @@ from datetime import timedelta
 
 from psycopg.conninfo import make_conninfo
 
-DEFAULT_PORTS = {"booking": 8001, "inventory": 8002, "payment": 8003, "projections": 8004}
+from shared.services import PROJECTOR, PROJECTOR_PORT, SERVICES
+
+DEFAULT_PORTS = {**{s.name: s.port for s in SERVICES}, PROJECTOR: PROJECTOR_PORT}
+DEFAULT_DATABASES = {s.name: s.database for s in SERVICES}
 
 
 @dataclass(frozen=True)
@@ -107,13 +110,11 @@ class Settings:
                 seat_claim_s=float(_env("SEAT_CLAIM_SECONDS", "10")),
             ),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
-            databases={s: _env(f"{s.upper()}_DB", s) for s in ("booking", "inventory", "payment")},
+            databases={s: _env(f"{s.upper()}_DB", db) for s, db in DEFAULT_DATABASES.items()},
         )
 
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
-    databases: dict[str, str] = field(
-        default_factory=lambda: {s: s for s in ("booking", "inventory", "payment")}
-    )
+    databases: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_DATABASES))
 
     def service_port(self, service: str) -> int:
         return self.ports[service]

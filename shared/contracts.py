@@ -17,6 +17,8 @@ from uuid import UUID
 
 import msgspec
 
+from shared.services import SERVICES
+
 
 class PublicEvent(
     msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type"
@@ -143,7 +145,7 @@ AnyPublicEvent = (
 )
 
 # Each service publishes to its own topic; the others subscribe to it.
-TOPICS = {"booking": "booking.events", "inventory": "inventory.events", "payment": "payment.events"}
+TOPICS = {s.name: s.topic for s in SERVICES}  # each service's public events
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyPublicEvent)

@@ -11,8 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -25,16 +24,10 @@ from shared.messaging.kafka import KafkaInboxConsumer, KafkaPublisher, ensure_to
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.relay_lease import RelayLease
 from shared.service import ServiceApplication
+from shared.timers import Timer
+from shared.views import ViewQueries
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Timer:
-    """A job run every ``every``, and once at start-up (deadlines missed while down)."""
-
-    job: Callable[[], object]
-    every: timedelta
 
 
 @dataclass
@@ -44,7 +37,7 @@ class ServiceProcess:
     create_http: Callable[..., Litestar]
     port: int
     timers: list[Timer] = field(default_factory=list)
-    views: Any = None  # the read side the HTTP queries use (projections.queries)
+    views: ViewQueries | None = None  # the read side the HTTP queries use
 
     def __post_init__(self) -> None:
         self.stopping = threading.Event()
@@ -145,8 +138,7 @@ class ServiceProcess:
                 next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
             )
         scheduler.start()
-        read_side = {"views": self.views} if self.views is not None else {}
-        http = self.create_http(self.app, self.settings, readiness=self.readiness, **read_side)
+        http = self.create_http(self.app, self.settings, readiness=self.readiness, views=self.views)
         server = uvicorn.Server(
             uvicorn.Config(http, host=self.settings.http_host, port=self.port, log_level="warning")
         )

@@ -43,6 +43,7 @@ from shared.clock import Clock, SystemClock
 from shared.config import Tuning
 from shared.contracts import PublicEvent
 from shared.recorder import StoreDiverged
+from shared.services import spec
 
 # Errors after which the store may not hold what this process believes it wrote (or
 # holds what it believes failed): a lost connection leaves a commit's outcome unknown.
@@ -71,8 +72,7 @@ class PrivateTopics:
 
 
 class ServiceApplication(Application):
-    service: ClassVar[str]
-    subscribes_to: ClassVar[tuple[str, ...]] = ()  # services whose events it reacts to
+    service: ClassVar[str]  # its name in the registry (shared.services)
     # Consecutive write conflicts tolerated before giving up (another writer won).
     MAX_CONFLICT_RETRIES: ClassVar[int] = 5
     # Aggregates stay in memory between messages instead of being loaded from the store
@@ -118,6 +118,11 @@ class ServiceApplication(Application):
         self.store_epoch = 0
         if hasattr(self.recorder, "on_diverged"):
             self.recorder.on_diverged = self.reload_from_store
+
+    @property
+    def subscribes_to(self) -> tuple[str, ...]:
+        """The services whose events it reacts to, as the registry declares."""
+        return spec(self.service).subscribes_to
 
     def construct_recorder(self) -> ProcessRecorder:
         return self._given_recorder or self.factory.process_recorder()

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.services import SERVICES
+
 HOST = "127.0.0.1"
 
 KAFKA_VERSION = "4.4.0"  # newest 4.x on Maven Central when this was written
@@ -18,7 +20,7 @@ FERRETDB_VERSION = "v1.24.2"  # last FerretDB v1 release (v2 needs DocumentDB, n
 PG_MAJOR = "15"
 PG_BIN = Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")
 
-SERVICE_DATABASES = ("booking", "inventory", "payment")
+SERVICE_DATABASES = tuple(s.database for s in SERVICES)  # the registry's (shared/services.py)
 FERRETDB_DATABASE = "ferretdb"  # FerretDB's PostgreSQL backend keeps its data here
 
 

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from shared.services import NAMES, PROJECTOR
+
 ROOT = Path(__file__).resolve().parents[2]
-DOMAIN_MODULES = ["booking/domain.py", "inventory/domain.py", "payment/domain.py"]
+DOMAIN_MODULES = [f"{name}/domain.py" for name in NAMES]
 FORBIDDEN = {"confluent_kafka", "psycopg", "psycopg_pool", "pymongo", "litestar", "uvicorn",
              "httpx", "socket", "requests", "apscheduler", "sqlite3"}
 
@@ -29,5 +31,5 @@ def test_domain_imports_no_infrastructure(module):
 @pytest.mark.parametrize("module", DOMAIN_MODULES)
 def test_domain_imports_no_other_service(module):
     own = module.split("/")[0]
-    others = {"booking", "inventory", "payment", "projections"} - {own}
+    others = {*NAMES, PROJECTOR} - {own}
     assert not imported_roots(ROOT / module) & others

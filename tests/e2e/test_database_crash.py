@@ -19,6 +19,7 @@ from projections.mongo_store import connect
 from projections.rebuild import verify
 from projections.sources import stream_holes
 from projections.worker import stream_readers
+from shared.services import NAMES, PROJECTED
 from tests.support.audit import audit, settle
 from tests.support.customers import Customers, wait_final
 
@@ -69,11 +70,11 @@ def test_postgres_crashed_under_load_loses_nothing_and_every_booking_settles(sta
         stores = system.stores()
         holes = [h for app in stores.apps.values() for h in stream_holes(app)]
         assert holes == []
-        assert system.views_caught_up(["booking", "inventory", "payment"], timeout=30)
+        assert system.views_caught_up(PROJECTED, timeout=30)
         readers = stream_readers(settings)
         with connect(settings.mongo_url) as mongo:
             assert verify(mongo[settings.views_db], readers) == []
-        noticed = [s for s in ("booking", "inventory", "payment")
+        noticed = [s for s in NAMES
                    if "StoreRestarted" in (system.local.log_dir / f"{s}.log").read_text()]
         assert noticed, "no service noticed that the database had restarted"
     print(f"\n{len(client.bookings)} bookings, {client.refused} refused at once; services that"

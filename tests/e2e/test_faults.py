@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from shared.messaging.kafka import KafkaPublisher
+from shared.services import NAMES
 from tests.support.audit import audit, consumers_caught_up, settle
 from tests.support.customers import Customers, wait_final
 
@@ -41,7 +42,7 @@ def test_kill_9_each_service_in_turn_mid_batch(start_system):
     kills: list[str] = []
     client = Customers(system, rng, shows, count=60, people=7, pause=(0, 0.08))
     client.start()
-    for service in rng.sample(["booking", "inventory", "payment"], 3) * 2:
+    for service in rng.sample(list(NAMES), len(NAMES)) * 2:
         time.sleep(rng.uniform(0.2, 1.2))
         system.local.kill(service)  # kill -9, at a random point of the batch
         kills.append(service)
@@ -66,13 +67,13 @@ def test_rewound_consumers_and_republished_logs_have_no_effect(start_system):
         bookings[r.json()["booking_id"]] = f"r{i}"
     wait_final(system, bookings)
     settle(system)
-    before = {s: system.stored_events(s) for s in ("booking", "inventory", "payment")}
+    before = {s: system.stored_events(s) for s in NAMES}
     ledger = system.ledger()
     charges_before = ledger.successful_charges_by_booking()
 
     # Stop everything, then rewind every inbox to the start and every outbox too.
     system.local.stop_all()
-    for service in ("booking", "inventory", "payment"):
+    for service in NAMES:
         system.sql(
             service,
             "UPDATE {service}service_tracking SET notification_id = 0"
@@ -137,7 +138,7 @@ def test_the_broker_killed_and_restarted_mid_saga_loses_and_duplicates_nothing(
     wait_final(system, client.bookings)
     settle(system)
     audit(system)
-    gave_up = [s for s in ("booking", "inventory", "payment")
+    gave_up = [s for s in NAMES
                if "relay failed" in (system.local.log_dir / f"{s}.log").read_text()]
     assert "booking" in gave_up, "booking's relay never gave up: the outage was too short"
     print(f"\n{len(client.bookings)} bookings, {len(taken_during_outage)} taken while the broker was"

@@ -14,13 +14,14 @@ from confluent_kafka.admin import AdminClient
 
 from shared import contracts
 from shared.messaging.relay_lease import holder_of
+from shared.services import NAMES
 from tests.support.audit import audit, high_watermarks, settle
 from tests.support.customers import Customers, wait_final
 
 pytestmark = pytest.mark.infra
 
 SEED = 20261126
-SERVICES = ("booking", "inventory", "payment")
+SERVICES = NAMES
 APP_NAMES = {"booking": "BookingService", "inventory": "InventoryService",
              "payment": "PaymentService"}
 

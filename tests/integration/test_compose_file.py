@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from launcher.processes import DATABASES, SERVICES
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
 
@@ -41,7 +43,7 @@ def test_compose_file_names_the_backing_servers() -> None:
         volume = services[name]["volumes"][0].split(":")[0]
         assert volume in compose["volumes"], f"{name} should use a named volume"
     sql = (ROOT / "compose/postgres/init-databases.sql").read_text()
-    for database in ("booking", "inventory", "payment"):
+    for database in DATABASES:
         assert f"CREATE DATABASE {database};" in sql
 
     if _docker_works():
@@ -52,7 +54,7 @@ def test_compose_file_names_the_backing_servers() -> None:
 
 def test_compose_runs_each_service_from_the_project_image() -> None:
     services = yaml.safe_load(COMPOSE.read_text())["services"]
-    for name in ("booking", "inventory", "payment", "projections"):
+    for name in SERVICES:
         service = services[name]
         assert service["build"] == "."
         assert service["command"] == ["python", "-m", name]

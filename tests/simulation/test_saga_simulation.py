@@ -24,6 +24,7 @@ from inventory.domain import HoldLimits
 from payment.gateway import SimulatedGateway
 from shared.clock import FakeClock
 from shared.contracts import decode
+from shared.services import NAMES
 from tests.support import invariants as inv
 from tests.support.embedded import embedded_system
 
@@ -38,7 +39,7 @@ HELD_PER_CUSTOMER = 2  # low, so that customers with several bookings run into i
 SHOWS = {"show-a": ["A1", "A2", "A3", "A4"], "show-b": ["B1", "B2", "B3"]}
 CUSTOMERS = ["ann", "bob", "cat"]
 METHODS = ["pm_card_visa", "pm_card_chargeDeclined"]
-SERVICES = ["booking", "inventory", "payment"]
+SERVICES = list(NAMES)
 
 
 class SagaSimulation(RuleBasedStateMachine):

@@ -8,10 +8,8 @@ import uuid
 
 from confluent_kafka import Consumer, TopicPartition
 
-from booking.application import BookingService
-from inventory.application import InventoryService
-from payment.application import PaymentService
 from shared.contracts import TOPICS
+from shared.services import SERVICES
 from tests.support import invariants as inv
 
 
@@ -48,9 +46,8 @@ def inbox_positions(system, service: str) -> dict[str, int]:
     ))
 
 
-# What each service follows, as the services themselves declare it.
-SUBSCRIPTIONS = {app.service: app.subscribes_to
-                 for app in (BookingService, InventoryService, PaymentService)}
+# What each service follows, as the registry declares it.
+SUBSCRIPTIONS = {s.name: s.subscribes_to for s in SERVICES}
 
 
 def consumers_caught_up(system) -> dict[str, int] | None:

@@ -1,0 +1,25 @@
+"""How booking's parts are built from the settings (shared.wiring.Wiring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.persistence import ProcessRecorder
+from eventsourcing.utils import EnvType
+
+from booking.application import BookingService
+from booking.http import create_app as http
+from shared.clock import Clock
+from shared.config import Settings
+from shared.timers import Timer
+
+__all__ = ["application", "http", "timers"]
+
+
+def application(settings: Settings, env: EnvType, clock: Clock | None = None,
+                recorder: ProcessRecorder | None = None, **given: Any) -> BookingService:
+    return BookingService(env, clock, recorder, claim_ttl=settings.tuning.seat_claim_s)
+
+
+def timers(app: BookingService, settings: Settings) -> list[Timer]:
+    return []

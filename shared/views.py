@@ -1,0 +1,53 @@
+"""What the query endpoints ask of the read side: the interface, not its storage.
+
+The services' HTTP handlers depend on this protocol only; the composition root hands
+them the MongoDB views (projections.queries.MongoQueries) or, embedded, the in-memory
+ones. A client that must see its own write passes the consistency token it got back
+(``"booking:1234"``: a stream and a position in it); the query then waits, bounded,
+until the views have projected that far.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Protocol, runtime_checkable
+
+from shared.services import PROJECTED
+
+# A consistency token: a projected stream and a position in it.
+TOKEN_PATTERN = rf"^({'|'.join(PROJECTED)}):[0-9]{{1,18}}$"
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+class BadToken(ValueError):
+    pass
+
+
+def parse_token(token: str) -> tuple[str, int]:
+    if not _TOKEN.match(token):
+        raise BadToken(f"a consistency token looks like {PROJECTED[0]}:1234")
+    stream, _, position = token.partition(":")
+    return stream, int(position)
+
+
+@runtime_checkable
+class ViewQueries(Protocol):
+    def booking(self, booking_id: str) -> dict[str, Any] | None: ...
+    def customer_bookings(self, customer_id: str, limit: int) -> list[dict[str, Any]]: ...
+    def seat_map(self, show_id: str) -> dict[str, Any] | None: ...
+    def payment(self, booking_id: str) -> dict[str, Any] | None: ...
+    def position(self, stream: str) -> int: ...
+
+
+def wait_for(views: ViewQueries, token: str | None, timeout: float = 2.0) -> bool:
+    """Wait until the views reflect the token's write; False if they did not in time."""
+    if not token:
+        return True
+    stream, position = parse_token(token)
+    deadline = time.monotonic() + timeout
+    while views.position(stream) < position:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
