@@ -1,5 +1,5 @@
 """The end-of-run audit: the saga's invariants over the services' own stores, the
-same checks as ``tests/e2e/test_faults.audit`` (tests/simulation/invariants.py)."""
+same checks as ``tests/support/audit.audit`` (tests/support/invariants.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 from booking.domain import BookingStatus
 from tests.e2e.harness import Distributed
-from tests.simulation import invariants as inv
+from tests.support import invariants as inv
 
 
 def audit(system: Distributed, transitions: bool = False) -> dict:

@@ -22,7 +22,7 @@ from psycopg import sql
 from launcher.tether import spawn
 from scripts.infractl import ferretdb_ids
 from tests.e2e.harness import free_port
-from tests.fixtures.servers import Endpoints
+from tests.support.servers import Endpoints
 
 VERSION = "v1.24.2"  # scripts/infractl/config.py FERRETDB_VERSION
 

@@ -24,7 +24,7 @@ from psycopg import sql
 
 from shared.config import Settings
 from shared.messaging.kafka import ensure_topics
-from tests.fixtures.servers import Endpoints
+from tests.support.servers import Endpoints
 
 PGBENCH = "/usr/lib/postgresql/15/bin/pgbench"
 PAYLOAD = b"x" * 300  # about one of our public events

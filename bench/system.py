@@ -20,7 +20,7 @@ from bench.ferret import PrivateFerretDB
 from shared.contracts import TOPICS
 from shared.services import NAMES
 from tests.e2e.harness import Distributed
-from tests.fixtures.servers import Endpoints
+from tests.support.servers import Endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".data" / "bench"

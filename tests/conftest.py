@@ -1,3 +1,3 @@
-"""Shared pytest configuration. Server fixtures live in tests/fixtures/servers.py."""
+"""Shared pytest configuration. Server fixtures live in tests/support/servers.py."""
 
-pytest_plugins = ["tests.fixtures.servers"]
+pytest_plugins = ["tests.support.servers"]

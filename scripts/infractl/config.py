@@ -1,8 +1,8 @@
 """Where things live and which ports they use.
 
-The port defaults and environment variable names here are also read by
-tests/fixtures/servers.py; keep both in step (tests/integration/test_infra_script.py
-checks that ``scripts/infra env`` and the fixtures agree).
+The tests and benchmarks find these servers through ``load`` too
+(tests/support/servers.py); tests/integration/test_infra_script.py checks that
+``scripts/infra env`` and the fixtures agree.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from embedded.system import EmbeddedSystem
 from launcher.processes import DATABASES, SERVICES
 from projections.sources import STREAMS
 from shared.config import Settings
@@ -19,6 +18,7 @@ from shared.services import BY_NAME, PACKAGE_MODULES, PROJECTED, PROJECTOR
 from shared.services import SERVICES as SPECS
 from shared.views import BadToken, parse_token
 from shared.wiring import wiring_of
+from tests.support.embedded import embedded_system
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMES = [s.name for s in SPECS]
@@ -37,7 +37,7 @@ def test_the_package_has_the_shape_of_a_service(name: str) -> None:
 
 
 def test_the_applications_are_the_ones_the_registry_names() -> None:
-    apps = EmbeddedSystem().apps  # built from each service's wiring, like a service's process
+    apps = embedded_system().apps  # built from each service's wiring, like a service's process
     assert list(apps) == NAMES
     for name, app in apps.items():
         assert type(app).__name__ == BY_NAME[name].application  # it names the tables

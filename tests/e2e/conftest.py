@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.e2e.harness import Distributed
-
-LOGS = Path(__file__).resolve().parents[2] / ".data" / "e2e-logs"
+from tests.support.paths import E2E_LOGS
 
 
 @pytest.fixture
@@ -18,7 +16,7 @@ def start_system(postgres_server, kafka_bootstrap) -> Iterator[Callable[..., Dis
     started: list[Distributed] = []
 
     def start(**settings: str) -> Distributed:
-        system = Distributed.create(postgres_server, LOGS, **settings)
+        system = Distributed.create(postgres_server, E2E_LOGS, **settings)
         started.append(system)
         return system.start()
 
@@ -31,7 +29,7 @@ def start_system(postgres_server, kafka_bootstrap) -> Iterator[Callable[..., Dis
 def shared_system(postgres_server, kafka_bootstrap) -> Iterator[Distributed]:
     """One system for tests that use shows of their own and so cannot disturb each other."""
     # Long enough that a slow, shared CI machine still retries within the hold.
-    system = Distributed.create(postgres_server, LOGS, hold_seconds="8")
+    system = Distributed.create(postgres_server, E2E_LOGS, hold_seconds="8")
     try:
         yield system.start()
     finally:

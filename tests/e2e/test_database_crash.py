@@ -20,7 +20,8 @@ from projections.rebuild import verify
 from projections.sources import stream_holes
 from projections.worker import stream_readers
 from shared.services import NAMES, PROJECTED
-from tests.e2e.test_faults import Customers, audit, settle, wait_final
+from tests.support.audit import audit, settle
+from tests.support.customers import Customers, wait_final
 
 pytestmark = pytest.mark.infra
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.simulation import invariants as inv
+from tests.support import invariants as inv
 
 pytestmark = pytest.mark.infra
 

@@ -15,7 +15,8 @@ from confluent_kafka.admin import AdminClient
 from shared import contracts
 from shared.messaging.relay_lease import holder_of
 from shared.services import NAMES
-from tests.e2e.test_faults import Customers, audit, high_watermarks, settle, wait_final
+from tests.support.audit import audit, high_watermarks, settle
+from tests.support.customers import Customers, wait_final
 
 pytestmark = pytest.mark.infra
 

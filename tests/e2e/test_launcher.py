@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from launcher.processes import SERVICES
-from tests.e2e.conftest import LOGS
 from tests.e2e.harness import Distributed
+from tests.support.paths import E2E_LOGS
 
 pytestmark = pytest.mark.infra
 
@@ -43,7 +43,7 @@ def running(pid: int) -> bool:
 
 
 def test_kill_9_of_the_launcher_ends_its_services(postgres_server, kafka_bootstrap, tmp_path):
-    system = Distributed.create(postgres_server, LOGS)  # own databases, topics and ports
+    system = Distributed.create(postgres_server, E2E_LOGS)  # own databases, topics and ports
     # -u: lines reach the pipe as they would a terminal; logs go to tmp_path/.data/logs.
     launcher = subprocess.Popen([sys.executable, "-u", "-m", "launcher"], cwd=tmp_path,
                                 env={**os.environ, **system.local.env},

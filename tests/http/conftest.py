@@ -1,65 +1,15 @@
-"""The three HTTP apps over one embedded system (in-memory stores, in-process bus):
-no server, no network. ``api.settle()`` lets the saga move between requests."""
+"""The HTTP tests' fixtures: the three apps over one embedded system (tests/support/api.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
 
 import pytest
-from litestar.testing import TestClient
 
-from booking.http import create_app as booking_app
-from embedded.system import EmbeddedSystem
-from inventory.http import create_app as inventory_app
-from payment.http import create_app as payment_app
-from projections.queries import InMemoryQueries
-from shared.clock import FakeClock
 from shared.config import Settings
-from shared.http.auth import issue_token
-
-SECRET = "test-secret-long-enough-for-hs256-0123456789"
-LAYOUT = {
-    "seats": {"A1": "standard", "A2": "standard", "A3": "premium"},
-    "prices": {"standard": 1200, "premium": 1800},
-    "currency": "EUR",
-}
-
-
-def bearer(subject: str, operator: bool = False, ttl: timedelta = timedelta(hours=1)) -> dict:
-    roles = ["operator"] if operator else []
-    return {"Authorization": f"Bearer {issue_token(SECRET, subject, roles, ttl)}"}
-
-
-OPERATOR = bearer("ops", operator=True)
-ALICE = bearer("alice")
-BOB = bearer("bob")
-
-
-@dataclass
-class Api:
-    system: EmbeddedSystem
-    clock: FakeClock
-    booking: TestClient
-    inventory: TestClient
-    payment: TestClient
-
-    def settle(self) -> None:
-        self.system.run_until_quiet()
-
-    def open_show(self, show_id: str = "show-1", layout: dict = LAYOUT) -> None:
-        r = self.inventory.put(f"/shows/{show_id}/inventory", json=layout, headers=OPERATOR)
-        assert r.status_code == 201, r.text
-
-    def book(self, seats=("A1",), method="pm_card_visa", key="k1", who=ALICE, show="show-1"):
-        body = {"show_id": show, "seat_ids": list(seats), "payment_method": method}
-        return self.booking.post("/bookings", json=body, headers={**who, "Idempotency-Key": key})
-
-    def booking_of(self, booking_id: str, who=ALICE) -> dict:
-        r = self.booking.get(f"/bookings/{booking_id}", headers=who)
-        assert r.status_code == 200, r.text
-        return r.json()
+from tests.support.api import Api, serve
+from tests.support.embedded import embedded_system
+from tests.support.tokens import SECRET
 
 
 @pytest.fixture
@@ -69,12 +19,5 @@ def settings() -> Settings:
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[Api]:
-    clock = FakeClock()
-    system = EmbeddedSystem(clock=clock)
-    views = InMemoryQueries(system.views, refresh=system.project_all)
-    with (
-        TestClient(booking_app(system.booking, settings, views=views)) as booking,
-        TestClient(inventory_app(system.inventory, settings, views=views)) as inventory,
-        TestClient(payment_app(system.payment, settings)) as payment,
-    ):
-        yield Api(system, clock, booking, inventory, payment)
+    with serve(embedded_system(), settings) as api:
+        yield api

@@ -10,7 +10,8 @@ import jwt
 import pytest
 
 from shared.http.auth import issue_token, read_token
-from tests.http.conftest import ALICE, LAYOUT, SECRET, bearer
+from tests.support.api import LAYOUT
+from tests.support.tokens import ALICE, SECRET, bearer
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.http.conftest import ALICE, BOB, LAYOUT, OPERATOR
+from tests.support.api import LAYOUT
+from tests.support.tokens import ALICE, BOB, OPERATOR
 
 
 def test_same_key_same_request_returns_the_same_booking(api):

@@ -3,7 +3,8 @@
 from datetime import timedelta
 
 from booking.domain import Booking
-from tests.http.conftest import ALICE, BOB, LAYOUT, OPERATOR
+from tests.support.api import LAYOUT
+from tests.support.tokens import ALICE, BOB, OPERATOR
 
 
 def test_happy_path_reaches_confirmed(api):

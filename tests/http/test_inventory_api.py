@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.http.conftest import ALICE, LAYOUT, OPERATOR
+from tests.support.api import LAYOUT
+from tests.support.tokens import ALICE, OPERATOR
 
 
 def put_show(api, layout, show_id="show-1"):

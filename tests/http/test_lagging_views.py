@@ -20,9 +20,10 @@ from projections.booking_view import STATUS_RANK
 from projections.projector import project
 from projections.queries import InMemoryQueries
 from projections.sources import read_public
-from shared.clock import FakeClock
 from shared.config import Settings
-from tests.http.conftest import ALICE, LAYOUT, OPERATOR, SECRET
+from tests.support.api import LAYOUT
+from tests.support.embedded import embedded_system
+from tests.support.tokens import ALICE, OPERATOR, SECRET
 
 SEAT_RANK = {"AVAILABLE": 0, "RESERVED": 1, "BOOKED": 2}
 STREAMS = ("booking", "inventory", "payment")
@@ -30,7 +31,7 @@ STREAMS = ("booking", "inventory", "payment")
 
 @contextmanager
 def lagging_system() -> Iterator[tuple[EmbeddedSystem, TestClient, TestClient]]:
-    system = EmbeddedSystem(clock=FakeClock())
+    system = embedded_system()
     views = InMemoryQueries(system.views)  # no refresh: the views move only when projected
     s = Settings(token_secret=SECRET)
     with (TestClient(booking_app(system.booking, s, views=views)) as booking,

@@ -4,17 +4,17 @@ import pytest
 from litestar.testing import TestClient
 
 from booking.http import create_app as booking_app
-from embedded.system import EmbeddedSystem
 from inventory.http import create_app as inventory_app
 from payment.http import create_app as payment_app
 from projections.queries import InMemoryQueries
-from tests.http.conftest import ALICE
+from tests.support.embedded import embedded_system
+from tests.support.tokens import ALICE
 
 APPS = {"booking": booking_app, "inventory": inventory_app, "payment": payment_app}
 
 
 def client(settings, name="booking", readiness=None):
-    system = EmbeddedSystem()
+    system = embedded_system()
     service = getattr(system, name)
     return TestClient(APPS[name](service, settings, readiness=readiness))
 
@@ -100,7 +100,7 @@ def test_openapi_lists_the_booking_endpoints(settings):
 def test_each_handler_takes_at_most_one_dependency(settings, name):
     """litestar resolves two or more dependencies of a handler in an anyio task group, a
     task each (costly under load): handlers take one (shared.http.app)."""
-    app = APPS[name](getattr(EmbeddedSystem(), name), settings)
+    app = APPS[name](getattr(embedded_system(), name), settings)
     checked = 0
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):

@@ -9,7 +9,7 @@ import pytest
 from psycopg import sql
 
 from scripts.infractl.config import FERRETDB_DATABASE
-from tests.fixtures.servers import _pg_connect
+from tests.support.servers import pg_connect
 
 pytestmark = pytest.mark.infra
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.infra
 def ferret_pg(mongo_client, postgres_server):
     if "ferretdbVersion" not in mongo_client.admin.command("buildInfo"):
         pytest.skip("the server is MongoDB itself, which indexes _id")
-    with _pg_connect(postgres_server, FERRETDB_DATABASE, autocommit=True) as conn:
+    with pg_connect(postgres_server, FERRETDB_DATABASE, autocommit=True) as conn:
         yield conn
 
 
@@ -60,5 +60,5 @@ def test_a_new_collection_gets_the_index_and_lookups_use_it(mongo_db, ferret_pg)
 
 def test_ferretdb_database_plans_each_statement_with_its_values(ferret_pg, postgres_server) -> None:
     # A fresh session, as FerretDB's pool opens them: the database's setting applies.
-    with _pg_connect(postgres_server, FERRETDB_DATABASE) as conn:
+    with pg_connect(postgres_server, FERRETDB_DATABASE) as conn:
         assert conn.execute("SHOW plan_cache_mode").fetchone()[0] == "force_custom_plan"

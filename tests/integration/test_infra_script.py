@@ -11,10 +11,9 @@ import subprocess
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.fixtures.servers import Endpoints
+from tests.support.servers import Endpoints, pg_connect
 
 pytestmark = pytest.mark.infra
 
@@ -67,8 +66,7 @@ def test_env_agrees_with_fixture_endpoints(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def durability_shown(ep: Endpoints) -> dict[str, str]:
-    with psycopg.connect(host=ep.pg_host, port=ep.pg_port, user=ep.pg_user,
-                         password=ep.pg_password, dbname="postgres", autocommit=True) as conn:
+    with pg_connect(ep, autocommit=True) as conn:
         return {name: conn.execute(f"SHOW {name}").fetchone()[0]
                 for name in ("fsync", "synchronous_commit", "full_page_writes")}
 

@@ -86,7 +86,7 @@ def test_a_local_system_deletes_its_topics_and_only_its_own(kafka_bootstrap, tmp
     from launcher.processes import LocalSystem
     from shared.contracts import TOPICS
     from shared.messaging.kafka import ensure_topics
-    from tests.fixtures.servers import unique_name
+    from tests.support.servers import unique_name
 
     mine, other = (LocalSystem({"CINEMA_KAFKA_BOOTSTRAP": kafka_bootstrap,
                                 "CINEMA_TOPIC_PREFIX": unique_name(request, p, 40) + "."},

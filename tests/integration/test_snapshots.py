@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from embedded.system import EmbeddedSystem
 from inventory.application import InventoryService
 from shared.clock import FakeClock
+from tests.support.embedded import embedded_system
 
 pytestmark = pytest.mark.infra
 
 
 def test_older_snapshots_are_deleted_and_the_show_loads_the_same(pg_database) -> None:
     clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, env_for=lambda _: pg_database.eventsourcing_env())
+    system = embedded_system(clock=clock, env_for=lambda _: pg_database.eventsourcing_env())
     seats = {f"A{i}": "std" for i in range(1, 201)}
     system.inventory.open_show("s1", seats, {"std": 900}, "EUR")
     for i in range(1, 181):  # each request a hold: more than three snapshot intervals

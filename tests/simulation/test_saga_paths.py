@@ -16,7 +16,8 @@ from projections.sources import read_public
 from shared import ids
 from shared.clock import FakeClock
 from shared.contracts import TOPICS, decode
-from tests.simulation import invariants as inv
+from tests.support import invariants as inv
+from tests.support.embedded import embedded_system
 
 HOLD = timedelta(minutes=10)
 
@@ -33,7 +34,7 @@ def gateway() -> SimulatedGateway:
 
 @pytest.fixture
 def system(clock, gateway) -> EmbeddedSystem:
-    s = EmbeddedSystem(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD), gateway=gateway)
+    s = embedded_system(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD), gateway=gateway)
     s.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
     s.run_until_quiet()
     return s
@@ -265,8 +266,8 @@ def test_a_reaction_that_fails_midway_leaves_no_trace_in_the_cache(clock):
     """Writers change cached aggregates in place (no copy); a reaction that fails after
     changing one must not leave those unsaved changes behind for the next attempt."""
     gateway = FlakyGateway()
-    system = EmbeddedSystem(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD),
-                            gateway=gateway)
+    system = embedded_system(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD),
+                             gateway=gateway)
     system.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
     b = book(system)
     with pytest.raises(ConnectionError):
@@ -283,8 +284,8 @@ def test_a_reaction_that_fails_midway_leaves_no_trace_in_the_cache(clock):
 
 
 def test_a_customer_over_the_hold_limit_is_cancelled_until_a_hold_ends(clock, gateway):
-    system = EmbeddedSystem(clock=clock, gateway=gateway,
-                            limits=HoldLimits(max_seats=4, hold_for=HOLD, max_held_per_customer=3))
+    system = embedded_system(clock=clock, gateway=gateway,
+                             limits=HoldLimits(max_seats=4, hold_for=HOLD, max_held_per_customer=3))
     system.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
     held = book(system, seats=("A1", "A2"), method="pm_card_chargeDeclined", key="k1")
     system.run_until_quiet()

@@ -20,13 +20,13 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from booking.application import IdempotencyConflict, SeatsTaken
 from booking.domain import BookingRuleViolation
-from embedded.system import EmbeddedSystem
 from inventory.domain import HoldLimits
 from payment.gateway import SimulatedGateway
 from shared.clock import FakeClock
 from shared.contracts import decode
 from shared.services import NAMES
-from tests.simulation import invariants as inv
+from tests.support import invariants as inv
+from tests.support.embedded import embedded_system
 
 common = {"deadline": None, "suppress_health_check": list(HealthCheck), "stateful_step_count": 40}
 settings.register_profile("dev", max_examples=200, **common)
@@ -47,7 +47,7 @@ class SagaSimulation(RuleBasedStateMachine):
         super().__init__()
         self.clock = FakeClock()
         self.gateway = SimulatedGateway()
-        self.system = EmbeddedSystem(
+        self.system = embedded_system(
             clock=self.clock,
             limits=HoldLimits(max_seats=3, hold_for=HOLD, max_held_per_customer=HELD_PER_CUSTOMER),
             gateway=self.gateway, partitions=2,

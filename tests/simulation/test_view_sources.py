@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import random
 
-from embedded.system import EmbeddedSystem
 from projections.projector import VIEWS, folded_by
 from projections.sources import read_public
 from shared.clock import FakeClock
-from tests.projections.test_mongo_views import workload
+from tests.support.embedded import embedded_system
+from tests.support.workload import workload
 
 
 def test_each_view_folds_exactly_the_streams_it_declares() -> None:
     clock = FakeClock()
-    system = EmbeddedSystem(clock=clock)  # in memory
+    system = embedded_system(clock=clock)  # in memory
     workload(system, clock, random.Random(3), bookings=40)  # declines, retries, cancels, expiry
     streams = {s: read_public(app, 1, 1_000_000).events for s, app in system.apps.items()}
     assert set(streams) == {"booking", "inventory", "payment"}

@@ -6,7 +6,6 @@ import contextlib
 import random
 import threading
 import time
-from datetime import timedelta
 
 import pytest
 
@@ -18,6 +17,9 @@ from projections.rebuild import fresh_fold, rebuild, verify
 from projections.sources import StreamReader, read_public
 from projections.worker import Projector
 from shared.clock import FakeClock
+from tests.support.embedded import embedded_system
+from tests.support.servers import create_database, drop_database, unique_name
+from tests.support.workload import workload
 
 pytestmark = pytest.mark.infra
 
@@ -25,29 +27,18 @@ pytestmark = pytest.mark.infra
 @pytest.fixture
 def stores(postgres_server, request):
     """Three service databases on PostgreSQL, one per service, dropped afterwards."""
-    import psycopg
-    from psycopg import sql
+    databases = {}
+    try:
+        for s in ("booking", "inventory", "payment"):
+            databases[s] = create_database(postgres_server, unique_name(request, s[:3], 40))
 
-    from tests.fixtures.servers import unique_name
+        def env(service: str) -> dict[str, str]:
+            return databases[service].eventsourcing_env()
 
-    ep = postgres_server
-    names = {s: unique_name(request, s[:3], 40) for s in ("booking", "inventory", "payment")}
-    admin = f"host={ep.pg_host} port={ep.pg_port} user={ep.pg_user} dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for n in names.values():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(n)))
-
-    def env(service: str) -> dict[str, str]:
-        return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres", "POSTGRES_DBNAME": names[service],
-            "POSTGRES_HOST": ep.pg_host, "POSTGRES_PORT": str(ep.pg_port),
-            "POSTGRES_USER": ep.pg_user, "POSTGRES_PASSWORD": ep.pg_password,
-        }
-
-    yield env
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for n in names.values():
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(n)))
+        yield env
+    finally:
+        for database in databases.values():
+            drop_database(postgres_server, database.dbname)
 
 
 @pytest.fixture
@@ -60,35 +51,10 @@ def views_db(mongo_db, endpoints):
     client.close()
 
 
-def workload(system: EmbeddedSystem, clock: FakeClock, rng: random.Random, bookings: int) -> None:
-    """Random customers on three shows, with declines, retries, cancels and expiry."""
-    for show in ("s1", "s2", "s3"):
-        system.inventory.open_show(show, {f"A{i}": "std" for i in range(1, 9)}, {"std": 700}, "EUR")
-    made = []
-    for i in range(bookings):
-        method = rng.choice(["pm_card_visa", "pm_card_chargeDeclined"])
-        seats = rng.sample([f"A{k}" for k in range(1, 9)], rng.randint(1, 2))
-        with contextlib.suppress(SeatsTaken):  # refused at once: nothing recorded
-            b, _, _ = system.booking.request_booking(f"c{i % 5}", f"k{i}",
-                                                  rng.choice(["s1", "s2", "s3"]), seats, method)
-            made.append(b)
-        if rng.random() < 0.3:
-            system.run_until_quiet()
-        if rng.random() < 0.1:
-            clock.advance(timedelta(minutes=rng.choice([3, 11])))
-            system.sweep()
-    system.run_until_quiet()
-    for b in made[: bookings // 4]:
-        booking = system.booking.get_booking(b.id)
-        if booking.is_active and booking.failed_attempts:
-            system.booking.retry_payment(b.id, booking.customer_id, "pm_card_visa")
-    system.run_until_quiet()
-
-
 def saga_with_bookings(stores, seed: int, bookings: int) -> tuple[EmbeddedSystem, FakeClock]:
     """The embedded saga on the test's PostgreSQL stores, after a seeded workload."""
     clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, env_for=stores)
+    system = embedded_system(clock=clock, env_for=stores)
     workload(system, clock, random.Random(seed), bookings=bookings)
     return system, clock
 
@@ -233,7 +199,7 @@ def test_cached_documents_yield_to_a_write_from_elsewhere(stores, views_db):
 
 def test_projector_records_commit_to_view_lag(stores, views_db):
     clock = FakeClock()
-    system = EmbeddedSystem(clock=clock, env_for=stores)
+    system = embedded_system(clock=clock, env_for=stores)
     readers = readers_for(stores)
     projector = Projector(views_db, readers)
     projector.run_once()

@@ -1,0 +1,62 @@
+"""The three HTTP apps over one embedded system (in-memory stores, in-process bus): no
+server, no network. ``Api.settle()`` lets the saga move between requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from litestar.testing import TestClient
+
+from booking.http import create_app as booking_app
+from embedded.system import EmbeddedSystem
+from inventory.http import create_app as inventory_app
+from payment.http import create_app as payment_app
+from projections.queries import InMemoryQueries
+from shared.clock import FakeClock
+from shared.config import Settings
+from tests.support.tokens import ALICE, OPERATOR
+
+LAYOUT = {
+    "seats": {"A1": "standard", "A2": "standard", "A3": "premium"},
+    "prices": {"standard": 1200, "premium": 1800},
+    "currency": "EUR",
+}
+
+
+@dataclass
+class Api:
+    system: EmbeddedSystem
+    clock: FakeClock
+    booking: TestClient
+    inventory: TestClient
+    payment: TestClient
+
+    def settle(self) -> None:
+        self.system.run_until_quiet()
+
+    def open_show(self, show_id: str = "show-1", layout: dict = LAYOUT) -> None:
+        r = self.inventory.put(f"/shows/{show_id}/inventory", json=layout, headers=OPERATOR)
+        assert r.status_code == 201, r.text
+
+    def book(self, seats=("A1",), method="pm_card_visa", key="k1", who=ALICE, show="show-1"):
+        body = {"show_id": show, "seat_ids": list(seats), "payment_method": method}
+        return self.booking.post("/bookings", json=body, headers={**who, "Idempotency-Key": key})
+
+    def booking_of(self, booking_id: str, who=ALICE) -> dict:
+        r = self.booking.get(f"/bookings/{booking_id}", headers=who)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+
+@contextmanager
+def serve(system: EmbeddedSystem, settings: Settings) -> Iterator[Api]:
+    """The apps over ``system``, their views projected afresh before each read."""
+    views = InMemoryQueries(system.views, refresh=system.project_all)
+    with (
+        TestClient(booking_app(system.booking, settings, views=views)) as booking,
+        TestClient(inventory_app(system.inventory, settings, views=views)) as inventory,
+        TestClient(payment_app(system.payment, settings)) as payment,
+    ):
+        yield Api(system, system.clock, booking, inventory, payment)
