@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Litestar, Response, get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -28,11 +28,10 @@ from booking.schemas import (
     booking_view,
     booking_view_from_doc,
 )
-from shared.config import Limits, Settings
-from shared.http.app import service_app
+from shared.config import Limits
+from shared.http.app import ServiceApi
 from shared.http.auth import Caller, CallerRequest
 from shared.http.errors import Problem, error_responses
-from shared.http.health import Readiness
 from shared.http.schemas import TOKEN_HEADER, stale_header
 from shared.views import TOKEN_PATTERN, ViewQueries, wait_for
 
@@ -186,17 +185,11 @@ def cancel_booking(
     return Response(booking_view(booking), headers=consistency_token(api.bookings, position))
 
 
-def create_app(
-    service: BookingService, settings: Settings, readiness: Readiness | None = None,
-    views: ViewQueries | None = None,
-) -> Litestar:
-    """``views``: the read side (MongoDB views, or the embedded runtime's in memory)."""
-    return service_app(
-        title="cinema-saga booking",
-        description="Book seats for a show; follow the booking until CONFIRMED or CANCELLED.",
-        routes=[request_booking, get_booking, list_bookings, retry_payment, cancel_booking],
-        settings=settings,
-        readiness=readiness,
-        dependencies={"api": BookingApi(service, views, settings.limits)},
-        problems=PROBLEMS,
-    )
+API = ServiceApi(
+    title="cinema-saga booking",
+    description="Book seats for a show; follow the booking until CONFIRMED or CANCELLED.",
+    routes=[request_booking, get_booking, list_bookings, retry_payment, cancel_booking],
+    problems=PROBLEMS,
+    handlers_take=lambda service, views, settings: BookingApi(service, views, settings.limits),
+)
+create_app = API.create_app

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from litestar import Litestar, Response, get, put
+from litestar import Response, get, put
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter
@@ -17,11 +17,9 @@ from litestar.params import JSONBody, PathParameter
 from inventory.application import InventoryService, ShowNotFound
 from inventory.domain import InventoryRuleViolation, ShowInventory
 from inventory.schemas import MAX_SEATS_PER_SHOW, SeatLayout, SeatMap, seat_map, seat_map_from_doc
-from shared.config import Settings
-from shared.http.app import service_app
+from shared.http.app import ServiceApi
 from shared.http.auth import Caller, CallerRequest, operator_only
 from shared.http.errors import Problem, error_responses
-from shared.http.health import Readiness
 from shared.views import ViewQueries
 
 # A full layout is larger than the general request limit: ~64 bytes per seat at most.
@@ -91,16 +89,11 @@ def get_seats(
     return read_seats(api.inventory, api.views, show_id, request.user)
 
 
-def create_app(
-    service: InventoryService, settings: Settings, readiness: Readiness | None = None,
-    views: ViewQueries | None = None,
-) -> Litestar:
-    return service_app(
-        title="cinema-saga inventory",
-        description="Shows' seat layouts, prices and the state of every seat.",
-        routes=[open_show, get_seats],
-        settings=settings,
-        readiness=readiness,
-        dependencies={"api": InventoryApi(service, views)},
-        problems=PROBLEMS,
-    )
+API = ServiceApi(
+    title="cinema-saga inventory",
+    description="Shows' seat layouts, prices and the state of every seat.",
+    routes=[open_show, get_seats],
+    problems=PROBLEMS,
+    handlers_take=lambda service, views, settings: InventoryApi(service, views),
+)
+create_app = API.create_app

@@ -11,18 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from litestar import Litestar, get
+from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from payment.application import PaymentNotFound, PaymentService
 from payment.schemas import PaymentView, payment_view
-from shared.config import Settings
-from shared.http.app import service_app
+from shared.http.app import ServiceApi
 from shared.http.auth import operator_only
 from shared.http.errors import Problem, error_responses
-from shared.http.health import Readiness
-from shared.views import ViewQueries
 
 PROBLEMS = {PaymentNotFound: Problem(404, "payment_not_found", "no payment for booking {}")}
 
@@ -46,17 +43,12 @@ def get_payment(booking_id: FromPath[UUID], api: NamedDependency[PaymentApi]) ->
     return read_payment(api.payments, booking_id)
 
 
-def create_app(
-    service: PaymentService, settings: Settings, readiness: Readiness | None = None,
-    views: ViewQueries | None = None,
-) -> Litestar:
-    """``views`` are not used: a payment is read from payment's own store (operators only)."""
-    return service_app(
-        title="cinema-saga payment",
-        description="Payments of bookings: attempts, captures and refunds.",
-        routes=[get_payment],
-        settings=settings,
-        readiness=readiness,
-        dependencies={"api": PaymentApi(service)},
-        problems=PROBLEMS,
-    )
+API = ServiceApi(
+    title="cinema-saga payment",
+    description="Payments of bookings: attempts, captures and refunds.",
+    routes=[get_payment],
+    problems=PROBLEMS,
+    # No views: a payment is read from payment's own store (operators only).
+    handlers_take=lambda service, views, settings: PaymentApi(service),
+)
+create_app = API.create_app

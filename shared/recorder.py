@@ -62,22 +62,24 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
         events = Identifier(self.events_table_name)
         tracking = Identifier(self.tracking_table_name)
         id_type = SQL("uuid" if self.datastore.originator_id_type == "uuid" else "text")
+        # The new events as rows (id, v, topic, state).
+        written = SQL(
+            "unnest(%(ids)s::{id_type}[], %(versions)s::int[], %(topics)s::text[],"
+            " %(states)s::bytea[])"
+        ).format(id_type=id_type)
         insert = SQL(
             "INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(%(ids)s::{id_type}[], %(versions)s::int[],"
-            " %(topics)s::text[], %(states)s::bytea[])"
-            " RETURNING notification_id"
-        ).format(schema=schema, events=events, id_type=id_type)
+            " SELECT * FROM {written} RETURNING notification_id"
+        ).format(schema=schema, events=events, written=written)
         # New events whose predecessor is neither stored nor in this write: one primary
         # key lookup per event (the CTE's snapshot is taken before the insert).
         gaps = SQL(
-            "SELECT count(*) AS n FROM unnest(%(ids)s::{id_type}[], %(versions)s::int[])"
-            " AS w(id, v) WHERE v > 1"
-            " AND NOT EXISTS (SELECT 1 FROM {schema}.{events} s"
-            "  WHERE s.originator_id = w.id AND s.originator_version = w.v - 1)"
-            " AND NOT (w.v - 1 = ANY (SELECT u.v FROM unnest(%(ids)s::{id_type}[],"
-            "  %(versions)s::int[]) AS u(id, v) WHERE u.id = w.id))"
-        ).format(schema=schema, events=events, id_type=id_type)
+            "SELECT count(*) AS n FROM {written} AS w(id, v, t, s) WHERE v > 1"
+            " AND NOT EXISTS (SELECT 1 FROM {schema}.{events} e"
+            "  WHERE e.originator_id = w.id AND e.originator_version = w.v - 1)"
+            " AND NOT (w.v - 1 = ANY (SELECT u.v FROM {written} AS u(id, v, t, s)"
+            "  WHERE u.id = w.id))"
+        ).format(schema=schema, events=events, written=written)
         upsert = SQL(
             "INSERT INTO {schema}.{tracking} VALUES (%(name)s, %(position)s)"
             " ON CONFLICT (application_name) DO UPDATE SET notification_id = %(position)s"

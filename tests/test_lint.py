@@ -1,33 +1,17 @@
 """The code passes the linter (ruff, rules and version range in pyproject.toml), and tests
 share code through tests/support only."""
 
-import ast
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.imports import imports
+from tests.support.paths import ROOT
 
 
 def test_ruff_finds_nothing():
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-
-
-def imports(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line, names) for each import statement of a file: the modules it names, and for
-    ``from a import b`` also ``a.b`` (``b`` may be a module). Relative imports are
-    resolved against the file's package."""
-    package = path.relative_to(ROOT).with_suffix("").parts[:-1]
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            yield node.lineno, [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = ".".join(package[: len(package) - node.level + 1] if node.level else ())
-            module = ".".join(p for p in (base, node.module or "") if p)
-            yield node.lineno, [module, *(f"{module}.{alias.name}" for alias in node.names)]
 
 
 def is_test_module_or_conftest(module: str) -> bool:

@@ -18,13 +18,11 @@ from . import ferretdb_ids
 from .config import FERRETDB_DATABASE, FERRETDB_VERSION, HOST, Config
 from .procs import (
     InfraError,
+    LaunchedServer,
     check_port_free,
-    cmdline,
     locked,
-    pid_alive,
     process_tree,
     processes_matching,
-    read_pid,
     spawn,
     stop_tree,
     wait_until_answers,
@@ -43,27 +41,18 @@ def _go() -> str:
     return go
 
 
-class FerretDB:
+class FerretDB(LaunchedServer):
     name = "ferretdb"
 
     def __init__(self, cfg: Config) -> None:
-        self.cfg = cfg
-        self.base = cfg.data / "ferretdb"
+        super().__init__(cfg)
         self.state = self.base / "state"  # also makes our cmdline name this checkout
-        self.log = self.base / "ferretdb.log"
-        self.pidfile = self.base / "ferretdb.pid"
         self.binary = cfg.cache / "ferretdb" / FERRETDB_VERSION / "ferretdb"
-        self.proc: subprocess.Popen | None = None  # set when this run launched it
+        self.marker = self.state
 
     @property
     def where(self) -> str:
         return f"{HOST}:{self.cfg.mongo_port}"
-
-    def pid(self) -> int | None:
-        pid = read_pid(self.pidfile)
-        if pid and pid_alive(pid) and str(self.state) in cmdline(pid):
-            return pid
-        return None
 
     def answers(self) -> bool:
         import pymongo

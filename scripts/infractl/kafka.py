@@ -15,14 +15,12 @@ from pathlib import Path
 from .config import HOST, KAFKA_VERSION, Config
 from .procs import (
     InfraError,
+    LaunchedServer,
     check_port_free,
-    cmdline,
     locked,
-    pid_alive,
     port_answers,
     process_tree,
     processes_matching,
-    read_pid,
     spawn,
     stop_tree,
     wait_until_answers,
@@ -89,30 +87,21 @@ logger.coordinator.level = WARN
 """
 
 
-class Kafka:
+class Kafka(LaunchedServer):
     name = "kafka"
 
     def __init__(self, cfg: Config) -> None:
-        self.cfg = cfg
-        self.base = cfg.data / "kafka"
+        super().__init__(cfg)
         self.props = self.base / "server.properties"
         self.log_dirs = self.base / "data"
-        self.log = self.base / "kafka.log"
-        self.pidfile = self.base / "kafka.pid"
         self.libs = cfg.cache / "kafka" / KAFKA_VERSION / "libs"
-        self.proc: subprocess.Popen | None = None  # set when this run launched it
+        self.marker = self.props
 
     @property
     def where(self) -> str:
         return f"{HOST}:{self.cfg.kafka_port} (controller {HOST}:{self.cfg.kafka_controller_port})"
 
     # --- state -------------------------------------------------------------
-
-    def pid(self) -> int | None:
-        pid = read_pid(self.pidfile)
-        if pid and pid_alive(pid) and str(self.props) in cmdline(pid):
-            return pid
-        return None
 
     def answers(self) -> bool:
         if not port_answers(self.cfg.kafka_port):

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 
 class InfraError(Exception):
@@ -240,6 +241,32 @@ def check_port_free(name: str, port: int, ours: set[int]) -> None:
             "`scripts/infra down` there; or pick other ports with CINEMA_PG_PORT, "
             "CINEMA_KAFKA_PORT, CINEMA_KAFKA_CONTROLLER_PORT, CINEMA_MONGO_PORT."
         )
+
+
+def running_pid(pidfile: Path, marker: Path) -> int | None:
+    """The pid in ``pidfile`` if it runs and its command line names ``marker`` (a path of
+    this checkout's): a stale file whose pid was reused by another process is not ours."""
+    pid = read_pid(pidfile)
+    if pid and pid_alive(pid) and str(marker) in cmdline(pid):
+        return pid
+    return None
+
+
+class LaunchedServer:
+    """A server this checkout launches itself, in .data/<name>, known by its pid file."""
+
+    name: str
+    marker: Path  # a path in the server's command line that names this checkout
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+        self.base: Path = cfg.data / self.name
+        self.log = self.base / f"{self.name}.log"
+        self.pidfile = self.base / f"{self.name}.pid"
+        self.proc: subprocess.Popen | None = None  # set when this run launched it
+
+    def pid(self) -> int | None:
+        return running_pid(self.pidfile, self.marker)
 
 
 def reserve_ports(ports: list[int]) -> bool:

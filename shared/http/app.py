@@ -7,7 +7,8 @@ Swagger UI at ``/schema`` and ``/schema/swagger``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar, Router
@@ -21,9 +22,31 @@ from shared.config import Settings
 from shared.http.auth import BearerAuth
 from shared.http.errors import Problem, exception_handlers
 from shared.http.health import Readiness, health_routes
+from shared.views import ViewQueries
 
 SCHEMA_PATH = "/schema"
 BEARER = "bearer"
+
+
+@dataclass(frozen=True)
+class ServiceApi:
+    """A service's HTTP API, declared once; ``create_app`` builds it for a running service."""
+
+    title: str
+    description: str
+    routes: Sequence[Any]
+    problems: Mapping[type[Exception], Problem]
+    # The handlers' one dependency, ``api``: built from the service, its read side (the
+    # views; None in some tests) and the settings.
+    handlers_take: Callable[[Any, ViewQueries | None, Settings], Any]
+
+    def create_app(self, service: Any, settings: Settings, readiness: Readiness | None = None,
+                   views: ViewQueries | None = None) -> Litestar:
+        return service_app(
+            title=self.title, description=self.description, routes=self.routes,
+            settings=settings, readiness=readiness, problems=self.problems,
+            dependencies={"api": self.handlers_take(service, views, settings)},
+        )
 
 
 def service_app(

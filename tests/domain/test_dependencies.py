@@ -4,30 +4,16 @@ the read side, and no service imports another."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 from shared.services import NAMES, PROJECTOR
+from tests.support.imports import imported_roots
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 # The entry point runs the composition root (launcher.bootstrap), which wires the read side in.
 ENTRY_POINT = "__main__.py"
-
-
-def imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-    return found
-
-
-def roots(path: Path) -> set[str]:
-    return {name.split(".")[0] for name in imports(path)}
 
 
 def modules(package: str) -> list[Path]:
@@ -39,19 +25,19 @@ def test_a_service_imports_neither_the_read_side_nor_another_service(service: st
     others = set(NAMES) - {service}
     for path in modules(service):
         if path.name == ENTRY_POINT:
-            assert roots(path) <= {"launcher"}, f"{path}: only the composition root"
+            assert imported_roots(path) <= {"launcher"}, f"{path}: only the composition root"
             continue
-        wrong = roots(path) & {PROJECTOR, "launcher", "embedded", "bench", "tests", *others}
+        wrong = imported_roots(path) & {PROJECTOR, "launcher", "embedded", "bench", "tests", *others}
         assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}"
 
 
 def test_shared_imports_no_service_and_not_the_read_side() -> None:
     for path in modules("shared"):
-        wrong = roots(path) & {*NAMES, PROJECTOR, "launcher", "embedded", "bench", "tests"}
+        wrong = imported_roots(path) & {*NAMES, PROJECTOR, "launcher", "embedded", "bench", "tests"}
         assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}"
 
 
 def test_the_check_sees_an_import_of_the_read_side(tmp_path: Path) -> None:
     module = tmp_path / "http.py"
     module.write_text("from projections.queries import MongoQueries\nimport shared.views\n")
-    assert roots(module) == {PROJECTOR, "shared"}
+    assert imported_roots(module) == {PROJECTOR, "shared"}

@@ -1,26 +1,15 @@
 """The domain modules do no I/O: they import nothing of Kafka, PostgreSQL, MongoDB or HTTP."""
 
-import ast
-from pathlib import Path
 
 import pytest
 
 from shared.services import NAMES, PROJECTOR
+from tests.support.imports import imported_roots
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 DOMAIN_MODULES = [f"{name}/domain.py" for name in NAMES]
 FORBIDDEN = {"confluent_kafka", "psycopg", "psycopg_pool", "pymongo", "litestar", "uvicorn",
              "httpx", "socket", "requests", "apscheduler", "sqlite3"}
-
-
-def imported_roots(path: Path) -> set[str]:
-    roots = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            roots |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
 
 
 @pytest.mark.parametrize("module", DOMAIN_MODULES)
