@@ -23,7 +23,7 @@ from psycopg.rows import tuple_row
 
 from projections.projector import Event
 from shared.contracts import PublicEvent
-from shared.service import PrivateTopics
+from shared.private_topics import PrivateTopics
 from shared.services import BY_NAME, PROJECTED
 
 
