@@ -28,3 +28,20 @@ def unknown_show_request_id(booking: UUID) -> UUID:
 
 def payment_id(booking: UUID) -> UUID:
     return uuid5(NAMESPACE, f"payment/{booking}")
+
+
+# Theatre's ids come from the operator's slugs: a repeated command names the same aggregate.
+def theatre_id(theatre: str) -> UUID:
+    return uuid5(NAMESPACE, f"theatre/{theatre}")
+
+
+def screen_id(theatre: str, screen: str) -> UUID:
+    return uuid5(NAMESPACE, f"screen/{theatre}/{screen}")
+
+
+def screen_schedule_id(theatre: str, screen: str) -> UUID:
+    return uuid5(NAMESPACE, f"screen-schedule/{theatre}/{screen}")
+
+
+def show_id(show: str) -> UUID:
+    return uuid5(NAMESPACE, f"show/{show}")
