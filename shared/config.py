@@ -65,6 +65,9 @@ class Settings:
     http_host: str = "127.0.0.1"  # 0.0.0.0 inside a container
     instance: str = "1"  # this instance's stable name within its service (Kafka static membership)
     tuning: Tuning = field(default_factory=lambda: Tuning())
+    # Between two shows on one screen, for cleaning: a show occupies its screen from its
+    # start until this long after its film ends.
+    cleaning_gap: timedelta = timedelta(minutes=20)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -109,6 +112,7 @@ class Settings:
                 projection_min_round_s=float(_env("PROJECTION_MIN_ROUND_MS", "100")) / 1000,
                 seat_claim_s=float(_env("SEAT_CLAIM_SECONDS", "10")),
             ),
+            cleaning_gap=timedelta(minutes=float(_env("CLEANING_GAP_MINUTES", "20"))),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
             databases={s: _env(f"{s.upper()}_DB", db) for s, db in DEFAULT_DATABASES.items()},
         )

@@ -18,7 +18,7 @@ __all__ = ["application", "http", "timers"]
 
 def application(settings: Settings, env: EnvType, clock: Clock | None = None,
                 recorder: ProcessRecorder | None = None, **given: Any) -> TheatreService:
-    return TheatreService(env, clock, recorder)
+    return TheatreService(env, clock, recorder, cleaning_gap=settings.cleaning_gap)
 
 
 def timers(app: TheatreService, settings: Settings) -> list[Timer]:

@@ -9,6 +9,10 @@ from typing import get_args
 import pytest
 
 from shared import contracts as c
+from shared.clock import FakeClock
+from shared.config import Settings
+from theatre import wiring
+from theatre.application import ScreenNotFound, TheatreService
 from theatre.domain import (
     CANCELLED,
     CATEGORIES,
@@ -317,3 +321,89 @@ def test_a_cancelled_show_frees_its_slot():
 
 def test_the_theatres_categories_are_the_contracts():
     assert set(CATEGORIES) == set(get_args(c.SeatCategory))
+
+
+# --- the service: a programme is scheduled all or nothing -----------------------------
+
+
+@pytest.fixture
+def service():
+    app = TheatreService(clock=FakeClock(NOW))
+    app.register_theatre("odeon", "Odeon", "London", "Leicester Sq", LONDON)
+    app.lay_out_screen("odeon", "one", "Screen 1", ROWS)
+    app.lay_out_screen("odeon", "two", "Screen 2", ROWS)
+    yield app
+    app.close()
+
+
+def events_in(app: TheatreService) -> int:
+    return app.recorder.max_notification_id() or 0
+
+
+def test_a_programme_is_scheduled_in_one_write(service):
+    before = events_in(service)
+    week = [plan(f"d{day}", f"2026-02-0{day}T18:00") for day in range(1, 8)]
+    week.append(plan("d1-late", "2026-02-01T20:00"))  # back to back with d1
+    done = service.schedule_shows("odeon", week)
+    assert done.created and len(done.result) == 8
+    # Eight shows, their screen's schedule started and eight slots taken.
+    assert done.position == events_in(service) == before + 17
+    again = service.schedule_shows("odeon", week)
+    assert not again.created and again.position is None and events_in(service) == before + 17
+
+
+@pytest.mark.parametrize("bad, error, says", [
+    (plan("late", "2026-02-01T19:00"), ShowsClash, "show late starting .* with show early"),
+    (plan("late", "2026-03-29T01:30"), NoSuchLocalTime, "show late: 2026-03-29T01:30"),
+    (plan("late", prices={"Regular": 1}), InvalidShow, "show late: no price"),
+    (ShowPlan("late", "odeon", "nine", FILM, "2026-02-02T18:00", PRICES, "GBP"),
+     ScreenNotFound, "show late: theatre odeon has no screen nine"),
+    (plan("early", "2026-02-03T18:00"), InvalidShow, "early appear more than once"),
+])
+def test_a_programme_with_one_bad_show_schedules_nothing(service, bad, error, says):
+    before = events_in(service)
+    good = [plan("early", "2026-02-01T18:00"), plan("other", "2026-02-05T18:00")]
+    with pytest.raises(error, match=says):
+        service.schedule_shows("odeon", [*good, bad])
+    assert events_in(service) == before
+    assert service.schedule_shows("odeon", good).created  # nothing of the first was kept
+
+
+def test_a_programme_clashing_with_a_show_on_record_schedules_nothing(service):
+    service.schedule_show(plan("booked", "2026-02-04T18:00"))
+    before = events_in(service)
+    with pytest.raises(ShowsClash, match="show d4 .* with show booked"):
+        service.schedule_shows("odeon", [plan(f"d{d}", f"2026-02-0{d}T18:30") for d in (3, 4)])
+    assert events_in(service) == before
+    other_screen = ShowPlan("d4", "odeon", "two", FILM, "2026-02-04T18:30", PRICES, "GBP")
+    assert service.schedule_shows("odeon", [other_screen]).created
+
+
+def test_repeating_a_show_differently_is_a_conflict(service):
+    service.schedule_show(plan("s1"))
+    assert not service.schedule_show(plan("s1")).created
+    with pytest.raises(ConflictingRepeat, match="s1 is scheduled otherwise"):
+        service.schedule_show(plan("s1", "2026-02-01T19:00"))
+
+
+def test_rescheduling_and_cancelling_write_the_show_with_its_screens_schedule(service):
+    service.schedule_show(plan("a", "2026-02-01T18:00"))
+    service.schedule_show(plan("b", "2026-02-01T21:00"))
+    with pytest.raises(ShowsClash, match="show b .* with show a"):
+        service.reschedule_show("b", "2026-02-01T19:50")
+    assert service.reschedule_show("a", "2026-02-01T18:30").position is not None
+    assert service.get_show("a").status == RESCHEDULED
+    service.cancel_show("a", "no projectionist")
+    assert service.reschedule_show("b", "2026-02-01T18:00").result.local_start == (
+        "2026-02-01T18:00:00+00:00")  # a's slot is free
+    assert service.cancel_show("a", "twice").position is None
+
+
+def test_the_cleaning_gap_is_read_from_the_settings():
+    settings = Settings.from_env({"CINEMA_CLEANING_GAP_MINUTES": "35"})
+    assert settings.cleaning_gap == timedelta(minutes=35) and Settings().cleaning_gap == GAP
+    app = wiring.application(settings, {"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    try:
+        assert app.cleaning_gap == timedelta(minutes=35)
+    finally:
+        app.close()
