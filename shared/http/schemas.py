@@ -7,9 +7,12 @@ typo in a client surfaces as a 400 naming the field, never as a silent default.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
+from litestar.params import QueryParameter
+
+from shared.views import TOKEN_PATTERN
 
 ShowId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 SeatId = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
@@ -46,3 +49,22 @@ TOKEN_HEADER = "X-Consistency-Token"
 def stale_header(fresh: bool) -> dict[str, str]:
     """Said when a read waited for a consistency token in vain: the view may be behind."""
     return {} if fresh else {"X-View-Stale": "true"}
+
+
+def consistency_token(service: Any, position: int | None) -> dict[str, str]:
+    """The header that names a write's position in the service's event sequence, for
+    read-your-writes on the views. A command that wrote nothing now (a repeat): the
+    store's head, which is at or after whatever it repeats."""
+    if position is None:
+        position = service.recorder.max_notification_id() or 0
+    return {TOKEN_HEADER: f"{service.service}:{position}"}
+
+
+# A read's query parameter: the token of the caller's write, to wait for.
+ConsistencyToken = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=TOKEN_PATTERN,
+        description="The X-Consistency-Token of your write: wait (up to 2 s) until it shows.",
+    ),
+]
