@@ -24,6 +24,7 @@ from shared.service import ServiceApplication
 from shared.services import NAMES, PROJECTED
 from shared.timers import Timer
 from shared.wiring import wiring_of
+from theatre.application import TheatreService
 
 
 def persistence_env(service: str, db_dir: Path | None) -> dict[str, str]:
@@ -96,6 +97,10 @@ class EmbeddedSystem:
     @property
     def payment(self) -> PaymentService:
         return cast(PaymentService, self.apps["payment"])
+
+    @property
+    def theatre(self) -> TheatreService:
+        return cast(TheatreService, self.apps["theatre"])
 
     # --- running ---------------------------------------------------------------
 

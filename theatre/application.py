@@ -58,6 +58,11 @@ class Outcome(NamedTuple, Generic[T]):
     position: int | None  # its write's place in theatre's event sequence; None: no write
 
 
+class Scheduled(NamedTuple):
+    shows: list[Show]  # in the order asked for
+    new: list[str]  # the ids of those scheduled now (the others were before, as asked)
+
+
 class TheatreService(ServiceApplication):
     service = "theatre"
     # Every show of a screen ever scheduled is an event of its schedule.
@@ -109,10 +114,10 @@ class TheatreService(ServiceApplication):
 
     def schedule_show(self, plan: ShowPlan) -> Outcome[Show]:
         """Schedule one show: the same request again changes nothing."""
-        shows = self.schedule_shows(plan.theatre_id, [plan])
-        return Outcome(shows.result[0], shows.created, shows.position)
+        done = self.schedule_shows(plan.theatre_id, [plan])
+        return Outcome(done.result.shows[0], done.created, done.position)
 
-    def schedule_shows(self, theatre_id: str, plans: Sequence[ShowPlan]) -> Outcome[list[Show]]:
+    def schedule_shows(self, theatre_id: str, plans: Sequence[ShowPlan]) -> Outcome[Scheduled]:
         """Schedule a programme of shows, all or none: each is checked, against the
         shows on record and the others of the programme, before anything is written,
         and then all are written at once. Shows scheduled before as asked are left as
@@ -123,7 +128,7 @@ class TheatreService(ServiceApplication):
         if repeated:
             raise InvalidShow(f"shows {', '.join(repeated)} appear more than once")
 
-        def decide() -> tuple[list[Show], bool, list[Aggregate]]:
+        def decide() -> tuple[Scheduled, bool, list[Aggregate]]:
             now = self.clock.now()
             theatre = self._theatre(theatre_id)
             screens: dict[str, Screen] = {}
@@ -147,7 +152,8 @@ class TheatreService(ServiceApplication):
                 schedules[plan.screen_id].take(show, self.cleaning_gap)
                 shows.append(show)
                 new.append(show)
-            return shows, bool(new), [*schedules.values(), *new]
+            scheduled = Scheduled(shows, [show.show_id for show in new])
+            return scheduled, bool(new), [*schedules.values(), *new]
         return self._write(decide)
 
     def reschedule_show(self, show_id: str, start: str) -> Outcome[Show]:

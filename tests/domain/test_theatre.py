@@ -345,7 +345,7 @@ def test_a_programme_is_scheduled_in_one_write(service):
     week = [plan(f"d{day}", f"2026-02-0{day}T18:00") for day in range(1, 8)]
     week.append(plan("d1-late", "2026-02-01T20:00"))  # back to back with d1
     done = service.schedule_shows("odeon", week)
-    assert done.created and len(done.result) == 8
+    assert done.created and len(done.result.shows) == 8 and len(done.result.new) == 8
     # Eight shows, their screen's schedule started and eight slots taken.
     assert done.position == events_in(service) == before + 17
     again = service.schedule_shows("odeon", week)

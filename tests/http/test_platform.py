@@ -9,8 +9,10 @@ from payment.http import create_app as payment_app
 from projections.queries import InMemoryQueries
 from tests.support.embedded import embedded_system
 from tests.support.tokens import ALICE
+from theatre.http import create_app as theatre_app
 
-APPS = {"booking": booking_app, "inventory": inventory_app, "payment": payment_app}
+APPS = {"booking": booking_app, "inventory": inventory_app, "payment": payment_app,
+        "theatre": theatre_app}
 
 
 def client(settings, name="booking", readiness=None):

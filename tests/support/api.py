@@ -1,4 +1,4 @@
-"""The three HTTP apps over one embedded system (in-memory stores, in-process bus): no
+"""The services' HTTP apps over one embedded system (in-memory stores, in-process bus): no
 server, no network. ``Api.settle()`` lets the saga move between requests."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from projections.queries import InMemoryQueries
 from shared.clock import FakeClock
 from shared.config import Settings
 from tests.support.tokens import ALICE, OPERATOR
+from theatre.http import create_app as theatre_app
 
 LAYOUT = {
     "seats": {"A1": "standard", "A2": "standard", "A3": "premium"},
@@ -32,6 +33,7 @@ class Api:
     booking: TestClient
     inventory: TestClient
     payment: TestClient
+    theatre: TestClient
 
     def settle(self) -> None:
         self.system.run_until_quiet()
@@ -58,5 +60,6 @@ def serve(system: EmbeddedSystem, settings: Settings) -> Iterator[Api]:
         TestClient(booking_app(system.booking, settings, views=views)) as booking,
         TestClient(inventory_app(system.inventory, settings, views=views)) as inventory,
         TestClient(payment_app(system.payment, settings)) as payment,
+        TestClient(theatre_app(system.theatre, settings, views=views)) as theatre,
     ):
-        yield Api(system, system.clock, booking, inventory, payment)
+        yield Api(system, system.clock, booking, inventory, payment, theatre)
