@@ -189,10 +189,10 @@ class TheatreService(ServiceApplication):
         return self._write(decide)
 
     def get_show(self, show_id: str) -> Show:
-        show = self.find(ids.show_id(show_id))
-        if show is None:
-            raise ShowNotFound(show_id)
-        return show
+        """The show as stored now: another instance may have changed it since this one
+        last read it (a copy, for the caller to keep)."""
+        with self.writing():
+            return deepcopy(self._show(show_id))
 
     # --- reading and writing -------------------------------------------------------
 

@@ -407,3 +407,27 @@ def test_the_cleaning_gap_is_read_from_the_settings():
         assert app.cleaning_gap == timedelta(minutes=35)
     finally:
         app.close()
+
+
+def test_a_busy_screens_schedule_is_read_back_from_its_snapshot(service):
+    days = [NOW + timedelta(days=d) for d in range(1, 131)]  # past the snapshot interval
+    service.schedule_shows("odeon", [plan(f"d{n}", f"{day:%Y-%m-%d}T18:00")
+                                     for n, day in enumerate(days)])
+    schedule_id = ScreenSchedule.create_id("odeon", "one")
+    assert service.snapshots is not None and list(service.snapshots.get(schedule_id))
+    service.partitions_assigned()  # the cached schedule is dropped: read from the store
+    with pytest.raises(ShowsClash, match="with show d120"):
+        service.schedule_show(plan("late", f"{days[120]:%Y-%m-%d}T19:00"))
+    assert service.schedule_show(plan("late", f"{days[120]:%Y-%m-%d}T20:00")).created
+
+
+def test_two_instances_on_one_store_never_put_two_shows_in_one_slot(service):
+    other = TheatreService(clock=FakeClock(NOW), recorder=service.recorder)
+    try:
+        service.schedule_show(plan("warm", "2026-02-02T18:00"))  # each caches the schedule
+        other.schedule_show(plan("warm", "2026-02-02T18:00"))
+        other.schedule_show(plan("here", "2026-02-01T18:00"))
+        with pytest.raises(ShowsClash, match="with show here"):
+            service.schedule_show(plan("there", "2026-02-01T18:30"))
+    finally:
+        other.close()
