@@ -145,7 +145,8 @@ class InventoryService(ServiceApplication):
         """Rebuild the deadline index from the shows on record (after a start or crash,
         or on gaining another instance's partitions)."""
         for n in self.notifications(ShowInventory.Opened.TOPIC):
-            self.recorded([self.get_show(self.mapper.to_domain_event(n).show_id)])
+            opened: Any = self.mapper.to_domain_event(n)  # ShowInventory.Opened
+            self.recorded([self.get_show(opened.show_id)])
 
     def partitions_assigned(self) -> None:
         super().partitions_assigned()  # the cached shows go: their next load is fresh
