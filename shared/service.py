@@ -144,13 +144,13 @@ class ServiceApplication(Application):
     def policy(self, message: PublicEvent, processing: ProcessingEvent) -> None:
         """Reactions to other services' events; events a service does not need are ignored."""
 
-    def aggregate_of(self, message: PublicEvent) -> Aggregate | None:
+    def aggregate_of(self, message: Any) -> Aggregate | None:
         """The aggregate a message is about, for ``_react``; None when there is none to
         react with (booking: a booking not ours; inventory: a show not open). Payment
         makes a new one for a booking's first message."""
         raise NotImplementedError
 
-    def reacted(self, aggregate: Aggregate) -> None:
+    def reacted(self, aggregate: Any) -> None:
         """Hook after each reaction of ``_react``, before its events are collected."""
 
     def _react(self, message: PublicEvent, processing: ProcessingEvent,
@@ -181,7 +181,7 @@ class ServiceApplication(Application):
         tracking = messages[-1][1]
         for attempt in range(self.MAX_CONFLICT_RETRIES):
             with self.writing():
-                processing = ProcessingEvent(tracking)
+                processing: ProcessingEvent[Any] = ProcessingEvent(tracking)
                 self._deciding.processing = processing
                 try:
                     for message, _ in messages:
@@ -221,7 +221,8 @@ class ServiceApplication(Application):
             if getattr(self._deciding, "touched", None) is not None:  # re-entered
                 yield
                 return
-            self._deciding.touched = touched = set()
+            touched: set[Any] = set()
+            self._deciding.touched = touched
             try:
                 yield
             except STORE_IN_DOUBT:
@@ -266,12 +267,13 @@ class ServiceApplication(Application):
             except KeyError:
                 pass
 
-    def take_snapshot(self, aggregate_id: Any, version: int | None = None, **kwargs: Any) -> None:
+    def take_snapshot(self, aggregate_id: Any, version: int | None = None, *args: Any,
+                      **kwargs: Any) -> None:
         """As the library does, then delete the aggregate's older snapshots. Only the
         latest is read (a load at an older version replays events instead), and a hot
         show takes one every 50 events, which would otherwise pile up. A crash in
         between leaves one extra, deleted with the next."""
-        super().take_snapshot(aggregate_id, version, **kwargs)
+        super().take_snapshot(aggregate_id, version, *args, **kwargs)
         recorder = self.snapshots.recorder if self.snapshots is not None else None
         if isinstance(recorder, PostgresAggregateRecorder):
             table = sql.Identifier(recorder.datastore.schema, recorder.events_table_name)
