@@ -17,7 +17,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
 from bench.driver import DECLINED, VISA, Driver, HttpStats, Trace
 from bench.procstats import Sampler, all_processes, top_others
@@ -118,7 +118,7 @@ def booking_timeline(app: BookingService, after_id: int) -> dict[str, dict]:
             kind = n.topic.rsplit(".", 1)[1]
             if kind not in SERVER_EVENTS:
                 continue
-            e = app.mapper.to_domain_event(n)
+            e: Any = app.mapper.to_domain_event(n)  # one of Booking's SERVER_EVENTS
             rec = out.setdefault(str(n.originator_id), {})
             rec.setdefault(kind, e.timestamp.timestamp())
             if kind == "Cancelled":
