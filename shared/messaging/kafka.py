@@ -128,7 +128,7 @@ class KafkaInboxConsumer:
             self._commit(due=self._uncommitted)
             return 0
         messages = [first, *self._consumer.consume(num_messages=max_messages - 1, timeout=0)]
-        runs: dict[tuple[str, int], list[tuple[int, bytes]]] = {}
+        runs: dict[tuple[str, int], list[tuple[int, bytes | None]]] = {}
         for m in messages:
             error = m.error()
             if error is not None:
