@@ -105,7 +105,7 @@ class Waker:
         return woken
 
     def _listen(self, stream: str) -> None:
-        recorder = self.readers[stream].recorder
+        recorder: Any = self.readers[stream].recorder  # PostgreSQL's (stream_readers)
         kwargs = {k: v for k, v in recorder.datastore.pool.kwargs.items() if k != "row_factory"}
         backoff = 0.5
         while not self.stop.is_set():
@@ -228,6 +228,7 @@ class Projector:
             self._registry_checked = time.monotonic()
             self.follow_registry()
         store = self.store
+        assert store is not None  # set by follow_registry()
         batches = {}
         for stream, reader in self.readers.items():
             if streams is not None and stream not in streams:
