@@ -144,7 +144,9 @@ class Booking(Aggregate):
 
     # --- reactions to inventory ---------------------------------------------
 
-    def seats_reserved(self, amount: int, currency: str, reserved_until: datetime, at: datetime) -> None:
+    def seats_reserved(
+        self, amount: int, currency: str, reserved_until: datetime, at: datetime
+    ) -> None:
         if self.status is BookingStatus.PENDING:
             self._record_reservation(
                 amount=amount, currency=currency, reserved_until=reserved_until, at=at

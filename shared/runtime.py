@@ -56,7 +56,7 @@ class ServiceProcess:
             self.topic, record_every=self.settings.tuning.relay_record_s,
         )
         recorder = self.app.recorder
-        assert isinstance(recorder, PostgresApplicationRecorder)  # a service process stores in PostgreSQL
+        assert isinstance(recorder, PostgresApplicationRecorder)  # a service's store is PostgreSQL
         # One instance of the service relays; the others stand by (relay_lease.py: why).
         lease = RelayLease(
             self.settings.postgres_conninfo(self.settings.service_db(self.app.service)),
