@@ -165,8 +165,9 @@ def one_system(args: argparse.Namespace, hold_seconds: float, scenario: Scenario
             log(f"run failed: {run['error']}")
         run["views_answering"] = views_answering(system)
         run["projection_lag"] = projection_lag(system)  # over the whole run, from /lag
-        run["peak_rss_mib"] = {name: round(memory_kib(pid)[1] / 1024, 1)  # type: ignore[index]
-                               for name, pid in service_pids(system).items() if memory_kib(pid)}
+        run["peak_rss_mib"] = {name: round(memory[1] / 1024, 1)
+                               for name, pid in service_pids(system).items()
+                               if (memory := memory_kib(pid))}
         if not args.no_audit:
             log("auditing the stores ...")
             run["audit"] = audit(system, args.audit_transitions)
