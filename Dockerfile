@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY booking booking
 COPY inventory inventory
 COPY payment payment
+COPY theatre theatre
 COPY projections projections
 COPY shared shared
 COPY embedded embedded

@@ -14,7 +14,7 @@ import sys
 
 from projections.mongo_store import STATUS, connect
 from projections.rebuild import rebuild, verify
-from projections.worker import stream_readers
+from projections.sources import stream_readers
 from shared.config import Settings
 
 

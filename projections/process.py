@@ -10,7 +10,8 @@ import uvicorn
 from litestar import Litestar, get
 from pymongo.database import Database
 
-from projections.worker import Projector, stream_readers
+from projections.sources import stream_readers
+from projections.worker import Projector
 from shared.config import Settings
 from shared.http.health import health_routes
 from shared.runtime import configure_logging

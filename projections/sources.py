@@ -22,8 +22,9 @@ from psycopg import sql
 from psycopg.rows import tuple_row
 
 from projections.projector import Event
+from shared.config import Settings
 from shared.contracts import PublicEvent
-from shared.service import PrivateTopics
+from shared.private_topics import PrivateTopics
 from shared.services import BY_NAME, PROJECTED
 
 
@@ -205,3 +206,16 @@ def _decode(value: Any, named: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [_decode(v, named) if isinstance(v, (dict, list)) else v for v in value]
     return value
+
+
+def stream_readers(settings: Settings) -> dict[str, StreamReader]:
+    # Readers never create the services' tables: racing a starting service to create
+    # them can fail, and until a service has started there is nothing to read anyway.
+    return {
+        stream: StreamReader(
+            stream,
+            {**settings.postgres_env(settings.service_db(stream)), "CREATE_TABLE": "no",
+             "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"},
+        )
+        for stream in STREAMS
+    }

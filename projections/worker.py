@@ -2,32 +2,25 @@
 
 It catches up from its recorded positions, then follows live; between batches it
 checks the registry, so after a rebuild it moves to the new generation at the
-positions that generation reached (replaying anything newer is harmless).
-
-It does not poll: it LISTENs on each service database for the NOTIFY that the
-event store's insert sends (channel: the events table's name), and projects when
-one arrives. A round folds everything new in the three streams at once, so under
-load events are batched by themselves (what arrives during a round is the next
-round). Without notifications (the LISTEN connection lost) it polls, backing off
-when idle, and listens again.
+positions that generation reached (replaying anything newer is harmless). It projects
+when a store notifies (projections.waker). A round folds everything new in every stream
+at once, so under load events are batched by themselves (what arrives during a round is
+the next round).
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
 import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-from psycopg import sql
 from pymongo.database import Database
 
+from projections.lag import LagRecorder
 from projections.mongo_store import (
     POSITIONS,
     REGISTRY,
@@ -37,129 +30,10 @@ from projections.mongo_store import (
     switch_generation,
 )
 from projections.projector import project
-from projections.sources import STREAMS, StreamReader, read_public_fast
-from shared.config import Settings
+from projections.sources import StreamReader, read_public_fast
+from projections.waker import Waker
 
 log = logging.getLogger(__name__)
-
-
-def stream_readers(settings: Settings) -> dict[str, StreamReader]:
-    # Readers never create the services' tables: racing a starting service to create
-    # them can fail, and until a service has started there is nothing to read anyway.
-    return {
-        stream: StreamReader(
-            stream,
-            {**settings.postgres_env(settings.service_db(stream)), "CREATE_TABLE": "no",
-             "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"},
-        )
-        for stream in STREAMS
-    }
-
-
-class Waker:
-    """Wakes the projector when a service store records events: one thread per store,
-    LISTENing on the channel the store's insert NOTIFYs. ``listening`` says whether every
-    store's channel is being listened to right now (if not, the projector polls)."""
-
-    def __init__(self, readers: dict[str, StreamReader], stop: threading.Event) -> None:
-        self.readers = readers
-        self.stop = stop
-        self.woken = threading.Event()
-        self._up: dict[str, bool] = {s: False for s in readers}
-        self._dirty: set[str] = set(readers)  # streams notified since the last take_dirty()
-        self._times: dict[str, list[float]] = {s: [] for s in readers}  # when each NOTIFY came
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-
-    @property
-    def listening(self) -> bool:
-        return all(self._up.values())
-
-    def start(self) -> Waker:
-        for stream in self.readers:
-            t = threading.Thread(target=self._listen, args=(stream,), daemon=True,
-                                 name=f"listen-{stream}")
-            t.start()
-            self._threads.append(t)
-        return self
-
-    def _notified(self, stream: str, commit: bool = False) -> None:
-        with self._lock:
-            self._dirty.add(stream)
-            if commit and len(self._times[stream]) < 100_000:
-                self._times[stream].append(time.time())
-        self.woken.set()
-
-    def take_dirty(self) -> tuple[set[str], dict[str, list[float]]]:
-        """The streams notified since the last call (all of them while not listening),
-        and when each notification arrived: one per committed transaction that recorded
-        events, delivered at its commit, so these are the commits' times (to the ms)."""
-        with self._lock:
-            dirty, self._dirty = self._dirty, set()
-            times, self._times = self._times, {s: [] for s in self.readers}
-        return (set(self.readers) if not self.listening else dirty), times
-
-    def wait(self, timeout: float) -> bool:
-        woken = self.woken.wait(timeout)
-        self.woken.clear()
-        return woken
-
-    def _listen(self, stream: str) -> None:
-        recorder: Any = self.readers[stream].recorder  # PostgreSQL's (stream_readers)
-        kwargs = {k: v for k, v in recorder.datastore.pool.kwargs.items() if k != "row_factory"}
-        backoff = 0.5
-        while not self.stop.is_set():
-            try:
-                with psycopg.connect(**kwargs, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name)))
-                    self._up[stream] = True
-                    self._notified(stream)  # anything recorded while we were not listening
-                    backoff = 0.5
-                    while not self.stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            self._notified(stream, commit=True)
-            except (psycopg.Error, OSError) as e:  # the database restarted, or is not there yet
-                if self._up[stream] or backoff == 0.5:
-                    log.warning("not listening to %s's store (%s); polling meanwhile", stream, e)
-            self._up[stream] = False
-            self._notified(stream)
-            self.stop.wait(backoff)
-            backoff = min(backoff * 2, 10.0)
-
-
-class LagRecorder:
-    """Lag samples and their percentiles. ``record``: per public event this process
-    projected, the time its round's writes were acknowledged minus the event's recorded
-    timestamp (taken by the service before its commit: it includes whatever the service
-    did between deciding and committing); only events recorded after the process
-    started count, a catch-up is not lag. ``record_times``: the same from given times
-    (the commits' notifications)."""
-
-    def __init__(self, keep: int = 500_000) -> None:
-        self.started = datetime.now(UTC)
-        self._samples: deque[tuple[float, float]] = deque(maxlen=keep)  # (projected at, lag s)
-        self._lock = threading.Lock()
-
-    def record(self, recorded_at: list[datetime], projected_at: datetime) -> None:
-        done = projected_at.timestamp()
-        lags = [(done, (projected_at - t).total_seconds()) for t in recorded_at
-                if t >= self.started]
-        with self._lock:
-            self._samples.extend(lags)
-
-    def record_times(self, times: list[float], done: float) -> None:
-        with self._lock:
-            self._samples.extend((done, done - t) for t in times)
-
-    def summary(self, since: float | None = None) -> dict[str, Any]:
-        with self._lock:
-            lags = sorted(lag for at, lag in self._samples if since is None or at >= since)
-        if not lags:
-            return {"n": 0}
-        pick = lambda q: round(lags[min(len(lags) - 1, int(q * len(lags)))] * 1000, 1)
-        return {"n": len(lags), "p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99),
-                "max": round(lags[-1] * 1000, 1),
-                "over_200ms": len(lags) - bisect.bisect_right(lags, 0.2)}
 
 
 HOLES_KEPT = 100
@@ -228,7 +102,6 @@ class Projector:
             self._registry_checked = time.monotonic()
             self.follow_registry()
         store = self.store
-        assert store is not None  # set by follow_registry()
         batches = {}
         for stream, reader in self.readers.items():
             if streams is not None and stream not in streams:

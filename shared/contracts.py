@@ -5,8 +5,9 @@ Each contract is a msgspec struct, tagged with its name and version
 a wrong type is an error, never a silent guess. A change that old consumers
 cannot read gets a new version (``.v2``) beside the old one, never an edit.
 
-Every message about a booking carries its ``show_id``: it is the partition key,
-so all saga messages of one show are decided in order.
+Every message about a show (a booking's included) carries its ``show_id``: it is the
+partition key, so all saga messages of one show are decided in order. A theatre's own
+facts (its screens, their layouts) are keyed by the theatre.
 """
 
 from __future__ import annotations
@@ -26,10 +27,22 @@ class PublicEvent(
     # "<service>/<aggregate id>/<version>": unique per source event, equal on republish.
     event_id: str
     occurred_at: datetime
+
+    @property
+    def key(self) -> str:
+        """The Kafka partition key: messages with one key are delivered in order."""
+        raise NotImplementedError
+
+
+class ShowEvent(PublicEvent, frozen=True, kw_only=True):
     show_id: str
 
+    @property
+    def key(self) -> str:
+        return self.show_id
 
-class BookingEvent(PublicEvent, frozen=True, kw_only=True):
+
+class BookingEvent(ShowEvent, frozen=True, kw_only=True):
     booking_id: UUID
 
 
@@ -50,7 +63,10 @@ class PaymentRetryRequested(
 
 
 BookingCancelReason = Literal[
-    "seats_unavailable", "hold_expired", "cancelled_by_customer", "payment_refunded"
+    "seats_unavailable", "hold_expired", "cancelled_by_customer", "payment_refunded",
+    # Added with the theatre service (consumers first: see SeatsRejectReason): the show
+    # was cancelled, or a seat of the booking was withdrawn; a confirmed booking too.
+    "show_cancelled", "seat_withdrawn",
 ]
 
 
@@ -68,7 +84,7 @@ class BookingConfirmed(BookingEvent, frozen=True, kw_only=True, tag="BookingConf
 # --- inventory -------------------------------------------------------------
 
 
-class ShowInventoryOpened(PublicEvent, frozen=True, kw_only=True, tag="ShowInventoryOpened.v1"):
+class ShowInventoryOpened(ShowEvent, frozen=True, kw_only=True, tag="ShowInventoryOpened.v1"):
     seats: dict[str, str]  # seat id -> price category
     prices: dict[str, int]  # category -> price in minor units
     currency: str
@@ -87,6 +103,8 @@ SeatsRejectReason = Literal[
     # so booking must be deployed before an inventory that sends it. Booking treats every
     # reason alike (the booking is cancelled with the reason as its detail).
     "customer_hold_limit",  # the customer already holds HoldLimits.max_held_per_customer seats
+    "show_cancelled",  # the show was cancelled: nothing of it is sold any more
+    "seat_withdrawn",  # a requested seat was withdrawn from sale (broken)
 ]
 
 
@@ -97,7 +115,9 @@ class SeatsRejected(BookingEvent, frozen=True, kw_only=True, tag="SeatsRejected.
 
 class SeatsReleased(BookingEvent, frozen=True, kw_only=True, tag="SeatsReleased.v1"):
     seat_ids: list[str]
-    reason: Literal["hold_expired", "booking_cancelled"]
+    # show_cancelled and seat_withdrawn release booked seats too: the booking is cancelled
+    # and its payment refunded.
+    reason: Literal["hold_expired", "booking_cancelled", "show_cancelled", "seat_withdrawn"]
 
 
 class SeatsBooked(BookingEvent, frozen=True, kw_only=True, tag="SeatsBooked.v1"):
@@ -129,6 +149,92 @@ class PaymentRefunded(BookingEvent, frozen=True, kw_only=True, tag="PaymentRefun
     reason: str
 
 
+# --- theatre ---------------------------------------------------------------
+
+SeatCategory = Literal["Regular", "Premium", "Recliner"]
+
+
+class Seat(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A place in a screen's layout."""
+
+    seat_id: str  # "C7": the row's letter and the seat's number
+    row: str
+    number: int
+    column: int  # its position across the row; gaps and aisles are columns without a seat
+    category: SeatCategory
+    wheelchair: bool = False  # a wheelchair space
+    companion: bool = False  # a companion seat beside a wheelchair space
+    in_service: bool = True  # out of service: shown, never sold
+
+
+class Film(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    title: str
+    runtime_minutes: int
+    rating: str  # the certificate: "U", "PG", "12A", "15", "18", ...
+    language: str
+    format: Literal["2D", "3D", "IMAX"]
+
+
+class TheatreEvent(PublicEvent, frozen=True, kw_only=True):
+    theatre_id: str
+
+    @property
+    def key(self) -> str:
+        return self.theatre_id
+
+
+class TheatreRegistered(TheatreEvent, frozen=True, kw_only=True, tag="TheatreRegistered.v1"):
+    name: str
+    city: str
+    address: str
+    time_zone: str  # IANA name: "Europe/London"
+
+
+class ScreenLaidOut(TheatreEvent, frozen=True, kw_only=True, tag="ScreenLaidOut.v1"):
+    """A screen added, or its layout changed: a new version; shows keep theirs."""
+
+    screen_id: str
+    name: str
+    layout_version: int
+    seats: list[Seat]
+
+
+class ShowScheduled(ShowEvent, frozen=True, kw_only=True, tag="ShowScheduled.v1"):
+    """A show on sale: its seats as laid out when it was scheduled (those in service)."""
+
+    theatre_id: str
+    screen_id: str
+    layout_version: int
+    film: Film
+    starts_at: datetime  # UTC
+    ends_at: datetime  # UTC: the film's end (the screen is busy until the cleaning gap after)
+    local_start: str  # in the theatre's time zone, ISO 8601 with its offset
+    seats: dict[str, SeatCategory]  # seat id -> category, every seat on sale
+    prices: dict[str, int]  # category -> price in minor units
+    currency: str
+
+
+class ShowRescheduled(ShowEvent, frozen=True, kw_only=True, tag="ShowRescheduled.v1"):
+    theatre_id: str
+    starts_at: datetime
+    ends_at: datetime
+    local_start: str
+
+
+class ShowCancelled(ShowEvent, frozen=True, kw_only=True, tag="ShowCancelled.v1"):
+    theatre_id: str
+    reason: str
+
+
+class SeatsWithdrawn(ShowEvent, frozen=True, kw_only=True, tag="SeatsWithdrawn.v1"):
+    """Seats of a show on sale taken out of sale (broken): a booking holding one of them
+    is cancelled and refunded."""
+
+    theatre_id: str
+    seat_ids: list[str]
+    reason: str
+
+
 AnyPublicEvent = (
     BookingRequested
     | PaymentRetryRequested
@@ -142,6 +248,12 @@ AnyPublicEvent = (
     | PaymentSucceeded
     | PaymentFailed
     | PaymentRefunded
+    | TheatreRegistered
+    | ScreenLaidOut
+    | ShowScheduled
+    | ShowRescheduled
+    | ShowCancelled
+    | SeatsWithdrawn
 )
 
 # Each service publishes to its own topic; the others subscribe to it.

@@ -122,7 +122,7 @@ class ServiceProcess:
         consumer = self.consumer
         return {
             "database": database,
-            "kafka_partitions_assigned": bool(consumer and consumer.assigned),
+            "kafka_partitions_assigned": not self.subscriptions or bool(consumer and consumer.assigned),
             "loops_running": all(t.is_alive() for t in self.threads),
         }
 
@@ -130,7 +130,9 @@ class ServiceProcess:
 
     def run(self) -> None:
         ensure_topics(self.settings.kafka_bootstrap, [self.topic, *self.subscriptions])
-        for target in (self._relay_loop, self._consumer_loop):
+        # A service that reacts to no other (theatre) has no consumer.
+        loops = (self._relay_loop, self._consumer_loop) if self.subscriptions else (self._relay_loop,)
+        for target in loops:
             t = threading.Thread(target=target, name=target.__name__, daemon=True)
             t.start()
             self.threads.append(t)

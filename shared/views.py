@@ -40,6 +40,33 @@ class ViewQueries(Protocol):
     def position(self, stream: str) -> int: ...
 
 
+@runtime_checkable
+class CatalogueQueries(Protocol):
+    """What's on: the catalogue, folded from theatre's events and inventory's seat counts.
+    Lists are sorted (shows by start time, then show id; theatres by city, then name)
+    and paged with ``offset`` and ``limit``; a filter left None does not filter."""
+
+    def shows(self, *, city: str | None = None, day: str | None = None,
+              theatre_id: str | None = None, film: str | None = None,
+              include_cancelled: bool = False, offset: int = 0,
+              limit: int = 50) -> list[dict[str, Any]]:
+        """Shows on sale; ``day`` is a local date (YYYY-MM-DD) in the theatre's time zone;
+        ``film`` matches the title, case-insensitively."""
+        ...
+
+    def show(self, show_id: str) -> dict[str, Any] | None:
+        """A show with its film, theatre, screen, layout (every seat, with its state) and
+        live seat counts."""
+        ...
+
+    def theatres(self, *, city: str | None = None, offset: int = 0,
+                 limit: int = 50) -> list[dict[str, Any]]: ...
+
+    def theatre(self, theatre_id: str) -> dict[str, Any] | None:
+        """A theatre with its screens (each with its current layout version)."""
+        ...
+
+
 def wait_for(views: ViewQueries, token: str | None, timeout: float = 2.0) -> bool:
     """Wait until the views reflect the token's write; False if they did not in time."""
     if not token:

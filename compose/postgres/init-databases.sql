@@ -3,3 +3,4 @@
 CREATE DATABASE booking;
 CREATE DATABASE inventory;
 CREATE DATABASE payment;
+CREATE DATABASE theatre;

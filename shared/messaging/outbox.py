@@ -70,7 +70,7 @@ class OutboxRelay:
         for n in notifications:
             public = self.app.public_of(n)
             if public is not None:
-                self.publisher.publish(self.topic, public.show_id, encode(public))
+                self.publisher.publish(self.topic, public.key, encode(public))
         self.publisher.flush()
         return notifications[-1].id
 

@@ -17,8 +17,7 @@ import pytest
 from bench.durability import durable
 from projections.mongo_store import connect
 from projections.rebuild import verify
-from projections.sources import stream_holes
-from projections.worker import stream_readers
+from projections.sources import stream_holes, stream_readers
 from shared.services import NAMES, PROJECTED
 from tests.support.audit import audit, settle
 from tests.support.customers import Customers, wait_final

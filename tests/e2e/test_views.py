@@ -14,7 +14,7 @@ import pytest
 
 from projections.mongo_store import connect, current_generation
 from projections.rebuild import verify
-from projections.worker import stream_readers
+from projections.sources import stream_readers
 
 pytestmark = pytest.mark.infra
 

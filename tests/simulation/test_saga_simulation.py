@@ -203,8 +203,9 @@ class SagaSimulation(RuleBasedStateMachine):
     def fault(self, service, fault, by, data) -> None:
         consumer = self.system.consumers[service]
         if fault == "rewind":  # redelivery, as after a rebalance
-            topic, partition = data.draw(st.sampled_from(sorted(consumer.offsets)))
-            consumer.rewind(topic, partition, by)
+            if consumer.offsets:  # (a service that follows no topic has nothing to rewind)
+                topic, partition = data.draw(st.sampled_from(sorted(consumer.offsets)))
+                consumer.rewind(topic, partition, by)
         elif fault == "consumer_restart":  # positions reloaded from the service's store
             consumer.restart()
         else:  # every service loses its memory (caches, deadline index) and restarts

@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 from uuid import UUID
 
 from booking.application import BookingService
-from booking.domain import ALLOWED_TRANSITIONS, Booking, BookingStatus
+from booking.domain import ALLOWED_TRANSITIONS, BY_THE_THEATRE, Booking, BookingStatus
 from embedded.system import EmbeddedSystem
 from inventory.application import InventoryService
 from inventory.domain import BOOKED, RELEASED, RESERVED, ShowInventory
@@ -116,24 +116,54 @@ def customer_holds_within(system: ServiceStores, limit: int) -> None:
 
 
 def holds_honoured(system: ServiceStores, customer_cancelled: set) -> None:
-    """4 and saga rule 7 (every moment). Seats are released only when their deadline passed
-    or their customer cancelled, never because a payment failed; and seats are booked
-    only within the hold, so a late success never resurrects them."""
+    """4, 9 and saga rule 7 (every moment). Seats are released only when their deadline
+    passed, their customer cancelled, the show was cancelled or one of the hold's seats
+    was withdrawn, never because a payment failed; seats are booked only within the hold,
+    so a late success never resurrects them; and nothing is reserved or booked on a
+    cancelled show or a withdrawn seat after the theatre said so."""
     app = system.inventory
     reserved_until: dict[tuple[str, str], datetime] = {}
+    seats_of: dict[tuple[str, str], list[str]] = {}
+    cancelled: set[str] = set()
+    withdrawn: set[tuple[str, str]] = set()
     for n in app.recorder.select_notifications(start=1, limit=1_000_000):
         e = app.mapper.to_domain_event(n)
+        if isinstance(e, ShowInventory.SeatsReserved | ShowInventory.SeatsBooked):
+            assert e.show_id not in cancelled, f"{e.show_id}: seats sold after its cancellation"
+            sold = [s for s in e.seat_ids if (e.show_id, s) in withdrawn]
+            assert not sold, f"{e.show_id}: withdrawn seats {sold} sold"
         if isinstance(e, ShowInventory.SeatsReserved):
             reserved_until[(e.show_id, e.booking_id)] = e.reserved_until
+            seats_of[(e.show_id, e.booking_id)] = list(e.seat_ids)
         elif isinstance(e, ShowInventory.SeatsReleased):
             if e.reason == "hold_expired":
                 assert e.at >= reserved_until[(e.show_id, e.booking_id)], "released before deadline"
+            elif e.reason == "show_cancelled":
+                assert e.show_id in cancelled, f"{e.booking_id} released for a show not cancelled"
+            elif e.reason == "seat_withdrawn":
+                held = seats_of[(e.show_id, e.booking_id)]
+                assert any((e.show_id, s) in withdrawn for s in held), (
+                    f"{e.booking_id} released for a withdrawn seat it does not hold")
             else:
                 assert UUID(e.booking_id) in customer_cancelled, (
                     f"seats of {e.booking_id} released but its customer never cancelled"
                 )
         elif isinstance(e, ShowInventory.SeatsBooked):
             assert e.at < reserved_until[(e.show_id, e.booking_id)], "seats booked after the hold expired"
+        elif isinstance(e, ShowInventory.Cancelled):
+            cancelled.add(e.show_id)
+        elif isinstance(e, ShowInventory.SeatsWithdrawn):
+            withdrawn.update((e.show_id, s) for s in e.seat_ids)
+
+
+def theatre_decisions_kept(system: EmbeddedSystem) -> None:
+    """9 (every moment). A cancelled show holds no seat for anyone; a withdrawn seat has no
+    holder."""
+    for show in shows(system):
+        if show.cancelled:
+            assert not show.holds, f"{show.show_id} is cancelled but holds {sorted(show.holds)}"
+        held = [s for s in show.withdrawn if s in show.holders]
+        assert not held, f"{show.show_id}: withdrawn seats {held} still held"
 
 
 # --- at quiescence -----------------------------------------------------------
@@ -161,6 +191,19 @@ def confirmed_iff_paid_and_booked(system: ServiceStores) -> None:
         assert confirmed == paid == booked, (
             f"booking {b.id}: confirmed={confirmed} paid={paid} seats booked={booked}"
         )
+
+
+def refunded_when_the_theatre_cancelled(system: EmbeddedSystem) -> None:
+    """9 (at rest). No booking stays CONFIRMED on a cancelled show, and every booking the
+    theatre cancelled has its charge, if it was charged, refunded."""
+    cancelled_shows = {show.show_id for show in shows(system) if show.cancelled}
+    payment_by_booking = {p.booking_id: p for p in payments(system)}
+    for b in bookings(system):
+        if b.show_id in cancelled_shows:
+            assert b.status is BookingStatus.CANCELLED, f"{b.id} {b.status} on a cancelled show"
+        if b.cancellation_reason in BY_THE_THEATRE:
+            pay = payment_by_booking.get(b.id)
+            assert pay is None or not pay.succeeded or pay.refunded, f"{b.id} not refunded"
 
 
 def money_balances(system: ServiceStores, ledger: Ledger) -> None:
@@ -227,6 +270,7 @@ def check_always(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancell
     at_most_one_charge(ledger)
     transitions_allowed(previous, system)
     holds_honoured(system, cancelled)
+    theatre_decisions_kept(system)
 
 
 def check_at_rest(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancelled: set) -> None:
@@ -234,6 +278,7 @@ def check_at_rest(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancel
     all_final(system)
     confirmed_iff_paid_and_booked(system)
     money_balances(system, ledger)
+    refunded_when_the_theatre_cancelled(system)
     holds_released(system)
     taken_seats_agree(system)
     views_equal_fold(system)

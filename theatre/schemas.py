@@ -1,0 +1,3 @@
+"""The theatre API's requests and responses."""
+
+from __future__ import annotations
