@@ -196,7 +196,8 @@ class InventoryService(ServiceApplication):
         """The theatre put a show on sale: its seats open as an operator's PUT opens them,
         taking over the requests rejected before (unknown_shows.py)."""
         show = self.aggregate_of(message)
-        layout = (dict(message.seats), dict(message.prices), message.currency)
+        layout: tuple[dict[str, str], dict[str, int], str] = (
+            dict(message.seats), dict(message.prices), message.currency)
         if show is not None:
             if (show.seats, show.prices, show.currency) != layout:
                 log.warning("show %s is open with another layout; kept", message.show_id)

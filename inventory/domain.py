@@ -89,6 +89,8 @@ class ShowInventory(Aggregate):
         SeatsRejected: ClassVar[type[Any]]
         SeatsReserved: ClassVar[type[Any]]
         SeatsBooked: ClassVar[type[Any]]
+        Cancelled: ClassVar[type[Any]]
+        SeatsWithdrawn: ClassVar[type[Any]]
         SeatsReleased: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
