@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
+from eventsourcing.postgres import PostgresApplicationRecorder
 from litestar import Litestar
 
 from shared.config import Settings
@@ -54,11 +55,13 @@ class ServiceProcess:
             self.app, KafkaPublisher(self.settings.kafka_bootstrap, f"{self.app.service}-relay"),
             self.topic, record_every=self.settings.tuning.relay_record_s,
         )
+        recorder = self.app.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)  # a service's store is PostgreSQL
         # One instance of the service relays; the others stand by (relay_lease.py: why).
         lease = RelayLease(
             self.settings.postgres_conninfo(self.settings.service_db(self.app.service)),
             f"{self.app.name}.outbox", holder=f"{self.app.service} relay {self.settings.instance}",
-            listen_to=self.app.recorder.channel_name,
+            listen_to=recorder.channel_name,
         )
         while not self.stopping.is_set():
             try:
