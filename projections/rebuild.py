@@ -139,15 +139,15 @@ def _generation_to_build(db: Database, fresh: bool) -> str:
     return generation
 
 
-def fresh_fold(readers: dict[str, StreamReader], upto: dict[str, int]) -> InMemoryViewStore:
+def fresh_fold(readers: dict[str, StreamReader], upto: dict[str, int | None]) -> InMemoryViewStore:
     views = InMemoryViewStore()
     for stream, reader in readers.items():
-        start = 1
-        while start <= upto.get(stream, 0):
+        start, end = 1, upto.get(stream) or 0  # None: a stream with nothing yet
+        while start <= end:
             batch = read_public(reader, start, 5000)
             if batch.last is None:
                 break
-            project(views, [e for e in batch.events if e[1] <= upto[stream]])
+            project(views, [e for e in batch.events if e[1] <= end])
             start = batch.last + 1
     return views
 
