@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -29,13 +30,19 @@ class CancellationReason(StrEnum):
     HOLD_EXPIRED = "hold_expired"
     CANCELLED_BY_CUSTOMER = "cancelled_by_customer"
     PAYMENT_REFUNDED = "payment_refunded"  # a late success was refunded
+    SHOW_CANCELLED = "show_cancelled"  # the theatre cancelled the show
+    SEAT_WITHDRAWN = "seat_withdrawn"  # the theatre withdrew one of its seats (broken)
 
 
-# The only moves a booking may make (invariant 8). CONFIRMED and CANCELLED are final.
+# The theatre's reasons: the only ones that cancel a confirmed booking (and refund it).
+BY_THE_THEATRE = frozenset({CancellationReason.SHOW_CANCELLED, CancellationReason.SEAT_WITHDRAWN})
+
+# The only moves a booking may make (invariant 8). CANCELLED is final; CONFIRMED is final
+# but for a cancellation by the theatre, whose refund follows.
 ALLOWED_TRANSITIONS: dict[BookingStatus, frozenset[BookingStatus]] = {
     BookingStatus.PENDING: frozenset({BookingStatus.PAYMENT_PENDING, BookingStatus.CANCELLED}),
     BookingStatus.PAYMENT_PENDING: frozenset({BookingStatus.CONFIRMED, BookingStatus.CANCELLED}),
-    BookingStatus.CONFIRMED: frozenset(),
+    BookingStatus.CONFIRMED: frozenset({BookingStatus.CANCELLED}),
     BookingStatus.CANCELLED: frozenset(),
 }
 ACTIVE = frozenset({BookingStatus.PENDING, BookingStatus.PAYMENT_PENDING})
@@ -47,6 +54,18 @@ class BookingRuleViolation(Exception):
 
 class Booking(Aggregate):
     TOPIC = "cinema.booking:Booking"
+
+    # Defined when the class is created, by the @event decorators below; their fields are
+    # the decorated methods' parameters, which a type checker cannot see.
+    if TYPE_CHECKING:
+        Requested: ClassVar[type[Any]]
+        PaymentRetryRequested: ClassVar[type[Any]]
+        SeatsReserved: ClassVar[type[Any]]
+        Confirmed: ClassVar[type[Any]]
+        PaymentFailed: ClassVar[type[Any]]
+        Paid: ClassVar[type[Any]]
+        Refunded: ClassVar[type[Any]]
+        Cancelled: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.booking:Booking.Created"
@@ -131,7 +150,9 @@ class Booking(Aggregate):
 
     # --- reactions to inventory ---------------------------------------------
 
-    def seats_reserved(self, amount: int, currency: str, reserved_until: datetime, at: datetime):
+    def seats_reserved(
+        self, amount: int, currency: str, reserved_until: datetime, at: datetime
+    ) -> None:
         if self.status is BookingStatus.PENDING:
             self._record_reservation(
                 amount=amount, currency=currency, reserved_until=reserved_until, at=at
@@ -147,17 +168,24 @@ class Booking(Aggregate):
 
     def seats_rejected(self, reason: str, at: datetime) -> None:
         if self.is_active:
-            self._cancel(reason=CancellationReason.SEATS_UNAVAILABLE, detail=reason, at=at)
+            if reason == CancellationReason.SHOW_CANCELLED:
+                self._cancel(reason=CancellationReason.SHOW_CANCELLED, detail="", at=at)
+            else:
+                self._cancel(reason=CancellationReason.SEATS_UNAVAILABLE, detail=reason, at=at)
 
     def seats_released(self, reason: str, at: datetime) -> None:
         # Released because cancelled: this booking cancelled first. Expired: cancel now.
+        # By the theatre: cancel now, confirmed or not (payment refunds what it charged).
         if self.is_active and reason == "hold_expired":
             self._cancel(reason=CancellationReason.HOLD_EXPIRED, detail="", at=at)
+        elif reason in BY_THE_THEATRE and self.status is not BookingStatus.CANCELLED:
+            self._cancel(reason=CancellationReason(reason), detail="", at=at)
 
     def seats_booked(self, at: datetime) -> None:
         # Inventory books only for a success within the hold, so this is the confirmation.
         # If the customer cancelled first, inventory releases the seats on our cancel.
         if self.status is BookingStatus.PAYMENT_PENDING:
+            assert self.amount is not None  # set with the move to PAYMENT_PENDING
             self._confirm(
                 show_id=self.show_id, customer_id=self.customer_id, amount=self.amount, at=at
             )
@@ -212,6 +240,8 @@ class Booking(Aggregate):
     def _record_cancel(
         self, show_id: str, customer_id: str, reason: CancellationReason, detail: str, at: datetime
     ) -> None:
+        if self.status is BookingStatus.CONFIRMED:
+            assert reason in BY_THE_THEATRE, f"a confirmed booking cancelled for {reason}"
         self._move(BookingStatus.CANCELLED)
         self.cancellation_reason = CancellationReason(reason)
         self.cancellation_detail = detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from copy import deepcopy
@@ -20,6 +21,8 @@ from shared import contracts as c
 from shared import ids
 from shared.clock import Clock
 from shared.service import ServiceApplication
+
+log = logging.getLogger(__name__)
 
 
 class ShowNotFound(LookupError):
@@ -145,7 +148,8 @@ class InventoryService(ServiceApplication):
         """Rebuild the deadline index from the shows on record (after a start or crash,
         or on gaining another instance's partitions)."""
         for n in self.notifications(ShowInventory.Opened.TOPIC):
-            self.recorded([self.get_show(self.mapper.to_domain_event(n).show_id)])
+            opened: Any = self.mapper.to_domain_event(n)  # ShowInventory.Opened
+            self.recorded([self.get_show(opened.show_id)])
 
     def partitions_assigned(self) -> None:
         super().partitions_assigned()  # the cached shows go: their next load is fresh
@@ -167,7 +171,7 @@ class InventoryService(ServiceApplication):
     def policy(self, message: c.PublicEvent, processing: ProcessingEvent) -> None:
         pass
 
-    def aggregate_of(self, message: c.PublicEvent) -> ShowInventory | None:
+    def aggregate_of(self, message: c.ShowEvent) -> ShowInventory | None:
         return self.find(ids.show_inventory_id(message.show_id))  # None: not open
 
     @policy.register
@@ -186,6 +190,36 @@ class InventoryService(ServiceApplication):
             message.booking_id, message.seat_ids, now, self.limits, message.customer_id
         )
         processing.collect_events(show)
+
+    @policy.register
+    def on_show_scheduled(self, message: c.ShowScheduled, processing: ProcessingEvent) -> None:
+        """The theatre put a show on sale: its seats open as an operator's PUT opens them,
+        taking over the requests rejected before (unknown_shows.py)."""
+        show = self.aggregate_of(message)
+        layout: tuple[dict[str, str], dict[str, int], str] = (
+            dict(message.seats), dict(message.prices), message.currency)
+        if show is not None:
+            if (show.seats, show.prices, show.currency) != layout:
+                log.warning("show %s is open with another layout; kept", message.show_id)
+            return
+        try:
+            ShowInventory.validate_layout(layout[0], layout[1])
+        except InventoryRuleViolation as e:
+            log.error("show %s not opened: %s", message.show_id, e)  # theatre validates first
+            return
+        requests, rejected = self.unknown_shows.hand_over(message.show_id)
+        show = ShowInventory(show_id=message.show_id, seats=layout[0], prices=layout[1],
+                             currency=layout[2], rejected_as_unknown=rejected)
+        processing.collect_events(show, requests)
+
+    @policy.register
+    def on_show_cancelled(self, message: c.ShowCancelled, processing: ProcessingEvent) -> None:
+        self._react(message, processing, lambda show: show.cancel(self.clock.now()))
+
+    @policy.register
+    def on_seats_withdrawn(self, message: c.SeatsWithdrawn, processing: ProcessingEvent) -> None:
+        self._react(message, processing,
+                    lambda show: show.withdraw(message.seat_ids, self.clock.now()))
 
     @policy.register
     def on_booking_cancelled(

@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -78,9 +78,20 @@ def seats_rejection(
 
 class ShowInventory(Aggregate):
     TOPIC = "cinema.inventory:ShowInventory"
-    # 2: ended holds moved from ``holds`` to ``ended``; ``unknown_adopted`` (snapshots of
-    # version 1 are upcast below).
-    class_version = 2
+    # 2: ended holds moved from ``holds`` to ``ended``; ``unknown_adopted``. 3: ``cancelled``
+    # and ``withdrawn`` (older snapshots are upcast below).
+    class_version = 3
+
+    # Defined when the class is created, by the @event decorators below; their fields are
+    # the decorated methods' parameters, which a type checker cannot see.
+    if TYPE_CHECKING:
+        Opened: ClassVar[type[Any]]
+        SeatsRejected: ClassVar[type[Any]]
+        SeatsReserved: ClassVar[type[Any]]
+        SeatsBooked: ClassVar[type[Any]]
+        Cancelled: ClassVar[type[Any]]
+        SeatsWithdrawn: ClassVar[type[Any]]
+        SeatsReleased: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.inventory:ShowInventory.Created"
@@ -114,6 +125,8 @@ class ShowInventory(Aggregate):
         self.unknown_adopted = rejected_as_unknown is not None
         for booking_id in rejected_as_unknown or ():
             self.ended[booking_id] = REJECTED
+        self.cancelled = False  # by the theatre: nothing of it is sold any more
+        self.withdrawn: list[str] = []  # seats taken out of sale by the theatre (broken)
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -123,6 +136,12 @@ class ShowInventory(Aggregate):
                           if h["status"] in (REJECTED, RELEASED)}
         state["holds"] = {b: h for b, h in holds.items() if b not in state["ended"]}
         state["unknown_adopted"] = False
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """Snapshots taken before the theatre could cancel shows and withdraw seats."""
+        state["cancelled"] = False
+        state["withdrawn"] = []
 
     def __deepcopy__(self, memo: dict) -> ShowInventory:
         """What the aggregate cache hands out per message: a copy that shares nothing
@@ -200,6 +219,10 @@ class ShowInventory(Aggregate):
             return
         reason = seats_rejection(seat_ids, self.seats, limits)
         culprits = [s for s in seat_ids if s not in self.seats] if reason == "unknown_seat" else []
+        if reason is None and self.cancelled:
+            reason = "show_cancelled"
+        if reason is None and (culprits := [s for s in seat_ids if s in self.withdrawn]):
+            reason = "seat_withdrawn"
         if reason is None:
             culprits = [s for s in seat_ids if s in self.holders]
             reason = "seats_taken" if culprits else None
@@ -276,6 +299,34 @@ class ShowInventory(Aggregate):
         if hold is not None and hold["status"] in (RESERVED, BOOKED):
             self._release(str(booking_id), "booking_cancelled", now)
 
+    def cancel(self, now: datetime) -> None:
+        """The theatre cancelled the show: every live hold is released, booked ones too
+        (their bookings are cancelled and refunded), and no request is granted after."""
+        if self.cancelled:
+            return
+        self._record_cancellation(show_id=self.show_id, at=now)
+        for booking_id in list(self.holds):
+            self._release(booking_id, "show_cancelled", now)
+
+    @event("Cancelled", topic="cinema.inventory:ShowInventory.Cancelled")
+    def _record_cancellation(self, show_id: str, at: datetime) -> None:
+        self.cancelled = True
+
+    def withdraw(self, seat_ids: list[str], now: datetime) -> None:
+        """The theatre took these seats out of sale: never granted again, and a booking
+        that holds one of them, reserved or booked, is released whole (and so cancelled
+        and refunded); its other seats go back on sale."""
+        new = [s for s in dict.fromkeys(seat_ids) if s in self.seats and s not in self.withdrawn]
+        if not new:
+            return
+        self._record_withdrawal(show_id=self.show_id, seat_ids=new, at=now)
+        for booking_id in dict.fromkeys(self.holders[s] for s in new if s in self.holders):
+            self._release(booking_id, "seat_withdrawn", now)
+
+    @event("SeatsWithdrawn", topic="cinema.inventory:ShowInventory.SeatsWithdrawn")
+    def _record_withdrawal(self, show_id: str, seat_ids: list[str], at: datetime) -> None:
+        self.withdrawn.extend(seat_ids)
+
     def release_expired(self, now: datetime) -> list[str]:
         due = self.due_holds(now)
         for booking_id in due:
@@ -315,6 +366,12 @@ class UnknownShowRequests(Aggregate):
 
     TOPIC = "cinema.inventory:UnknownShowRequests"
 
+    # Defined by the @event decorators below (as ShowInventory's).
+    if TYPE_CHECKING:
+        Started: ClassVar[type[Any]]
+        Rejected: ClassVar[type[Any]]
+        Closed: ClassVar[type[Any]]
+
     class Created(Aggregate.Created):
         TOPIC = "cinema.inventory:UnknownShowRequests.Created"
 
@@ -349,6 +406,10 @@ class UnknownShowRequest(Aggregate):
     still stand: inventory/unknown_shows.py)."""
 
     TOPIC = "cinema.inventory:UnknownShowRequest"
+
+    # Defined by the @event decorators below (as ShowInventory's).
+    if TYPE_CHECKING:
+        Rejected: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.inventory:UnknownShowRequest.Created"

@@ -4,6 +4,7 @@ embedded runtime's in-memory views."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pymongo import DESCENDING
@@ -73,7 +74,9 @@ class MongoQueries:
 class InMemoryQueries:
     """The same queries over the embedded runtime's views."""
 
-    def __init__(self, views: InMemoryViewStore, refresh=lambda: None) -> None:
+    def __init__(
+        self, views: InMemoryViewStore, refresh: Callable[[], object] = lambda: None
+    ) -> None:
         self.views = views
         self.refresh = refresh  # e.g. project what is new before answering
 

@@ -58,7 +58,8 @@ def rebuild(
     # read (seat maps after inventory, payments after payment), while the fold goes on
     # with the next stream: the writes and the fold share the machine instead of taking
     # turns. Later events reach them in phase 3, as compare-and-set updates.
-    writes, written, read_streams = [], set(), set()
+    writes, read_streams = [], set()
+    written: set[str] = set()  # the views inserted
     with ThreadPoolExecutor(4) as pool:
         for stream in sorted(readers, key=_fold_order):
             reader = readers[stream]
@@ -138,20 +139,20 @@ def _generation_to_build(db: Database, fresh: bool) -> str:
     return generation
 
 
-def fresh_fold(readers: dict[str, StreamReader], upto: dict[str, int]) -> InMemoryViewStore:
+def fresh_fold(readers: dict[str, StreamReader], upto: dict[str, int | None]) -> InMemoryViewStore:
     views = InMemoryViewStore()
     for stream, reader in readers.items():
-        start = 1
-        while start <= upto.get(stream, 0):
+        start, end = 1, upto.get(stream) or 0  # None: a stream with nothing yet
+        while start <= end:
             batch = read_public(reader, start, 5000)
             if batch.last is None:
                 break
-            project(views, [e for e in batch.events if e[1] <= upto[stream]])
+            project(views, [e for e in batch.events if e[1] <= end])
             start = batch.last + 1
     return views
 
 
-_CODEC = CodecOptions(tz_aware=True)
+_CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 
 
 def _as_stored(doc: dict[str, Any]) -> dict[str, Any]:

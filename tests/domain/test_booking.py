@@ -1,9 +1,16 @@
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 import pytest
 
-from booking.domain import ALLOWED_TRANSITIONS, Booking, BookingRuleViolation, BookingStatus
-from shared import ids
+from booking.domain import (
+    ALLOWED_TRANSITIONS,
+    Booking,
+    BookingRuleViolation,
+    BookingStatus,
+    CancellationReason,
+)
+from shared import contracts, ids
 
 T0 = datetime(2030, 1, 1, 18, 0, tzinfo=UTC)
 UNTIL = T0 + timedelta(minutes=10)
@@ -147,14 +154,45 @@ def test_repeated_reactions_have_no_further_effect():
     assert b.version == version
 
 
-def test_confirmed_and_cancelled_are_final():
-    assert ALLOWED_TRANSITIONS[BookingStatus.CONFIRMED] == frozenset()
+def test_cancelled_is_final_and_confirmed_is_final_but_for_the_theatre():
+    assert ALLOWED_TRANSITIONS[BookingStatus.CONFIRMED] == frozenset({BookingStatus.CANCELLED})
     assert ALLOWED_TRANSITIONS[BookingStatus.CANCELLED] == frozenset()
     b = reserved_booking()
     b.seats_booked(T0)
     b.seats_released("hold_expired", UNTIL)
     b.payment_refunded(2400, UNTIL)
+    with pytest.raises(BookingRuleViolation):
+        b.cancel_by_customer(UNTIL)
     assert b.status is BookingStatus.CONFIRMED
+    with pytest.raises(AssertionError):  # only the theatre's reasons cancel a confirmed one
+        b._cancel(reason=CancellationReason.HOLD_EXPIRED, detail="", at=UNTIL)
+
+
+@pytest.mark.parametrize("reason", ["show_cancelled", "seat_withdrawn"])
+def test_the_theatre_cancels_a_booking_in_any_state_but_cancelled(reason):
+    confirmed = reserved_booking()
+    confirmed.seats_booked(T0)
+    waiting = reserved_booking()
+    cancelled = reserved_booking()
+    cancelled.cancel_by_customer(T0)
+    for b in (confirmed, waiting, cancelled):
+        b.seats_released(reason, UNTIL)
+        b.seats_released(reason, UNTIL)  # redelivered: no second effect
+    assert {b.status for b in (confirmed, waiting)} == {BookingStatus.CANCELLED}
+    assert confirmed.cancellation_reason == waiting.cancellation_reason == reason
+    assert cancelled.cancellation_reason == CancellationReason.CANCELLED_BY_CUSTOMER
+    confirmed.payment_refunded(2400, UNTIL)  # the refund that follows changes no status
+    assert confirmed.refunded_amount == 2400 and confirmed.status is BookingStatus.CANCELLED
+
+
+def test_a_request_for_a_cancelled_show_is_cancelled_as_show_cancelled():
+    b = new_booking()
+    b.seats_rejected("show_cancelled", T0)
+    assert (b.status, b.cancellation_reason) == (BookingStatus.CANCELLED, "show_cancelled")
+    other = new_booking()
+    other.seats_rejected("seat_withdrawn", T0)
+    assert (other.cancellation_reason, other.cancellation_detail) == ("seats_unavailable",
+                                                                      "seat_withdrawn")
 
 
 def test_stored_events_replay_to_the_same_state():
@@ -165,3 +203,8 @@ def test_stored_events_replay_to_the_same_state():
     for e in events:
         copy = e.mutate(copy)
     assert copy.__dict__ == b.__dict__
+
+
+def test_every_cancellation_reason_is_one_the_public_contract_names():
+    """booking/publishing.py publishes the reason's value as BookingCancelled's reason."""
+    assert {r.value for r in CancellationReason} == set(get_args(contracts.BookingCancelReason))

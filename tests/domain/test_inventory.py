@@ -387,3 +387,49 @@ def test_rejections_recorded_by_the_old_per_booking_records_are_honoured():
     assert app.recorder.max_notification_id() == events
     app.handle(requested(new := uuid4(), show_id="old"), Tracking("t", 4))
     assert app.get_show("old").hold_of(new)["status"] == RESERVED
+
+
+def test_a_cancelled_show_releases_every_hold_booked_too_and_grants_nothing_after():
+    s, reserved, booked = show(), uuid4(), uuid4()
+    s.request_hold(reserved, ["A1"], T0, LIMITS)
+    s.request_hold(booked, ["A2", "V1"], T0, LIMITS)
+    s.payment_succeeded(booked, T0 + timedelta(minutes=1))
+    s.collect_events()
+    s.cancel(T0 + timedelta(minutes=2))
+    s.cancel(T0 + timedelta(minutes=3))  # redelivered: no second effect
+    events = s.collect_events()
+    assert [type(e).__name__ for e in events] == ["Cancelled", "SeatsReleased", "SeatsReleased"]
+    assert {str(e.booking_id) for e in events[1:]} == {str(reserved), str(booked)}
+    assert {e.reason for e in events[1:]} == {"show_cancelled"}
+    assert s.holds == {} and s.holders == {}
+    late = uuid4()
+    s.request_hold(late, ["A3"], T0, LIMITS)
+    assert (last_event(s).reason, s.seat_state("A3")) == ("show_cancelled", "AVAILABLE")
+    s.payment_succeeded(reserved, T0 + timedelta(minutes=4))  # a success after: nothing booked
+    assert s.seat_state("A1") == "AVAILABLE" and s.hold_of(reserved)["status"] == RELEASED
+
+
+def test_a_withdrawn_seat_releases_only_the_booking_holding_it_and_is_never_sold():
+    s, hit, spared = show(), uuid4(), uuid4()
+    s.request_hold(hit, ["A1", "A2"], T0, LIMITS)
+    s.payment_succeeded(hit, T0)
+    s.request_hold(spared, ["A3"], T0, LIMITS)
+    s.collect_events()
+    s.withdraw(["A2", "A2", "nope"], T0 + timedelta(minutes=1))
+    s.withdraw(["A2"], T0 + timedelta(minutes=2))  # redelivered: no second effect
+    events = s.collect_events()
+    assert [type(e).__name__ for e in events] == ["SeatsWithdrawn", "SeatsReleased"]
+    assert (events[0].seat_ids, events[1].booking_id, events[1].reason) == (
+        ["A2"], str(hit), "seat_withdrawn")
+    assert s.seat_state("A1") == "AVAILABLE" and s.seat_state("A3") == RESERVED
+    again = uuid4()
+    s.request_hold(again, ["A1", "A2"], T0, LIMITS)
+    assert (last_event(s).reason, last_event(s).seat_ids) == ("seat_withdrawn", ["A2"])
+    s.request_hold(uuid4(), ["A1"], T0, LIMITS)
+    assert s.seat_state("A1") == RESERVED  # its other seat is back on sale
+
+
+def test_a_snapshot_from_before_cancellations_reads_as_not_cancelled():
+    state = {"holds": {}, "ended": {}, "unknown_adopted": True}
+    ShowInventory.upcast_v2_v3(state)
+    assert state["cancelled"] is False and state["withdrawn"] == []
