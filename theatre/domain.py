@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -136,6 +136,8 @@ def show_time(show_id: str, local: str, zone: str) -> ShowTime:
 
 class Theatre(Aggregate):
     TOPIC = "cinema.theatre:Theatre"
+    if TYPE_CHECKING:  # the event classes @event defines
+        Registered: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.theatre:Theatre.Created"
@@ -235,6 +237,9 @@ def _row_seats(row: str, given: Iterable[Mapping[str, Any]]) -> list[dict[str, A
 
 class Screen(Aggregate):
     TOPIC = "cinema.theatre:Screen"
+    if TYPE_CHECKING:  # the event classes @event defines
+        LaidOut: ClassVar[type[Any]]
+        LayoutChanged: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.theatre:Screen.Created"
@@ -330,6 +335,11 @@ class ShowPlan:
 
 class Show(Aggregate):
     TOPIC = "cinema.theatre:Show"
+    if TYPE_CHECKING:  # the event classes @event defines
+        Scheduled: ClassVar[type[Any]]
+        Rescheduled: ClassVar[type[Any]]
+        Cancelled: ClassVar[type[Any]]
+        SeatsWithdrawn: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.theatre:Show.Created"
@@ -449,6 +459,11 @@ class ScreenSchedule(Aggregate):
     scheduled or moved after it."""
 
     TOPIC = "cinema.theatre:ScreenSchedule"
+    if TYPE_CHECKING:  # the event classes @event defines
+        Started: ClassVar[type[Any]]
+        SlotTaken: ClassVar[type[Any]]
+        SlotMoved: ClassVar[type[Any]]
+        SlotFreed: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.theatre:ScreenSchedule.Created"

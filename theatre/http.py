@@ -104,12 +104,10 @@ def written(api: TheatreApi, done: Outcome[Any], body: Any, location: str = "") 
 
 # --- operators -----------------------------------------------------------------------
 
-OPERATOR_WRITE = {"guards": [operator_only], "sync_to_thread": True}
 
-
-@put("/theatres/{theatre_id:str}", **OPERATOR_WRITE, responses={
-    201: ResponseSpec(TheatreView, description="registered"),
-    **error_responses(400, 401, 403, 409, 422)})
+@put("/theatres/{theatre_id:str}", guards=[operator_only], sync_to_thread=True,
+     responses={201: ResponseSpec(TheatreView, description="registered"),
+                **error_responses(400, 401, 403, 409, 422)})
 def register_theatre(theatre_id: Slug, data: JSONBody[TheatreRegistration],
                      api: NamedDependency[TheatreApi]) -> Response[TheatreView]:
     """Register a theatre with its IANA time zone. The same registration again is
@@ -119,10 +117,10 @@ def register_theatre(theatre_id: Slug, data: JSONBody[TheatreRegistration],
     return written(api, done, theatre_view(done.result), f"/catalogue/theatres/{theatre_id}")
 
 
-@put("/theatres/{theatre_id:str}/screens/{screen_id:str}", **OPERATOR_WRITE,
-     request_max_body_size=MAX_LAYOUT_BYTES, responses={
-         201: ResponseSpec(ScreenView, description="a new screen, layout version 1"),
-         **error_responses(400, 401, 403, 404, 413, 422)})
+@put("/theatres/{theatre_id:str}/screens/{screen_id:str}", guards=[operator_only],
+     sync_to_thread=True, request_max_body_size=MAX_LAYOUT_BYTES,
+     responses={201: ResponseSpec(ScreenView, description="a new screen, layout version 1"),
+                **error_responses(400, 401, 403, 404, 413, 422)})
 def lay_out_screen(theatre_id: Slug, screen_id: Slug, data: JSONBody[ScreenLayout],
                    api: NamedDependency[TheatreApi]) -> Response[ScreenView]:
     """Lay out a screen: rows of seats, each at a column (columns without a seat are gaps
@@ -134,9 +132,9 @@ def lay_out_screen(theatre_id: Slug, screen_id: Slug, data: JSONBody[ScreenLayou
     return written(api, done, screen_view(done.result))
 
 
-@put("/shows/{show_id:str}", **OPERATOR_WRITE, responses={
-    201: ResponseSpec(ShowView, description="scheduled: on sale"),
-    **error_responses(400, 401, 403, 404, 409, 422)})
+@put("/shows/{show_id:str}", guards=[operator_only], sync_to_thread=True,
+     responses={201: ResponseSpec(ShowView, description="scheduled: on sale"),
+                **error_responses(400, 401, 403, 404, 409, 422)})
 def schedule_show(show_id: Slug, data: JSONBody[ShowRequest],
                   api: NamedDependency[TheatreApi]) -> Response[ShowView]:
     """Schedule a show at a local start in its theatre's time zone, with a price for
@@ -146,10 +144,10 @@ def schedule_show(show_id: Slug, data: JSONBody[ShowRequest],
     return written(api, done, show_view(done.result), f"/shows/{show_id}")
 
 
-@post("/theatres/{theatre_id:str}/programme", **OPERATOR_WRITE,
-      request_max_body_size=MAX_PROGRAMME_BYTES, responses={
-          200: ResponseSpec(ProgrammeView, description="every show was scheduled before"),
-          **error_responses(400, 401, 403, 404, 409, 413, 422)})
+@post("/theatres/{theatre_id:str}/programme", guards=[operator_only], sync_to_thread=True,
+      request_max_body_size=MAX_PROGRAMME_BYTES,
+      responses={200: ResponseSpec(ProgrammeView, description="every show was scheduled before"),
+                 **error_responses(400, 401, 403, 404, 409, 413, 422)})
 def schedule_programme(theatre_id: Slug, data: JSONBody[Programme],
                        api: NamedDependency[TheatreApi]) -> Response[ProgrammeView]:
     """Schedule a programme (a week's shows, say) all or nothing: any show that cannot be
@@ -162,8 +160,8 @@ def schedule_programme(theatre_id: Slug, data: JSONBody[Programme],
                                             [show_view(s) for s in shows]))
 
 
-@post("/shows/{show_id:str}/reschedule", status_code=200, **OPERATOR_WRITE,
-      responses=error_responses(400, 401, 403, 404, 409, 422))
+@post("/shows/{show_id:str}/reschedule", status_code=200, guards=[operator_only],
+      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 409, 422))
 def reschedule_show(show_id: Slug, data: JSONBody[Reschedule],
                     api: NamedDependency[TheatreApi]) -> Response[ShowView]:
     """Move a show to a new local start on its screen (its old slot does not count)."""
@@ -171,8 +169,8 @@ def reschedule_show(show_id: Slug, data: JSONBody[Reschedule],
     return written(api, done, show_view(done.result))
 
 
-@post("/shows/{show_id:str}/cancel", status_code=200, **OPERATOR_WRITE,
-      responses=error_responses(400, 401, 403, 404, 422))
+@post("/shows/{show_id:str}/cancel", status_code=200, guards=[operator_only],
+      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 422))
 def cancel_show(show_id: Slug, data: JSONBody[Cancellation],
                 api: NamedDependency[TheatreApi]) -> Response[ShowView]:
     """Cancel a show for good (its bookings are cancelled and refunded) and free its
@@ -181,8 +179,8 @@ def cancel_show(show_id: Slug, data: JSONBody[Cancellation],
     return written(api, done, show_view(done.result))
 
 
-@post("/shows/{show_id:str}/withdrawn-seats", status_code=200, **OPERATOR_WRITE,
-      responses=error_responses(400, 401, 403, 404, 409, 422))
+@post("/shows/{show_id:str}/withdrawn-seats", status_code=200, guards=[operator_only],
+      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 409, 422))
 def withdraw_seats(show_id: Slug, data: JSONBody[Withdrawal],
                    api: NamedDependency[TheatreApi]) -> Response[ShowView]:
     """Take broken seats out of a show's sale (a booking holding one is cancelled and

@@ -81,7 +81,8 @@ class ShowDetails(RequestBody, frozen=True):
     def plan(self, show_id: str, theatre_id: str) -> ShowPlan:
         return ShowPlan(show_id=show_id, theatre_id=theatre_id, screen_id=self.screen_id,
                         film=msgspec.structs.asdict(self.film), start=self.start,
-                        prices=dict(self.prices), currency=self.currency)
+                        prices={c: p for c, p in self.prices.items()},
+                        currency=self.currency)
 
 
 class ShowRequest(ShowDetails, frozen=True):
