@@ -15,7 +15,7 @@ documents, fold per key range. ``verify`` folds through the library's own mapper
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -139,7 +139,7 @@ def _generation_to_build(db: Database, fresh: bool) -> str:
     return generation
 
 
-def fresh_fold(readers: dict[str, StreamReader], upto: dict[str, int | None]) -> InMemoryViewStore:
+def fresh_fold(readers: dict[str, StreamReader], upto: Mapping[str, int | None]) -> InMemoryViewStore:
     views = InMemoryViewStore()
     for stream, reader in readers.items():
         start, end = 1, upto.get(stream) or 0  # None: a stream with nothing yet
