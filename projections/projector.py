@@ -7,7 +7,7 @@ compare-and-set on a revision (``_rev``): if another projector changed a documen
 meanwhile, the batch is simply folded again, and the positions skip what is done.
 
 A view may read other views' documents while it folds (``JOINS``: a show's catalogue
-entry would copy its theatre's name and city): it is folded after the views it reads, in
+entry copies its theatre's name and city): it is folded after the views it reads, in
 the same batch, so it sees what the batch's earlier events made of them. It should copy
 only facts that never change once recorded (a theatre's registration, one version of a
 screen's layout), so that where batches begin and end cannot change what it copies.
@@ -22,7 +22,15 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Protocol
 
-from projections import booking_view, payment_view, seat_map, show_sales
+from projections import (
+    booking_view,
+    catalogue_layouts,
+    catalogue_shows,
+    catalogue_theatres,
+    payment_view,
+    seat_map,
+    show_sales,
+)
 from shared.contracts import PublicEvent
 
 VIEWS: dict[str, ModuleType] = {
@@ -30,6 +38,9 @@ VIEWS: dict[str, ModuleType] = {
     "seat_maps": seat_map,
     "payments": payment_view,
     "show_sales": show_sales,
+    "catalogue_theatres": catalogue_theatres,
+    "catalogue_layouts": catalogue_layouts,
+    "catalogue_shows": catalogue_shows,
 }
 MAX_CONFLICT_RETRIES = 20
 
