@@ -68,7 +68,7 @@ def show_detail(doc: dict[str, Any], layout: dict[str, Any] | None) -> dict[str,
 
 
 def theatre_entry(doc: dict[str, Any]) -> dict[str, Any]:
-    screens = sorted(doc["screens"].values(), key=lambda s: (s["name"], s["screen_id"]))
+    screens = sorted(doc["screens"], key=lambda s: (s["name"], s["screen_id"]))
     return {
         "theatre_id": doc["_id"],
         **{f: doc[f] for f in ("name", "city", "address", "time_zone")},

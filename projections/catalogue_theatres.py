@@ -31,9 +31,10 @@ def apply(doc: dict[str, Any] | None, e: c.PublicEvent) -> dict[str, Any] | None
         doc.update(registered=True, name=e.name, city=e.city, address=e.address,
                    time_zone=e.time_zone, city_key=fold_case(e.city), name_key=fold_case(e.name))
     else:
-        current = doc["screens"].get(e.screen_id)
-        if current is None or current["layout_version"] < e.layout_version:
-            doc["screens"][e.screen_id] = screen(e)
+        current = {s["screen_id"]: s for s in doc["screens"]}
+        if e.screen_id not in current or current[e.screen_id]["layout_version"] < e.layout_version:
+            current[e.screen_id] = screen(e)
+            doc["screens"] = [current[k] for k in sorted(current)]
     return doc
 
 
@@ -61,5 +62,5 @@ def _blank(theatre_id: str) -> dict[str, Any]:
         "time_zone": None,
         "city_key": None,
         "name_key": None,
-        "screens": {},
+        "screens": [],  # by screen id (a list: ids are the theatre's, any text)
     }

@@ -179,3 +179,10 @@ def test_a_layout_laid_out_late_does_not_replace_a_newer_one():
             and (e.screen_id, e.layout_version) == ("o1", 1)]
     queries = folded(theatre + late, [])
     assert queries.theatre("t-odeon")["screens"][0]["layout_version"] == 2
+
+
+def test_a_theatre_lists_its_screens_by_name():
+    theatre = [cat.registered("t-x", "X", "York"), cat.laid_out("t-x", "hall.2", "B hall"),
+               cat.laid_out("t-x", "hall.1", "C hall"), cat.laid_out("t-x", "hall.3", "A hall")]
+    screens = folded(theatre, []).theatre("t-x")["screens"]
+    assert [s["screen_id"] for s in screens] == ["hall.3", "hall.2", "hall.1"]
