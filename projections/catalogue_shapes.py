@@ -10,6 +10,7 @@ A show (``show_entry``)::
      "starts_at": "2026-05-01T18:30:00Z", "ends_at": "2026-05-01T20:40:00Z",  # UTC
      "local_start": "2026-05-01T19:30:00+01:00", "day": "2026-05-01",  # the theatre's
      "prices": {"Regular": 900}, "currency": "GBP",
+     "seats_open": True,  # inventory has opened its seats: the counts are live from then
      "seat_counts": {"total", "available", "reserved", "booked", "withdrawn"}}
 
 Its detail (``show_detail``) adds ``"seats"``: every seat of the screen's layout the show
@@ -47,6 +48,7 @@ def show_entry(doc: dict[str, Any]) -> dict[str, Any]:
         **{f: doc[f] for f in ("starts_at", "ends_at", "local_start", "day")},
         "prices": dict(doc["prices"]),
         "currency": doc["currency"],
+        "seats_open": doc["inventory_open"],
         "seat_counts": dict(doc["seat_counts"]),
     }
 

@@ -10,7 +10,8 @@ with ``status`` None, until the show is scheduled).
 The theatre's name, city and time zone, and the screen's name, are copied from the
 catalogue_theatres and catalogue_layouts views when the show is scheduled (``JOINS``).
 That relies on one order, within the theatre stream: a theatre is registered and its
-screen laid out before a show is scheduled on it, which the theatre service enforces.
+screen laid out before a show is scheduled on it (the theatre service cannot schedule a
+show on a screen it does not know; without them, those fields stay None).
 What is copied never changes afterwards (contracts have no renaming event; a layout
 version is never laid out again), so the copy stays right; a renaming contract would
 need its shows updated too.
@@ -53,14 +54,13 @@ JOINS = {
 
 def apply(doc: dict[str, Any] | None, e: c.PublicEvent,
           joined: dict[str, dict[str, Any] | None]) -> dict[str, Any] | None:
-    fold = _FOLDS.get(type(e))
-    if fold is None:
+    if not isinstance(e, _THEATRE + _INVENTORY):
         return doc
     doc = doc or _blank(e.show_id)
     if isinstance(e, c.ShowScheduled):
         _scheduled(doc, e, joined["theatre"] or {}, joined["layout"] or {})
     else:
-        fold(doc, e)
+        _FOLDS[type(e)](doc, e)
     doc["seat_counts"] = seat_counts(doc)
     return doc
 
@@ -124,8 +124,8 @@ def _released(doc: dict[str, Any], e: c.SeatsReleased) -> None:
 
 
 # By exact type (contracts are final structs; a new version is a new class, added here).
-_FOLDS: dict[type, Callable[..., None]] = {
-    c.ShowScheduled: _scheduled,
+# ShowScheduled, which reads other views, is folded by apply itself.
+_FOLDS: dict[type, Callable[[dict[str, Any], Any], None]] = {
     c.ShowRescheduled: _rescheduled,
     c.ShowCancelled: _cancelled,
     c.SeatsWithdrawn: _withdrawn,

@@ -89,6 +89,7 @@ def test_a_show_as_listed(queries):
         "day": "2026-05-01",
         "prices": {"Regular": 900, "Premium": 1400},
         "currency": "GBP",
+        "seats_open": True,
         # B4 out of service (not on sale); A1 A2 booked, B2 reserved, A3 withdrawn
         "seat_counts": {"total": 7, "available": 3, "reserved": 1, "booked": 2, "withdrawn": 1},
     }
@@ -131,6 +132,7 @@ def test_counts_follow_each_reserve_release_book_and_withdrawal():
         (cat.released(s, "dan", "A3", "A4", reason="seat_withdrawn"), (4, 0, 2, 1)),
         (cat.released(s, "ann", "A1", "A2", reason="show_cancelled"), (6, 0, 0, 1)),
     ]
+    assert InMemoryQueries(views).show(s)["seats_open"] is False  # counts as scheduled
     for position, (event, (available, reserved, booked, withdrawn)) in enumerate(steps, 100):
         stream = "theatre" if isinstance(event, c.SeatsWithdrawn) else "inventory"
         project(views, [(stream, position, event)])
