@@ -15,6 +15,8 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from bench import report as rp
 from bench.audit import audit
@@ -28,6 +30,7 @@ from bench.report import add_totals
 from bench.scenarios import SteadyParams, flash_sale, steady
 from bench.system import (
     DATA,
+    BenchSystem,
     Probe,
     infra_ports,
     loadavg,
@@ -37,8 +40,11 @@ from bench.system import (
     stop_system,
 )
 from launcher.processes import service_of
+from tests.e2e.harness import Distributed
 
 SCENARIOS = ("steady", "flash-sale", "limits", "all")
+# A scenario run on a fresh system: scenario(system, driver, sampler) -> its result.
+Scenario = Callable[[BenchSystem, Driver, Sampler], Awaitable[dict]]
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -98,7 +104,9 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def process_groups(system, probe_box: list) -> callable:
+def process_groups(
+    system: BenchSystem, probe_box: list[Probe]
+) -> Callable[[], dict[str, list[int]]]:
     """The pids to sample: each service, the PostgreSQL backends of each service's
     database, the Kafka broker and FerretDB (shared with whoever else uses them), this
     driver."""
@@ -116,21 +124,22 @@ def process_groups(system, probe_box: list) -> callable:
         for name in ("kafka", "ferretdb"):
             if pids.get(name) is None or not os.path.exists(f"/proc/{pids[name]}"):
                 pids[name] = listener_pid(servers[name])  # found again after a restart
-            out[name] = [pids[name]] if pids[name] else []
+            server = pids[name]
+            out[name] = [server] if server else []
         out["driver"] = [os.getpid()]
         return out
 
     return groups
 
 
-def one_system(args, hold_seconds: float, scenario) -> dict:
+def one_system(args: argparse.Namespace, hold_seconds: float, scenario: Scenario) -> dict:
     """Start a fresh system, run one scenario coroutine on it, audit, tear down.
     ``scenario(system, driver, sampler)`` returns the scenario's result."""
     log(f"starting a fresh system (hold {hold_seconds:g} s) ...")
     run: dict = {}
     system = start_system(hold_seconds, args.sweep_seconds,
                           private_ferretdb=args.ferretdb == "private", instances=args.instances)
-    sampler = None
+    sampler: Sampler | None = None
     try:
         s = system.local.settings
         run["system"] = {"topic_prefix": s.topic_prefix, "databases": s.databases,
@@ -156,13 +165,14 @@ def one_system(args, hold_seconds: float, scenario) -> dict:
             log(f"run failed: {run['error']}")
         run["views_answering"] = views_answering(system)
         run["projection_lag"] = projection_lag(system)  # over the whole run, from /lag
-        run["peak_rss_mib"] = {name: round(memory_kib(pid)[1] / 1024, 1)
-                               for name, pid in service_pids(system).items() if memory_kib(pid)}
+        run["peak_rss_mib"] = {name: round(memory[1] / 1024, 1)
+                               for name, pid in service_pids(system).items()
+                               if (memory := memory_kib(pid))}
         if not args.no_audit:
             log("auditing the stores ...")
             run["audit"] = audit(system, args.audit_transitions)
     finally:
-        if sampler:
+        if sampler is not None:
             sampler.stop()
             for probe in probe_box:
                 probe.close()
@@ -170,7 +180,7 @@ def one_system(args, hold_seconds: float, scenario) -> dict:
     return run
 
 
-def views_answering(system, timeout_ms: int = 3000) -> bool | None:
+def views_answering(system: Distributed, timeout_ms: int = 3000) -> bool | None:
     """Whether the MongoDB-wire server of the views still answers a query that needs
     its PostgreSQL pool (None when the system has no views)."""
     import pymongo
@@ -179,8 +189,9 @@ def views_answering(system, timeout_ms: int = 3000) -> bool | None:
     if "projections" not in system.local.procs:
         return None
     try:
-        with pymongo.MongoClient(s.mongo_url, serverSelectionTimeoutMS=timeout_ms,
-                                 socketTimeoutMS=timeout_ms) as client:
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+            s.mongo_url, serverSelectionTimeoutMS=timeout_ms, socketTimeoutMS=timeout_ms)
+        with client:
             client[getattr(s, "views_db", "views")].list_collection_names()
         return True
     except pymongo.errors.PyMongoError:
@@ -223,7 +234,7 @@ def run_scenarios(args: argparse.Namespace, out: dict) -> None:
                          follow=args.follow, seed=args.seed, drain_timeout=args.hold_seconds + 60)
         rates = [float(r) for r in args.rates.split(",") if r.strip()]
 
-        async def run_steady(system, driver, sampler):
+        async def run_steady(system: BenchSystem, driver: Driver, sampler: Sampler) -> dict:
             result = await steady(system, driver, sampler, rates, p, args.keep_going, log,
                                   args.idle_seconds)
             add_totals(result["idle"], 0, private)
@@ -233,7 +244,7 @@ def run_scenarios(args: argparse.Namespace, out: dict) -> None:
 
         out["steady"] = one_system(args, args.hold_seconds, run_steady)
     if args.scenario in ("flash-sale", "all"):
-        async def run_flash(system, driver, sampler):
+        async def run_flash(system: BenchSystem, driver: Driver, sampler: Sampler) -> dict:
             log(f"flash sale: {args.flash_customers} customers, {args.flash_seats} seats ...")
             result = await flash_sale(system, driver, sampler, args.flash_customers,
                                       args.flash_seats, args.flash_follow, args.seed,

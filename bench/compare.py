@@ -121,6 +121,10 @@ def median(rows: list[dict], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _ratio(after: float | None, before: float | None) -> float | None:
+    return after / before if after is not None and before else None
+
+
 def print_table(runs: dict[str, list[dict]], keys: list[str], unit: str,
                 width: int) -> dict[float, dict]:
     """One row per rate and version (the median over the rounds), then after / before."""
@@ -134,8 +138,7 @@ def print_table(runs: dict[str, list[dict]], keys: list[str], unit: str,
             print(f"{rate:>6}  {name:>7}  " + "  ".join(
                 f"{'-' if row[name][k] is None else f'{row[name][k]:,.2f}':>{width}}"
                 for k in keys))
-        ratio = {k: (row["after"][k] / row["before"][k]
-                     if row["after"][k] is not None and row["before"][k] else None) for k in keys}
+        ratio = {k: _ratio(row["after"][k], row["before"][k]) for k in keys}
         print(f"{rate:>6}  {'ratio':>7}  " + "  ".join(
             f"{'-' if ratio[k] is None else f'{ratio[k]:.2f}x':>{width}}" for k in keys))
         table[rate] = {**row, "ratio": ratio}

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import aiohttp
 import msgspec
@@ -154,7 +155,7 @@ class Driver:
         return self._tokens[key]
 
     async def call(self, kind: str, client: str, method: str, url: str,
-                   **kwargs) -> Answer | None:
+                   **kwargs: Any) -> Answer | None:
         """One request, counted by kind and status; None on a transport error."""
         self.http.requests[kind] += 1
         start = time.monotonic()
@@ -210,6 +211,7 @@ class Driver:
         headers = {**self.auth(t.customer), "Idempotency-Key": t.key}
         body = {"show_id": t.show, "seat_ids": t.seats, "payment_method": t.method}
         t.sent, t.sent_wall = time.monotonic(), time.time()
+        r: Answer | None = None
         for attempt in range(1, 4):  # a timed-out POST is repeated with the same key
             t.post_attempts = attempt
             r = await self.call("post_booking", self._next_booking(), "POST", "/bookings", json=body,

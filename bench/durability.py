@@ -24,8 +24,13 @@ DURABLE_NOTE = "PostgreSQL made durable for this run: fsync=on, synchronous_comm
 
 def current(s: Settings) -> dict[str, str]:
     """The three settings as a new connection sees them."""
+    shown = {}
     with psycopg.connect(s.postgres_conninfo("postgres"), autocommit=True) as c:
-        return {name: c.execute(f"SHOW {name}").fetchone()[0] for name in SETTINGS}
+        for name in SETTINGS:
+            row = c.execute(f"SHOW {name}").fetchone()
+            assert row is not None
+            shown[name] = row[0]
+    return shown
 
 
 def found_note(settings: dict[str, str]) -> str:

@@ -14,6 +14,7 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pymongo
@@ -44,7 +45,7 @@ class PrivateFerretDB:
     def url(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/"
 
-    def _admin(self, dbname: str = "postgres"):
+    def _admin(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
         return psycopg.connect(host=self.ep.pg_host, port=self.ep.pg_port, user=self.ep.pg_user,
                                password=self.ep.pg_password, dbname=dbname, autocommit=True)
 
@@ -72,7 +73,9 @@ class PrivateFerretDB:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"FerretDB exited: see {self.state / 'ferretdb.log'}")
             try:
-                with pymongo.MongoClient(self.url, serverSelectionTimeoutMS=500) as client:
+                client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+                    self.url, serverSelectionTimeoutMS=500)
+                with client:
                     client.admin.command("ping")
                 return self
             except pymongo.errors.PyMongoError:

@@ -40,9 +40,20 @@ import tarfile
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: the child may run another commit's inventory/
+    from eventsourcing.persistence import Tracking as TrackingType
+
+    from inventory.application import InventoryService
+    from shared.clock import FakeClock
+    from shared.config import Settings
+    from shared.contracts import PublicEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2030, 1, 1, 18, 0, tzinfo=UTC)
@@ -66,7 +77,7 @@ def run(backend: str, seats: int, requests: int, pay_lag: int, cache: str,
     from shared.clock import FakeClock
     from shared.config import Settings
 
-    dropper = None
+    dropper: Callable[[], None] | None = None
     if backend == "popo":
         env = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
     else:
@@ -87,7 +98,7 @@ def run(backend: str, seats: int, requests: int, pay_lag: int, cache: str,
             dropper()
 
 
-def scratch_database(settings) -> tuple[dict, callable]:
+def scratch_database(settings: Settings) -> tuple[dict[str, str], Callable[[], None]]:
     import psycopg
     from psycopg import sql
 
@@ -104,7 +115,8 @@ def scratch_database(settings) -> tuple[dict, callable]:
     return settings.postgres_env(name), drop
 
 
-def drive(app, c, Tracking, clock, seats: int, requests: int, pay_lag: int) -> dict:
+def drive(app: InventoryService, c: ModuleType, Tracking: type[TrackingType], clock: FakeClock,
+          seats: int, requests: int, pay_lag: int) -> dict:
     show_id = "hot"
     seat_ids = [f"A{i}" for i in range(1, seats + 1)]
     app.open_show(show_id, {s: "std" for s in seat_ids}, {"std": 1200}, "EUR")
@@ -116,7 +128,7 @@ def drive(app, c, Tracking, clock, seats: int, requests: int, pay_lag: int) -> d
     store_load_ms: list[float] = []
     app_load_ms: list[float] = []
 
-    def deliver(message, into: list[float]) -> None:
+    def deliver(message: PublicEvent, into: list[float]) -> None:
         nonlocal position
         position += 1
         start = time.perf_counter()
@@ -137,7 +149,7 @@ def drive(app, c, Tracking, clock, seats: int, requests: int, pay_lag: int) -> d
     def event_id(n: int) -> str:
         return f"booking/{uuid.UUID(int=n)}/1"
 
-    pending: list[tuple[int, object]] = []  # (deliver after this many requests, payment)
+    pending: list[tuple[int, PublicEvent]] = []  # (deliver after this many requests, payment)
     booking_ids = [uuid.uuid5(uuid.NAMESPACE_URL, f"hot/{i}") for i in range(requests)]
     started = time.perf_counter()
     for i, booking_id in enumerate(booking_ids):
@@ -167,6 +179,7 @@ def drive(app, c, Tracking, clock, seats: int, requests: int, pay_lag: int) -> d
 
     snapshot_bytes, snapshot_version = latest_snapshot(app, show_uuid)
     snapshot_class = getattr(type(show), "Snapshot", None) or app.snapshot_class
+    assert snapshot_class is not None
     final_snapshot = app.mapper.to_stored_event(snapshot_class.take(show))
     final_loads = []
     for _ in range(5):
@@ -198,7 +211,7 @@ def drive(app, c, Tracking, clock, seats: int, requests: int, pay_lag: int) -> d
     }
 
 
-def latest_snapshot(app, show_uuid) -> tuple[int, int | None]:
+def latest_snapshot(app: InventoryService, show_uuid: uuid.UUID) -> tuple[int, int | None]:
     if app.snapshots is None:
         return 0, None
     stored = app.snapshots.recorder.select_events(show_uuid, desc=True, limit=1)

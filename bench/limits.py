@@ -13,13 +13,14 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from eventsourcing.application import Application
-from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.persistence import ProcessRecorder, StoredEvent, Tracking
 from psycopg import sql
 
 from shared.config import Settings
@@ -99,7 +100,7 @@ def eventsourcing_insert(
     pipelined recorder instead of the services' (shared/recorder.py), for comparison."""
 
     class Scratch(Application):
-        def construct_recorder(self):
+        def construct_recorder(self) -> ProcessRecorder:
             return self.factory.process_recorder()
 
     env = s.postgres_env(db)
@@ -208,7 +209,7 @@ def consume_wait(conf: dict, topic: str, producer: Producer, rounds: int = 5) ->
                    " return time (a latency, not a rate)"}
 
 
-def measure(seconds: float = 3.0, log=print) -> dict[str, dict]:
+def measure(seconds: float = 3.0, log: Callable[[str], object] = print) -> dict[str, dict]:
     """Every reference limit, each for about ``seconds``."""
     s = settings()
     assert s.postgres_host == "127.0.0.1" and s.kafka_bootstrap.startswith("127.0.0.1:")

@@ -52,7 +52,8 @@ def main() -> None:
                           private_ferretdb=args.ferretdb == "private")
     try:
         s = system.local.settings
-        ferret = system.ferret.proc.pid if system.ferret else listener_pid(
+        private = system.ferret.proc if system.ferret else None
+        ferret = private.pid if private else listener_pid(
             int(s.mongo_url.rsplit(":", 1)[1].strip("/")))
         pids = {"projections": system.local.procs["projections"].pid, "ferretdb": ferret}
         shows = [f"lag-{i}" for i in range(20)]

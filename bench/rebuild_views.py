@@ -66,8 +66,13 @@ def _head(settings: Settings, dbname: str) -> int:
         tables = [r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE tablename LIKE '%_events'"
             " AND tablename NOT LIKE '%snapshot%'")]
-        return sum(conn.execute(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}")
-                                .format(sql.Identifier(t))).fetchone()[0] for t in tables)
+        head = 0
+        for t in tables:
+            row = conn.execute(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}")
+                               .format(sql.Identifier(t))).fetchone()
+            assert row is not None
+            head += row[0]
+        return head
 
 
 def main() -> None:

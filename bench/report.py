@@ -28,7 +28,7 @@ def dist_ms(values_s: list[float]) -> dict:
     return out
 
 
-def fmt_ms(d: dict | None, keys=("p50", "p95", "p99")) -> str:
+def fmt_ms(d: dict | None, keys: tuple[str, ...] = ("p50", "p95", "p99")) -> str:
     if not d or not d.get("n"):
         return "-"
     return "/".join("-" if d[k] is None else f"{d[k]:.0f}" for k in keys)

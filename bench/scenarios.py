@@ -16,8 +16,9 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
 from bench.driver import DECLINED, VISA, Driver, HttpStats, Trace
 from bench.procstats import Sampler, all_processes, top_others
@@ -27,6 +28,7 @@ from bench.system import SAGA, Probe, infra_pids
 from booking.application import BookingService
 from inventory.application import InventoryService
 from payment.application import PaymentService
+from shared.service import ServiceApplication
 from tests.e2e.harness import Distributed
 
 SEATS_PER_BOOKING = ([1, 2, 3, 4], [0.4, 0.3, 0.2, 0.1])
@@ -118,7 +120,7 @@ def booking_timeline(app: BookingService, after_id: int) -> dict[str, dict]:
             kind = n.topic.rsplit(".", 1)[1]
             if kind not in SERVER_EVENTS:
                 continue
-            e = app.mapper.to_domain_event(n)
+            e: Any = app.mapper.to_domain_event(n)  # one of Booking's SERVER_EVENTS
             rec = out.setdefault(str(n.originator_id), {})
             rec.setdefault(kind, e.timestamp.timestamp())
             if kind == "Cancelled":
@@ -137,7 +139,7 @@ HOP_EVENTS = {
 }
 
 
-def service_timeline(app, service: str, after_id: int) -> dict[str, dict]:
+def service_timeline(app: ServiceApplication, service: str, after_id: int) -> dict[str, dict]:
     """booking id -> {"<service>.<event>": time} for inventory's holds and bookings and
     payment's successful charges recorded after ``after_id``."""
     out: dict[str, dict] = {}
@@ -148,7 +150,7 @@ def service_timeline(app, service: str, after_id: int) -> dict[str, dict]:
         for n in page:
             kind = n.topic.rsplit(".", 1)[1]
             if kind in wanted:
-                e = app.mapper.to_domain_event(n)
+                e: Any = app.mapper.to_domain_event(n)  # one of HOP_EVENTS
                 out.setdefault(str(e.booking_id), {}).setdefault(
                     f"{service}.{kind}", e.timestamp.timestamp())
         if len(page) < 2000:
@@ -318,10 +320,14 @@ def step_projection_lag(system: Distributed, since: float, timeout: float) -> di
     return projection_lag(system, since=since)
 
 
-def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_out, http, cpu,
-                   pg, backlog_peak, backlog_end, settle_s) -> dict:
+def analyse_steady(rate: float, p: SteadyParams, traces: list[Trace], timeline: dict[str, dict],
+                   wall0: float, wall1: float, lags: list[float], dropped: int, sold_out: int,
+                   http: HttpStats, cpu: dict, pg: dict, backlog_peak: dict, backlog_end: dict,
+                   settle_s: float) -> dict:
     outcomes: Counter = Counter()
-    held, conf_first, conf_retry, expiry_late, post_lat = [], [], [], [], []
+    held, expiry_late, post_lat = [], [], []
+    conf_first: list[float] = []
+    conf_retry: list[float] = []
     seen_held, seen_conf, poll_gaps, stale = [], [], [], []
     confirmed_in_window = 0
     for t in traces:
@@ -346,6 +352,7 @@ def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_
         if t.held_seen is not None:
             seen_held.append(t.held_seen - t.sent)
         if t.final == "CONFIRMED" and t.method == VISA:
+            assert t.final_seen is not None  # set with final
             seen_conf.append(t.final_seen - t.sent)
             if "Confirmed" in rec:  # how long the API lagged the store, poll spacing included
                 stale.append((t.final_seen - t.sent) - (rec["Confirmed"] - t.sent_wall))
@@ -404,7 +411,7 @@ def analyse_steady(rate, p, traces, timeline, wall0, wall1, lags, dropped, sold_
 
 
 async def steady(system: Distributed, driver: Driver, sampler: Sampler, rates: list[float],
-                 p: SteadyParams, keep_going: bool = False, log=print,
+                 p: SteadyParams, keep_going: bool = False, log: Callable[[str], object] = print,
                  idle_seconds: float = 10) -> dict:
     """{"idle": CPU over ``idle_seconds`` without load, "steps": one result per rate}."""
     apps = analysis_apps(system)
@@ -506,10 +513,12 @@ def aggregate_load(inventory: InventoryService, show: str, rounds: int = 5) -> d
     """How long inventory takes to load the sale's show (what each message about it
     costs before any decision): median of a few loads, from its latest snapshot."""
     took = []
+    aggregate = None
     for _ in range(rounds):
         start = time.perf_counter()
         aggregate = inventory.get_show(show)
         took.append(time.perf_counter() - start)
+    assert aggregate is not None, "no round"
     return {"version": aggregate.version, "load_ms": round(1000 * sorted(took)[rounds // 2], 1),
             "snapshot_interval": getattr(inventory, "snapshotting_intervals", {}).get(
                 type(aggregate))}
@@ -527,8 +536,9 @@ async def settled_seat_map(driver: Driver, show: str, confirmed: int, timeout: f
         await asyncio.sleep(0.25)
 
 
-def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settled, http,
-                  cpu, spacing: float = 0.0) -> dict:
+def analyse_flash(traces: list[Trace], timeline: dict[str, dict], seat_map: dict, seats: int,
+                  t0: float, wall0: float, answered: float, settled: float, http: HttpStats,
+                  cpu: dict, spacing: float = 0.0) -> dict:
     """``spacing``: the seconds between two customers' scheduled arrivals (0: at once)."""
     confirmed, told_post, told_start, told_accept, conf = [], [], [], [], []
     told_arrival = []  # from the customer's scheduled arrival: the driver's delays count
@@ -547,6 +557,7 @@ def analyse_flash(traces, timeline, seat_map, seats, t0, wall0, answered, settle
         losers += 1
         if t.final == "REFUSED":  # told by the POST's answer (409 seats_taken)
             refused += 1
+            assert t.post_done is not None  # refused by the POST's answer
             told_post.append(t.post_done - t.sent)
             told_start.append(t.sent_wall + (t.post_done - t.sent) - wall0)
         elif rec.get("reason") == "seats_unavailable":

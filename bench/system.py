@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +28,18 @@ DATA = ROOT / ".data" / "bench"
 SAGA = NAMES  # the services with a database and a topic
 
 
+@dataclass
+class BenchSystem(Distributed):
+    """A system started for the benchmark: named ``bench<tag>``, with its own FerretDB
+    or not."""
+
+    tag: str = ""
+    ferret: PrivateFerretDB | None = None
+    ferret_db: str = "ferretdb"  # the PostgreSQL database behind the views' FerretDB
+
+
 def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bool = True,
-                 instances: int = 1, **settings: str) -> Distributed:
+                 instances: int = 1, **settings: str) -> BenchSystem:
     """Start the system's processes as the end-to-end tests do (``Distributed.create``,
     so settings the harness gains are picked up), renamed ``bench<tag>``, optionally with
     a FerretDB of its own; the caller must ``stop_system``."""
@@ -41,18 +52,18 @@ def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bo
         ferret = PrivateFerretDB(ep, DATA).start()
         ep = dataclasses.replace(ep, mongo_url=ferret.url)
     try:
-        system = Distributed.create(ep, DATA / "logs", instances, hold_seconds=str(hold_seconds),
-                                    sweep_seconds=str(sweep_seconds), http_host="127.0.0.1",
-                                    **settings)
+        system = BenchSystem.create(ep, DATA / "logs", instances, hold_seconds=str(hold_seconds),
+                                     sweep_seconds=str(sweep_seconds), http_host="127.0.0.1",
+                                     **settings)
     except BaseException:
         if ferret:
             ferret.stop()
         raise
     tag = system.local.log_dir.name
     system.local.env = {k: v.replace(f"e2e{tag}", f"bench{tag}") for k, v in system.local.env.items()}
-    system.tag = tag  # type: ignore[attr-defined]
-    system.ferret = ferret  # type: ignore[attr-defined]
-    system.ferret_db = ferret.database if ferret else "ferretdb"  # type: ignore[attr-defined]
+    system.tag = tag
+    system.ferret = ferret
+    system.ferret_db = ferret.database if ferret else "ferretdb"
     try:
         system.start()
     except BaseException:
@@ -61,7 +72,7 @@ def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bo
     return system
 
 
-def stop_system(system: Distributed, log=print) -> None:
+def stop_system(system: Distributed, log: Callable[[str], object] = print) -> None:
     """Stop the services, drop their databases and views, delete their topics. A step
     that fails (a server restarted meanwhile) is reported and the others still run."""
     try:
@@ -133,7 +144,7 @@ class Probe:
             "SELECT datname, xact_commit FROM pg_stat_database WHERE datname = ANY(%s)",
             (list(self.dbs.values()),),
         ).fetchall()
-        by_db = dict(rows)
+        by_db: dict[str, int] = dict(rows)
         return {svc: int(by_db.get(db, 0)) for svc, db in self.dbs.items()}
 
     def rows_written(self) -> dict[str, dict[str, int]]:
@@ -141,7 +152,7 @@ class Probe:
         processed by the inbox, plus the relay's position updates)."""
         out = {}
         for svc, conn in self.conns.items():
-            rows = dict(conn.execute(
+            rows: dict[str, int] = dict(conn.execute(
                 "SELECT relname, n_tup_ins + n_tup_upd FROM pg_stat_user_tables"
                 " WHERE relname = ANY(%s)", ([f"{svc}service_events", f"{svc}service_tracking"],),
             ).fetchall())
@@ -153,6 +164,7 @@ class Probe:
         row = self.conns[service].execute(
             f"SELECT coalesce(max(notification_id), 0) FROM {service}service_events"
         ).fetchone()
+        assert row is not None
         return int(row[0])
 
     def booking_outcomes(self, after_id: int) -> dict[str, int]:
@@ -186,7 +198,7 @@ class Probe:
                     ends[f"{topic}:{p}"] = 0
         out = {}
         for svc, conn in self.conns.items():
-            rows = dict(conn.execute(
+            rows: dict[str, int] = dict(conn.execute(
                 f"SELECT application_name, notification_id FROM {svc}service_tracking"
             ).fetchall())
             outbox = self.max_event_id(svc) - int(rows.get("outbox") or 0)

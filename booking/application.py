@@ -89,6 +89,7 @@ class BookingService(ServiceApplication):
             if not self._made_before(booking_id):
                 raise SeatsTaken(show_id, claim.taken)
             existing = self.find(booking_id)  # a repeat: the same answer as the first time
+            assert existing is not None
             return self._repeated(existing, show_id, seat_ids, payment_method)
         # No write lock and no read first: a new booking races nothing in this process
         # (nothing reacts to it before it is stored), so concurrent requests are written

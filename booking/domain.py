@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -53,6 +54,18 @@ class BookingRuleViolation(Exception):
 
 class Booking(Aggregate):
     TOPIC = "cinema.booking:Booking"
+
+    # Defined when the class is created, by the @event decorators below; their fields are
+    # the decorated methods' parameters, which a type checker cannot see.
+    if TYPE_CHECKING:
+        Requested: ClassVar[type[Any]]
+        PaymentRetryRequested: ClassVar[type[Any]]
+        SeatsReserved: ClassVar[type[Any]]
+        Confirmed: ClassVar[type[Any]]
+        PaymentFailed: ClassVar[type[Any]]
+        Paid: ClassVar[type[Any]]
+        Refunded: ClassVar[type[Any]]
+        Cancelled: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.booking:Booking.Created"
@@ -137,7 +150,9 @@ class Booking(Aggregate):
 
     # --- reactions to inventory ---------------------------------------------
 
-    def seats_reserved(self, amount: int, currency: str, reserved_until: datetime, at: datetime):
+    def seats_reserved(
+        self, amount: int, currency: str, reserved_until: datetime, at: datetime
+    ) -> None:
         if self.status is BookingStatus.PENDING:
             self._record_reservation(
                 amount=amount, currency=currency, reserved_until=reserved_until, at=at
@@ -170,6 +185,7 @@ class Booking(Aggregate):
         # Inventory books only for a success within the hold, so this is the confirmation.
         # If the customer cancelled first, inventory releases the seats on our cancel.
         if self.status is BookingStatus.PAYMENT_PENDING:
+            assert self.amount is not None  # set with the move to PAYMENT_PENDING
             self._confirm(
                 show_id=self.show_id, customer_id=self.customer_id, amount=self.amount, at=at
             )

@@ -141,6 +141,7 @@ def get_booking(
     consistency_token: ConsistencyToken = None,
 ) -> Response[BookingView]:
     """The booking with its payment attempts and timeline, from the bookings view."""
+    assert api.views is not None  # an app without a read side serves no reads
     return read_booking(api.bookings, api.views, booking_id, request.user, consistency_token)
 
 
@@ -152,6 +153,7 @@ def list_bookings(
 ) -> Response[BookingList]:
     """The caller's bookings, newest first (from the view: pass your write's token to
     be sure it is included)."""
+    assert api.views is not None  # an app without a read side serves no reads
     return read_bookings(api.views, request.user, limit, consistency_token)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from booking.domain import Booking
 from shared import contracts as c
@@ -30,7 +30,8 @@ def to_public(e: Any) -> c.PublicEvent | None:
     if isinstance(e, Booking.Cancelled):
         return c.BookingCancelled(
             **base, occurred_at=e.at, show_id=e.show_id, customer_id=e.customer_id,
-            reason=str(e.reason), detail=e.detail,
+            # The values of CancellationReason are the contract's reasons.
+            reason=cast(c.BookingCancelReason, str(e.reason)), detail=e.detail,
         )
     if isinstance(e, Booking.Confirmed):
         return c.BookingConfirmed(

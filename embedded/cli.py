@@ -13,6 +13,7 @@ import cmd
 import shlex
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from booking.application import BookingNotFound, IdempotencyConflict, SeatsTaken
@@ -39,10 +40,10 @@ list
 
 
 class Shell(cmd.Cmd):
-    intro = "cinema-saga embedded runtime. Type help or ? to list commands."
+    intro: str | None = "cinema-saga embedded runtime. Type help or ? to list commands."
     prompt = "cinema> "
 
-    def __init__(self, system: EmbeddedSystem, clock: FakeClock, **kw) -> None:
+    def __init__(self, system: EmbeddedSystem, clock: FakeClock, **kw: Any) -> None:
         super().__init__(**kw)
         self.system, self.clock = system, clock
         self.bookings: dict[str, UUID] = {}  # short handle -> booking id

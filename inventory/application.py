@@ -148,7 +148,8 @@ class InventoryService(ServiceApplication):
         """Rebuild the deadline index from the shows on record (after a start or crash,
         or on gaining another instance's partitions)."""
         for n in self.notifications(ShowInventory.Opened.TOPIC):
-            self.recorded([self.get_show(self.mapper.to_domain_event(n).show_id)])
+            opened: Any = self.mapper.to_domain_event(n)  # ShowInventory.Opened
+            self.recorded([self.get_show(opened.show_id)])
 
     def partitions_assigned(self) -> None:
         super().partitions_assigned()  # the cached shows go: their next load is fresh
@@ -195,7 +196,8 @@ class InventoryService(ServiceApplication):
         """The theatre put a show on sale: its seats open as an operator's PUT opens them,
         taking over the requests rejected before (unknown_shows.py)."""
         show = self.aggregate_of(message)
-        layout = (dict(message.seats), dict(message.prices), message.currency)
+        layout: tuple[dict[str, str], dict[str, int], str] = (
+            dict(message.seats), dict(message.prices), message.currency)
         if show is not None:
             if (show.seats, show.prices, show.currency) != layout:
                 log.warning("show %s is open with another layout; kept", message.show_id)

@@ -86,6 +86,7 @@ def get_seats(
     show_id: ShowPath, request: CallerRequest, api: NamedDependency[InventoryApi],
 ) -> SeatMap:
     """Each seat's state, category and price, with counts (from the seat_maps view)."""
+    assert api.views is not None  # an app without a read side serves no reads
     return read_seats(api.inventory, api.views, show_id, request.user)
 
 

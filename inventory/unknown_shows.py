@@ -25,7 +25,7 @@ are all that reads them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
@@ -95,7 +95,7 @@ class UnknownShows:
         was appended since, at each opening) finds them all."""
         for n in self.service.notifications(UnknownShowRequest.Rejected.TOPIC,
                                             self._old_read_to):
-            e = self.service.mapper.to_domain_event(n)
+            e: Any = self.service.mapper.to_domain_event(n)  # UnknownShowRequest.Rejected
             self._old_by_show.setdefault(e.show_id, set()).add(str(e.booking_id))
             self._old_read_to = n.id
         return self._old_by_show.get(show_id, set())

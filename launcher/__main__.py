@@ -33,8 +33,8 @@ def main(argv: list[str]) -> int:
         system.start_all()
         for process in system.processes:
             extra = "lag: /lag" if process == "projections" else "docs: /schema/swagger"
-            print(f"  {process:<11} {system.url(process)}   {extra}")
-        print("ready. Get a token: .venv/bin/python -m shared.http.auth ann   (Ctrl-C stops)")
+            print(f"  {process:<11} {system.url(process)}   {extra}", flush=True)
+        print("ready. Get a token: .venv/bin/python -m shared.http.auth ann   (Ctrl-C stops)", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

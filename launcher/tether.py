@@ -28,7 +28,7 @@ def spawn(argv: list[str], **popen: Any) -> subprocess.Popen:
     """``subprocess.Popen(argv, **popen)`` for a child that must not outlive this process."""
     if sys.platform == "linux":
         argv = [sys.executable, "-m", "launcher.tether", str(os.getpid()), *argv]
-    return _forker.submit(subprocess.Popen, argv, **popen).result()
+    return _forker.submit(lambda: subprocess.Popen(argv, **popen)).result()
 
 
 def main(argv: list[str]) -> None:

@@ -21,7 +21,9 @@ from shared.http.app import ServiceApi
 from shared.http.auth import operator_only
 from shared.http.errors import Problem, error_responses
 
-PROBLEMS = {PaymentNotFound: Problem(404, "payment_not_found", "no payment for booking {}")}
+PROBLEMS: dict[type[Exception], Problem] = {
+    PaymentNotFound: Problem(404, "payment_not_found", "no payment for booking {}"),
+}
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReplaceOne, UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
@@ -100,6 +101,10 @@ def to_stored(view: str, doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@overload
+def from_stored(view: str, doc: dict[str, Any]) -> dict[str, Any]: ...
+@overload
+def from_stored(view: str, doc: None) -> None: ...
 def from_stored(view: str, doc: dict[str, Any] | None) -> dict[str, Any] | None:
     if doc is None:
         return doc
@@ -208,7 +213,7 @@ class MongoViewStore:
             keys = self._keys[view] = {d["_id"] for d in self.collection(view).find({}, {"_id": 1})}
         return keys
 
-    def collection(self, view: str):
+    def collection(self, view: str) -> Collection[dict[str, Any]]:
         return self.db[f"{view}__{self.generation}"]
 
     def prepare(self) -> None:
@@ -287,8 +292,9 @@ class MongoViewStore:
         except BaseException:
             self.forget(view, keys=True)  # inserted or not: ask again
             raise
-        if self._keys[view] is not None:
-            self._keys[view].update(w.key for w in writes)
+        keys = self._keys[view]
+        if keys is not None:
+            keys.update(w.key for w in writes)
         if matched != len(replaces):
             self.forget(view)
             return False  # a document was changed meanwhile: fold again

@@ -5,6 +5,7 @@ views."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pymongo import DESCENDING
@@ -83,7 +84,9 @@ class MongoQueries(CatalogueReads):
 class InMemoryQueries(CatalogueReads):
     """The same queries over the embedded runtime's views."""
 
-    def __init__(self, views: InMemoryViewStore, refresh=lambda: None) -> None:
+    def __init__(
+        self, views: InMemoryViewStore, refresh: Callable[[], object] = lambda: None
+    ) -> None:
         self.views = views
         self.refresh = refresh  # e.g. project what is new before answering
 

@@ -58,7 +58,8 @@ def rebuild(
     # read (seat maps after inventory, payments after payment), while the fold goes on
     # with the next stream: the writes and the fold share the machine instead of taking
     # turns. Later events reach them in phase 3, as compare-and-set updates.
-    writes, written, read_streams = [], set(), set()
+    writes, read_streams = [], set()
+    written: set[str] = set()  # the views inserted
     with ThreadPoolExecutor(4) as pool:
         for stream in sorted(readers, key=_fold_order):
             reader = readers[stream]
@@ -152,7 +153,7 @@ def fresh_fold(readers: dict[str, StreamReader], upto: dict[str, int]) -> InMemo
     return views
 
 
-_CODEC = CodecOptions(tz_aware=True)
+_CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 
 
 def _as_stored(doc: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -68,7 +69,7 @@ class Waker:
         return woken
 
     def _listen(self, stream: str) -> None:
-        recorder = self.readers[stream].recorder
+        recorder: Any = self.readers[stream].recorder  # PostgreSQL's (stream_readers)
         kwargs = {k: v for k, v in recorder.datastore.pool.kwargs.items() if k != "row_factory"}
         backoff = 0.5
         while not self.stop.is_set():

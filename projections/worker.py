@@ -105,6 +105,7 @@ class Projector:
             self._registry_checked = time.monotonic()
             self.follow_registry()
         store = self.store
+        assert store is not None  # set by follow_registry()
         batches = {}
         for stream, reader in self.readers.items():
             if streams is not None and stream not in streams:

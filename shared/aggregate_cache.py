@@ -55,7 +55,8 @@ class CachedAggregates(Application):
             if getattr(self._deciding, "touched", None) is not None:  # re-entered
                 yield
                 return
-            self._deciding.touched = touched = set()
+            touched: set[Any] = set()
+            self._deciding.touched = touched
             try:
                 yield
             except STORE_IN_DOUBT:

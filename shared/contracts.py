@@ -271,7 +271,9 @@ def encode(event: PublicEvent) -> bytes:
     return _encoder.encode(event)
 
 
-def decode(data: bytes) -> AnyPublicEvent:
+def decode(data: bytes | None) -> AnyPublicEvent:
+    if data is None:  # a Kafka record without a value (a tombstone)
+        raise ContractError("no value")
     try:
         return _decoder.decode(data)
     except msgspec.ValidationError as e:

@@ -15,13 +15,14 @@ from typing import Any, ClassVar
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 
 from shared.aggregate_cache import CachedAggregates
 from shared.contracts import PublicEvent
 
 
 class ReactingApplication(CachedAggregates):
+    recorder: ProcessRecorder  # its inbox's positions are stored with its events
     # Consecutive write conflicts tolerated before giving up (another writer won).
     MAX_CONFLICT_RETRIES: ClassVar[int] = 5
 
@@ -29,13 +30,13 @@ class ReactingApplication(CachedAggregates):
     def policy(self, message: PublicEvent, processing: ProcessingEvent) -> None:
         """Reactions to other services' events; events a service does not need are ignored."""
 
-    def aggregate_of(self, message: PublicEvent) -> Aggregate | None:
+    def aggregate_of(self, message: Any) -> Aggregate | None:
         """The aggregate a message is about, for ``_react``; None when there is none to
         react with (booking: a booking not ours; inventory: a show not open). Payment
         makes a new one for a booking's first message."""
         raise NotImplementedError
 
-    def reacted(self, aggregate: Aggregate) -> None:
+    def reacted(self, aggregate: Any) -> None:
         """Hook after each reaction of ``_react``, before its events are collected."""
 
     def _react(self, message: PublicEvent, processing: ProcessingEvent,
@@ -66,7 +67,7 @@ class ReactingApplication(CachedAggregates):
         tracking = messages[-1][1]
         for attempt in range(self.MAX_CONFLICT_RETRIES):
             with self.writing():
-                processing = ProcessingEvent(tracking)
+                processing: ProcessingEvent[Any] = ProcessingEvent(tracking)
                 self._deciding.processing = processing
                 try:
                     for message, _ in messages:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
+from eventsourcing.postgres import PostgresApplicationRecorder
 from litestar import Litestar
 
 from shared.config import Settings
@@ -54,11 +55,13 @@ class ServiceProcess:
             self.app, KafkaPublisher(self.settings.kafka_bootstrap, f"{self.app.service}-relay"),
             self.topic, record_every=self.settings.tuning.relay_record_s,
         )
+        recorder = self.app.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)  # a service's store is PostgreSQL
         # One instance of the service relays; the others stand by (relay_lease.py: why).
         lease = RelayLease(
             self.settings.postgres_conninfo(self.settings.service_db(self.app.service)),
             f"{self.app.name}.outbox", holder=f"{self.app.service} relay {self.settings.instance}",
-            listen_to=self.app.recorder.channel_name,
+            listen_to=recorder.channel_name,
         )
         while not self.stopping.is_set():
             try:
@@ -119,7 +122,7 @@ class ServiceProcess:
         consumer = self.consumer
         return {
             "database": database,
-            "kafka_partitions_assigned": bool(consumer and consumer.assigned),
+            "kafka_partitions_assigned": not self.subscriptions or bool(consumer and consumer.assigned),
             "loops_running": all(t.is_alive() for t in self.threads),
         }
 
@@ -127,7 +130,9 @@ class ServiceProcess:
 
     def run(self) -> None:
         ensure_topics(self.settings.kafka_bootstrap, [self.topic, *self.subscriptions])
-        for target in (self._relay_loop, self._consumer_loop):
+        # A service that reacts to no other (theatre) has no consumer.
+        loops = (self._relay_loop, self._consumer_loop) if self.subscriptions else (self._relay_loop,)
+        for target in loops:
             t = threading.Thread(target=target, name=target.__name__, daemon=True)
             t.start()
             self.threads.append(t)

@@ -73,10 +73,11 @@ class ServiceApplication(ReactingApplication):
         self.recorded(aggregates)
         return max((r.notification.id for r in recordings), default=0)
 
-    def take_snapshot(self, aggregate_id: Any, version: int | None = None, **kwargs: Any) -> None:
+    def take_snapshot(self, aggregate_id: Any, version: int | None = None, *args: Any,
+                      **kwargs: Any) -> None:
         """As the library does, then delete the aggregate's older snapshots: only the
         latest is read, and a hot show takes one every 50 events."""
-        super().take_snapshot(aggregate_id, version, **kwargs)
+        super().take_snapshot(aggregate_id, version, *args, **kwargs)
         if self.snapshots is not None:
             prune_older_snapshots(self.snapshots.recorder, aggregate_id)
 

@@ -11,5 +11,5 @@ from datetime import timedelta
 class Timer:
     """A job run every ``every``, and once at start-up (deadlines missed while down)."""
 
-    job: Callable[[], object]
+    job: Callable[[], int | None]  # what it did, counted (the embedded sweep adds them up)
     every: timedelta

@@ -40,4 +40,4 @@ def wiring_of(service: str) -> Wiring:
     """The registered service's wiring module."""
     import importlib
 
-    return importlib.import_module(f"{service}.wiring")  # type: ignore[return-value]
+    return importlib.import_module(f"{service}.wiring")

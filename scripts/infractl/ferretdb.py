@@ -13,6 +13,7 @@ import stat
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from . import ferretdb_ids
 from .config import FERRETDB_DATABASE, FERRETDB_VERSION, HOST, Config
@@ -57,7 +58,7 @@ class FerretDB(LaunchedServer):
     def answers(self) -> bool:
         import pymongo
 
-        client = pymongo.MongoClient(
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
             self.cfg.mongo_url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000
         )
         try:
@@ -179,8 +180,7 @@ class FerretDB(LaunchedServer):
         return processes_matching(str(self.binary), f"--state-dir={self.state}")
 
     def stop(self) -> bool:
-        pids = dict.fromkeys([self.pid(), *self.strays()])
-        pids.pop(None, None)
+        pids = dict.fromkeys(pid for pid in [self.pid(), *self.strays()] if pid is not None)
         for pid in pids:
             stop_tree(pid, grace=10)
         self.pidfile.unlink(missing_ok=True)

@@ -112,7 +112,9 @@ class Kafka(LaunchedServer):
         quiet = logging.getLogger("infra.kafka")
         quiet.addHandler(logging.NullHandler())
         quiet.propagate = False
-        admin = AdminClient({"bootstrap.servers": self.cfg.kafka_bootstrap, "logger": quiet})
+        # The stubs leave out that librdkafka's "logger" takes a logging.Logger.
+        admin = AdminClient({"bootstrap.servers": self.cfg.kafka_bootstrap,
+                             "logger": quiet})  # type: ignore[dict-item]
         try:
             admin.list_topics(timeout=2)
         except KafkaException:  # not ready yet
@@ -263,8 +265,7 @@ class Kafka(LaunchedServer):
         return processes_matching("kafka.Kafka", f" {self.props}")
 
     def stop(self) -> bool:
-        pids = dict.fromkeys([self.pid(), *self.strays()])
-        pids.pop(None, None)
+        pids = dict.fromkeys(pid for pid in [self.pid(), *self.strays()] if pid is not None)
         for pid in pids:
             stop_tree(pid, grace=30)  # SIGTERM = controlled shutdown
         self.pidfile.unlink(missing_ok=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import signal
 import stat
 import subprocess
+from typing import TYPE_CHECKING, Any
 
 from .config import FERRETDB_DATABASE, HOST, PG_BIN, PG_MAJOR, SERVICE_DATABASES, Config
 from .procs import (
@@ -21,6 +23,9 @@ from .procs import (
     tail,
     wait_for,
 )
+
+if TYPE_CHECKING:
+    import psycopg  # only `up` needs it: keep `env` and `status` light
 
 # Written to pgdata/cinema.conf at every `up` (so a changed port or durability applies) and
 # included from postgresql.conf.
@@ -133,7 +138,7 @@ class Postgres:
             os.chown(path, user.pw_uid, user.pw_gid)
         self.base.chmod(0o700)
 
-    def _as_postgres(self, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    def _as_postgres(self, argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         return subprocess.run(prefix + argv, capture_output=True, text=True, check=False, **kwargs)
 
@@ -193,8 +198,9 @@ class Postgres:
                 raise InfraError(f"postgres: {DURABILITY} did not turn {want} on a reload")
 
     @staticmethod
-    def _shown(conn, want: str) -> bool:
-        return all(conn.execute(f"SHOW {name}").fetchone()[0] == want for name in DURABILITY)
+    def _shown(conn: psycopg.Connection[Any], want: str) -> bool:
+        return all((row := conn.execute(f"SHOW {name}").fetchone()) is not None and row[0] == want
+                   for name in DURABILITY)
 
     # --- start and stop ----------------------------------------------------
 
@@ -254,9 +260,8 @@ class Postgres:
         return processes_matching(str(PG_BIN / "postgres"), f"-D {self.pgdata}")
 
     def stop(self) -> bool:
-        pids = dict.fromkeys([self.pid(), *self.strays()])
-        pids.pop(None, None)
+        pids = dict.fromkeys(pid for pid in [self.pid(), *self.strays()] if pid is not None)
         for pid in pids:
             # SIGINT is PostgreSQL's "fast" shutdown: abort sessions, checkpoint, exit.
-            stop_tree(pid, grace=30, term=lambda pid=pid: os.kill(pid, signal.SIGINT))
+            stop_tree(pid, grace=30, term=functools.partial(os.kill, pid, signal.SIGINT))
         return bool(pids)

@@ -144,7 +144,9 @@ def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.
         time.sleep(interval)
 
 
-def wait_until_answers(server, noun: str, timeout: float, interval: float) -> None:
+def wait_until_answers(
+    server: LaunchedServer, noun: str, timeout: float, interval: float
+) -> None:
     """Wait for ``server.answers()``; fail at once, with its log, if the process died."""
 
     def ready() -> bool:
@@ -267,6 +269,15 @@ class LaunchedServer:
 
     def pid(self) -> int | None:
         return running_pid(self.pidfile, self.marker)
+
+    @property
+    def where(self) -> str:
+        """The address it serves on."""
+        raise NotImplementedError
+
+    def answers(self) -> bool:
+        """Whether the server takes requests (each server asks in its own way)."""
+        raise NotImplementedError
 
 
 def reserve_ports(ports: list[int]) -> bool:

@@ -7,7 +7,7 @@ typo in a client surfaces as a 400 naming the field, never as a silent default.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, overload
 
 import msgspec
 
@@ -30,6 +30,10 @@ class ResponseBody(msgspec.Struct, frozen=True):
     """Base of every response body."""
 
 
+@overload
+def utc(moment: datetime) -> datetime: ...
+@overload
+def utc(moment: None) -> None: ...
 def utc(moment: datetime | None) -> datetime | None:
     """Times leave the API as ISO-8601 in UTC, whatever zone the store kept."""
     if moment is None:

@@ -8,6 +8,7 @@ A consumer resumes from there, never from the broker's committed offsets.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
@@ -42,7 +43,8 @@ class Inbox:
         return self.receive_batch(topic, partition, [(offset, value)], record=True) == 1
 
     def receive_batch(
-        self, topic: str, partition: int, records: list[tuple[int, bytes]], record: bool = False
+        self, topic: str, partition: int, records: Sequence[tuple[int, bytes | None]],
+        record: bool = False,
     ) -> int:
         """Process consecutive messages of one partition in one transaction; returns how
         many were processed now (0 for a redelivered batch)."""

@@ -128,13 +128,17 @@ class KafkaInboxConsumer:
             self._commit(due=self._uncommitted)
             return 0
         messages = [first, *self._consumer.consume(num_messages=max_messages - 1, timeout=0)]
-        runs: dict[tuple[str, int], list[tuple[int, bytes]]] = {}
+        runs: dict[tuple[str, int], list[tuple[int, bytes | None]]] = {}
         for m in messages:
-            if m.error():
-                if m.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer error: %s", m.error())
+            error = m.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", error)
                 continue
-            runs.setdefault((m.topic(), m.partition()), []).append((m.offset(), m.value()))
+            topic, partition, offset = m.topic(), m.partition(), m.offset()
+            # Every message that is not an error has them (the library types them optional).
+            assert topic is not None and partition is not None and offset is not None
+            runs.setdefault((topic, partition), []).append((offset, m.value()))
         processed = 0
         for (topic, partition), records in runs.items():
             processed += self.inbox.receive_batch(topic, partition, records)

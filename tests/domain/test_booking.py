@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 import pytest
 
@@ -9,7 +10,7 @@ from booking.domain import (
     BookingStatus,
     CancellationReason,
 )
-from shared import ids
+from shared import contracts, ids
 
 T0 = datetime(2030, 1, 1, 18, 0, tzinfo=UTC)
 UNTIL = T0 + timedelta(minutes=10)
@@ -202,3 +203,8 @@ def test_stored_events_replay_to_the_same_state():
     for e in events:
         copy = e.mutate(copy)
     assert copy.__dict__ == b.__dict__
+
+
+def test_every_cancellation_reason_is_one_the_public_contract_names():
+    """booking/publishing.py publishes the reason's value as BookingCancelled's reason."""
+    assert {r.value for r in CancellationReason} == set(get_args(contracts.BookingCancelReason))

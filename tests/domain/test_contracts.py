@@ -29,6 +29,7 @@ def test_round_trip_carries_a_versioned_tag():
         (lambda s: s.replace(b'"amount":1000,', b""), "missing required field"),
         (lambda s: s.replace(b"SeatsReserved.v1", b"SeatsReserved.v9"), "Invalid value"),
         (lambda s: s[:20], "not JSON"),
+        (lambda s: None, "no value"),  # a Kafka record without a value
     ],
 )
 def test_decoding_is_strict(mutate, message):

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import psycopg
@@ -20,6 +20,9 @@ from payment.application import PaymentService
 from payment.ledger import PostgresLedger
 from projections.mongo_store import connect
 from shared.http.auth import issue_token
+
+if TYPE_CHECKING:
+    from tests.support.servers import Endpoints
 
 SECRET = "e2e-secret-long-enough-for-hs256-0123456789"
 FINAL = {"CONFIRMED", "CANCELLED"}
@@ -69,7 +72,8 @@ class Distributed:
     reader: str = "booking"  # the booking instance that answers the test's reads
 
     @classmethod
-    def create(cls, endpoints, log_dir: Path, instances: int = 1, **settings: str) -> Distributed:
+    def create(cls, endpoints: Endpoints, log_dir: Path, instances: int = 1,
+               **settings: str) -> Self:
         """``instances``: how many of each service but the projector (named booking,
         booking-2, ...: see LocalSystem.add_instance)."""
         tag = uuid.uuid4().hex[:8]
@@ -144,7 +148,8 @@ class Distributed:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def wait_for(self, customer: str, booking_id: str, statuses=FINAL, timeout: float = 30) -> dict:
+    def wait_for(self, customer: str, booking_id: str, statuses: Iterable[str] = FINAL,
+                 timeout: float = 30) -> dict:
         deadline = time.monotonic() + timeout
         while True:
             doc = self.booking(customer, booking_id)

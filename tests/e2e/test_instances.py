@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient
 from shared import contracts
 from shared.messaging.relay_lease import holder_of
 from shared.services import NAMES
+from shared.services import SERVICES as SPECS
 from tests.support.audit import audit, high_watermarks, settle
 from tests.support.customers import Customers, wait_final
 
@@ -22,8 +23,9 @@ pytestmark = pytest.mark.infra
 
 SEED = 20261126
 SERVICES = NAMES
-APP_NAMES = {"booking": "BookingService", "inventory": "InventoryService",
-             "payment": "PaymentService"}
+APP_NAMES = {s.name: s.application for s in SPECS}
+FOLLOWERS = [s.name for s in SPECS if s.subscribes_to]  # the services with a consumer group
+PARTITIONS = 6  # per topic (shared.messaging.kafka.ensure_topics)
 
 
 def published(system) -> Counter[str]:
@@ -69,7 +71,7 @@ def partitions_held(system) -> dict[str, list[int]]:
     """Per service, how many partitions each live member of its consumer group holds."""
     s = system.local.settings
     admin = AdminClient({"bootstrap.servers": s.kafka_bootstrap})
-    groups = {svc: s.topic_prefix + svc for svc in SERVICES}
+    groups = {svc: s.topic_prefix + svc for svc in FOLLOWERS}
     found = admin.describe_consumer_groups(list(groups.values()))
     held = {}
     for svc, group in groups.items():
@@ -114,9 +116,10 @@ def test_two_instances_of_each_service_publish_every_event_once_and_survive_a_ki
     survivor = "booking-2" if killed["booking"] == "booking" else "booking"
     system.reader = survivor
     # A killed member keeps its partitions for Kafka's session timeout (static membership
-    # waits that long for a restart), then the survivor is given them: all twelve.
+    # waits that long for a restart), then the survivor is given them: all of them.
     deadline = time.monotonic() + 40
-    while (held := partitions_held(system)) != {svc: [12] for svc in SERVICES}:
+    every = {s.name: [PARTITIONS * len(s.subscribes_to)] for s in SPECS if s.subscribes_to}
+    while (held := partitions_held(system)) != every:
         assert time.monotonic() < deadline, f"the partitions never moved: {held}"
         time.sleep(0.5)
     before = len(customers.bookings)

@@ -17,6 +17,7 @@ from projections.rebuild import fresh_fold, rebuild, verify
 from projections.sources import StreamReader, read_public
 from projections.worker import Projector
 from shared.clock import FakeClock
+from shared.services import NAMES, PROJECTED
 from tests.support.embedded import embedded_system
 from tests.support.servers import create_database, drop_database, unique_name
 from tests.support.workload import workload
@@ -26,10 +27,10 @@ pytestmark = pytest.mark.infra
 
 @pytest.fixture
 def stores(postgres_server, request):
-    """Three service databases on PostgreSQL, one per service, dropped afterwards."""
+    """A database on PostgreSQL per registered service, dropped afterwards."""
     databases = {}
     try:
-        for s in ("booking", "inventory", "payment"):
+        for s in NAMES:
             databases[s] = create_database(postgres_server, unique_name(request, s[:3], 40))
 
         def env(service: str) -> dict[str, str]:
@@ -56,7 +57,7 @@ def caught_up(projector: Projector) -> Projector:
 
 
 def readers_for(env) -> dict[str, StreamReader]:
-    return {s: StreamReader(s, env(s)) for s in ("booking", "inventory", "payment")}
+    return {s: StreamReader(s, env(s)) for s in PROJECTED}
 
 
 def projected_and_folded(stores, views_db, seed: int, bookings: int):

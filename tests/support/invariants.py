@@ -3,19 +3,42 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 from uuid import UUID
 
+from booking.application import BookingService
 from booking.domain import ALLOWED_TRANSITIONS, BY_THE_THEATRE, Booking, BookingStatus
 from embedded.system import EmbeddedSystem
+from inventory.application import InventoryService
 from inventory.domain import BOOKED, RELEASED, RESERVED, ShowInventory
+from payment.application import PaymentService
 from payment.domain import Payment
 from payment.gateway import Ledger
 from projections.projector import InMemoryViewStore, project
 from projections.sources import read_public
+from shared.clock import FakeClock
+from shared.service import ServiceApplication
+
+A = TypeVar("A")
 
 
-def aggregates(system: EmbeddedSystem, service: str, cls: type) -> list:
+class ServiceStores(Protocol):
+    """What the checks of the services' stores read: the embedded system, or the stores
+    of a distributed one (tests/e2e/harness.Stores, which bench/audit.py checks)."""
+
+    @property
+    def apps(self) -> Mapping[str, ServiceApplication]: ...
+    @property
+    def booking(self) -> BookingService: ...
+    @property
+    def inventory(self) -> InventoryService: ...
+    @property
+    def payment(self) -> PaymentService: ...
+
+
+def aggregates(system: ServiceStores, service: str, cls: type[A]) -> list[A]:
     """Every aggregate of a class in a service's store, as it is now."""
     app = system.apps[service]
     ids, out = [], []
@@ -23,28 +46,28 @@ def aggregates(system: EmbeddedSystem, service: str, cls: type) -> list:
         if n.originator_version == 1:
             ids.append(n.originator_id)
     for aggregate_id in ids:
-        a = app.repository.get(aggregate_id)
+        a: object = app.repository.get(aggregate_id)
         if isinstance(a, cls):
             out.append(a)
     return out
 
 
-def bookings(system: EmbeddedSystem) -> list[Booking]:
+def bookings(system: ServiceStores) -> list[Booking]:
     return aggregates(system, "booking", Booking)
 
 
-def shows(system: EmbeddedSystem) -> list[ShowInventory]:
+def shows(system: ServiceStores) -> list[ShowInventory]:
     return aggregates(system, "inventory", ShowInventory)
 
 
-def payments(system: EmbeddedSystem) -> list[Payment]:
+def payments(system: ServiceStores) -> list[Payment]:
     return aggregates(system, "payment", Payment)
 
 
 # --- at every moment ----------------------------------------------------------
 
 
-def one_holder_per_seat(system: EmbeddedSystem) -> None:
+def one_holder_per_seat(system: ServiceStores) -> None:
     """1. A seat of a show is held or sold by at most one booking at any moment."""
     for show in shows(system):
         live = [(b, h) for b, h in show.holds.items() if h["status"] in (RESERVED, BOOKED)]
@@ -67,13 +90,13 @@ def at_most_one_charge(ledger: Ledger) -> None:
     assert not twice, f"bookings charged twice: {twice}"
 
 
-def transitions_allowed(previous: dict, system: EmbeddedSystem) -> None:
+def transitions_allowed(previous: dict, system: ServiceStores) -> None:
     """8. States change only along the allowed graph; CONFIRMED and CANCELLED are final."""
     repository = system.booking.repository
     for b in bookings(system):
         seen_version, before = previous.get(b.id, (1, BookingStatus.PENDING))
         for version in range(seen_version + 1, b.version + 1):
-            status = repository.get(b.id, version=version).status
+            status: BookingStatus = repository.get(b.id, version=version).status
             assert status == before or status in ALLOWED_TRANSITIONS[before], (
                 f"booking {b.id} moved {before} -> {status}"
             )
@@ -81,10 +104,10 @@ def transitions_allowed(previous: dict, system: EmbeddedSystem) -> None:
         previous[b.id] = (b.version, before)
 
 
-def customer_holds_within(system: EmbeddedSystem, limit: int) -> None:
+def customer_holds_within(system: ServiceStores, limit: int) -> None:
     """Limits (every moment). No customer holds more than ``limit`` seats unpaid in a show."""
     for show in shows(system):
-        held = Counter()
+        held: Counter[str] = Counter()
         for h in show.holds.values():
             if h["status"] == RESERVED:
                 held[h.get("customer_id", "")] += len(h["seat_ids"])
@@ -92,7 +115,7 @@ def customer_holds_within(system: EmbeddedSystem, limit: int) -> None:
         assert not over, f"{show.show_id}: customers over the hold limit: {over}"
 
 
-def holds_honoured(system: EmbeddedSystem, customer_cancelled: set) -> None:
+def holds_honoured(system: ServiceStores, customer_cancelled: set) -> None:
     """4, 9 and saga rule 7 (every moment). Seats are released only when their deadline
     passed, their customer cancelled, the show was cancelled or one of the hold's seats
     was withdrawn, never because a payment failed; seats are booked only within the hold,
@@ -146,13 +169,13 @@ def theatre_decisions_kept(system: EmbeddedSystem) -> None:
 # --- at quiescence -----------------------------------------------------------
 
 
-def all_final(system: EmbeddedSystem) -> None:
+def all_final(system: ServiceStores) -> None:
     """5. Every booking reaches CONFIRMED or CANCELLED."""
     stuck = [(b.id, b.status) for b in bookings(system) if b.is_active]
     assert not stuck, f"bookings not settled: {stuck}"
 
 
-def confirmed_iff_paid_and_booked(system: EmbeddedSystem) -> None:
+def confirmed_iff_paid_and_booked(system: ServiceStores) -> None:
     """2. CONFIRMED iff its payment succeeded (and stands) and all its seats are BOOKED for it."""
     show_by_id = {s.show_id: s for s in shows(system)}
     payment_by_booking = {p.booking_id: p for p in payments(system)}
@@ -161,7 +184,7 @@ def confirmed_iff_paid_and_booked(system: EmbeddedSystem) -> None:
         paid = pay is not None and pay.succeeded and not pay.refunded
         show = show_by_id.get(b.show_id)
         hold = show.hold_of(b.id) if show else None
-        booked = hold is not None and hold["status"] == BOOKED and all(
+        booked = show is not None and hold is not None and hold["status"] == BOOKED and all(
             show.holders.get(s) == str(b.id) for s in b.seat_ids
         )
         confirmed = b.status is BookingStatus.CONFIRMED
@@ -183,7 +206,7 @@ def refunded_when_the_theatre_cancelled(system: EmbeddedSystem) -> None:
             assert pay is None or not pay.succeeded or pay.refunded, f"{b.id} not refunded"
 
 
-def money_balances(system: EmbeddedSystem, ledger: Ledger) -> None:
+def money_balances(system: ServiceStores, ledger: Ledger) -> None:
     """3. Money captured equals the sum of confirmed bookings plus the sum refunded."""
     captured = sum(ledger.captured_by_booking().values())
     confirmed = sum(b.amount or 0 for b in bookings(system) if b.status is BookingStatus.CONFIRMED)
@@ -192,7 +215,7 @@ def money_balances(system: EmbeddedSystem, ledger: Ledger) -> None:
     )
 
 
-def holds_released(system: EmbeddedSystem) -> None:
+def holds_released(system: ServiceStores) -> None:
     """4 (at rest). Once deadlines passed, no hold is left RESERVED."""
     for show in shows(system):
         left = [b for b, h in show.holds.items() if h["status"] == RESERVED]
@@ -234,7 +257,7 @@ def taken_seats_agree(system: EmbeddedSystem) -> None:
     assert system.booking.taken_seats.claimed() == {}, "a claim outlived inventory's answer"
 
 
-def settle(system: EmbeddedSystem, clock, hold_for) -> None:
+def settle(system: EmbeddedSystem, clock: FakeClock, hold_for: timedelta) -> None:
     """Let the system come to rest: deliver everything, let every deadline pass."""
     system.run_until_quiet()
     clock.advance(hold_for)
