@@ -15,7 +15,7 @@ documents, fold per key range. ``verify`` folds through the library's own mapper
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -140,15 +140,15 @@ def _generation_to_build(db: Database, fresh: bool) -> str:
     return generation
 
 
-def fresh_fold(readers: dict[str, StreamReader], upto: dict[str, int]) -> InMemoryViewStore:
+def fresh_fold(readers: dict[str, StreamReader], upto: Mapping[str, int | None]) -> InMemoryViewStore:
     views = InMemoryViewStore()
     for stream, reader in readers.items():
-        start = 1
-        while start <= upto.get(stream, 0):
+        start, end = 1, upto.get(stream) or 0  # None: a stream with nothing yet
+        while start <= end:
             batch = read_public(reader, start, 5000)
             if batch.last is None:
                 break
-            project(views, [e for e in batch.events if e[1] <= upto[stream]])
+            project(views, [e for e in batch.events if e[1] <= end])
             start = batch.last + 1
     return views
 
