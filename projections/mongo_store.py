@@ -35,6 +35,14 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "payments": [[("show_id", ASCENDING)]],
     "seat_maps": [],
     "show_sales": [],
+    # What's on in a city on a day, at a theatre, of a film; each in start order.
+    "catalogue_shows": [
+        [("city_key", ASCENDING), ("day", ASCENDING), ("starts_at", ASCENDING)],
+        [("theatre_id", ASCENDING), ("starts_at", ASCENDING)],
+        [("title_key", ASCENDING), ("starts_at", ASCENDING)],
+    ],
+    "catalogue_theatres": [[("city_key", ASCENDING), ("name_key", ASCENDING)]],
+    "catalogue_layouts": [],
 }
 
 
@@ -67,6 +75,8 @@ _PACKED: dict[str, dict[str, Any]] = {
     "seat_maps": {"seats": dict[str, dict[str, Any]]},
     "bookings": {"timeline": list[_TimelineEntry], "attempts": dict[str, _BookingAttempt]},
     "payments": {"attempts": list[_PaymentAttempt]},
+    "catalogue_layouts": {"seats": list[dict[str, Any]]},
+    "catalogue_shows": {"seats": dict[str, str], "held": dict[str, dict[str, str]]},
 }
 _DECODERS = {view: {field: msgspec.json.Decoder(kind) for field, kind in fields.items()}
              for view, fields in _PACKED.items()}
@@ -78,7 +88,8 @@ def to_stored(view: str, doc: dict[str, Any]) -> dict[str, Any]:
     - a seat map's seats (``seats_json``): a 100-seat map is hundreds of values as
       sub-documents, one as a string;
     - a booking's timeline and attempts, a payment's attempts: about half of those
-      documents' values.
+      documents' values;
+    - a layout's seats, a catalogue show's seats and the seats inventory holds.
     ``from_stored`` gives readers the fold's shape back, and still reads documents stored
     the old ways. On MongoDB itself these could stay sub-documents."""
     packed = [f for f in _PACKED.get(view, ()) if f in doc]

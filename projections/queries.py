@@ -1,5 +1,6 @@
-"""The query endpoints' read side (shared.views.ViewQueries) over MongoDB or over the
-embedded runtime's in-memory views."""
+"""The query endpoints' read side (shared.views.ViewQueries, and CatalogueQueries through
+projections/catalogue_queries.py) over MongoDB or over the embedded runtime's in-memory
+views."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.database import Database
 
+from projections.catalogue_queries import CatalogueReads, Filter, Order, page
 from projections.mongo_store import MongoViewStore, current_generation, from_stored
 from projections.projector import InMemoryViewStore
 from shared.services import PROJECTED
@@ -18,7 +20,7 @@ from shared.views import BadToken, ViewQueries, parse_token, wait_for
 __all__ = ["BadToken", "InMemoryQueries", "MongoQueries", "ViewQueries", "parse_token", "wait_for"]
 
 
-class MongoQueries:
+class MongoQueries(CatalogueReads):
     """Queries of the generation the registry names. The name is read again at most
     every ``generation_ttl`` seconds, not per query: reading it was a second round trip
     per query (half of a poll's cost in booking, more in FerretDB). So a rebuild's
@@ -70,8 +72,16 @@ class MongoQueries:
     def position(self, stream: str) -> int:
         return self._store().position(stream)
 
+    def _get(self, view: str, key: str) -> dict[str, Any] | None:
+        return self._store().get(view, key)
 
-class InMemoryQueries:
+    def _find(self, view: str, where: Filter, order: Order, offset: int,
+              limit: int) -> list[dict[str, Any]]:
+        cursor = self._store().collection(view).find(where).sort(order)
+        return [from_stored(view, d) for d in cursor.skip(offset).limit(limit)]
+
+
+class InMemoryQueries(CatalogueReads):
     """The same queries over the embedded runtime's views."""
 
     def __init__(
@@ -100,3 +110,12 @@ class InMemoryQueries:
     def position(self, stream: str) -> int:
         self.refresh()
         return self.views.position(stream)
+
+    def _get(self, view: str, key: str) -> dict[str, Any] | None:
+        self.refresh()
+        return self.views.get(view, key)
+
+    def _find(self, view: str, where: Filter, order: Order, offset: int,
+              limit: int) -> list[dict[str, Any]]:
+        self.refresh()
+        return page(list(self.views.docs[view].values()), where, order, offset, limit)

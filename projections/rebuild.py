@@ -115,8 +115,9 @@ def _progress(progress: Callable[[str], None], generation: str, done: int, heads
 
 
 # Streams whose views are complete on their own come first, so that their documents are
-# written while the rest is folded: inventory (seat maps), payment (payments), booking.
-_ORDER = ("inventory", "payment", "booking")
+# written while the rest is folded: theatre (theatres, layouts), inventory (seat maps, and
+# with theatre the catalogue's shows), payment (payments), booking.
+_ORDER = ("theatre", "inventory", "payment", "booking")
 
 
 def _fold_order(stream: str) -> int:

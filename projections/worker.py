@@ -84,6 +84,9 @@ class Projector:
             log.info("projecting into generation %s", generation)
             self.store = MongoViewStore(self.db, generation, cache_size=self.cache_size,
                                         track_keys=True, pool=self._pools()[1])
+            # A view added since the generation was made gets its collection and indexes
+            # here, not from racing first writes (creating what exists is a no-op).
+            self.store.prepare()
             self._positions = self.store.positions(self.readers)
         return self.store
 

@@ -42,16 +42,6 @@ def stores(postgres_server, request):
             drop_database(postgres_server, database.dbname)
 
 
-@pytest.fixture
-def views_db(mongo_db, endpoints):
-    """The test's database through the projector's own client settings (tz-aware)."""
-    from projections.mongo_store import connect
-
-    client = connect(endpoints.mongo_url)
-    yield client[mongo_db.name]
-    client.close()
-
-
 def saga_with_bookings(stores, seed: int, bookings: int) -> tuple[EmbeddedSystem, FakeClock]:
     """The embedded saga on the test's PostgreSQL stores, after a seeded workload."""
     clock = FakeClock()
