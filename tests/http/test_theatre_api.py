@@ -341,3 +341,18 @@ def test_the_catalogue_passes_its_filters_and_pages_to_the_views(api, settings):
         assert page.json()["next_offset"] is None and views.asked[-1]["city"] == "London"
         problem(customers.get("/catalogue/shows", headers=ALICE, params={"day": "1 Feb"}),
                 400, "invalid_request", "day")
+
+
+def test_a_customer_finds_a_scheduled_show_in_the_catalogue_after_its_write(api):
+    token = schedule(api, "late", start="2026-10-25T01:30").headers["X-Consistency-Token"]
+    r = api.theatre.get("/catalogue/shows", headers=ALICE, params={
+        "city": "London", "day": "2026-10-25", "consistency_token": token})
+    assert r.status_code == 200 and "X-View-Stale" not in r.headers
+    [found] = r.json()["items"]
+    assert (found["show_id"], found["local_start"]) == ("late", "2026-10-25T01:30:00+01:00")
+    assert api.theatre.get("/catalogue/shows", headers=ALICE,
+                           params={"city": "Paris"}).json()["items"] == []
+    assert api.theatre.get("/catalogue/shows/late", headers=ALICE).json()["film"] == FILM
+    theatres = api.theatre.get("/catalogue/theatres", headers=ALICE, params={"city": "London"})
+    assert [t["theatre_id"] for t in theatres.json()["items"]] == ["odeon"]
+    problem(api.theatre.get("/catalogue/theatres/rex", headers=ALICE), 404, "theatre_not_found")
