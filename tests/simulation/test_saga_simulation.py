@@ -1,7 +1,7 @@
 """Deterministic simulation of the whole saga, driven by hypothesis.
 
 Customers race for overlapping seats on two small shows; payments succeed or fail;
-customers retry and cancel; the clock jumps; the broker delivers partitions in any
+customers retry and cancel; the theatre withdraws seats and cancels a show; the clock jumps; the broker delivers partitions in any
 interleaving, relays crash and republish, consumers are rewound and restarted, and
 whole services restart from their stores. After every step the invariants that
 hold at every moment are checked, and at rest all eight.
@@ -27,6 +27,7 @@ from shared.contracts import decode
 from shared.services import NAMES
 from tests.support import invariants as inv
 from tests.support.embedded import embedded_system
+from theatre.domain import ShowIsCancelled, ShowPlan
 
 common = {"deadline": None, "suppress_health_check": list(HealthCheck), "stateful_step_count": 40}
 settings.register_profile("dev", max_examples=200, **common)
@@ -40,6 +41,8 @@ SHOWS = {"show-a": ["A1", "A2", "A3", "A4"], "show-b": ["B1", "B2", "B3"]}
 CUSTOMERS = ["ann", "bob", "cat"]
 METHODS = ["pm_card_visa", "pm_card_chargeDeclined"]
 SERVICES = list(NAMES)
+FILM = {"title": "Dune", "runtime_minutes": 100, "rating": "12A", "language": "en",
+        "format": "2D"}
 
 
 class SagaSimulation(RuleBasedStateMachine):
@@ -52,9 +55,18 @@ class SagaSimulation(RuleBasedStateMachine):
             limits=HoldLimits(max_seats=3, hold_for=HOLD, max_held_per_customer=HELD_PER_CUSTOMER),
             gateway=self.gateway, partitions=2,
         )
-        for show_id, seats in SHOWS.items():
-            self.system.inventory.open_show(show_id, {s: "std" for s in seats}, {"std": 900}, "EUR")
+        # show-a is opened by an operator's PUT to inventory; show-b is scheduled by the
+        # theatre, which may then withdraw its seats and cancel it.
+        self.system.inventory.open_show("show-a", {s: "std" for s in SHOWS["show-a"]},
+                                        {"std": 900}, "EUR")
+        theatre = self.system.theatre
+        theatre.register_theatre("odeon", "Odeon", "London", "Leicester Square", "Europe/London")
+        theatre.lay_out_screen("odeon", "one", "Screen 1", [{"row": "B", "seats": [
+            {"number": n, "column": n, "category": "Regular"} for n in range(1, 4)]}])
+        theatre.schedule_show(ShowPlan("show-b", "odeon", "one", FILM, "2030-06-01T18:00",
+                                       {"Regular": 900}, "EUR"))
         self.system.run_until_quiet()
+        assert self.system.inventory.get_show("show-b").seats == {s: "Regular" for s in SHOWS["show-b"]}
         self.booking_ids: list = []
         self.statuses: dict = {}
         self.processed: dict[str, set[str]] = {s: set() for s in SERVICES}
@@ -119,6 +131,19 @@ class SagaSimulation(RuleBasedStateMachine):
             self.customer_cancelled.add(booking_id)
         except BookingRuleViolation:
             pass
+
+    # --- the theatre ---------------------------------------------------------------
+
+    @rule(seat=st.sampled_from(SHOWS["show-b"]))
+    def theatre_withdraws_a_seat(self, seat) -> None:
+        try:
+            self.system.theatre.withdraw_seats("show-b", [seat], "broken")
+        except ShowIsCancelled:
+            pass
+
+    @rule()
+    def theatre_cancels_the_show(self) -> None:
+        self.system.theatre.cancel_show("show-b", "print damaged")  # again: no effect
 
     # --- time ------------------------------------------------------------------
 
