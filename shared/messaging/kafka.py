@@ -90,6 +90,9 @@ class KafkaInboxConsumer:
                 # with two instances, a show's payment reached the one that had not held
                 # its seats, and most bookings expired paid (tests/e2e/test_instances.py).
                 "partition.assignment.strategy": "range",
+                # A subscribed topic that did not exist yet (its service not started) is
+                # found at the next metadata refresh: every 10 s, not librdkafka's 5 min.
+                "topic.metadata.refresh.interval.ms": 10_000,
                 **CLIENT,
             }
         )
@@ -183,8 +186,15 @@ def ensure_topics(bootstrap: str, topics: list[str], partitions: int = 6) -> Non
         except KafkaException as e:
             if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
-    found = admin.list_topics(timeout=10).topics
-    counts = {t: len(found[t].partitions) for t in topics if t in found}
+    # A new topic reaches the broker's metadata a moment after it is created; a consumer
+    # that subscribes before then is not given its partitions until its next metadata
+    # refresh. So wait until every topic is listed.
+    deadline = time.monotonic() + 15
+    while (missing := set(topics) - set(found := admin.list_topics(timeout=10).topics)):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topics not listed after creation: {sorted(missing)}")
+        time.sleep(0.2)
+    counts = {t: len(found[t].partitions) for t in topics}
     if len(set(counts.values())) > 1:
         raise RuntimeError(f"the topics must have one partition count, so that a show's"
                            f" messages reach one instance of a service: {counts}")
