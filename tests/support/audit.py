@@ -13,7 +13,9 @@ from shared.services import SERVICES
 from tests.support import invariants as inv
 
 
-def audit(system):
+def audit(system, customer_cancelled: set | None = None):
+    """``customer_cancelled``: the bookings whose customers cancelled (their seats may be
+    released for that reason)."""
     stores, ledger = system.stores(), system.ledger()
     try:
         inv.all_final(stores)
@@ -21,7 +23,9 @@ def audit(system):
         inv.confirmed_iff_paid_and_booked(stores)
         inv.at_most_one_charge(ledger)
         inv.money_balances(stores, ledger)
-        inv.holds_honoured(stores, customer_cancelled=set())
+        inv.holds_honoured(stores, customer_cancelled=customer_cancelled or set())
+        inv.theatre_decisions_kept(stores)
+        inv.refunded_when_the_theatre_cancelled(stores)
         inv.transitions_allowed({}, stores)
     finally:
         ledger.close()
