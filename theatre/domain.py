@@ -46,7 +46,8 @@ FORMATS = ("2D", "3D", "IMAX")
 ROW_PATTERN = r"^[A-Z]{1,3}$"  # a seat id is its row and number: "C7", "AA12"
 MAX_SEATS = 2_000  # in one screen (what inventory opens in one request)
 MAX_RUNTIME_MINUTES = 600
-SCHEDULED, RESCHEDULED, CANCELLED = "scheduled", "rescheduled", "cancelled"
+# A show's status, in capitals like a booking's and the catalogue's.
+SCHEDULED, RESCHEDULED, CANCELLED = "SCHEDULED", "RESCHEDULED", "CANCELLED"
 _SLUG, _ROW = re.compile(SLUG_PATTERN), re.compile(ROW_PATTERN)
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 

@@ -157,7 +157,7 @@ class ShowView(ResponseBody, frozen=True):
     screen_id: str
     layout_version: int
     film: FilmView
-    status: str  # scheduled, rescheduled, cancelled
+    status: str  # SCHEDULED, RESCHEDULED, CANCELLED
     starts_at: datetime  # UTC
     ends_at: datetime  # UTC: the film's end
     local_start: str  # in the theatre's time zone, with its offset

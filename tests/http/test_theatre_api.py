@@ -160,7 +160,7 @@ def test_a_show_is_scheduled_in_local_time_and_kept_in_utc(api):
         "2026-07-01T18:30:00Z", "2026-07-01T20:10:00Z", "2026-07-01T19:30:00+01:00")
     assert body["seats"] == {"A1": "Regular", "A2": "Regular", "A3": "Premium",
                              "B1": "Recliner"}  # A4 is out of service
-    assert body["status"] == "scheduled" and body["layout_version"] == 1
+    assert body["status"] == "SCHEDULED" and body["layout_version"] == 1
     written = position(r)
     again = schedule(api, "s1", start="2026-07-01T19:30")
     assert again.status_code == 200 and position(again) == written  # nothing new
@@ -213,10 +213,10 @@ def test_a_show_is_rescheduled_around_others_and_cancelled_for_good(api):
                              headers=OPERATOR), 409, "show_clash", "show b", "with show a")
     moved = api.theatre.post("/shows/a/reschedule", json={"start": "2026-02-01T18:30"},
                              headers=OPERATOR)  # overlaps its own old slot only
-    assert moved.status_code == 200 and moved.json()["status"] == "rescheduled"
+    assert moved.status_code == 200 and moved.json()["status"] == "RESCHEDULED"
     cancelled = api.theatre.post("/shows/a/cancel", json={"reason": "print damaged"},
                                  headers=OPERATOR)
-    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["status"] == "CANCELLED"
     again = api.theatre.post("/shows/a/cancel", json={"reason": "again"}, headers=OPERATOR)
     assert again.status_code == 200 and again.json()["cancellation_reason"] == "print damaged"
     problem(api.theatre.post("/shows/a/reschedule", json={"start": "2026-02-02T18:30"},
