@@ -32,8 +32,8 @@ from shared.config import Limits
 from shared.http.app import ServiceApi
 from shared.http.auth import Caller, CallerRequest
 from shared.http.errors import Problem, error_responses
-from shared.http.schemas import TOKEN_HEADER, stale_header
-from shared.views import TOKEN_PATTERN, ViewQueries, wait_for
+from shared.http.schemas import ConsistencyToken, consistency_token, stale_header
+from shared.views import ViewQueries, wait_for
 
 IdempotencyKey = Annotated[
     str,
@@ -50,29 +50,12 @@ PROBLEMS = {
 }
 
 
-ConsistencyToken = Annotated[
-    str | None,
-    QueryParameter(
-        pattern=TOKEN_PATTERN,
-        description="The X-Consistency-Token of your write: wait (up to 2 s) until it shows.",
-    ),
-]
-
-
 @dataclass(frozen=True)
 class BookingApi:
     """What the handlers use, handed to them as one dependency (shared.http.app: why)."""
     bookings: BookingService
     views: ViewQueries | None  # None: an app without a read side (some tests)
     limits: Limits
-
-
-def consistency_token(bookings: BookingService, position: int | None) -> dict[str, str]:
-    """The caller's write's position, for read-your-writes on the views. A repeated
-    request wrote nothing now: the store's head, which is at or after its first write."""
-    if position is None:
-        position = bookings.recorder.max_notification_id() or 0
-    return {TOKEN_HEADER: f"booking:{position}"}
 
 
 def read_booking(
