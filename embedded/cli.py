@@ -1,4 +1,4 @@
-"""A small shell over the embedded runtime: book, pay, retry, cancel, watch the saga.
+"""A small shell over the embedded runtime: put shows on, book, pay, retry, cancel, watch.
 
     python -m embedded            # interactive
     python -m embedded demo       # a scripted tour of every path
@@ -16,15 +16,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from booking.application import BookingNotFound, IdempotencyConflict, SeatsTaken
+from booking.application import IdempotencyConflict, SeatsTaken
 from booking.domain import BookingRuleViolation
 from embedded.system import EmbeddedSystem
 from inventory.application import ShowNotFound
 from inventory.domain import HoldLimits, InventoryRuleViolation
+from projections.queries import InMemoryQueries
 from shared.clock import FakeClock
+from theatre.domain import ShowPlan, TheatreRuleViolation
 
 DEMO = """\
-open-show show-1 A1-A10 1200
+theatre odeon Odeon London Europe/London
+screen odeon one A1-A10
+schedule show-1 odeon one Dune +1 19:30 1200
+schedule show-2 odeon one Arrival +1 22:00 1000
+whats-on london
 book ann show-1 A1,A2 pm_card_visa
 book bob show-1 A2,A3 pm_card_visa
 book bob show-1 A3,A11 pm_card_visa
@@ -34,7 +40,11 @@ book dan show-1 A5,A6 pm_card_chargeDeclined
 advance 11
 book eve show-1 A7 pm_card_chargeDeclined
 cancel {eve_pending}
+withdraw show-1 A1
+book fay show-2 A1,A2 pm_card_visa
+cancel-show show-2 projector broken
 seats show-1
+whats-on london
 list
 """
 
@@ -50,13 +60,16 @@ class Shell(cmd.Cmd):
         self.keys = 0
 
     def onecmd(self, line: str) -> bool:
+        name, space, rest = line.partition(" ")  # commands are typed with dashes (open-show)
+        line = name.replace("-", "_") + space + rest
         try:
             return super().onecmd(line)
-        except (BookingRuleViolation, InventoryRuleViolation, IdempotencyConflict) as e:
+        except (BookingRuleViolation, InventoryRuleViolation, TheatreRuleViolation,
+                IdempotencyConflict) as e:
             print(f"refused: {e}")
         except SeatsTaken as e:
             print(f"refused at once, nothing booked: seats {e}")
-        except (BookingNotFound, ShowNotFound, KeyError) as e:
+        except LookupError as e:  # an unknown booking, show, theatre, screen or handle
             print(f"not found: {e}")
         except (ValueError, IndexError) as e:
             print(f"bad input: {e}")
@@ -65,12 +78,60 @@ class Shell(cmd.Cmd):
     def do_open_show(self, arg: str) -> None:
         """open-show SHOW FIRST-LAST PRICE   e.g. open-show show-1 A1-A10 1200 (minor units)"""
         show, seat_range, price = shlex.split(arg)
-        first, last = seat_range.split("-")
-        row = first.rstrip("0123456789")
-        seats = {f"{row}{n}": "standard" for n in range(int(first[len(row):]), int(last[len(row):]) + 1)}
+        row, low, high = _seat_range(seat_range)
+        seats = {f"{row}{n}": "standard" for n in range(low, high + 1)}
         self.system.inventory.open_show(show, seats, {"standard": int(price)}, "EUR")
         self.system.run_until_quiet()
         print(f"show {show}: {len(seats)} seats at {int(price) / 100:.2f} EUR")
+
+    def do_theatre(self, arg: str) -> None:
+        """theatre ID NAME CITY TIME_ZONE   e.g. theatre odeon Odeon London Europe/London"""
+        theatre_id, name, city, zone = shlex.split(arg)
+        self.system.theatre.register_theatre(theatre_id, name, city, "-", zone)
+        print(f"theatre {theatre_id}: {name}, {city} ({zone})")
+
+    def do_screen(self, arg: str) -> None:
+        """screen THEATRE SCREEN FIRST-LAST   one row of Regular seats, e.g. A1-A10"""
+        theatre_id, screen_id, seat_range = shlex.split(arg)
+        row, first, last = _seat_range(seat_range)
+        seats = [{"number": n, "column": n, "category": "Regular"} for n in range(first, last + 1)]
+        done = self.system.theatre.lay_out_screen(theatre_id, screen_id, screen_id,
+                                                  [{"row": row, "seats": seats}])
+        print(f"screen {screen_id}: {len(seats)} seats, layout version {done.result.layout_version}")
+
+    def do_schedule(self, arg: str) -> None:
+        """schedule SHOW THEATRE SCREEN FILM +DAYS HH:MM PRICE   at local time, days from today"""
+        show_id, theatre_id, screen_id, title, days, at, price = shlex.split(arg)
+        day = (self.clock.now() + timedelta(days=int(days))).date()
+        film = {"title": title, "runtime_minutes": 120, "rating": "12A", "language": "en",
+                "format": "2D"}
+        self.system.theatre.schedule_show(ShowPlan(show_id, theatre_id, screen_id, film,
+                                                   f"{day}T{at}", {"Regular": int(price)}, "EUR"))
+        self.system.run_until_quiet()
+        print(f"show {show_id}: {title} on {day} at {at}, on sale")
+
+    def do_cancel_show(self, arg: str) -> None:
+        """cancel-show SHOW REASON...   every booking of it cancelled and refunded"""
+        show_id, _, reason = arg.strip().partition(" ")
+        self.system.theatre.cancel_show(show_id, reason or "cancelled")
+        self.system.run_until_quiet()
+        print(f"show {show_id} cancelled")
+
+    def do_withdraw(self, arg: str) -> None:
+        """withdraw SHOW SEAT[,SEAT]   seats out of sale; a booking holding one is cancelled"""
+        show_id, seats = shlex.split(arg)
+        self.system.theatre.withdraw_seats(show_id, seats.split(","), "broken")
+        self.system.run_until_quiet()
+        print(f"show {show_id}: {seats} withdrawn")
+
+    def do_whats_on(self, arg: str) -> None:
+        """whats-on [CITY]   the catalogue: shows on sale, with their free seats"""
+        catalogue = InMemoryQueries(self.system.views, refresh=self.system.project_all)
+        for show in catalogue.shows(city=arg.strip() or None, include_cancelled=True):
+            counts = show["seat_counts"]
+            print(f"{show['show_id']}: {show['film']['title']} at {show['theatre']['name']},"
+                  f" {show['local_start']} {show['status']}, {counts['available']} of"
+                  f" {counts['total']} seats free")
 
     def do_book(self, arg: str) -> None:
         """book CUSTOMER SHOW SEAT,SEAT PAYMENT_METHOD [IDEMPOTENCY_KEY]"""
@@ -111,11 +172,17 @@ class Shell(cmd.Cmd):
         self._print(arg.strip(), self.bookings[arg.strip()], timeline=True)
 
     def do_seats(self, arg: str) -> None:
-        """seats SHOW   the show's seat map from the view"""
-        doc = self.system.views.get("seat_maps", arg.strip())
+        """seats SHOW   the show's seats from the views (the catalogue's, for a scheduled show)"""
+        marks = {"AVAILABLE": ".", "RESERVED": "r", "BOOKED": "X", "WITHDRAWN": "-",
+                 "NOT_ON_SALE": "#"}
+        show = InMemoryQueries(self.system.views, refresh=self.system.project_all).show(arg.strip())
+        if show is not None:
+            print(" ".join(f"{s['seat_id']}:{marks[s['state']]}" for s in show["seats"]))
+            print("counts:", show["seat_counts"])
+            return
+        doc = self.system.views.get("seat_maps", arg.strip())  # opened by an operator's PUT
         if doc is None:
             raise ShowNotFound(arg.strip())
-        marks = {"AVAILABLE": ".", "RESERVED": "r", "BOOKED": "X"}
         print(" ".join(f"{s}:{marks[v['state']]}" for s, v in doc["seats"].items()))
         print("counts:", doc["counts"])
 
@@ -142,13 +209,14 @@ class Shell(cmd.Cmd):
                 print(f"    {t['at']:%H:%M:%S} {t['event']}")
 
     def default(self, line: str) -> None:
-        # Commands are typed with dashes (open-show); methods use underscores.
-        name, _, rest = line.partition(" ")
-        method = getattr(self, "do_" + name.replace("-", "_"), None)
-        if method is None:
-            print(f"unknown command: {name} (try help)")
-        else:
-            method(rest)
+        print(f"unknown command: {line.partition(' ')[0].replace('_', '-')} (try help)")
+
+
+def _seat_range(text: str) -> tuple[str, int, int]:
+    """"A1-A10" -> ("A", 1, 10)."""
+    first, last = text.split("-")
+    row = first.rstrip("0123456789")
+    return row, int(first[len(row):]), int(last[len(row):])
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,33 @@
+"""`scripts/run --embedded demo`: the scripted tour runs every path, the theatre's too."""
+
+from __future__ import annotations
+
+import pytest
+
+from embedded.cli import main
+
+
+def test_the_demo_tours_every_path(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    outcomes = {line.split(":")[0]: line for line in out.splitlines()[-6:]}
+    assert "CANCELLED (seat_withdrawn)" in outcomes["ann-1"] and "refunded 24.00" in outcomes["ann-1"]
+    assert "CANCELLED (seats_unavailable)" in outcomes["bob-3"]
+    assert "CONFIRMED" in outcomes["cat-4"]
+    assert "CANCELLED (hold_expired)" in outcomes["dan-5"]
+    assert "CANCELLED (cancelled_by_customer)" in outcomes["eve-6"]
+    assert "CANCELLED (show_cancelled)" in outcomes["fay-7"] and "refunded 20.00" in outcomes["fay-7"]
+    assert "refused at once" in out and "A1:-" in out  # a taken seat; a withdrawn one
+    assert "show-2: Arrival at Odeon" in out and "CANCELLED, 10 of 10 seats free" in out
+
+
+def test_the_shell_says_what_it_cannot_do(capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO(
+        "frobnicate\nschedule s odeon one Dune +1 19:30 900\ntheatre odeon Odeon London Mars/Base\n"))
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "unknown command: frobnicate" in out
+    assert "not found" in out  # no such theatre yet
+    assert "refused" in out  # no such time zone
