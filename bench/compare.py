@@ -26,10 +26,12 @@ import sys
 import time
 from pathlib import Path
 
+from shared.services import NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".data" / "bench"
-CPU_GROUPS = ("booking", "inventory", "payment", "projections", "postgres", "kafka",
-              "ferretdb", "ferretdb-pg")
+# Every registered service (a version without one measures it as 0), then the rest.
+CPU_GROUPS = (*NAMES, "projections", "postgres", "kafka", "ferretdb", "ferretdb-pg")
 
 
 def checkout(ref: str) -> Path:

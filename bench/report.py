@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from bench.durability import FAST_NOTE as FSYNC_NOTE  # runs saved without a note
+from shared.services import NAMES
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -131,8 +132,8 @@ def steady_text(steps: list[dict], limits: dict, note: str = FSYNC_NOTE) -> str:
             f"{es / worst:.0f}" if es and worst else "-",
             _per({k: v.get("inbox") for k, v in s["backlog_max"].items()}),
         ])
-    cost_names = ["booking", "inventory", "payment", "projections", "postgres", "kafka",
-                  "ferretdb", "ferretdb-pg", "driver"]
+    cost_names = [*NAMES, "projections", "postgres", "kafka", "ferretdb", "ferretdb-pg",
+                  "driver"]
     cost_rows = [[s["offered_rate"], *(s["cpu"].get("ms_per_confirmed", {}).get(n, "-")
                                        for n in cost_names)] for s in steps]
     hop_names = list(steps[0].get("hops", {})) if steps else []
