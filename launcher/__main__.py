@@ -1,7 +1,7 @@
 """Run the whole distributed system on the local servers until Ctrl-C.
 
-    python -m launcher                # booking, inventory, payment (scripts/run does this)
-    python -m launcher --instances 2  # two instances of each of the three services
+    python -m launcher                # every registered service and the projector (scripts/run)
+    python -m launcher --instances 2  # two instances of each service
     python -m launcher --embedded     # the embedded runtime's shell instead
 
 Instance n of a service answers HTTP on its first instance's port + 10 x (n - 1):
