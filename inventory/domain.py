@@ -45,6 +45,7 @@ from eventsourcing.domain import Aggregate, event
 from shared import ids
 
 RESERVED, BOOKED, RELEASED, REJECTED = "RESERVED", "BOOKED", "RELEASED", "REJECTED"
+WITHDRAWN = "WITHDRAWN"  # a seat's state once the theatre took it off sale
 _IMMUTABLE = (str, int, float, bool, type(None), datetime, UUID)  # shared by copies as they are
 
 
@@ -174,7 +175,9 @@ class ShowInventory(Aggregate):
 
     def seat_state(self, seat_id: str) -> str:
         holder = self.holders.get(seat_id)
-        return "AVAILABLE" if holder is None else self.holds[holder]["status"]
+        if holder is None:
+            return WITHDRAWN if seat_id in self.withdrawn else "AVAILABLE"
+        return str(self.holds[holder]["status"])
 
     def price_of(self, seat_ids: list[str]) -> int:
         return sum(self.prices[self.seats[s]] for s in seat_ids)

@@ -26,6 +26,9 @@ def to_public(e: Any) -> c.PublicEvent | None:
             event_id=event_id, occurred_at=e.at, show_id=e.show_id, booking_id=e.booking_id,
             reason="unknown_show", seat_ids=[],
         )
+    if isinstance(e, ShowInventory.SeatsWithdrawn):
+        return c.SeatsOffSale(event_id=event_id, occurred_at=e.at, show_id=e.show_id,
+                              seat_ids=list(e.seat_ids))
     if not hasattr(e, "booking_id"):
         return None
     base = {

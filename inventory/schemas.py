@@ -7,6 +7,7 @@ from typing import Annotated
 import msgspec
 
 from inventory.domain import ShowInventory
+from shared.contracts import SEAT_STATES
 from shared.http.schemas import (
     Currency,
     MinorUnits,
@@ -29,7 +30,7 @@ class SeatView(ResponseBody, frozen=True, omit_defaults=True):
     seat_id: str
     category: str
     price: int  # minor units, in the show's currency
-    state: str  # AVAILABLE, RESERVED, BOOKED
+    state: str  # AVAILABLE, RESERVED, BOOKED, WITHDRAWN
     booking_id: str | None = None  # operators only
 
 
@@ -38,6 +39,7 @@ class SeatCounts(ResponseBody, frozen=True):
     available: int
     reserved: int
     booked: int
+    withdrawn: int
 
 
 class SeatMap(ResponseBody, frozen=True):
@@ -57,9 +59,7 @@ def seat_map(show: ShowInventory, reveal_holders: bool) -> SeatMap:
         for seat, category in show.seats.items()
     ]
     states = [s.state for s in seats]
-    counts = SeatCounts(
-        len(seats), states.count("AVAILABLE"), states.count("RESERVED"), states.count("BOOKED")
-    )
+    counts = SeatCounts(len(seats), *(states.count(s) for s in SEAT_STATES))
     return SeatMap(show.show_id, show.currency, counts, seats)
 
 
@@ -70,6 +70,6 @@ def seat_map_from_doc(doc: dict, reveal_holders: bool) -> SeatMap:
                  s["booking_id"] if reveal_holders else None)
         for seat, s in doc["seats"].items()
     ]
-    c = doc["counts"]
-    counts = SeatCounts(len(seats), c["AVAILABLE"], c["RESERVED"], c["BOOKED"])
+    c = doc["counts"]  # (documents folded before withdrawals existed lack WITHDRAWN)
+    counts = SeatCounts(len(seats), *(c.get(s, 0) for s in SEAT_STATES))
     return SeatMap(doc["_id"], doc["currency"], counts, seats)

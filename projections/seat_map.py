@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from shared import contracts as c
+from shared.contracts import SEAT_STATES
 
 SOURCES = ("inventory",)  # the streams it folds (rebuild.py relies on it)
 
 
 def key(event: c.PublicEvent) -> str | None:
-    if isinstance(event, (c.ShowInventoryOpened, c.SeatsReserved, c.SeatsReleased, c.SeatsBooked)):
+    if isinstance(event, (c.ShowInventoryOpened, c.SeatsReserved, c.SeatsReleased, c.SeatsBooked,
+                          c.SeatsOffSale)):
         return event.show_id
     return None
 
@@ -38,6 +40,8 @@ def apply(doc: dict[str, Any] | None, e: c.PublicEvent) -> dict[str, Any] | None
     elif isinstance(e, c.SeatsReleased):
         held = [s for s in e.seat_ids if doc["seats"][s]["booking_id"] == str(e.booking_id)]
         _set(doc, held, "AVAILABLE", None)
+    elif isinstance(e, c.SeatsOffSale):  # before the release of whoever held them
+        _set(doc, e.seat_ids, "WITHDRAWN", None)
     doc["counts"] = _counts(doc["seats"])
     return doc
 
@@ -48,7 +52,7 @@ def _set(doc: dict[str, Any], seat_ids: list[str], state: str, booking_id: str |
 
 
 def _counts(seats: dict[str, dict[str, Any]]) -> dict[str, int]:
-    counts = {"AVAILABLE": 0, "RESERVED": 0, "BOOKED": 0}
+    counts = dict.fromkeys(SEAT_STATES, 0)
     for seat in seats.values():
         counts[seat["state"]] += 1
     return counts

@@ -124,6 +124,17 @@ class SeatsBooked(BookingEvent, frozen=True, kw_only=True, tag="SeatsBooked.v1")
     seat_ids: list[str]
 
 
+# A seat's state on a seat map, as the events above make it.
+SEAT_STATES = ("AVAILABLE", "RESERVED", "BOOKED", "WITHDRAWN")
+
+
+class SeatsOffSale(ShowEvent, frozen=True, kw_only=True, tag="SeatsOffSale.v1"):
+    """Inventory took seats off sale (the theatre withdrew them): in inventory's own
+    order, before it releases the holds concerned, so its seat map stays one stream."""
+
+    seat_ids: list[str]
+
+
 # --- payment ---------------------------------------------------------------
 
 
@@ -245,6 +256,7 @@ AnyPublicEvent = (
     | SeatsRejected
     | SeatsReleased
     | SeatsBooked
+    | SeatsOffSale
     | PaymentSucceeded
     | PaymentFailed
     | PaymentRefunded

@@ -22,7 +22,7 @@ def test_happy_path_reaches_confirmed(api):
     assert done["requested_at"].endswith("Z") and done["reserved_until"].endswith("Z")
 
     seats = api.inventory.get("/shows/show-1/seats", headers=ALICE).json()
-    assert seats["counts"] == {"total": 3, "available": 1, "reserved": 0, "booked": 2}
+    assert seats["counts"] == {"total": 3, "available": 1, "reserved": 0, "booked": 2, "withdrawn": 0}
     payment = api.payment.get(f"/bookings/{booking['booking_id']}/payment", headers=OPERATOR)
     assert payment.json()["status"] == "CAPTURED"
     assert payment.json()["attempts"] == [{"number": 1, "succeeded": True, "reason": ""}]

@@ -60,7 +60,7 @@ def test_seats_show_states_but_not_holders_to_customers(api):
     api.book(seats=["A1"], method="pm_card_chargeDeclined")
     api.settle()
     seats = api.inventory.get("/shows/show-1/seats", headers=ALICE).json()
-    assert seats["counts"] == {"total": 3, "available": 2, "reserved": 1, "booked": 0}
+    assert seats["counts"] == {"total": 3, "available": 2, "reserved": 1, "booked": 0, "withdrawn": 0}
     a1 = seats["seats"][0]
     assert a1 == {"seat_id": "A1", "category": "standard", "price": 1200, "state": "RESERVED"}
     operator_view = api.inventory.get("/shows/show-1/seats", headers=OPERATOR).json()

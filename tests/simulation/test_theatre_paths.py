@@ -65,3 +65,16 @@ def test_a_withdrawn_seat_cancels_its_booking_and_a_cancelled_show_the_rest(syst
     system.run_until_quiet()
     assert {b.status for b in inv.bookings(system)} == {BookingStatus.CANCELLED}
     at_rest_ok(system)
+
+
+def test_a_withdrawn_seat_shows_as_withdrawn_on_the_seat_map_and_its_partner_goes_back(system):
+    assert book(system, "ann", ["A1", "A2"]) is BookingStatus.CONFIRMED
+    system.theatre.withdraw_seats("s1", ["A2"], "broken")
+    system.run_until_quiet()
+    system.project_all()
+    seat_map = system.views.get("seat_maps", "s1")
+    assert {s: v["state"] for s, v in seat_map["seats"].items()} == {
+        "A1": "AVAILABLE", "A2": "WITHDRAWN", "A3": "AVAILABLE"}
+    assert seat_map["counts"] == {"AVAILABLE": 2, "RESERVED": 0, "BOOKED": 0, "WITHDRAWN": 1}
+    assert system.inventory.get_show("s1").seat_state("A2") == "WITHDRAWN"  # the store agrees
+    at_rest_ok(system)
