@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from shared import ids
+from shared.aggregate import Aggregate
 
 
 class BookingStatus(StrEnum):
@@ -54,18 +54,6 @@ class BookingRuleViolation(Exception):
 
 class Booking(Aggregate):
     TOPIC = "cinema.booking:Booking"
-
-    # Defined when the class is created, by the @event decorators below; their fields are
-    # the decorated methods' parameters, which a type checker cannot see.
-    if TYPE_CHECKING:
-        Requested: ClassVar[type[Any]]
-        PaymentRetryRequested: ClassVar[type[Any]]
-        SeatsReserved: ClassVar[type[Any]]
-        Confirmed: ClassVar[type[Any]]
-        PaymentFailed: ClassVar[type[Any]]
-        Paid: ClassVar[type[Any]]
-        Refunded: ClassVar[type[Any]]
-        Cancelled: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.booking:Booking.Created"

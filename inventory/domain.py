@@ -37,12 +37,13 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from shared import ids
+from shared.aggregate import Aggregate
 
 RESERVED, BOOKED, RELEASED, REJECTED = "RESERVED", "BOOKED", "RELEASED", "REJECTED"
 WITHDRAWN = "WITHDRAWN"  # a seat's state once the theatre took it off sale
@@ -82,17 +83,6 @@ class ShowInventory(Aggregate):
     # 2: ended holds moved from ``holds`` to ``ended``; ``unknown_adopted``. 3: ``cancelled``
     # and ``withdrawn`` (older snapshots are upcast below).
     class_version = 3
-
-    # Defined when the class is created, by the @event decorators below; their fields are
-    # the decorated methods' parameters, which a type checker cannot see.
-    if TYPE_CHECKING:
-        Opened: ClassVar[type[Any]]
-        SeatsRejected: ClassVar[type[Any]]
-        SeatsReserved: ClassVar[type[Any]]
-        SeatsBooked: ClassVar[type[Any]]
-        Cancelled: ClassVar[type[Any]]
-        SeatsWithdrawn: ClassVar[type[Any]]
-        SeatsReleased: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.inventory:ShowInventory.Created"
@@ -369,12 +359,6 @@ class UnknownShowRequests(Aggregate):
 
     TOPIC = "cinema.inventory:UnknownShowRequests"
 
-    # Defined by the @event decorators below (as ShowInventory's).
-    if TYPE_CHECKING:
-        Started: ClassVar[type[Any]]
-        Rejected: ClassVar[type[Any]]
-        Closed: ClassVar[type[Any]]
-
     class Created(Aggregate.Created):
         TOPIC = "cinema.inventory:UnknownShowRequests.Created"
 
@@ -409,10 +393,6 @@ class UnknownShowRequest(Aggregate):
     still stand: inventory/unknown_shows.py)."""
 
     TOPIC = "cinema.inventory:UnknownShowRequest"
-
-    # Defined by the @event decorators below (as ShowInventory's).
-    if TYPE_CHECKING:
-        Rejected: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.inventory:UnknownShowRequest.Created"

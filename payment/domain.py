@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from shared import ids
+from shared.aggregate import Aggregate
 
 
 @dataclass(frozen=True)
@@ -33,17 +33,6 @@ class DueAttempt:
 
 class Payment(Aggregate):
     TOPIC = "cinema.payment:Payment"
-
-    # Defined when the class is created, by the @event decorators below; their fields are
-    # the decorated methods' parameters, which a type checker cannot see.
-    if TYPE_CHECKING:
-        Opened: ClassVar[type[Any]]
-        AttemptRequested: ClassVar[type[Any]]
-        AmountDue: ClassVar[type[Any]]
-        Closed: ClassVar[type[Any]]
-        AttemptSucceeded: ClassVar[type[Any]]
-        AttemptFailed: ClassVar[type[Any]]
-        Refunded: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.payment:Payment.Created"

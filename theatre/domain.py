@@ -31,13 +31,14 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from shared import ids
+from shared.aggregate import Aggregate
 
 # Theatre, screen and show ids are chosen by the operator: short, readable, in URLs.
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -137,8 +138,6 @@ def show_time(show_id: str, local: str, zone: str) -> ShowTime:
 
 class Theatre(Aggregate):
     TOPIC = "cinema.theatre:Theatre"
-    if TYPE_CHECKING:  # the event classes @event defines
-        Registered: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.theatre:Theatre.Created"
@@ -238,9 +237,6 @@ def _row_seats(row: str, given: Iterable[Mapping[str, Any]]) -> list[dict[str, A
 
 class Screen(Aggregate):
     TOPIC = "cinema.theatre:Screen"
-    if TYPE_CHECKING:  # the event classes @event defines
-        LaidOut: ClassVar[type[Any]]
-        LayoutChanged: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.theatre:Screen.Created"
@@ -336,11 +332,6 @@ class ShowPlan:
 
 class Show(Aggregate):
     TOPIC = "cinema.theatre:Show"
-    if TYPE_CHECKING:  # the event classes @event defines
-        Scheduled: ClassVar[type[Any]]
-        Rescheduled: ClassVar[type[Any]]
-        Cancelled: ClassVar[type[Any]]
-        SeatsWithdrawn: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.theatre:Show.Created"
@@ -460,11 +451,6 @@ class ScreenSchedule(Aggregate):
     scheduled or moved after it."""
 
     TOPIC = "cinema.theatre:ScreenSchedule"
-    if TYPE_CHECKING:  # the event classes @event defines
-        Started: ClassVar[type[Any]]
-        SlotTaken: ClassVar[type[Any]]
-        SlotMoved: ClassVar[type[Any]]
-        SlotFreed: ClassVar[type[Any]]
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.theatre:ScreenSchedule.Created"
