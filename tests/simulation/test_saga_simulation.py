@@ -145,6 +145,22 @@ class SagaSimulation(RuleBasedStateMachine):
     def theatre_cancels_the_show(self) -> None:
         self.system.theatre.cancel_show("show-b", "print damaged")  # again: no effect
 
+    @rule(customer=st.sampled_from(CUSTOMERS), seat=st.sampled_from(SHOWS["show-b"]),
+          order=st.permutations(SERVICES))
+    def theatre_cancels_after_a_sale(self, customer, seat, order) -> None:
+        """A paid booking on show-b, then the cancellation, each reaching some services
+        before the others move: the path that must cancel a confirmed booking and refund it."""
+        try:
+            booking, created, _ = self.system.booking.request_booking(
+                customer, f"sale-{seat}", "show-b", [seat], "pm_card_visa")
+        except (IdempotencyConflict, SeatsTaken):
+            return
+        if created:
+            self.booking_ids.append(booking.id)
+        self.everyone_catches_up(order)
+        self.everyone_catches_up(order)
+        self.theatre_cancels_the_show()
+
     # --- time ------------------------------------------------------------------
 
     @rule(minutes=st.sampled_from([1, 3, 9, 10, 11]))  # around the 10-minute deadline
