@@ -25,11 +25,11 @@ from eventsourcing.application import (
 )
 from eventsourcing.persistence import InterfaceError, OperationalError
 
-from shared.recorder import StoreDiverged
-
 # Errors after which the store may not hold what this process believes it wrote (or
 # holds what it believes failed): a lost connection leaves a commit's outcome unknown.
-STORE_IN_DOUBT = (StoreDiverged, OperationalError, InterfaceError)
+# (A store that went back, StoreDiverged, is reported by the recorder itself, through
+# ``on_diverged``, whichever caller gets it.)
+STORE_IN_DOUBT = (OperationalError, InterfaceError)
 
 
 class CachedAggregates(Application):
