@@ -53,6 +53,10 @@ class BookingRequested(BookingEvent, frozen=True, kw_only=True, tag="BookingRequ
     customer_id: str
     seat_ids: list[str]
     payment_method: str
+    # The total the customer was quoted (shared/quotes.py): inventory refuses a hold
+    # priced otherwise (``price_changed``). None: no quote, the price of the hold stands.
+    # Added after v1 shipped, readers first: inventory before a booking that sends it.
+    quoted_amount: int | None = None
 
 
 class PaymentRetryRequested(
@@ -95,6 +99,11 @@ class SeatsReserved(BookingEvent, frozen=True, kw_only=True, tag="SeatsReserved.
     amount: int  # minor units, computed by inventory, never by the client
     currency: str
     reserved_until: datetime
+    # The show's price version the amount comes from (0: the theatre's list prices), and
+    # the demand uplift applied per category (shared/price_list.py). Added after v1
+    # shipped, readers first, like the reasons below.
+    price_version: int = 0
+    uplifts: dict[str, int] = {}
 
 
 SeatsRejectReason = Literal[
@@ -105,6 +114,7 @@ SeatsRejectReason = Literal[
     "customer_hold_limit",  # the customer already holds HoldLimits.max_held_per_customer seats
     "show_cancelled",  # the show was cancelled: nothing of it is sold any more
     "seat_withdrawn",  # a requested seat was withdrawn from sale (broken)
+    "price_changed",  # the hold would cost other than the customer's quote
 ]
 
 
@@ -133,6 +143,16 @@ class SeatsOffSale(ShowEvent, frozen=True, kw_only=True, tag="SeatsOffSale.v1"):
     order, before it releases the holds concerned, so its seat map stays one stream."""
 
     seat_ids: list[str]
+
+
+class ShowDemandChanged(ShowEvent, frozen=True, kw_only=True, tag="ShowDemandChanged.v1"):
+    """The demand uplift inventory applies at a hold changed for some category (its
+    booked share crossed a step of the show's demand rule): pricing quotes with it."""
+
+    price_version: int
+    uplifts: dict[str, int]  # category -> percent added at a hold now (0: none)
+    booked: dict[str, int]  # category -> seats booked
+    capacity: dict[str, int]  # category -> seats on sale
 
 
 # --- payment ---------------------------------------------------------------
@@ -246,6 +266,37 @@ class SeatsWithdrawn(ShowEvent, frozen=True, kw_only=True, tag="SeatsWithdrawn.v
     reason: str
 
 
+# --- pricing ---------------------------------------------------------------
+
+
+class DemandRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A show's demand pricing, applied by inventory at each hold from the show's own
+    counts (shared/price_list.py): once ``threshold_percent`` of a category's seats on
+    sale are booked, its price rises by ``uplift_percent``, and by as much again for
+    every further ``every_percent`` booked (0: one step only), to ``max_uplift_percent``."""
+
+    threshold_percent: int
+    uplift_percent: int
+    every_percent: int = 0
+    max_uplift_percent: int
+
+
+class ShowPriced(ShowEvent, frozen=True, kw_only=True, tag="ShowPriced.v1"):
+    """A show's prices: when it is scheduled, and again whenever a rule change reaches it
+    (a new ``price_version``). Inventory prices every hold from the latest version it
+    has, and the hold keeps the version it used."""
+
+    theatre_id: str
+    price_version: int  # 1, 2, ... per show
+    rules_version: int  # the chain's price rules it was computed from (0: the theatre's)
+    prices: dict[str, int]  # category -> minor units, before any demand uplift
+    currency: str
+    rounding: int = 1  # the currency's step in minor units: an uplifted price rounds to it
+    caps: dict[str, int] = {}  # category -> the most one seat may cost, uplift included
+    demand: DemandRule | None = None
+    explanation: dict[str, list[str]] = {}  # category -> the steps that made its price
+
+
 AnyPublicEvent = (
     BookingRequested
     | PaymentRetryRequested
@@ -257,6 +308,7 @@ AnyPublicEvent = (
     | SeatsReleased
     | SeatsBooked
     | SeatsOffSale
+    | ShowDemandChanged
     | PaymentSucceeded
     | PaymentFailed
     | PaymentRefunded
@@ -266,6 +318,7 @@ AnyPublicEvent = (
     | ShowRescheduled
     | ShowCancelled
     | SeatsWithdrawn
+    | ShowPriced
 )
 
 # Each service publishes to its own topic; the others subscribe to it.
