@@ -6,6 +6,7 @@ COPY booking booking
 COPY inventory inventory
 COPY payment payment
 COPY theatre theatre
+COPY pricing pricing
 COPY projections projections
 COPY shared shared
 COPY embedded embedded

@@ -78,10 +78,10 @@ class InventoryService(ServiceApplication):
                 existing = self.find(ids.show_inventory_id(show_id))
                 if existing is not None:
                     break
-                requests, rejected = self.unknown_shows.hand_over(show_id)
+                requests, rejected, priced = self.unknown_shows.hand_over(show_id)
                 show = ShowInventory(
                     show_id=show_id, seats=seats, prices=prices, currency=currency,
-                    rejected_as_unknown=rejected,
+                    rejected_as_unknown=rejected, priced=priced,
                 )
                 try:
                     self.save_all(show, requests)
@@ -187,7 +187,8 @@ class InventoryService(ServiceApplication):
         if self.unknown_shows.rejected_before_opening(show, message):
             return
         show.request_hold(
-            message.booking_id, message.seat_ids, now, self.limits, message.customer_id
+            message.booking_id, message.seat_ids, now, self.limits, message.customer_id,
+            message.quoted_amount,
         )
         processing.collect_events(show)
 
@@ -207,10 +208,28 @@ class InventoryService(ServiceApplication):
         except InventoryRuleViolation as e:
             log.error("show %s not opened: %s", message.show_id, e)  # theatre validates first
             return
-        requests, rejected = self.unknown_shows.hand_over(message.show_id)
+        requests, rejected, priced = self.unknown_shows.hand_over(message.show_id)
         show = ShowInventory(show_id=message.show_id, seats=layout[0], prices=layout[1],
-                             currency=layout[2], rejected_as_unknown=rejected)
+                             currency=layout[2], rejected_as_unknown=rejected, priced=priced)
         processing.collect_events(show, requests)
+
+    @policy.register
+    def on_show_priced(self, message: c.ShowPriced, processing: ProcessingEvent) -> None:
+        """Pricing published a version of the show's prices: later holds are priced from
+        it. Prices that come before the show opens are kept for its opening."""
+        now = self.clock.now()
+        show = self.aggregate_of(message)
+        if show is None:
+            show = self.unknown_shows.keep_prices(message, processing, now)
+            if show is None:
+                return
+        try:
+            show.reprice(message.price_version, message.prices, message.currency,
+                         message.rounding, message.caps, message.demand, now)
+        except InventoryRuleViolation as e:
+            log.error("show %s not repriced: %s", message.show_id, e)  # pricing validates first
+            return
+        processing.collect_events(show)
 
     @policy.register
     def on_show_cancelled(self, message: c.ShowCancelled, processing: ProcessingEvent) -> None:

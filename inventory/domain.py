@@ -42,8 +42,9 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from shared import ids
+from shared import ids, price_list
 from shared.aggregate import Aggregate
+from shared.contracts import DemandRule
 
 RESERVED, BOOKED, RELEASED, REJECTED = "RESERVED", "BOOKED", "RELEASED", "REJECTED"
 WITHDRAWN = "WITHDRAWN"  # a seat's state once the theatre took it off sale
@@ -81,8 +82,8 @@ def seats_rejection(
 class ShowInventory(Aggregate):
     TOPIC = "cinema.inventory:ShowInventory"
     # 2: ended holds moved from ``holds`` to ``ended``; ``unknown_adopted``. 3: ``cancelled``
-    # and ``withdrawn`` (older snapshots are upcast below).
-    class_version = 3
+    # and ``withdrawn``. 4: prices from pricing (older snapshots are upcast below).
+    class_version = 4
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.inventory:ShowInventory.Created"
@@ -99,11 +100,21 @@ class ShowInventory(Aggregate):
         prices: dict[str, int],
         currency: str,
         rejected_as_unknown: list[str] | None = None,
+        priced: dict[str, Any] | None = None,
     ) -> None:
         self.show_id = show_id
         self.seats = dict(seats)  # seat id -> price category
         self.prices = dict(prices)  # category -> minor units
         self.currency = currency
+        # Prices from pricing's ShowPriced (version 0: the list prices the show opened
+        # with). ``priced``: a version that arrived before the show opened.
+        self.price_version = 0
+        self.rounding = 1
+        self.caps: dict[str, int] = {}
+        self.demand: dict[str, int] | None = None  # a DemandRule's fields
+        self.uplifts: dict[str, int] = {}  # category -> demand uplift (percent) now
+        if priced is not None:
+            self._apply_prices(**priced)
         self.holders: dict[str, str] = {}  # seat id -> booking id (RESERVED or BOOKED)
         # Live holds only: booking id -> {status, seat_ids, reserved_until}.
         self.holds: dict[str, dict] = {}
@@ -134,6 +145,11 @@ class ShowInventory(Aggregate):
         state["cancelled"] = False
         state["withdrawn"] = []
 
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        """Snapshots taken before prices came from pricing."""
+        state.update(price_version=0, rounding=1, caps={}, demand=None, uplifts={})
+
     def __deepcopy__(self, memo: dict) -> ShowInventory:
         """What the aggregate cache hands out per message: a copy that shares nothing
         mutable with the cached one. Known attributes are copied by their known shape
@@ -142,7 +158,7 @@ class ShowInventory(Aggregate):
         clone = object.__new__(type(self))
         memo[id(self)] = clone
         for name, value in vars(self).items():
-            if name in ("seats", "prices", "holders", "ended"):
+            if name in ("seats", "prices", "holders", "ended", "caps", "uplifts"):
                 value = dict(value)
             elif name == "holds":
                 value = {b: {**h, "seat_ids": list(h["seat_ids"])} for b, h in value.items()}
@@ -170,7 +186,19 @@ class ShowInventory(Aggregate):
         return str(self.holds[holder]["status"])
 
     def price_of(self, seat_ids: list[str]) -> int:
-        return sum(self.prices[self.seats[s]] for s in seat_ids)
+        """What these seats cost now: the latest price version, with the demand uplift."""
+        return price_list.amount(seat_ids, self.seats, self.prices, self.uplifts,
+                                 self.rounding, self.caps)
+
+    def demand_counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Per category: seats booked, and seats on sale (withdrawn ones are not)."""
+        withdrawn = set(self.withdrawn)
+        capacity = price_list.category_counts(
+            self.seats, (s for s in self.seats if s not in withdrawn))
+        booked = price_list.category_counts(
+            self.seats, (s for h in self.holds.values() if h["status"] == BOOKED
+                         for s in h["seat_ids"]))
+        return booked, capacity
 
     def hold_of(self, booking_id: UUID) -> dict | None:
         """The live hold ({status, seat_ids, reserved_until}), an ended one by its outcome
@@ -205,9 +233,10 @@ class ShowInventory(Aggregate):
 
     def request_hold(
         self, booking_id: UUID, seat_ids: list[str], now: datetime, limits: HoldLimits,
-        customer_id: str = "",
+        customer_id: str = "", quoted_amount: int | None = None,
     ) -> None:
-        """Hold all these seats for the booking, or none. Repeating it changes nothing."""
+        """Hold all these seats for the booking, or none, at the price they cost now; not
+        at all if the customer was quoted another total. Repeating it changes nothing."""
         if self.decided(booking_id):
             return
         reason = seats_rejection(seat_ids, self.seats, limits)
@@ -222,6 +251,9 @@ class ShowInventory(Aggregate):
         if (reason is None and customer_id
                 and self.reserved_by(customer_id) + len(seat_ids) > limits.max_held_per_customer):
             reason = "customer_hold_limit"
+        amount = self.price_of(seat_ids) if reason is None else 0
+        if reason is None and quoted_amount is not None and quoted_amount != amount:
+            reason = "price_changed"
         if reason is not None:
             self._reject(
                 show_id=self.show_id, booking_id=str(booking_id), reason=reason,
@@ -232,11 +264,13 @@ class ShowInventory(Aggregate):
             show_id=self.show_id,
             booking_id=str(booking_id),
             seat_ids=list(seat_ids),
-            amount=self.price_of(seat_ids),
+            amount=amount,
             currency=self.currency,
             reserved_until=now + limits.hold_for,
             at=now,
             customer_id=customer_id,
+            price_version=self.price_version,
+            uplifts={c: u for c, u in self.uplifts.items() if u},
         )
 
     # Event names as in the public contract; the topics stay as first stored.
@@ -257,6 +291,8 @@ class ShowInventory(Aggregate):
         reserved_until: datetime,
         at: datetime,
         customer_id: str = "",  # absent from holds recorded before the per-customer limit
+        price_version: int = 0,  # absent from holds recorded before pricing
+        uplifts: dict[str, int] | None = None,
     ) -> None:
         for seat in seat_ids:
             assert seat not in self.holders, f"seat {seat} reserved twice"  # invariant 1
@@ -266,6 +302,8 @@ class ShowInventory(Aggregate):
             "seat_ids": list(seat_ids),
             "reserved_until": reserved_until,
             "customer_id": customer_id,
+            "price_version": price_version,
+            "amount": amount,
         }
 
     def payment_succeeded(self, booking_id: UUID, now: datetime) -> None:
@@ -280,6 +318,7 @@ class ShowInventory(Aggregate):
                 show_id=self.show_id, booking_id=str(booking_id),
                 seat_ids=list(hold["seat_ids"]), at=now,
             )
+            self._note_demand(now)
 
     @event("SeatsBooked", topic="cinema.inventory:ShowInventory.SeatsBooked")
     def _book(self, show_id: str, booking_id: str, seat_ids: list[str], at: datetime) -> None:
@@ -315,10 +354,75 @@ class ShowInventory(Aggregate):
         self._record_withdrawal(show_id=self.show_id, seat_ids=new, at=now)
         for booking_id in dict.fromkeys(self.holders[s] for s in new if s in self.holders):
             self._release(booking_id, "seat_withdrawn", now)
+        self._note_demand(now)  # fewer seats on sale
 
     @event("SeatsWithdrawn", topic="cinema.inventory:ShowInventory.SeatsWithdrawn")
     def _record_withdrawal(self, show_id: str, seat_ids: list[str], at: datetime) -> None:
         self.withdrawn.extend(seat_ids)
+
+    # --- prices ------------------------------------------------------------------
+
+    def reprice(self, price_version: int, prices: dict[str, int], currency: str,
+                rounding: int, caps: dict[str, int], demand: DemandRule | None,
+                now: datetime) -> bool:
+        """Pricing published a new version of the show's prices: later holds are priced
+        from it; holds already made keep theirs. An older or repeated version changes
+        nothing (versions of one show arrive in order, but may be delivered again)."""
+        if price_version <= self.price_version:
+            return False
+        missing = sorted({c for c in self.seats.values() if c not in prices})
+        if missing:
+            raise InventoryRuleViolation(
+                f"price version {price_version} has no price for categories {missing}")
+        self._record_prices(show_id=self.show_id, at=now, **self.priced_fields(
+            price_version, prices, currency, rounding, caps, demand))
+        self._note_demand(now, for_new_version=True)
+        return True
+
+    @staticmethod
+    def priced_fields(price_version: int, prices: dict[str, int], currency: str,
+                      rounding: int, caps: dict[str, int],
+                      demand: DemandRule | None) -> dict[str, Any]:
+        """A price version as stored in inventory's events (``Repriced``, ``Opened``)."""
+        return {"price_version": price_version, "prices": dict(prices), "currency": currency,
+                "rounding": rounding, "caps": dict(caps),
+                "demand": None if demand is None else {
+                    f: getattr(demand, f) for f in DemandRule.__struct_fields__}}
+
+    @event("Repriced", topic="cinema.inventory:ShowInventory.Repriced")
+    def _record_prices(self, show_id: str, at: datetime, price_version: int,
+                       prices: dict[str, int], currency: str, rounding: int,
+                       caps: dict[str, int], demand: dict | None) -> None:
+        self._apply_prices(price_version, prices, currency, rounding, caps, demand)
+
+    def _apply_prices(self, price_version: int, prices: dict[str, int], currency: str,
+                      rounding: int, caps: dict[str, int], demand: dict | None) -> None:
+        self.price_version, self.prices, self.currency = price_version, dict(prices), currency
+        self.rounding, self.caps, self.demand = rounding, dict(caps), demand
+
+    def demand_uplifts(self) -> dict[str, int]:
+        """The uplift per category that the show's counts give under its demand rule."""
+        rule = None if self.demand is None else DemandRule(**self.demand)
+        booked, capacity = self.demand_counts()
+        return price_list.uplifts(rule, booked, capacity)
+
+    def _note_demand(self, now: datetime, for_new_version: bool = False) -> None:
+        """Record a change of the demand uplifts (after seats are booked or released):
+        the next hold is priced with them, and pricing quotes with them. A new price
+        version with a demand rule is always told its uplifts (pricing keeps them per
+        version)."""
+        if self.demand is None and not any(self.uplifts.values()):
+            return
+        uplifts = self.demand_uplifts()
+        if for_new_version or uplifts != {c: self.uplifts.get(c, 0) for c in uplifts}:
+            booked, capacity = self.demand_counts()
+            self._record_demand(show_id=self.show_id, price_version=self.price_version,
+                                uplifts=uplifts, booked=booked, capacity=capacity, at=now)
+
+    @event("DemandChanged", topic="cinema.inventory:ShowInventory.DemandChanged")
+    def _record_demand(self, show_id: str, price_version: int, uplifts: dict[str, int],
+                       booked: dict[str, int], capacity: dict[str, int], at: datetime) -> None:
+        self.uplifts = dict(uplifts)
 
     def release_expired(self, now: datetime) -> list[str]:
         due = self.due_holds(now)
@@ -327,10 +431,13 @@ class ShowInventory(Aggregate):
         return due
 
     def _release(self, booking_id: str, reason: str, at: datetime) -> None:
-        seat_ids = list(self.holds[booking_id]["seat_ids"])
+        hold = self.holds[booking_id]
+        seat_ids = list(hold["seat_ids"])
         self._record_release(
             show_id=self.show_id, booking_id=booking_id, seat_ids=seat_ids, reason=reason, at=at
         )
+        if hold["status"] == BOOKED:  # fewer seats sold: the uplift may fall back
+            self._note_demand(at)
 
     @event("SeatsReleased", topic="cinema.inventory:ShowInventory.SeatsReleased")
     def _record_release(
@@ -358,9 +465,14 @@ class UnknownShowRequests(Aggregate):
     So once the show is open, every such rejection is in the show's own state."""
 
     TOPIC = "cinema.inventory:UnknownShowRequests"
+    class_version = 2  # 2: ``priced`` (older snapshots are upcast below)
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.inventory:UnknownShowRequests.Created"
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["priced"] = None
 
     @staticmethod
     def create_id(show_id: str) -> UUID:
@@ -371,6 +483,20 @@ class UnknownShowRequests(Aggregate):
         self.show_id = show_id
         self.booking_ids: list[str] = []
         self.closed = False
+        # The latest prices pricing published before the show opened (``priced_fields``):
+        # the show opens with them.
+        self.priced: dict[str, Any] | None = None
+
+    def keep_prices(self, priced: dict[str, Any], at: datetime) -> None:
+        """Prices for this show arrived before it opened: kept for the opening (the
+        latest version only)."""
+        assert not self.closed, f"show {self.show_id} is open"
+        if self.priced is None or priced["price_version"] > self.priced["price_version"]:
+            self._keep_prices(show_id=self.show_id, priced=priced, at=at)
+
+    @event("PricesKept", topic="cinema.inventory:UnknownShowRequests.PricesKept")
+    def _keep_prices(self, show_id: str, priced: dict[str, Any], at: datetime) -> None:
+        self.priced = dict(priced)
 
     def reject(self, booking_id: UUID, at: datetime) -> None:
         """Reject a request for this unknown show, once per booking."""

@@ -29,6 +29,12 @@ def to_public(e: Any) -> c.PublicEvent | None:
     if isinstance(e, ShowInventory.SeatsWithdrawn):
         return c.SeatsOffSale(event_id=event_id, occurred_at=e.at, show_id=e.show_id,
                               seat_ids=list(e.seat_ids))
+    if isinstance(e, ShowInventory.DemandChanged):
+        return c.ShowDemandChanged(
+            event_id=event_id, occurred_at=e.at, show_id=e.show_id,
+            price_version=e.price_version, uplifts=dict(e.uplifts), booked=dict(e.booked),
+            capacity=dict(e.capacity),
+        )
     if not hasattr(e, "booking_id"):
         return None
     base = {
@@ -38,7 +44,8 @@ def to_public(e: Any) -> c.PublicEvent | None:
     if isinstance(e, ShowInventory.SeatsReserved):
         return c.SeatsReserved(
             **base, seat_ids=list(e.seat_ids), amount=e.amount, currency=e.currency,
-            reserved_until=e.reserved_until,
+            reserved_until=e.reserved_until, price_version=getattr(e, "price_version", 0),
+            uplifts=dict(getattr(e, "uplifts", None) or {}),
         )
     if isinstance(e, ShowInventory.SeatsRejected):
         return c.SeatsRejected(**base, reason=e.reason, seat_ids=list(e.seat_ids))

@@ -25,7 +25,7 @@ are all that reads them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
@@ -36,6 +36,12 @@ from shared import ids
 
 if TYPE_CHECKING:
     from inventory.application import InventoryService
+
+
+class HandOver(NamedTuple):
+    requests: UnknownShowRequests  # closed, to be saved with the show
+    rejected: list[str]  # bookings rejected as unknown, for the show to take over
+    priced: dict[str, Any] | None  # prices that arrived before the show (priced_fields)
 
 
 class UnknownShows:
@@ -65,9 +71,10 @@ class UnknownShows:
         assert show is not None, f"show {message.show_id}: requests closed, show missing"
         return show
 
-    def hand_over(self, show_id: str) -> tuple[UnknownShowRequests, list[str]]:
-        """For opening a show: its record of requests, closed, and every booking rejected
-        as unknown so far, for the show to take over. Both are saved in one write."""
+    def hand_over(self, show_id: str) -> HandOver:
+        """For opening a show: its record of requests, closed, every booking rejected as
+        unknown so far, and the prices that arrived before it, for the show to take over.
+        The record and the show are saved in one write."""
         requests = self.service.find(UnknownShowRequests.create_id(show_id))
         rejected = set(self._old_rejections(show_id))
         if requests is None:
@@ -75,7 +82,23 @@ class UnknownShows:
         else:
             rejected.update(requests.booking_ids)
         requests.close()
-        return requests, sorted(rejected)
+        return HandOver(requests, sorted(rejected), requests.priced)
+
+    def keep_prices(self, message: c.ShowPriced, processing: ProcessingEvent,
+                    now: datetime) -> ShowInventory | None:
+        """Keep prices for a show that was not found open, for its opening. If the show
+        has opened since it was looked for, the show, to take them."""
+        requests = self.service.find(UnknownShowRequests.create_id(message.show_id))
+        if requests is None or not requests.closed:
+            requests = requests or UnknownShowRequests(show_id=message.show_id)
+            requests.keep_prices(ShowInventory.priced_fields(
+                message.price_version, message.prices, message.currency, message.rounding,
+                message.caps, message.demand), now)
+            processing.collect_events(requests)
+            return None
+        show = self.service.aggregate_of(message)
+        assert show is not None, f"show {message.show_id}: requests closed, show missing"
+        return show
 
     def rejected_before_opening(self, show: ShowInventory, message: c.BookingRequested) -> bool:
         """Whether an open show must leave this request alone: rejected before the show

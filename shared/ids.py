@@ -45,3 +45,12 @@ def screen_schedule_id(theatre: str, screen: str) -> UUID:
 
 def show_id(show: str) -> UUID:
     return uuid5(NAMESPACE, f"show/{show}")
+
+
+def price_book_id() -> UUID:
+    """The chain's one book of price rules."""
+    return uuid5(NAMESPACE, "price-book")
+
+
+def show_pricing_id(show: str) -> UUID:
+    return uuid5(NAMESPACE, f"show-pricing/{show}")

@@ -55,9 +55,10 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("booking", 8001, "BookingService", subscribes_to=("inventory", "payment")),
     ServiceSpec("inventory", 8002, "InventoryService",
-                subscribes_to=("booking", "payment", "theatre")),
+                subscribes_to=("booking", "payment", "theatre", "pricing")),
     ServiceSpec("payment", 8003, "PaymentService", subscribes_to=("booking", "inventory")),
     ServiceSpec("theatre", 8005, "TheatreService"),
+    ServiceSpec("pricing", 8006, "PricingService", subscribes_to=("theatre", "inventory")),
 )
 BY_NAME: dict[str, ServiceSpec] = {s.name: s for s in SERVICES}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
