@@ -78,6 +78,7 @@ class BookingService(ServiceApplication):
         show_id: str,
         seat_ids: list[str],
         payment_method: str,
+        quoted_amount: int | None = None,
     ) -> Requested:
         """Create the booking, or return the one this key created before (created=False).
         Refused (SeatsTaken) without recording anything if inventory is known to hold
@@ -103,6 +104,7 @@ class BookingService(ServiceApplication):
                 seat_ids=seat_ids,
                 payment_method=payment_method,
                 requested_at=self.clock.now(),
+                quoted_amount=quoted_amount,
             )
             position = self.save_all(booking)  # outside writing(): stored, not cached
             return Requested(booking, True, position)

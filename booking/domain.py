@@ -32,6 +32,7 @@ class CancellationReason(StrEnum):
     PAYMENT_REFUNDED = "payment_refunded"  # a late success was refunded
     SHOW_CANCELLED = "show_cancelled"  # the theatre cancelled the show
     SEAT_WITHDRAWN = "seat_withdrawn"  # the theatre withdrew one of its seats (broken)
+    PRICE_CHANGED = "price_changed"  # the seats cost other than the customer's quote
 
 
 # The theatre's reasons: the only ones that cancel a confirmed booking (and refund it).
@@ -71,8 +72,10 @@ class Booking(Aggregate):
         seat_ids: list[str],
         payment_method: str,
         requested_at: datetime,
+        quoted_amount: int | None = None,  # absent from bookings made before quotes
     ) -> None:
         self.customer_id = customer_id
+        self.quoted_amount = quoted_amount
         self.idempotency_key = idempotency_key
         self.show_id = show_id
         self.seat_ids = list(seat_ids)
@@ -156,8 +159,8 @@ class Booking(Aggregate):
 
     def seats_rejected(self, reason: str, at: datetime) -> None:
         if self.is_active:
-            if reason == CancellationReason.SHOW_CANCELLED:
-                self._cancel(reason=CancellationReason.SHOW_CANCELLED, detail="", at=at)
+            if reason in (CancellationReason.SHOW_CANCELLED, CancellationReason.PRICE_CHANGED):
+                self._cancel(reason=CancellationReason(reason), detail="", at=at)
             else:
                 self._cancel(reason=CancellationReason.SEATS_UNAVAILABLE, detail=reason, at=at)
 

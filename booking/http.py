@@ -28,6 +28,7 @@ from booking.schemas import (
     booking_view,
     booking_view_from_doc,
 )
+from shared import quotes
 from shared.config import Limits
 from shared.http.app import ServiceApi
 from shared.http.auth import Caller, CallerRequest
@@ -46,6 +47,8 @@ PROBLEMS = {
     BookingNotFound: Problem(404, "booking_not_found", "no booking {}"),
     IdempotencyConflict: Problem(409, "idempotency_conflict"),
     SeatsTaken: Problem(409, "seats_taken", "seats {}; nothing was booked, choose others"),
+    quotes.InvalidQuote: Problem(422, "invalid_quote"),
+    quotes.QuoteExpired: Problem(409, "quote_expired"),
     BookingRuleViolation: Problem(409, "booking_rule_violation"),
 }
 
@@ -56,6 +59,7 @@ class BookingApi:
     bookings: BookingService
     views: ViewQueries | None  # None: an app without a read side (some tests)
     limits: Limits
+    quote_secret: str  # quotes are signed with the services' shared secret (shared.quotes)
 
 
 def read_booking(
@@ -89,7 +93,7 @@ def read_bookings(
     "/bookings", status_code=202, sync_to_thread=True,
     responses={
         200: ResponseSpec(BookingView, description="the same request with this key, again"),
-        **error_responses(400, 401, 409, 413),
+        **error_responses(400, 401, 409, 413, 422),
     },
 )
 def request_booking(
@@ -108,9 +112,14 @@ def request_booking(
             extra=[{"message": f"Expected `array` of length <= {limits.max_seats_per_booking}",
                     "key": "seat_ids", "source": "body"}],
         )
+    quoted_amount = None
+    if data.quote is not None:
+        quote = quotes.read(data.quote, api.quote_secret, bookings.clock.now())
+        quotes.check_matches(quote, data.show_id, list(data.seat_ids))
+        quoted_amount = quote.amount
     booking, created, position = bookings.request_booking(
         request.user.customer_id, idempotency_key, data.show_id, list(data.seat_ids),
-        data.payment_method,
+        data.payment_method, quoted_amount,
     )
     return Response(
         booking_view(booking), status_code=202 if created else 200,
@@ -175,6 +184,7 @@ API = ServiceApi(
     description="Book seats for a show; follow the booking until CONFIRMED or CANCELLED.",
     routes=[request_booking, get_booking, list_bookings, retry_payment, cancel_booking],
     problems=PROBLEMS,
-    handlers_take=lambda service, views, settings: BookingApi(service, views, settings.limits),
+    handlers_take=lambda service, views, settings: BookingApi(service, views, settings.limits,
+                                                                  settings.token_secret),
 )
 create_app = API.create_app

@@ -21,6 +21,7 @@ def to_public(e: Any) -> c.PublicEvent | None:
             customer_id=e.customer_id,
             seat_ids=list(e.seat_ids),
             payment_method=e.payment_method,
+            quoted_amount=getattr(e, "quoted_amount", None),
         )
     if isinstance(e, Booking.PaymentRetryRequested):
         return c.PaymentRetryRequested(

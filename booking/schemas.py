@@ -29,6 +29,9 @@ class BookingRequest(RequestBody, frozen=True):
         ),
     ]
     payment_method: PaymentMethod
+    # A quote from pricing's POST /quotes for these seats: the booking is charged exactly
+    # its amount, or cancelled with ``price_changed`` if the price moved meanwhile.
+    quote: Annotated[str, msgspec.Meta(max_length=4096)] | None = None
 
 
 class PaymentRetry(RequestBody, frozen=True):

@@ -13,6 +13,7 @@ from inventory.application import InventoryService
 from inventory.domain import HoldLimits
 from payment.application import PaymentService
 from payment.gateway import PaymentGateway, SimulatedGateway
+from pricing.application import PricingService
 from projections.projector import InMemoryViewStore, project
 from projections.sources import read_public
 from shared.clock import Clock, SystemClock
@@ -101,6 +102,10 @@ class EmbeddedSystem:
     @property
     def theatre(self) -> TheatreService:
         return cast(TheatreService, self.apps["theatre"])
+
+    @property
+    def pricing(self) -> PricingService:
+        return cast(PricingService, self.apps["pricing"])
 
     # --- running ---------------------------------------------------------------
 

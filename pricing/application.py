@@ -60,11 +60,10 @@ class PricingService(ServiceApplication):
 
     def __init__(self, env: EnvType | None = None, clock: Clock | None = None,
                  recorder: ProcessRecorder | None = None, cache: PriceCache | None = None,
-                 quote_secret: str = "", max_seats: int = 10) -> None:
+                 max_seats: int = 10) -> None:
         super().__init__(env, clock, recorder)
         self.cache: PriceCache = cache or InProcessPriceCache()
         self.cache_stats = CacheStats()
-        self.quote_secret = quote_secret
         self.max_seats = max_seats
         self._unput: set[str] = set()  # shows whose sheet the cache missed: put again
         self._unput_lock = threading.Lock()
@@ -166,8 +165,9 @@ class PricingService(ServiceApplication):
             raise ShowNotFound(show_id)
         return PriceSheet.of(show)
 
-    def quote(self, show_id: str, seat_ids: list[str]) -> Quoted:
-        """What these seats cost now, as a signed quote the booking request may carry."""
+    def quote(self, show_id: str, seat_ids: list[str], secret: str) -> Quoted:
+        """What these seats cost now, as a quote the booking request may carry, signed
+        with the secret the services share (shared.quotes)."""
         if not seat_ids or len(seat_ids) > self.max_seats or len(set(seat_ids)) != len(seat_ids):
             raise quotes.InvalidQuote(
                 f"a quote is for 1 to {self.max_seats} different seats of one show")
@@ -176,7 +176,7 @@ class PricingService(ServiceApplication):
         if sheet.cancelled or now >= sheet.starts_at:
             raise ShowNotFound(f"{show_id} is not on sale")
         quote, token = quotes.make(show_id, seat_ids, sheet.amount(seat_ids), sheet.currency,
-                                   sheet.price_version, now, self.quote_secret)
+                                   sheet.price_version, now, secret)
         return Quoted(quote, token, sheet)
 
     def _put(self, sheet: PriceSheet) -> None:

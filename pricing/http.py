@@ -56,6 +56,7 @@ MAX_RULES_BYTES = 256 * 1024
 class PricingApi:
     """What the handlers use, handed to them as one dependency (shared.http.app: why)."""
     pricing: PricingService
+    quote_secret: str  # quotes are signed with the services' shared secret (shared.quotes)
 
 
 @put("/rules", guards=[operator_only], sync_to_thread=True, status_code=200,
@@ -106,7 +107,7 @@ def make_quote(data: JSONBody[QuoteRequest], api: NamedDependency[PricingApi]) -
     """What these seats cost now, as a quote valid for a few minutes. Pass ``quote`` with
     the booking request: the booking is charged exactly this, or is refused with
     ``price_changed`` if the price moved meanwhile (ask for a new quote)."""
-    quoted = api.pricing.quote(data.show_id, list(data.seat_ids))
+    quoted = api.pricing.quote(data.show_id, list(data.seat_ids), api.quote_secret)
     return quote_view(*quoted)
 
 
@@ -122,7 +123,7 @@ API = ServiceApi(
     description="The chain's price rules, each show's prices, price lookups and quotes.",
     routes=[change_rules, list_rules, set_demand, show_prices, make_quote, cache_stats],
     problems=PROBLEMS,
-    handlers_take=lambda service, views, settings: PricingApi(service),
+    handlers_take=lambda service, views, settings: PricingApi(service, settings.token_secret),
 )
 create_app = API.create_app
 

@@ -20,7 +20,6 @@ def application(settings: Settings, env: EnvType, clock: Clock | None = None,
                 recorder: ProcessRecorder | None = None, **given: Any) -> PricingService:
     # The embedded runtime gives none: an in-process cache.
     return PricingService(env, clock, recorder, cache=given.get("price_cache"),
-                          quote_secret=settings.token_secret,
                           max_seats=settings.limits.max_seats_per_booking)
 
 

@@ -71,6 +71,8 @@ BookingCancelReason = Literal[
     # Added with the theatre service (consumers first: see SeatsRejectReason): the show
     # was cancelled, or a seat of the booking was withdrawn; a confirmed booking too.
     "show_cancelled", "seat_withdrawn",
+    # Added with pricing, readers first: the seats cost other than the customer's quote.
+    "price_changed",
 ]
 
 

@@ -13,6 +13,7 @@ from booking.http import create_app as booking_app
 from embedded.system import EmbeddedSystem
 from inventory.http import create_app as inventory_app
 from payment.http import create_app as payment_app
+from pricing.http import create_app as pricing_app
 from projections.queries import InMemoryQueries
 from shared.clock import FakeClock
 from shared.config import Settings
@@ -34,6 +35,7 @@ class Api:
     inventory: TestClient
     payment: TestClient
     theatre: TestClient
+    pricing: TestClient
 
     def settle(self) -> None:
         self.system.run_until_quiet()
@@ -61,5 +63,6 @@ def serve(system: EmbeddedSystem, settings: Settings) -> Iterator[Api]:
         TestClient(inventory_app(system.inventory, settings, views=views)) as inventory,
         TestClient(payment_app(system.payment, settings)) as payment,
         TestClient(theatre_app(system.theatre, settings, views=views)) as theatre,
+        TestClient(pricing_app(system.pricing, settings)) as pricing,
     ):
-        yield Api(system, system.clock, booking, inventory, payment, theatre)
+        yield Api(system, system.clock, booking, inventory, payment, theatre, pricing)
