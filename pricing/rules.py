@@ -54,7 +54,7 @@ class CannotPrice(ValueError):
 
 
 class _Rule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    pass
+    """A part of the rules, decoded as strictly as the public contracts."""
 
 
 class Adjustment(_Rule, frozen=True, kw_only=True):
@@ -215,8 +215,8 @@ def price_show(rules: PriceRules | None, show: ShowFacts) -> Priced:
     band containing the local start, the local day's type (a public holiday listed in
     the rules, else weekend on Saturday and Sunday, else weekday), every season
     containing the local date in the rules' order, rounding half up to the step, then
-    the floor and the cap. A day type, like a band, without an adjustment changes nothing:
-    a public holiday on a Saturday is a public holiday, not a weekend."""
+    the floor and the cap. A day type the rules give no adjustment changes nothing: a
+    public holiday on a Saturday is a public holiday, not a weekend."""
     categories = sorted(show.categories)
     if rules is None:
         missing = [cat for cat in categories if cat not in show.list_prices]
