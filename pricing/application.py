@@ -17,8 +17,9 @@ from copy import deepcopy
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any, ClassVar, NamedTuple, TypeVar
+from uuid import UUID
 
-from eventsourcing.application import ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, ProcessRecorder
 from eventsourcing.utils import EnvType
@@ -35,6 +36,7 @@ from shared.contracts import DemandRule
 from shared.service import ServiceApplication
 
 log = logging.getLogger(__name__)
+_LATEST = 2**62  # a version past any: Repository.get reads the store, not the cache
 T = TypeVar("T")
 
 
@@ -132,7 +134,8 @@ class PricingService(ServiceApplication):
         return repriced
 
     def _governing(self, show: ShowPricing, now: datetime) -> RuleChange | None:
-        book = self.find(ids.price_book_id())
+        # As stored now: any instance may have changed the rules.
+        book = self.find_current(ids.price_book_id())
         return governing(book.rule_changes(), show.on_sale_since, now) if book else None
 
     def _learn_shows(self) -> None:
@@ -160,7 +163,7 @@ class PricingService(ServiceApplication):
         return sheet
 
     def _sheet_from_store(self, show_id: str) -> PriceSheet:
-        show = self.find(ids.show_pricing_id(show_id))
+        show = self._stored(ids.show_pricing_id(show_id))
         if show is None or not show.price_version:
             raise ShowNotFound(show_id)
         return PriceSheet.of(show)
@@ -191,7 +194,7 @@ class PricingService(ServiceApplication):
         with self._unput_lock:
             pending, self._unput = self._unput, set()
         for show_id in pending:
-            show = self.find(ids.show_pricing_id(show_id))
+            show = self._stored(ids.show_pricing_id(show_id))
             if show is not None:
                 self._put(PriceSheet.of(show))
 
@@ -245,6 +248,14 @@ class PricingService(ServiceApplication):
             message.price_version, dict(message.uplifts), self.clock.now()))
 
     # --- reading and writing -------------------------------------------------------
+
+    def _stored(self, aggregate_id: UUID) -> Any | None:
+        """The aggregate as stored now, read past this process's cache: that follows only
+        the shows of this instance's partitions, and a lookup may be about any show."""
+        try:
+            return self.repository.get(aggregate_id, version=_LATEST)
+        except AggregateNotFoundError:
+            return None
 
     def _show(self, show_id: str) -> ShowPricing:
         show = self.find_current(ids.show_pricing_id(show_id))
