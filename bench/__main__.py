@@ -3,6 +3,7 @@
     python -m bench limits                        # reference limits of PostgreSQL and Kafka
     python -m bench steady --rates 20,40,80,160   # one row per rate, until saturation
     python -m bench flash-sale                    # 2,000 customers, 200 seats, at once
+    python -m bench prices                        # price lookups, cache against store, in a flash sale
     python -m bench all                           # limits, the steady curve, the flash sale
 
 The report is printed and written to .data/bench/<time>-<scenario>.json.
@@ -42,7 +43,7 @@ from bench.system import (
 from launcher.processes import service_of
 from tests.e2e.harness import Distributed
 
-SCENARIOS = ("steady", "flash-sale", "limits", "all")
+SCENARIOS = ("steady", "flash-sale", "prices", "limits", "all")
 # A scenario run on a fresh system: scenario(system, driver, sampler) -> its result.
 Scenario = Callable[[BenchSystem, Driver, Sampler], Awaitable[dict]]
 
@@ -73,6 +74,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="share of flash-sale customers polling (default 0.1)")
     g.add_argument("--flash-over", type=float, default=0.0, metavar="SECONDS",
                    help="customers arrive evenly over this many seconds (default 0: at once)")
+    g.add_argument("--lookup-rate", type=float, default=100,
+                   help="prices: price lookups a second, of each kind (default 100)")
     g.add_argument("--flash-hold-seconds", type=float, default=600,
                    help="hold time of the flash sale's system (default: the product's 600)")
     g = p.add_argument_group("driver and system")
@@ -253,6 +256,16 @@ def run_scenarios(args: argparse.Namespace, out: dict) -> None:
             return result
 
         out["flash_sale"] = one_system(args, args.flash_hold_seconds, run_flash)
+    if args.scenario == "prices":
+        from bench.price_lookups import price_lookups
+
+        async def run_prices(system: BenchSystem, driver: Driver, sampler: Sampler) -> dict:
+            log(f"price lookups at {args.lookup_rate:g}/s during a flash sale of "
+                f"{args.flash_customers} customers ...")
+            return await price_lookups(system, driver, sampler, args.flash_customers,
+                                       args.flash_seats, args.lookup_rate, args.seed)
+
+        out["prices"] = one_system(args, args.flash_hold_seconds, run_prices)
 
 
 def flash_ok(out: dict) -> bool:

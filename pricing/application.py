@@ -153,16 +153,16 @@ class PricingService(ServiceApplication):
             sheet = self.cache.get(show_id)
         except CacheDown:
             self.cache_stats.failures += 1
-            return self._sheet_from_store(show_id)
+            return self.sheet_from_store(show_id)
         if sheet is not None:
             self.cache_stats.hits += 1
             return sheet
         self.cache_stats.misses += 1
-        sheet = self._sheet_from_store(show_id)
+        sheet = self.sheet_from_store(show_id)
         self._put(sheet)
         return sheet
 
-    def _sheet_from_store(self, show_id: str) -> PriceSheet:
+    def sheet_from_store(self, show_id: str) -> PriceSheet:
         show = self._stored(ids.show_pricing_id(show_id))
         if show is None or not show.price_version:
             raise ShowNotFound(show_id)
