@@ -21,8 +21,12 @@ from booking.domain import BookingRuleViolation
 from embedded.system import EmbeddedSystem
 from inventory.application import ShowNotFound
 from inventory.domain import HoldLimits, InventoryRuleViolation
+from pricing.domain import InvalidDemandRule
+from pricing.rules import InvalidRules, PriceRules
 from projections.queries import InMemoryQueries
 from shared.clock import FakeClock
+from shared.contracts import DemandRule
+from shared.quotes import Quote
 from theatre.domain import ShowPlan, TheatreRuleViolation
 
 DEMO = """\
@@ -43,6 +47,13 @@ cancel {eve_pending}
 withdraw show-1 A1
 book fay show-2 A1,A2 pm_card_visa
 cancel-show show-2 projector broken
+prices show-1
+quote show-1 A8
+rules 1500 all
+prices show-1
+book-quote q1 gus pm_card_visa
+quote show-1 A8
+book-quote q2 gus pm_card_visa
 seats show-1
 whats-on london
 list
@@ -57,6 +68,7 @@ class Shell(cmd.Cmd):
         super().__init__(**kw)
         self.system, self.clock = system, clock
         self.bookings: dict[str, UUID] = {}  # short handle -> booking id
+        self.quotes: dict[str, Quote] = {}  # short handle -> quote
         self.keys = 0
 
     def onecmd(self, line: str) -> bool:
@@ -71,6 +83,8 @@ class Shell(cmd.Cmd):
             print(f"refused at once, nothing booked: seats {e}")
         except LookupError as e:  # an unknown booking, show, theatre, screen or handle
             print(f"not found: {e}")
+        except (InvalidRules, InvalidDemandRule) as e:
+            print(f"refused: {e}")
         except (ValueError, IndexError) as e:
             print(f"bad input: {e}")
         return False
@@ -160,6 +174,55 @@ class Shell(cmd.Cmd):
         self.system.booking.cancel(b.id, b.customer_id)
         self.system.run_until_quiet()
         self._print(arg.strip(), b.id)
+
+    def do_rules(self, arg: str) -> None:
+        """rules PRICE [all|new]   the chain's Regular seats at PRICE from now: every show on
+        sale (all, the default), or shows put on sale from now (new)"""
+        price, *applies = shlex.split(arg)
+        rules = PriceRules(currency="EUR", base={"*": {"Regular": int(price)}})
+        done = self.system.pricing.change_rules(
+            rules, "new_shows" if applies == ["new"] else "all_shows", None, "shell")
+        self.system.run_until_quiet()
+        print(f"rules version {done.result.version}: Regular at {int(price) / 100:.2f} EUR")
+
+    def do_demand(self, arg: str) -> None:
+        """demand SHOW THRESHOLD% UPLIFT% MAX%   e.g. demand show-1 50 10 30"""
+        show, threshold, uplift, most = shlex.split(arg)
+        rule = DemandRule(threshold_percent=int(threshold), uplift_percent=int(uplift),
+                          every_percent=int(uplift), max_uplift_percent=int(most))
+        self.system.pricing.set_demand(show, rule, "shell")
+        self.system.run_until_quiet()
+        self.do_prices(show)
+
+    def do_prices(self, arg: str) -> None:
+        """prices SHOW   its prices per category now, and how they were made"""
+        sheet = self.system.pricing.price_sheet(arg.strip())
+        print(f"{sheet.show_id}: price version {sheet.price_version} (rules version "
+              f"{sheet.rules_version or 'none: the list prices'})")
+        for category, p in sheet.categories().items():
+            print(f"    {category}: {p['price'] / 100:.2f} {sheet.currency}"
+                  f"  [{'; '.join(p['explanation']) or 'list price'}]")
+
+    def do_quote(self, arg: str) -> None:
+        """quote SHOW SEAT,SEAT   what the seats cost now (a quote for book-quote)"""
+        show, seats = shlex.split(arg)
+        quoted = self.system.pricing.quote(show, seats.split(","), "shell")
+        handle = f"q{len(self.quotes) + 1}"
+        self.quotes[handle] = quoted.quote
+        print(f"{handle}: {seats} for {quoted.quote.amount / 100:.2f} {quoted.quote.currency}")
+
+    def do_book_quote(self, arg: str) -> None:
+        """book-quote QUOTE CUSTOMER PAYMENT_METHOD   book a quote's seats at its price, or
+        not at all (price_changed)"""
+        handle, customer, method = shlex.split(arg)
+        quote = self.quotes[handle]
+        self.keys += 1
+        booking, _, _ = self.system.booking.request_booking(
+            customer, f"cli-{self.keys}", quote.show_id, list(quote.seat_ids), method,
+            quote.amount)
+        self.bookings[f"{customer}-{self.keys}"] = booking.id
+        self.system.run_until_quiet()
+        self._print(f"{customer}-{self.keys}", booking.id)
 
     def do_advance(self, arg: str) -> None:
         """advance MINUTES   jump the clock, then run the expiry sweep"""

@@ -10,7 +10,7 @@ from embedded.cli import main
 def test_the_demo_tours_every_path(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    outcomes = {line.split(":")[0]: line for line in out.splitlines()[-6:]}
+    outcomes = {line.split(":")[0]: line for line in out.splitlines()[-8:]}
     assert "CANCELLED (seat_withdrawn)" in outcomes["ann-1"] and "refunded 24.00" in outcomes["ann-1"]
     assert "CANCELLED (seats_unavailable)" in outcomes["bob-3"]
     assert "CONFIRMED" in outcomes["cat-4"]
@@ -19,6 +19,10 @@ def test_the_demo_tours_every_path(capsys: pytest.CaptureFixture[str]) -> None:
     assert "CANCELLED (show_cancelled)" in outcomes["fay-7"] and "refunded 20.00" in outcomes["fay-7"]
     assert "refused at once" in out and "A1:-" in out  # a taken seat; a withdrawn one
     assert "show-2: Arrival at Odeon" in out and "CANCELLED, 10 of 10 seats free" in out
+    # A quote older than a rule change is refused; a fresh one is charged as quoted.
+    assert "CANCELLED (price_changed)" in outcomes["gus-8"]
+    assert "CONFIRMED seats=A8 15.00 EUR" in outcomes["gus-9"]
+    assert "q2: A8 for 15.00 EUR" in out and "price version 2 (rules version 1)" in out
 
 
 def test_the_shell_says_what_it_cannot_do(capsys: pytest.CaptureFixture[str],
