@@ -159,7 +159,9 @@ def test_a_flash_sale_through_two_booking_instances_refuses_each_late_loser_at_o
     system = start_system(instances=2)
     show, seats, both = "flash", ["A1", "A2", "A3"], ("booking", "booking-2")
     system.open_show(show, seats=len(seats))
-    plan = [(f"fan{i}", rng.choice(seats), both[i % 2], rng.uniform(0, 1.5)) for i in range(60)]
+    # A burst first (requests for one seat race through both instances), then stragglers.
+    plan = [(f"fan{i}", rng.choice(seats), both[i % 2], 0 if i < 16 else rng.uniform(0, 1.5))
+            for i in range(60)]
 
     def ask(customer: str, seat: str, via: str, pause: float) -> Ask:
         time.sleep(pause)
