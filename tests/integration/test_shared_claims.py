@@ -15,6 +15,7 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from booking.application import BookingService, SeatsTaken
+from booking.domain import Booking
 from booking.shared_claims import SOLD_TTL, SharedClaims
 from shared import contracts as c
 from shared.clock import FakeClock
@@ -51,13 +52,12 @@ def refused(app: BookingService, customer: str, seats: list[str]) -> list[str]:
     """The seats named in the refusal; nothing may have been recorded."""
     with pytest.raises(SeatsTaken) as refusal:
         request(app, customer, seats)
-    assert app.find(app_booking_id(customer)) is None
+    assert app.find(booking_id_of(customer)) is None
     return refusal.value.seat_ids
 
 
-def app_booking_id(customer: str) -> uuid.UUID:
-    from booking.domain import Booking
-
+def booking_id_of(customer: str) -> uuid.UUID:
+    """The id of the booking ``request`` makes for this customer (made or not)."""
     return Booking.create_id(customer, f"key-{customer}")
 
 
@@ -219,7 +219,7 @@ def test_without_redis_requests_go_on_with_what_each_instance_knows(
         timed(durations, refused, one, f"bob{n}", seat)
         timed(durations, request, two, f"bob{n}", seat)
         # What the follower hears cannot be written; nothing raises.
-        timed(durations, two.handle, reserved(clock, app_booking_id(ann), seat))
+        timed(durations, two.handle, reserved(clock, booking_id_of(ann), seat))
     assert max(durations) < 1.0, f"a call took {max(durations):.2f}s"
     assert not one.shared_claims.link.up and not two.shared_claims.link.up
     if dead == "mute":  # a wait per instance, then none for retry_after (1 s)
