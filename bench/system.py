@@ -44,8 +44,8 @@ def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bo
     so settings the harness gains are picked up), renamed ``bench<tag>``, optionally with
     a FerretDB of its own; the caller must ``stop_system``."""
     ep = Endpoints.from_env()
-    for host in (ep.pg_host, ep.kafka_bootstrap.rsplit(":", 1)[0], ep.mongo_url.split("/")[2]
-                 .rsplit(":", 1)[0]):
+    for host in (ep.pg_host, ep.kafka_bootstrap.rsplit(":", 1)[0],
+                 *(url.split("/")[2].rsplit(":", 1)[0] for url in (ep.mongo_url, ep.redis_url))):
         assert host == "127.0.0.1", f"the benchmark only targets 127.0.0.1, not {host}"
     ferret = None
     if private_ferretdb:

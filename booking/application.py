@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from copy import deepcopy
 from functools import singledispatchmethod
 from typing import Any, Generic, NamedTuple, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Tracking
 
 from booking.domain import Booking
 from booking.publishing import to_public
-from booking.taken_seats import TakenSeats
+from booking.shared_claims import SOLD_TTL, Learned, SharedClaims
+from booking.taken_seats import Claim, TakenSeats
 from shared import contracts as c
 from shared.config import Tuning
+from shared.redis_link import RedisDown
 from shared.service import ServiceApplication
 
 
@@ -59,9 +61,18 @@ class Written(NamedTuple, Generic[T]):
 class BookingService(ServiceApplication):
     service = "booking"
 
-    def __init__(self, *args: Any, claim_ttl: float = Tuning.seat_claim_s, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, claim_ttl: float = Tuning.seat_claim_s,
+                 shared_claims: SharedClaims | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.taken_seats = TakenSeats(claim_ttl=claim_ttl)
+        # The claims every instance sees (shared_claims.py); None: this instance's alone.
+        self.shared_claims = shared_claims
+        self._learned: list[Learned] = []  # for shared_claims, written after each batch
+
+    def close(self) -> None:
+        if self.shared_claims is not None:
+            self.shared_claims.close()
+        super().close()
 
     def to_public(self, domain_event: Any) -> c.PublicEvent | None:
         return to_public(domain_event)
@@ -83,12 +94,18 @@ class BookingService(ServiceApplication):
         """Create the booking, or return the one this key created before (created=False).
         Refused (SeatsTaken) without recording anything if inventory is known to hold
         or have sold one of the seats for another booking, or another booking recorded
-        here asked for one first and is still waiting for inventory's answer."""
+        here (or, with shared claims, by any instance) asked for one first and is still
+        waiting for inventory's answer."""
         booking_id = Booking.create_id(customer_id, idempotency_key)
-        claim = self.taken_seats.claim(show_id, seat_ids, str(booking_id))
-        if claim.taken:
+        claim = self.taken_seats.claim(show_id, seat_ids, str(booking_id))  # in memory: first
+        shared = Claim([], [])
+        if not claim.taken:
+            shared = self._claim_shared(show_id, seat_ids, str(booking_id))
+            if shared.taken:
+                self.taken_seats.unclaim(show_id, claim.claimed, str(booking_id))
+        if taken := claim.taken or shared.taken:
             if not self._made_before(booking_id):
-                raise SeatsTaken(show_id, claim.taken)
+                raise SeatsTaken(show_id, taken)
             existing = self.find(booking_id)  # a repeat: the same answer as the first time
             assert existing is not None
             return self._repeated(existing, show_id, seat_ids, payment_method)
@@ -109,13 +126,31 @@ class BookingService(ServiceApplication):
             position = self.save_all(booking)  # outside writing(): stored, not cached
             return Requested(booking, True, position)
         except IntegrityError:  # this key made a booking before (here or in another instance)
-            self.taken_seats.unclaim(show_id, claim.claimed, str(booking_id))
+            self._unclaim(show_id, claim.claimed, shared.claimed, str(booking_id))
             existing = self.find(booking_id)
             assert existing is not None
         except BaseException:
-            self.taken_seats.unclaim(show_id, claim.claimed, str(booking_id))
+            self._unclaim(show_id, claim.claimed, shared.claimed, str(booking_id))
             raise
         return self._repeated(existing, show_id, seat_ids, payment_method)
+
+    def _claim_shared(self, show_id: str, seat_ids: list[str], booking_id: str) -> Claim:
+        """The claim every instance sees; without Redis, none (this instance's own knowledge
+        decides alone, and inventory, as always, at last)."""
+        if self.shared_claims is None:
+            return Claim([], [])
+        try:
+            return self.shared_claims.claim(show_id, seat_ids, booking_id)
+        except RedisDown:
+            return Claim([], [])
+
+    def _unclaim(self, show_id: str, local: list[str], shared: list[str], booking_id: str) -> None:
+        self.taken_seats.unclaim(show_id, local, booking_id)
+        if self.shared_claims is not None and shared:
+            try:
+                self.shared_claims.unclaim(show_id, shared, booking_id)
+            except RedisDown:
+                pass  # the claim lapses by itself
 
     def _made_before(self, booking_id: UUID) -> bool:
         """Whether this key made a booking: one indexed read of the store, without the
@@ -184,11 +219,36 @@ class BookingService(ServiceApplication):
     def aggregate_of(self, message: c.BookingEvent) -> Booking | None:
         return self.find(message.booking_id)  # None: not ours (another deployment's)
 
-    # Inventory's seat events also tell which seats are taken (see taken_seats.py).
+    # Inventory's seat events also tell which seats are taken (see taken_seats.py), to this
+    # instance and, through shared_claims, to the others.
+
+    def handle_batch(self, messages: Sequence[tuple[c.PublicEvent | None, Tracking | None]],
+                     record: bool = True) -> bool | None:
+        try:
+            return super().handle_batch(messages, record)
+        finally:
+            self._share_learned()
+
+    def _learn(self, show_id: str, seat_ids: list[str], booking_id: UUID,
+               ttl: float | None) -> None:
+        if self.shared_claims is not None:
+            self._learned.append(Learned(show_id, seat_ids, str(booking_id), ttl))
+
+    def _share_learned(self) -> None:
+        """Write what the batch told, in one round trip (the consumer's thread alone
+        learns, so the list is its own)."""
+        learned, self._learned = self._learned, []
+        if self.shared_claims is not None and learned:
+            try:
+                self.shared_claims.learn(learned)
+            except RedisDown:
+                pass  # the keys lapse; the others refuse less until the next messages
 
     @policy.register
     def on_seats_reserved(self, message: c.SeatsReserved, processing: ProcessingEvent) -> None:
         self.taken_seats.taken_by(message.show_id, message.seat_ids, str(message.booking_id))
+        held_for = (message.reserved_until - self.clock.now()).total_seconds()
+        self._learn(message.show_id, message.seat_ids, message.booking_id, held_for)
         self._react(message, processing, lambda b: b.seats_reserved(
             message.amount, message.currency, message.reserved_until, message.occurred_at))
 
@@ -196,18 +256,24 @@ class BookingService(ServiceApplication):
     def on_seats_rejected(self, message: c.SeatsRejected, processing: ProcessingEvent) -> None:
         taken = message.seat_ids if message.reason == "seats_taken" else ()
         self.taken_seats.rejected(message.show_id, str(message.booking_id), taken)
+        if self.shared_claims is not None:  # its claims are on the seats it asked for
+            booking = self.aggregate_of(message)
+            asked = booking.seat_ids if booking is not None else message.seat_ids
+            self._learn(message.show_id, list(asked), message.booking_id, None)
         self._react(message, processing,
                     lambda b: b.seats_rejected(message.reason, message.occurred_at))
 
     @policy.register
     def on_seats_released(self, message: c.SeatsReleased, processing: ProcessingEvent) -> None:
         self.taken_seats.released(message.show_id, message.seat_ids)
+        self._learn(message.show_id, message.seat_ids, message.booking_id, None)
         self._react(message, processing,
                     lambda b: b.seats_released(message.reason, message.occurred_at))
 
     @policy.register
     def on_seats_booked(self, message: c.SeatsBooked, processing: ProcessingEvent) -> None:
         self.taken_seats.taken_by(message.show_id, message.seat_ids, str(message.booking_id))
+        self._learn(message.show_id, message.seat_ids, message.booking_id, SOLD_TTL)
         self._react(message, processing, lambda b: b.seats_booked(message.occurred_at))
 
     @policy.register

@@ -24,7 +24,8 @@ refuses may have just missed a release (the client can ask again). It starts emp
 when the instance is no longer given some partitions (another instance follows those
 shows now, and what is known of them would go stale), and keeps the most recently
 touched shows only. A claim lapses after ``claim_ttl`` seconds in any case: with several
-booking instances, the answer may reach another one.
+booking instances, the answer may reach another one. What the instances know together
+is shared through Redis (shared_claims.py); this is what one knows without it.
 """
 
 from __future__ import annotations

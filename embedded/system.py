@@ -50,7 +50,9 @@ class EmbeddedSystem:
         env_for: Callable[[str], dict[str, str]] | None = None,
     ) -> None:
         self.clock = clock or SystemClock()
-        self.settings = Settings()  # the defaults; the parts below are chosen by the caller
+        # The defaults (the parts below are chosen by the caller), without Redis: one
+        # process has no seat claims to share with another.
+        self.settings = Settings(redis_url="")
         self.limits = limits or HoldLimits()
         self.gateway = gateway or SimulatedGateway()
         self.db_dir = db_dir

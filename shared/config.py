@@ -57,6 +57,9 @@ class Settings:
     topic_prefix: str = ""
     mongo_url: str = "mongodb://127.0.0.1:57017/"
     views_db: str = "cinema_views"
+    # Shared state several instances use: booking's seat claims (booking/shared_claims.py).
+    # Empty: none, each instance keeps its own (the embedded runtime, one process).
+    redis_url: str = "redis://127.0.0.1:56379/0"
     postgres_host: str = "127.0.0.1"
     postgres_port: int = 55432
     postgres_user: str = "postgres"
@@ -95,6 +98,7 @@ class Settings:
             topic_prefix=_env("TOPIC_PREFIX", ""),
             mongo_url=_env("MONGO_URL", "mongodb://127.0.0.1:57017/"),
             views_db=_env("VIEWS_DB", "cinema_views"),
+            redis_url=_env("REDIS_URL", "redis://127.0.0.1:56379/0"),
             postgres_host=_env("POSTGRES_HOST", "127.0.0.1"),
             postgres_port=int(_env("POSTGRES_PORT", "55432")),
             postgres_user=_env("POSTGRES_USER", "postgres"),

@@ -12,10 +12,11 @@ from .ferretdb import FerretDB
 from .kafka import Kafka
 from .postgres import Postgres
 from .procs import InfraError, locked, port_listeners, reserve_ports
+from .redis import Redis
 
 USAGE = """usage: scripts/infra up|down|status|env
 
-  up      start PostgreSQL, Kafka and FerretDB (idempotent), wait until they answer
+  up      start PostgreSQL, Kafka, FerretDB and Redis (idempotent), wait until they answer
   down    stop them all and check that no process is left
   status  say for each server whether it is up and where it listens (exit 3 if one is down)
   env     print `export` lines for the clients (eval "$(scripts/infra env)")
@@ -38,10 +39,10 @@ class Clock:
 
 def up(cfg: config.Config) -> None:
     total = Clock()
-    pg, kafka, ferret = Postgres(cfg), Kafka(cfg), FerretDB(cfg)
-    reserve_ports([cfg.pg_port, cfg.kafka_port, cfg.kafka_controller_port, cfg.mongo_port])
+    pg, kafka, ferret, redis = Postgres(cfg), Kafka(cfg), FerretDB(cfg), Redis(cfg)
+    reserve_ports(list(cfg.ports()))
     # Fail before any download or build if a port is held by someone else.
-    for server in (pg, kafka, ferret):
+    for server in (pg, kafka, ferret, redis):
         server.check_port()
     clock = Clock()
     # The two artifacts are independent: fetch jars (network-bound) while Go compiles.
@@ -53,6 +54,9 @@ def up(cfg: config.Config) -> None:
         f"artifacts in {clock.lap():.1f}s: kafka {config.KAFKA_VERSION} jars {jars_how}, "
         f"ferretdb {config.FERRETDB_VERSION} {binary_how} (cache {cfg.cache})"
     )
+    redis_how = redis.launch()  # ready in milliseconds, uses nothing else
+    redis.wait_ready()
+    say(f"redis {redis_how}, ready in {clock.lap():.1f}s on {redis.where}")
     # The JVM is the slowest to start, so launch it first and wait for it last.
     kafka_how = kafka.launch()
     kafka_clock = Clock()
@@ -71,7 +75,7 @@ def up(cfg: config.Config) -> None:
 def down(cfg: config.Config) -> None:
     clock = Clock()
     # Reverse order of dependencies: FerretDB uses PostgreSQL.
-    servers = (FerretDB(cfg), Kafka(cfg), Postgres(cfg))
+    servers = (Redis(cfg), FerretDB(cfg), Kafka(cfg), Postgres(cfg))
     for server in servers:
         say(f"{server.name}: {'stopped' if server.stop() else 'was not running'}")
     left = [pid for server in servers for pid in server.strays()]
@@ -91,12 +95,13 @@ def _ports(cfg: config.Config) -> dict[str, int]:
         "kafka": cfg.kafka_port,
         "kafka controller": cfg.kafka_controller_port,
         "ferretdb": cfg.mongo_port,
+        "redis": cfg.redis_port,
     }
 
 
 def status(cfg: config.Config) -> int:
     all_up = True
-    for server in (Postgres(cfg), Kafka(cfg), FerretDB(cfg)):
+    for server in (Postgres(cfg), Kafka(cfg), FerretDB(cfg), Redis(cfg)):
         pid = server.pid()
         if pid and server.answers():
             state = f"up    {server.where}  pid {pid}"

@@ -19,6 +19,7 @@ KAFKA_VERSION = "4.4.0"  # newest 4.x on Maven Central when this was written
 FERRETDB_VERSION = "v1.24.2"  # last FerretDB v1 release (v2 needs DocumentDB, not plain PostgreSQL)
 PG_MAJOR = "15"
 PG_BIN = Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")
+REDIS_SERVER = Path("/usr/bin/redis-server")  # Debian's redis-server package (7.0 on bookworm)
 
 SERVICE_DATABASES = tuple(s.database for s in SERVICES)  # the registry's (shared/services.py)
 FERRETDB_DATABASE = "ferretdb"  # FerretDB's PostgreSQL backend keeps its data here
@@ -54,12 +55,17 @@ class Config:
     kafka_port: int
     kafka_controller_port: int
     mongo_port: int
+    redis_port: int = 56379
     pg_durable: bool = True  # CINEMA_PG_DURABLE=0: the test cluster only (postgres.py)
 
     @property
     def data(self) -> Path:
         """Server data, logs and pid files: per checkout, git-ignored."""
         return self.root / ".data"
+
+    def ports(self) -> tuple[int, ...]:
+        return (self.pg_port, self.kafka_port, self.kafka_controller_port, self.mongo_port,
+                self.redis_port)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -69,6 +75,10 @@ class Config:
     def mongo_url(self) -> str:
         return f"mongodb://{HOST}:{self.mongo_port}/"
 
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{HOST}:{self.redis_port}/0"
+
     def env_lines(self) -> list[str]:
         return [
             f"export CINEMA_POSTGRES_HOST={HOST}",
@@ -77,6 +87,7 @@ class Config:
             "export CINEMA_POSTGRES_PASSWORD=''",
             f"export CINEMA_KAFKA_BOOTSTRAP={self.kafka_bootstrap}",
             f"export CINEMA_MONGO_URL={self.mongo_url}",
+            f"export CINEMA_REDIS_URL={self.redis_url}",
         ]
 
 
@@ -89,9 +100,10 @@ def load(root: Path) -> Config:
         kafka_port=_port("CINEMA_KAFKA_PORT", 59092),
         kafka_controller_port=_port("CINEMA_KAFKA_CONTROLLER_PORT", 59093),
         mongo_port=_port("CINEMA_MONGO_PORT", 57017),
+        redis_port=_port("CINEMA_REDIS_PORT", 56379),
         pg_durable=_flag("CINEMA_PG_DURABLE", default=True),
     )
-    ports = (cfg.pg_port, cfg.kafka_port, cfg.kafka_controller_port, cfg.mongo_port)
+    ports = cfg.ports()
     if len(set(ports)) != len(ports):
-        raise SystemExit(f"infra: the four ports must differ, got {ports}")
+        raise SystemExit(f"infra: the five ports must differ, got {ports}")
     return cfg

@@ -241,7 +241,7 @@ def check_port_free(name: str, port: int, ours: set[int]) -> None:
             f"{name}: port {port} on 127.0.0.1 is already taken by a foreign process "
             f"({describe(foreign[0])}). If it is another checkout's server, run "
             "`scripts/infra down` there; or pick other ports with CINEMA_PG_PORT, "
-            "CINEMA_KAFKA_PORT, CINEMA_KAFKA_CONTROLLER_PORT, CINEMA_MONGO_PORT."
+            "CINEMA_KAFKA_PORT, CINEMA_KAFKA_CONTROLLER_PORT, CINEMA_MONGO_PORT, CINEMA_REDIS_PORT."
         )
 
 

@@ -11,7 +11,8 @@ from tests.support.paths import E2E_LOGS
 
 
 @pytest.fixture
-def start_system(postgres_server, kafka_bootstrap) -> Iterator[Callable[..., Distributed]]:
+def start_system(postgres_server, kafka_bootstrap,
+                 redis_server) -> Iterator[Callable[..., Distributed]]:
     """Start a fresh system (own databases, topics, ports) with the given CINEMA_ settings."""
     started: list[Distributed] = []
 
@@ -26,7 +27,7 @@ def start_system(postgres_server, kafka_bootstrap) -> Iterator[Callable[..., Dis
 
 
 @pytest.fixture(scope="module")
-def shared_system(postgres_server, kafka_bootstrap) -> Iterator[Distributed]:
+def shared_system(postgres_server, kafka_bootstrap, redis_server) -> Iterator[Distributed]:
     """One system for tests that use shows of their own and so cannot disturb each other."""
     # Long enough that a slow, shared CI machine still retries within the hold.
     system = Distributed.create(postgres_server, E2E_LOGS, hold_seconds="8")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 import psycopg
+import redis
 
 from booking.application import BookingService
 from inventory.application import InventoryService
@@ -86,6 +87,7 @@ class Distributed:
             "CINEMA_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
             "CINEMA_TOPIC_PREFIX": f"e2e{tag}.",
             "CINEMA_MONGO_URL": endpoints.mongo_url,
+            "CINEMA_REDIS_URL": endpoints.redis_url,
             "CINEMA_VIEWS_DB": f"e2e{tag}_views",
             "CINEMA_TOKEN_SECRET": SECRET,
             "CINEMA_HOLD_SECONDS": "30",
@@ -118,6 +120,20 @@ class Distributed:
         with connect(s.mongo_url) as mongo:
             mongo.drop_database(s.views_db)
         self.local.delete_topics()
+        self.delete_redis_keys()
+
+    def delete_redis_keys(self) -> None:
+        """The system's keys (named after its topic prefix): a sold seat's would stay a day."""
+        s = self.local.settings
+        if not s.redis_url:
+            return
+        client = redis.Redis.from_url(s.redis_url, socket_timeout=5)
+        try:
+            keys = list(client.scan_iter(match=f"{s.topic_prefix}*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
 
     # --- talking to it ----------------------------------------------------------
 

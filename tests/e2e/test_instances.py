@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -133,3 +135,59 @@ def test_two_instances_of_each_service_publish_every_event_once_and_survive_a_ki
         svc: f"{svc} relay {2 if killed[svc] == svc else 1}" for svc in SERVICES}
     print(f"\n{before} + {len(more.bookings)} bookings, {customers.refused + more.refused} refused"
           f" at once; killed {sorted(killed.values())}; {len(copies)} events published once each")
+
+
+class Ask(NamedTuple):
+    customer: str
+    seat: str
+    via: str  # the booking instance asked
+    asked: float  # when the request was sent (monotonic)
+    answered: float  # when its answer came
+    status: int
+    body: dict
+
+
+def test_a_flash_sale_through_two_booking_instances_refuses_each_late_loser_at_once(
+    start_system,
+):
+    """Many customers ask for the same few seats through both booking instances. Each
+    instance follows some shows' partitions and claims its own requests' seats, and they
+    share both through Redis: whoever asks after a seat's winner was answered is refused
+    at once (409) by either instance, instead of going round the saga. No seat is sold
+    twice."""
+    rng = random.Random(SEED + 2)
+    system = start_system(instances=2)
+    show, seats, both = "flash", ["A1", "A2", "A3"], ("booking", "booking-2")
+    system.open_show(show, seats=len(seats))
+    # A burst first (requests for one seat race through both instances), then stragglers.
+    plan = [(f"fan{i}", rng.choice(seats), both[i % 2], 0 if i < 16 else rng.uniform(0, 1.5))
+            for i in range(60)]
+
+    def ask(customer: str, seat: str, via: str, pause: float) -> Ask:
+        time.sleep(pause)
+        asked = time.monotonic()
+        r = system.book(customer, show, [seat], via=via)
+        return Ask(customer, seat, via, asked, time.monotonic(), r.status_code, r.json())
+
+    with ThreadPoolExecutor(8) as pool:
+        asks = list(pool.map(lambda p: ask(*p), plan))
+    assert {a.status for a in asks} <= {202, 409}, [a for a in asks if a.status not in (202, 409)]
+    assert all(a.body["error"] == "seats_taken" for a in asks if a.status == 409)
+    taken = [a for a in asks if a.status == 202]
+    outcomes = {a.customer: system.wait_for(a.customer, a.body["booking_id"]) for a in taken}
+    winners = {a.seat: a for a in taken if outcomes[a.customer]["status"] == "CONFIRMED"}
+    assert sorted(winners) == sorted({a.seat for a in asks})
+    assert len(winners) == sum(doc["status"] == "CONFIRMED" for doc in outcomes.values())
+    won = {a.customer for a in winners.values()}
+    for customer, doc in outcomes.items():
+        if customer not in won:
+            assert (doc["status"], doc["cancellation_detail"]) == ("CANCELLED", "seats_taken")
+    late = [a for a in asks if a.customer not in won and a.asked > winners[a.seat].answered]
+    assert {a.via for a in late} == set(both), "both instances must have had late losers"
+    let_through = [a for a in late if a.status != 409]
+    assert not let_through, f"asked after the seat's winner was answered, yet taken: {let_through}"
+    settle(system)
+    audit(system)  # one holder per seat, among the rest
+    print(f"\n{len(asks)} requests for {len(seats)} seats through two booking instances: "
+          f"{len(taken)} taken, {len(asks) - len(taken)} refused at once, of which {len(late)} "
+          f"asked after their seat's winner (on {Counter(a.via for a in late)})")

@@ -34,10 +34,12 @@ def _docker_works() -> bool:
 def test_compose_file_names_the_backing_servers() -> None:
     compose = yaml.safe_load(COMPOSE.read_text())
     services = compose["services"]
-    assert {"postgres", "kafka", "mongo"} <= set(services)
+    assert {"postgres", "kafka", "mongo", "redis"} <= set(services)
     assert services["postgres"]["image"].startswith("postgres:15")
     assert services["kafka"]["image"].startswith("apache/kafka:")
     assert services["mongo"]["image"].startswith("mongo:7")
+    assert services["redis"]["image"] == "redis:7"
+    assert "test" in services["redis"]["healthcheck"]
     for name in ("postgres", "kafka", "mongo"):
         assert "test" in services[name]["healthcheck"], name
         volume = services[name]["volumes"][0].split(":")[0]
@@ -60,7 +62,8 @@ def test_compose_runs_each_service_from_the_project_image() -> None:
         assert service["command"] == ["python", "-m", name]
         assert service["environment"]["CINEMA_KAFKA_BOOTSTRAP"] == "kafka:9092"
         assert "test" in service["healthcheck"]
-        assert set(service["depends_on"]) == {"postgres", "kafka", "mongo"}
+        assert service["environment"]["CINEMA_REDIS_URL"] == "redis://redis:6379/0"
+        assert set(service["depends_on"]) == {"postgres", "kafka", "mongo", "redis"}
     assert (ROOT / "Dockerfile").exists()
 
 

@@ -18,7 +18,7 @@ from tests.support.servers import Endpoints, pg_connect
 pytestmark = pytest.mark.infra
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVERS = ("postgres", "kafka", "ferretdb")
+SERVERS = ("postgres", "kafka", "ferretdb", "redis")
 
 
 def infra(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -38,21 +38,24 @@ def status_pids() -> dict[str, int]:
     return pids
 
 
-def test_second_up_is_harmless_and_fast(postgres_server, kafka_bootstrap, mongo_client) -> None:
+def test_second_up_is_harmless_and_fast(postgres_server, kafka_bootstrap, mongo_client,
+                                        redis_server) -> None:
     before = status_pids()
     started = time.monotonic()
     result = infra("up")
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("already up") == 3, result.stdout
+    assert result.stdout.count("already up") == len(SERVERS), result.stdout
     assert elapsed < 15, f"a second `up` took {elapsed:.1f}s"
     assert status_pids() == before  # nothing was restarted
     mongo_client.admin.command("ping")  # and the servers still answer
+    assert redis_server.ping()
 
 
 def test_env_agrees_with_fixture_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CINEMA_POSTGRES_HOST", "CINEMA_POSTGRES_PORT", "CINEMA_POSTGRES_USER",
-                 "CINEMA_POSTGRES_PASSWORD", "CINEMA_KAFKA_BOOTSTRAP", "CINEMA_MONGO_URL"):
+                 "CINEMA_POSTGRES_PASSWORD", "CINEMA_KAFKA_BOOTSTRAP", "CINEMA_MONGO_URL",
+                 "CINEMA_REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
     result = infra("env", env=dict(os.environ))
     assert result.returncode == 0, result.stderr
@@ -63,6 +66,7 @@ def test_env_agrees_with_fixture_endpoints(monkeypatch: pytest.MonkeyPatch) -> N
     assert exported["CINEMA_POSTGRES_USER"] == expected.pg_user
     assert exported["CINEMA_KAFKA_BOOTSTRAP"] == expected.kafka_bootstrap
     assert exported["CINEMA_MONGO_URL"] == expected.mongo_url
+    assert exported["CINEMA_REDIS_URL"] == expected.redis_url
 
 
 def durability_shown(ep: Endpoints) -> dict[str, str]:
