@@ -305,16 +305,16 @@ def prices_text(r: dict) -> str:
         return (f"| {name} | {d.get('n', 0)} | {fmt(d.get('p50'))} | {fmt(d.get('p99'))} "
                 f"| {fmt(d.get('max'))} |")
     ip, http, flash = r["in_process"], r["http"], r["flash_sale"]
-    lines = [f"Price lookups at {r['rate_per_s']:g}/s each, during a flash sale "
-             f"({flash.get('customers')} customers, {flash.get('seats')} seats)",
+    lines = [(f"Price lookups at {r['rate_per_s']:g}/s each, during a flash sale "
+              f"({flash.get('customers')} customers, {flash.get('seats')} seats)"),
              "", "| lookup | n | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|",
              row("price sheet from the cache (Redis)", ip["cache"]),
              row("price sheet from the store (PostgreSQL)", ip["store"]),
              row("GET /shows/{id}/prices over HTTP", http["latency"]), "",
-             f"store / cache: {ip.get('store_over_cache_p50')}x at p50, "
-             f"{ip.get('store_over_cache_p99')}x at p99; the service's own lookups: "
-             f"{http.get('hits')} hits, {http.get('misses')} misses, {http.get('failures')} "
-             f"failures (hit ratio {http.get('hit_ratio')})"]
+             (f"store / cache: {ip.get('store_over_cache_p50')}x at p50, "
+              f"{ip.get('store_over_cache_p99')}x at p99; the service's own lookups: "
+              f"{http.get('hits')} hits, {http.get('misses')} misses, {http.get('failures')} "
+              f"failures (hit ratio {http.get('hit_ratio')})")]
     return "\n".join(lines)
 
 

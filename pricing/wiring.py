@@ -9,8 +9,11 @@ from eventsourcing.utils import EnvType
 
 from pricing.application import PricingService
 from pricing.http import create_app as http
+from pricing.price_cache import InProcessPriceCache, PriceCache
+from pricing.redis_price_cache import RedisPriceCache
 from shared.clock import Clock
 from shared.config import Settings
+from shared.redis_link import RedisLink
 from shared.timers import Timer
 
 __all__ = ["application", "http", "timers"]
@@ -18,9 +21,18 @@ __all__ = ["application", "http", "timers"]
 
 def application(settings: Settings, env: EnvType, clock: Clock | None = None,
                 recorder: ProcessRecorder | None = None, **given: Any) -> PricingService:
-    # The embedded runtime gives none: an in-process cache.
-    return PricingService(env, clock, recorder, cache=given.get("price_cache"),
+    return PricingService(env, clock, recorder, cache=price_cache(settings),
                           max_seats=settings.limits.max_seats_per_booking)
+
+
+def price_cache(settings: Settings) -> PriceCache:
+    """In Redis, shared by every instance; in the process without a Redis URL (the
+    embedded runtime). Keys are named after the deployment's topic prefix: systems
+    sharing a Redis stay apart."""
+    if not settings.redis_url:
+        return InProcessPriceCache()
+    return RedisPriceCache(RedisLink(settings.redis_url),
+                           namespace=f"{settings.topic_prefix}pricing:")
 
 
 def timers(app: PricingService, settings: Settings) -> list[Timer]:
