@@ -11,7 +11,8 @@ whose relative order is not fixed:
   late or again never replaces a newer one;
 - inventory's ShowDemandChanged: the latest is kept (inventory's stream is in order). Its
   uplifts count only for the price version they were computed for; for any other, the
-  uplift is 0 until inventory says again (it tells every new version with a demand rule).
+  uplift is 0 until inventory says again (a version it says nothing of has no uplift:
+  inventory tells every version with a demand rule, and any that ends an uplift).
 
 ``prices_now`` is computed from the inputs alone, so the prices come out the same in any
 interleaving of the streams.
