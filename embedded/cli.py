@@ -243,7 +243,8 @@ class Shell(cmd.Cmd):
             print(" ".join(f"{s['seat_id']}:{marks[s['state']]}" for s in show["seats"]))
             print("counts:", show["seat_counts"])
             return
-        doc = self.system.views.get("seat_maps", arg.strip())  # opened by an operator's PUT
+        # a show opened by an operator's PUT to inventory
+        doc = InMemoryQueries(self.system.views).seat_map(arg.strip())
         if doc is None:
             raise ShowNotFound(arg.strip())
         print(" ".join(f"{s}:{marks[v['state']]}" for s, v in doc["seats"].items()))

@@ -9,7 +9,8 @@ A show (``show_entry``)::
      "screen": {"screen_id", "name", "layout_version"},
      "starts_at": "2026-05-01T18:30:00Z", "ends_at": "2026-05-01T20:40:00Z",  # UTC
      "local_start": "2026-05-01T19:30:00+01:00", "day": "2026-05-01",  # the theatre's
-     "prices": {"Regular": 900}, "currency": "GBP",
+     "prices": {"Regular": 900}, "currency": "GBP",  # one seat's price at a hold now
+     "price_version": 2,  # pricing's version the prices come from; 0: the list prices
      "seats_open": True,  # inventory has opened its seats: the counts are live from then
      "seat_counts": {"total", "available", "reserved", "booked", "withdrawn"}}
 
@@ -47,6 +48,7 @@ def show_entry(doc: dict[str, Any]) -> dict[str, Any]:
                    "layout_version": doc["layout_version"]},
         **{f: doc[f] for f in ("starts_at", "ends_at", "local_start", "day")},
         "prices": dict(doc["prices"]),
+        "price_version": doc.get("price_version", 0),  # 0 in documents folded before pricing
         "currency": doc["currency"],
         "seats_open": doc["inventory_open"],
         "seat_counts": dict(doc["seat_counts"]),

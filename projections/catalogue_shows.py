@@ -1,11 +1,16 @@
 """A show in the catalogue: film, theatre, screen, times, prices and live seat counts.
 
-Built from two streams whose relative order is not fixed: theatre's (the show as
-scheduled, rescheduled, cancelled, its withdrawn seats) and inventory's (its seats
-reserved, booked and released). Each stream writes fields of its own, and the counts
-are computed from both every time, so the document comes out the same in any
-interleaving (inventory's events may come first: the document then waits, unlisted,
-with ``status`` None, until the show is scheduled).
+Built from three streams whose relative order is not fixed: theatre's (the show as
+scheduled, rescheduled, cancelled, its withdrawn seats, its list prices), inventory's
+(its seats reserved, booked and released, the demand uplifts it applies) and pricing's
+(each version of its prices). Each stream writes fields of its own, and the counts and
+prices are computed from what the streams said every time, so the document comes out the
+same in any interleaving (inventory's or pricing's events may come first: the document
+then waits, unlisted, with ``status`` None, until the show is scheduled).
+
+``prices`` is what one seat of each category costs at a hold made now (the list prices
+until pricing publishes a version, then the highest version with inventory's uplifts
+for it: projections/show_prices.py); ``price_version`` 0 means the list prices.
 
 The theatre's name, city and time zone, and the screen's name, are copied from the
 catalogue_theatres and catalogue_layouts views when the show is scheduled (``JOINS``).
@@ -25,19 +30,23 @@ from typing import Any
 
 import msgspec
 
+from projections import show_prices
 from projections.catalogue_layouts import layout_key
 from projections.common import fold_case, utc_text
 from shared import contracts as c
 
-SOURCES = ("inventory", "theatre")  # the streams it folds (rebuild.py relies on it)
+SOURCES = ("inventory", "pricing", "theatre")  # the streams it folds (rebuild.py relies on it)
 
 _THEATRE = (c.ShowScheduled, c.ShowRescheduled, c.ShowCancelled, c.SeatsWithdrawn)
 _INVENTORY = (c.ShowInventoryOpened, c.SeatsReserved, c.SeatsBooked, c.SeatsReleased)
 STATES = ("AVAILABLE", "RESERVED", "BOOKED", "WITHDRAWN")  # of a seat on sale
 
 
+_FOLDED = _THEATRE + _INVENTORY + show_prices.EVENTS
+
+
 def key(event: c.PublicEvent) -> str | None:
-    return event.show_id if isinstance(event, _THEATRE + _INVENTORY) else None
+    return event.show_id if isinstance(event, _FOLDED) else None
 
 
 def _scheduled_only(join_key: Callable[[c.ShowScheduled], str]) -> Callable[[Any], str | None]:
@@ -54,11 +63,14 @@ JOINS = {
 
 def apply(doc: dict[str, Any] | None, e: c.PublicEvent,
           joined: dict[str, dict[str, Any] | None]) -> dict[str, Any] | None:
-    if not isinstance(e, _THEATRE + _INVENTORY):
+    if not isinstance(e, _FOLDED):
         return doc
     doc = doc or _blank(e.show_id)
     if isinstance(e, c.ShowScheduled):
         _scheduled(doc, e, joined["theatre"] or {}, joined["layout"] or {})
+    elif isinstance(e, show_prices.EVENTS):
+        show_prices.fold(_inputs(doc), e)
+        _price(doc)
     else:
         _FOLDS[type(e)](doc, e)
     doc["seat_counts"] = seat_counts(doc)
@@ -79,11 +91,27 @@ def _scheduled(doc: dict[str, Any], e: c.ShowScheduled, theatre: dict[str, Any],
         screen_id=e.screen_id,
         screen_name=layout.get("name"),
         layout_version=e.layout_version,
-        prices=dict(e.prices),
-        currency=e.currency,
         seats=dict(e.seats),
     )
+    _inputs(doc).update(list=dict(e.prices), list_currency=e.currency)
+    _price(doc)
     _times(doc, e.starts_at, e.ends_at, e.local_start)
+
+
+def _inputs(doc: dict[str, Any]) -> dict[str, Any]:
+    """The prices' inputs (show_prices); a document folded before prices came from
+    pricing has the list prices it was scheduled with."""
+    if "pricing" not in doc:
+        doc["pricing"] = show_prices.blank(doc["prices"], doc["currency"])
+    inputs: dict[str, Any] = doc["pricing"]
+    return inputs
+
+
+def _price(doc: dict[str, Any]) -> None:
+    inputs = doc["pricing"]
+    doc.update(prices={cat: p["price"] for cat, p in show_prices.prices_now(inputs).items()},
+               price_version=show_prices.price_version(inputs),
+               currency=show_prices.currency(inputs))
 
 
 def _rescheduled(doc: dict[str, Any], e: c.ShowRescheduled) -> None:
@@ -124,7 +152,7 @@ def _released(doc: dict[str, Any], e: c.SeatsReleased) -> None:
 
 
 # By exact type (contracts are final structs; a new version is a new class, added here).
-# ShowScheduled, which reads other views, is folded by apply itself.
+# ShowScheduled, which reads other views, and the price events are folded by apply itself.
 _FOLDS: dict[type, Callable[[dict[str, Any], Any], None]] = {
     c.ShowRescheduled: _rescheduled,
     c.ShowCancelled: _cancelled,
@@ -176,11 +204,13 @@ def _blank(show_id: str) -> dict[str, Any]:
         "ends_at": None,
         "local_start": None,
         "day": None,
-        "prices": {},
+        "prices": {},  # category -> one seat's price at a hold now
+        "price_version": 0,
         "currency": None,
         "seats": {},  # seat id -> category: every seat on sale, as scheduled
         "withdrawn": [],
         "inventory_open": False,
         "held": {},  # inventory's: seat id -> {"state": RESERVED|BOOKED, "booking_id"}
         "seat_counts": {},
+        "pricing": show_prices.blank(),  # the prices' inputs, as each stream said them
     }

@@ -72,11 +72,13 @@ class _PaymentAttempt(msgspec.Struct):
 # so that times come back as datetimes. Only what readers show, never what a query
 # filters or sorts on (customer, status, times, show, currency, counts stay fields).
 _PACKED: dict[str, dict[str, Any]] = {
-    "seat_maps": {"seats": dict[str, dict[str, Any]]},
+    "seat_maps": {"seats": dict[str, dict[str, Any]], "prices": dict[str, dict[str, int]],
+                  "pricing": dict[str, Any]},
     "bookings": {"timeline": list[_TimelineEntry], "attempts": dict[str, _BookingAttempt]},
     "payments": {"attempts": list[_PaymentAttempt]},
     "catalogue_layouts": {"seats": list[dict[str, Any]]},
-    "catalogue_shows": {"seats": dict[str, str], "held": dict[str, dict[str, str]]},
+    "catalogue_shows": {"seats": dict[str, str], "held": dict[str, dict[str, str]],
+                        "pricing": dict[str, Any]},
 }
 _DECODERS = {view: {field: msgspec.json.Decoder(kind) for field, kind in fields.items()}
              for view, fields in _PACKED.items()}
@@ -89,7 +91,10 @@ def to_stored(view: str, doc: dict[str, Any]) -> dict[str, Any]:
       sub-documents, one as a string;
     - a booking's timeline and attempts, a payment's attempts: about half of those
       documents' values;
-    - a layout's seats, a catalogue show's seats and the seats inventory holds.
+    - a layout's seats, a catalogue show's seats and the seats inventory holds;
+    - a seat map's prices per category and both shows' price inputs (``pricing``):
+      keyed by category, and inventory's categories may hold what a field name may not
+      (a ".").
     ``from_stored`` gives readers the fold's shape back, and still reads documents stored
     the old ways. On MongoDB itself these could stay sub-documents."""
     packed = [f for f in _PACKED.get(view, ()) if f in doc]

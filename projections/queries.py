@@ -11,6 +11,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.database import Database
 
+from projections import seat_map
 from projections.catalogue_queries import CatalogueReads, Filter, Order, page
 from projections.mongo_store import MongoViewStore, current_generation, from_stored
 from projections.projector import InMemoryViewStore
@@ -64,7 +65,7 @@ class MongoQueries(CatalogueReads):
         return [from_stored("bookings", d) for d in cursor]
 
     def seat_map(self, show_id: str) -> dict[str, Any] | None:
-        return self._store().get("seat_maps", show_id)
+        return seat_map.shown(self._store().get("seat_maps", show_id))
 
     def payment(self, booking_id: str) -> dict[str, Any] | None:
         return self._store().get("payments", booking_id)
@@ -101,7 +102,7 @@ class InMemoryQueries(CatalogueReads):
 
     def seat_map(self, show_id: str) -> dict[str, Any] | None:
         self.refresh()
-        return self.views.get("seat_maps", show_id)
+        return seat_map.shown(self.views.get("seat_maps", show_id))
 
     def payment(self, booking_id: str) -> dict[str, Any] | None:
         self.refresh()

@@ -55,9 +55,9 @@ def rebuild(
     # Phase 1, the fold, one stream after another; phase 2, the documents as inserts of
     # 500, four commands in flight (the collections exist already, so FerretDB creates
     # none concurrently). A view is written as soon as every stream it folds has been
-    # read (seat maps after inventory, payments after payment), while the fold goes on
-    # with the next stream: the writes and the fold share the machine instead of taking
-    # turns. Later events reach them in phase 3, as compare-and-set updates.
+    # read (seat maps after pricing and inventory, payments after payment), while the fold
+    # goes on with the next stream: the writes and the fold share the machine instead of
+    # taking turns. Later events reach them in phase 3, as compare-and-set updates.
     writes, read_streams = [], set()
     written: set[str] = set()  # the views inserted
     with ThreadPoolExecutor(4) as pool:
@@ -115,9 +115,10 @@ def _progress(progress: Callable[[str], None], generation: str, done: int, heads
 
 
 # Streams whose views are complete on their own come first, so that their documents are
-# written while the rest is folded: theatre (theatres, layouts), inventory (seat maps, and
-# with theatre the catalogue's shows), payment (payments), booking.
-_ORDER = ("theatre", "inventory", "payment", "booking")
+# written while the rest is folded: theatre (theatres, layouts), pricing (a few events a
+# show: read before inventory, so that with it the seat maps and the catalogue's shows are
+# complete), inventory, payment (payments), booking. A stream not named here comes last.
+_ORDER = ("theatre", "pricing", "inventory", "payment", "booking")
 
 
 def _fold_order(stream: str) -> int:

@@ -87,7 +87,8 @@ def test_a_show_as_listed(queries):
         "ends_at": "2026-05-01T20:00:00Z",
         "local_start": "2026-05-01T19:00:00+01:00",
         "day": "2026-05-01",
-        "prices": {"Regular": 900, "Premium": 1400},
+        "prices": {"Regular": 900, "Premium": 1400},  # the list prices: pricing said nothing
+        "price_version": 0,
         "currency": "GBP",
         "seats_open": True,
         # B4 out of service (not on sale); A1 A2 booked, B2 reserved, A3 withdrawn

@@ -107,6 +107,39 @@ def test_a_rule_change_for_all_shows_reprices_the_show_and_explains_it(api):
     assert [(c["version"], c["note"]) for c in history] == [(1, "winter prices")]
 
 
+def seat_and_catalogue_prices(api: Api) -> tuple[dict, dict]:
+    """Per category, a seat's price on inventory's seat map and in the theatre's catalogue
+    (the show's prices, and each of its seats')."""
+    r = api.inventory.get("/shows/s1/seats", headers=ALICE)
+    assert r.status_code == 200, r.text
+    on_map: dict[str, set[int]] = {}
+    for seat in r.json()["seats"]:
+        on_map.setdefault(seat["category"], set()).add(seat["price"])
+    r = api.theatre.get("/catalogue/shows/s1", headers=ALICE)
+    assert r.status_code == 200, r.text
+    show = r.json()
+    in_catalogue = {seat["category"]: seat["price"] for seat in show["seats"]}
+    assert in_catalogue == show["prices"]
+    return ({cat: prices.pop() for cat, prices in on_map.items() if len(prices) == 1},
+            {**show["prices"], "version": show["price_version"]})
+
+
+def test_the_seat_map_and_the_catalogue_show_what_a_hold_now_costs(api):
+    assert seat_and_catalogue_prices(api) == (LIST_PRICES, {**LIST_PRICES, "version": 1})
+    change_rules(api)  # for all shows, from now
+    now = {"Regular": 1300, "Recliner": 2500}
+    assert seat_and_catalogue_prices(api) == (now, {**now, "version": 2})
+    assert book(api, ["A1"], "k1")["amount"] == now["Regular"]
+    rule = {"threshold_percent": 10, "uplift_percent": 10, "max_uplift_percent": 10}
+    r = api.pricing.put("/shows/s1/demand", json={"rule": rule}, headers=OPERATOR)
+    assert r.status_code == 200, r.text
+    api.settle()  # a tenth of Regular booked: +10 %, 1300 -> 1430, rounded to 1450
+    raised = {"Regular": 1450, "Recliner": 2500}
+    assert seat_and_catalogue_prices(api) == (raised, {**raised, "version": 3})
+    assert {c: p["price"] for c, p in prices(api)["categories"].items()} == raised
+    assert book(api, ["A2"], "k2")["amount"] == raised["Regular"]
+
+
 def test_a_rule_change_for_new_shows_leaves_shows_on_sale_alone(api):
     change_rules(api, applies="new_shows")
     assert prices(api)["price_version"] == 1

@@ -1,7 +1,7 @@
-"""The catalogue's views and queries on the real MongoDB-wire server (FerretDB in dev and
-CI): the same documents and answers as in memory, stored as the store packs them, with
-their indexes. Fed with the catalogue's events built by hand (tests/support/catalogue.py)
-until the theatre service records them."""
+"""The catalogue's views, the seat maps and their queries on the real MongoDB-wire server
+(FerretDB in dev and CI): the same documents and answers as in memory, stored as the
+store packs them, with their indexes. Fed with the catalogue's events built by hand
+(tests/support/catalogue.py): theatre's, inventory's and pricing's."""
 
 from __future__ import annotations
 
@@ -14,25 +14,28 @@ from projections.projector import InMemoryViewStore, project
 from projections.queries import InMemoryQueries, MongoQueries
 from projections.rebuild import _as_stored
 from projections.worker import Projector
+from shared import contracts as c
 from tests.support import catalogue as cat
 
 pytestmark = pytest.mark.infra
 
 CATALOGUE = ("catalogue_theatres", "catalogue_layouts", "catalogue_shows")
+FOLDED = (*CATALOGUE, "seat_maps")
 
 
 def streams() -> list:
     theatre = cat.theatre_stream()
-    return cat.numbered("theatre", theatre) + cat.numbered("inventory", cat.inventory_stream(theatre))
+    return (cat.numbered("theatre", theatre)
+            + cat.numbered("inventory", cat.inventory_stream(theatre))
+            + cat.numbered("pricing", cat.pricing_stream(theatre)))
 
 
 def interleaved(events: list, rng: random.Random) -> list:
-    theatre = [e for e in events if e[0] == "theatre"]
-    inventory = [e for e in events if e[0] == "inventory"]
+    """The streams merged at random, each kept in its order."""
+    streams = [[e for e in events if e[0] == s] for s in ("theatre", "inventory", "pricing")]
     out = []
-    while theatre or inventory:
-        source = theatre if (theatre and (not inventory or rng.random() < 0.5)) else inventory
-        out.append(source.pop(0))
+    while any(streams):
+        out.append(rng.choice([s for s in streams if s]).pop(0))
     return out
 
 
@@ -54,7 +57,7 @@ def test_catalogue_in_mongo_is_the_fold_in_memory(views_db):
     store, mem = projected(views_db, interleaved(events, random.Random(1)))
     project(store, events[::-1][:12])  # late copies of what is done: nothing changes
     fresh = MongoViewStore(views_db, "g0001")  # no cache: as read back
-    for view in CATALOGUE:
+    for view in FOLDED:
         assert {k: {f: v for f, v in d.items() if f != "_rev"}
                 for k, d in fresh.documents(view).items()} == {
             k: _as_stored(d) for k, d in mem.docs[view].items()}, view
@@ -82,6 +85,42 @@ def test_mongo_and_memory_answer_every_catalogue_query_alike(views_db):
     for theatre in memory.theatres():
         assert mongo.theatre(theatre["theatre_id"]) == theatre
     assert mongo.show("nowhere") is None and mongo.theatre("nowhere") is None
+    strip = lambda d: {k: v for k, v in d.items() if k != "_rev"}
+    for show in listed:
+        assert strip(mongo.seat_map(show["show_id"])) == strip(memory.seat_map(show["show_id"]))
+    assert mongo.show("dune-odeon-eve")["prices"] == {"Regular": 1200, "Premium": 1500}
+    assert mongo.seat_map("dune-odeon-eve")["prices"]["Regular"] == {
+        "price": 1200, "base": 1010, "uplift_percent": 20}
+
+
+def test_a_version_folded_before_the_show_opens_waits_unseen_in_mongo(views_db):
+    theatre = cat.theatre_stream()
+    dune = cat.show_of(theatre, "dune-odeon-eve")
+    store, _mem = projected(views_db, [("pricing", 1, cat.priced(dune, 2, {"Regular": 950,
+                                                                          "Premium": 1450}))])
+    assert store.collection("seat_maps").find_one({"_id": "dune-odeon-eve"})["opened"] is False
+    assert MongoQueries(views_db).seat_map("dune-odeon-eve") is None
+    project(store, [("inventory", 1, cat.opened(dune))])
+    seat_map = MongoQueries(views_db).seat_map("dune-odeon-eve")
+    assert seat_map["price_version"] == 2 and seat_map["seats"]["A1"]["price"] == 950
+
+
+def test_seat_map_prices_keyed_by_any_category_are_stored(views_db):
+    """An operator's PUT to inventory may name a category with a ".", which a field name
+    may not hold: a seat map's prices per category and their inputs are stored as
+    strings. (Pricing prices only the theatre's shows, whose categories are its own.)"""
+    opened = c.ShowInventoryOpened(event_id="inventory/x/1", occurred_at=cat.DAY, show_id="x",
+                                   seats={"A1": "a.b", "A2": "$c"},
+                                   prices={"a.b": 500, "$c": 700}, currency="GBP")
+    store, mem = projected(views_db, [("inventory", 1, opened),
+                                      ("inventory", 2, cat.reserved("x", "ann", "A1"))])
+    raw = store.collection("seat_maps").find_one({"_id": "x"})
+    assert isinstance(raw["prices_json"], str) and isinstance(raw["pricing_json"], str)
+    seat_map = MongoQueries(views_db).seat_map("x")
+    assert {s: (v["price"], v["state"]) for s, v in seat_map["seats"].items()} == {
+        "A1": (500, "RESERVED"), "A2": (700, "AVAILABLE")}
+    assert {k: v for k, v in seat_map.items() if k != "_rev"} == {
+        k: v for k, v in mem.docs["seat_maps"]["x"].items() if k != "_rev"}
 
 
 def test_catalogue_documents_keep_their_seat_lists_as_strings(views_db):

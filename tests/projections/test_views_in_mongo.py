@@ -92,6 +92,20 @@ def test_views_equal_a_fresh_fold_after_duplicated_and_replayed_events(stores, v
     statuses = {str(b.id): b.status.value for b in
                 (system.booking.get_booking(b) for b in _booking_ids(readers))}
     assert {k: d["status"] for k, d in store.documents("bookings").items()} == statuses
+    priced_as_pricing_says(system, store)
+
+
+def priced_as_pricing_says(system: EmbeddedSystem, store: MongoViewStore) -> None:
+    """The workload's priced show (tests/support/workload.py) in the views at the prices
+    pricing quotes now: its third version, with inventory's uplifts for it."""
+    sheet = system.pricing.price_sheet("p1")
+    assert sheet.price_version == 3 and any(sheet.uplifts.values())
+    now = {cat: {f: p[f] for f in ("price", "base", "uplift_percent")}
+           for cat, p in sheet.categories().items()}
+    seat_map = store.get("seat_maps", "p1")
+    assert (seat_map["price_version"], seat_map["prices"]) == (3, now)
+    show = store.get("catalogue_shows", "p1")
+    assert (show["price_version"], show["prices"]) == (3, {c: p["price"] for c, p in now.items()})
 
 
 def _booking_ids(readers):
@@ -108,6 +122,17 @@ def test_verify_reports_a_wrong_document(stores, views_db):
     projector.store.collection("bookings").update_one({"_id": key}, {"$set": {"status": "CONFIRMED", "amount": 1}})
     problems = verify(views_db, readers)
     assert len(problems) == 1 and key in problems[0]
+
+
+def test_verify_folds_pricing_and_reports_a_wrong_price(stores, views_db):
+    saga_with_bookings(stores, seed=2, bookings=6)
+    readers = readers_for(stores)
+    projector = caught_up(Projector(views_db, readers))
+    assert projector.store.position("pricing") > 0
+    projector.store.collection("catalogue_shows").update_one(
+        {"_id": "p1"}, {"$set": {"prices.Regular": 1}})
+    problems = verify(views_db, readers)
+    assert len(problems) == 1 and problems[0].startswith("catalogue_shows/p1:")
 
 
 def test_rebuild_during_live_writes_ends_identical_to_a_fresh_fold(stores, views_db):
@@ -132,6 +157,7 @@ def test_rebuild_during_live_writes_ends_identical_to_a_fresh_fold(stores, views
     heads = {s: r.recorder.max_notification_id() for s, r in readers.items()}
     fresh = fresh_fold(readers, heads)
     assert set(live.store.documents("bookings")) == set(fresh.docs["bookings"])
+    priced_as_pricing_says(system, MongoViewStore(views_db, rebuilt))
 
 
 def workload_more(system, clock, stop) -> None:

@@ -1,6 +1,6 @@
-"""The catalogue's events as the theatre service and inventory publish them, built by hand
-(until the theatre service records them): two theatres in two cities, their screens,
-and shows on them, numbered as the streams' positions."""
+"""The catalogue's events as the theatre service, inventory and pricing publish them, built
+by hand: two theatres in two cities, their screens, shows on them and their price
+versions, numbered as the streams' positions."""
 
 from __future__ import annotations
 
@@ -108,6 +108,27 @@ def released(show_id: str, who: str, *seat_ids: str,
                            seat_ids=list(seat_ids), reason=reason)
 
 
+def priced(show: c.ShowScheduled, version: int, prices: dict[str, int] | None = None,
+           rounding: int = 1, caps: dict[str, int] | None = None,
+           demand: c.DemandRule | None = None) -> c.ShowPriced:
+    """A price version of the show (its list prices if not given)."""
+    return c.ShowPriced(**_common("pricing"), show_id=show.show_id, theatre_id=show.theatre_id,
+                        price_version=version, rules_version=version - 1,
+                        prices=dict(show.prices if prices is None else prices),
+                        currency=show.currency, rounding=rounding, caps=dict(caps or {}),
+                        demand=demand)
+
+
+def demand_changed(show_id: str, version: int, uplifts: dict[str, int]) -> c.ShowDemandChanged:
+    return c.ShowDemandChanged(**_common("inventory"), show_id=show_id, price_version=version,
+                               uplifts=dict(uplifts), booked={}, capacity={})
+
+
+# Once a quarter of a category is booked, +10 %; +20 % from half.
+DEMAND = c.DemandRule(threshold_percent=25, uplift_percent=10, every_percent=25,
+                      max_uplift_percent=20)
+
+
 def numbered(stream: str, events: Iterable[c.PublicEvent], start: int = 1) -> list[Event]:
     """Events as a stream's reader gives them: (stream, position, event)."""
     return [(stream, start + i, e) for i, e in enumerate(events)]
@@ -148,13 +169,39 @@ def show_of(stream: list[c.PublicEvent], show_id: str) -> c.ShowScheduled:
 
 def inventory_stream(theatre: list[c.PublicEvent]) -> list[c.PublicEvent]:
     """Inventory opening every scheduled show, then holds on dune-odeon-eve: ann books
-    A1 A2, bob's hold on B1 expires, cat holds B2, dan held A3 (withdrawn: released)."""
+    A1 A2, bob's hold on B1 expires, cat holds B2, dan held A3 (withdrawn: released).
+    Half its Regular seats booked, inventory applies +20 % to Regular under the demand
+    rule of price version 2, then of version 3 (``pricing_stream``)."""
     shows = [e for e in theatre if isinstance(e, c.ShowScheduled)]
     s = "dune-odeon-eve"
+    last = ("heat-vue-eve", s)  # opened last: pricing's versions of them often come first
     return [
-        *(opened(show) for show in shows),
+        *(opened(show) for show in shows if show.show_id not in last),
+        *(opened(show) for show in shows if show.show_id in last),
         reserved(s, "ann", "A1", "A2"), reserved(s, "bob", "B1"), reserved(s, "dan", "A3"),
-        booked(s, "ann", "A1", "A2"), released(s, "bob", "B1"), reserved(s, "cat", "B2"),
+        booked(s, "ann", "A1", "A2"),
+        demand_changed(s, 2, {"Regular": 20, "Premium": 0}),
+        released(s, "bob", "B1"), reserved(s, "cat", "B2"),
         released(s, "dan", "A3", reason="seat_withdrawn"),
+        demand_changed(s, 3, {"Regular": 20, "Premium": 0}),
         reserved("heat-vue-eve", "eve", "C1"),
+    ]
+
+
+def pricing_stream(theatre: list[c.PublicEvent]) -> list[c.PublicEvent]:
+    """Pricing's versions: every show's first at its list prices. dune-odeon-eve's second
+    has the demand rule, prices rounded to 50 and a cap on Regular (with +20 %: 950 ->
+    1140 -> 1150, capped at 1100); its third new bases (1010 -> 1212 -> 1200); then its
+    second again, as a redelivery would bring it, which changes nothing. heat-vue-eve's
+    second lowers Premium."""
+    shows = {e.show_id: e for e in theatre if isinstance(e, c.ShowScheduled)}
+    dune, heat = shows["dune-odeon-eve"], shows["heat-vue-eve"]
+    second = priced(dune, 2, {"Regular": 950, "Premium": 1450}, rounding=50,
+                    caps={"Regular": 1100}, demand=DEMAND)
+    return [  # these two first, so that they often come before inventory opens the shows
+        priced(dune, 1), second,
+        priced(dune, 3, {"Regular": 1010, "Premium": 1500}, rounding=50, demand=DEMAND),
+        second,
+        priced(heat, 1), priced(heat, 2, {"Regular": 900, "Premium": 1200}),
+        *(priced(show, 1) for show in shows.values() if show not in (dune, heat)),
     ]
