@@ -2,6 +2,7 @@
 
     python -m bench limits                        # reference limits of PostgreSQL and Kafka
     python -m bench steady --rates 20,40,80,160   # one row per rate, until saturation
+    python -m bench steady --through-theatre --quote   # shows priced by pricing, customers quote
     python -m bench flash-sale                    # 2,000 customers, 200 seats, at once
     python -m bench prices                        # price lookups, cache against store, in a flash sale
     python -m bench all                           # limits, the steady curve, the flash sale
@@ -67,6 +68,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--idle-seconds", type=float, default=10,
                    help="measure the idle system this long before the first rate (default 10)")
     g.add_argument("--keep-going", action="store_true", help="do not stop at the first saturated rate")
+    g.add_argument("--through-theatre", action="store_true",
+                   help="schedule each rate's shows through the theatre (priced by pricing,"
+                        " where the system has it), not with inventory's PUT")
+    g.add_argument("--quote", action="store_true",
+                   help="customers quote (POST /quotes on pricing) and book with the quote;"
+                        " a system without pricing books unquoted (needs --through-theatre)")
     g = p.add_argument_group("flash sale")
     g.add_argument("--flash-customers", type=int, default=2000)
     g.add_argument("--flash-seats", type=int, default=200)
@@ -100,7 +107,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
                         " (the dev cluster has them off), and off again after it")
     g.add_argument("--audit-transitions", action="store_true",
                    help="also check every booking's transitions (slow on big runs)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.quote and not args.through_theatre:
+        p.error("--quote needs --through-theatre: pricing prices only the theatre's shows")
+    return args
 
 
 def log(msg: str) -> None:
@@ -234,7 +244,8 @@ def run_scenarios(args: argparse.Namespace, out: dict) -> None:
     if args.scenario in ("steady", "all"):
         p = SteadyParams(duration=args.duration, shows=args.shows, seats=args.seats,
                          zipf=args.zipf, fail_rate=args.fail_rate, retry_rate=args.retry_rate,
-                         follow=args.follow, seed=args.seed, drain_timeout=args.hold_seconds + 60)
+                         follow=args.follow, seed=args.seed, drain_timeout=args.hold_seconds + 60,
+                         through_theatre=args.through_theatre, quote=args.quote)
         rates = [float(r) for r in args.rates.split(",") if r.strip()]
 
         async def run_steady(system: BenchSystem, driver: Driver, sampler: Sampler) -> dict:

@@ -3,6 +3,7 @@ versions of the code, alternating, so that whatever else the machine does weighs
 alike.
 
     python -m bench.compare --before fce073f --rates 10,20 --duration 15 --rounds 2
+    python -m bench.compare --before 2486d7a --rates 10,20 --through-theatre --quote
     python -m bench.compare --before 57b14a4 --scenario flash-sale --rounds 2
     python -m bench.compare --before 57b14a4 --scenario flash-sale --flash-over 10
 
@@ -63,7 +64,8 @@ def run_bench(tree: Path, args: argparse.Namespace) -> dict:
     else:
         cmd = [sys.executable, "-m", "bench", "steady", "--rates", args.rates, "--duration",
                str(args.duration), "--idle-seconds", "1", "--no-limits", "--keep-going",
-               "--seed", str(args.seed)]
+               "--seed", str(args.seed), *(["--through-theatre"] if args.through_theatre else []),
+               *(["--quote"] if args.quote else [])]
     done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=1800,
                           check=False)
     found = re.findall(r"^report: (.+)$", done.stdout, re.MULTILINE)
@@ -158,6 +160,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--scenario", choices=["steady", "flash-sale"], default="steady")
     p.add_argument("--customers", type=int, default=2000, help="flash-sale: customers")
+    p.add_argument("--through-theatre", action="store_true",
+                   help="steady: shows scheduled through the theatre (priced by pricing where\n"
+                        "the version has it), passed on to python -m bench")
+    p.add_argument("--quote", action="store_true",
+                   help="steady: customers quote before booking where the version has pricing\n"
+                        "(with --through-theatre; the bench/ that runs must know both flags)")
     p.add_argument("--flash-over", type=float, default=0.0,
                    help="flash-sale: the customers arrive evenly over this many seconds")
     p.add_argument("--bench-of", choices=["after", "each"], default="after",
@@ -166,6 +174,8 @@ def main() -> None:
                         "also sets up the private FerretDB, so an old version gets today's "
                         "_id index: use 'each' against code before d237828); each: its own")
     args = p.parse_args()
+    if args.quote and not args.through_theatre:
+        p.error("--quote needs --through-theatre: pricing prices only the theatre's shows")
     before = checkout(args.before)
     after = checkout(args.after) if args.after else ROOT
     use_bench_of(before, after if args.bench_of == "after" else before)

@@ -1,7 +1,8 @@
 """Simulated customers over HTTP: one asyncio loop, one aiohttp connection pool per service.
 
-A customer POSTs a booking and, if followed, polls ``GET /bookings/{id}`` until it is
-final, retrying a declined payment when it is one who retries. Polls are spaced
+A customer POSTs a booking (one who quotes asks pricing's ``POST /quotes`` first and
+books with the quote) and, if followed, polls ``GET /bookings/{id}`` until it is final,
+retrying a declined payment when it is one who retries. Polls are spaced
 ``poll_ms`` apart for the first ten, then back off by 1.25x up to ``poll_max_ms``
 (250; equal to ``poll_ms`` for a fixed interval), and at most
 ``poll_concurrency`` are in flight at once, so polling never grows into the dominant
@@ -16,12 +17,13 @@ import itertools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import msgspec
 
+from bench.report import dist_ms
 from launcher.processes import service_of
 from projections.booking_view import STATUS_RANK
 from shared import ids
@@ -30,6 +32,14 @@ from tests.e2e.harness import Distributed
 FINAL = ("CONFIRMED", "CANCELLED")
 HELD = ("PAYMENT_PENDING", "CONFIRMED")
 VISA, DECLINED = "pm_card_visa", "pm_card_chargeDeclined"
+# Shows scheduled through the theatre: one theatre, in UTC so that no start falls in a
+# clock change, and one film whose run and cleaning gap fit a slot with room to spare.
+THEATRE = "bench"
+FILM = {"title": "Bench", "runtime_minutes": 120, "rating": "PG", "language": "en",
+        "format": "2D"}
+SLOT = timedelta(hours=4)
+PROGRAMME_MAX = 200  # shows in one programme request (the theatre's limit)
+ROW_MAX = 999  # seats in one row: a seat's number is at most 999
 
 
 @dataclass
@@ -43,6 +53,7 @@ class Trace:
     method: str
     retries: bool  # declined customers only: pays again with a good card
     followed: bool  # polls until final (else: POST only, outcome from the store)
+    quote: bool = False  # asks pricing for a quote first and books with it
     booking_id: str = ""
     sent: float = 0.0  # monotonic, when the POST was started
     sent_wall: float = 0.0  # time.time() at the same moment, to compare with event times
@@ -57,6 +68,7 @@ class Trace:
     went_back: int = 0  # polls whose status ranked below an earlier poll's
     held_from_store: bool = False  # the hold was first seen in a not-yet-projected answer
     post_attempts: int = 1  # >1: the POST was repeated (same Idempotency-Key) after a timeout
+    quote_status: int | None = None  # POST /quotes' answer (None: not asked, or no answer)
     error: str | None = None
 
     def __post_init__(self) -> None:
@@ -86,6 +98,7 @@ class HttpStats:
                        if s >= 400 and (k, s) != ("post_booking", 409)},
             "refused_at_once": self.statuses[("post_booking", 409)],
             "transport_errors": {f"{k} {e}": n for (k, e), n in self.transport_errors.items()},
+            "latency_ms": {k: dist_ms(v) for k, v in sorted(self.latency.items())},
         }
 
 
@@ -112,15 +125,21 @@ class Driver:
                  poll_concurrency: int = 16, follow_timeout: float = 60.0,
                  poll_max_ms: float = 250) -> None:
         self.system = system
-        # The clients, by process: every booking instance (taking turns, as behind a load
-        # balancer), and inventory's first.
-        bookings = [p for p in system.local.processes if service_of(p) == "booking"]
+        # The clients, by process: every booking and pricing instance (taking turns, as
+        # behind a load balancer), and inventory's and the theatre's first.
+        of = lambda service: [p for p in system.local.processes if service_of(p) == service]
+        bookings, pricings = of("booking"), of("pricing")
         self._next_booking = itertools.cycle(bookings).__next__
-        self.inventory = "inventory"
-        self._urls = {p: system.local.url(p) for p in (*bookings, self.inventory)}
+        # An older version of the system has no pricing: its customers book unquoted.
+        self.pricing = bool(pricings)
+        self._next_pricing = itertools.cycle(pricings).__next__
+        self.inventory, self.theatre = "inventory", "theatre"
+        self._pool_sizes = {**dict.fromkeys(bookings, connections),
+                            **dict.fromkeys(pricings, connections), self.inventory: 16,
+                            **dict.fromkeys(of(self.theatre)[:1], 8)}  # none before the theatre
+        self._urls = {p: system.local.url(p) for p in self._pool_sizes}
         for url in self._urls.values():
             assert url.startswith("http://127.0.0.1:"), url
-        self._pool_sizes = {**dict.fromkeys(bookings, connections), self.inventory: 16}
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         # Wait here rather than in the connection pool, never more than the pool holds.
         self.gates = {name: asyncio.Semaphore(n) for name, n in self._pool_sizes.items()}
@@ -130,6 +149,11 @@ class Driver:
         self.follow_timeout = follow_timeout
         self.http = HttpStats()
         self._tokens: dict[str, dict[str, str]] = {}
+        self._screens: set[str] = set()  # laid out in the theatre, its registration first
+        self._slots = itertools.count()  # the next free start on the theatre's screens
+        # Midnight UTC two days ahead: every start is in the future, whatever the hour.
+        self._first_start = datetime.combine(datetime.now(UTC).date() + timedelta(days=2),
+                                             datetime.min.time())
 
     def _session(self, client: str) -> aiohttp.ClientSession:
         """Created on first use, inside the running loop, as aiohttp wants."""
@@ -188,6 +212,66 @@ class Driver:
 
         await asyncio.gather(*(one(s, n) for s, n in shows.items()))
 
+    async def schedule_shows(self, screen: str, shows: list[str], seats: int, price: int = 1000,
+                             timeout: float = 120.0) -> None:
+        """Schedule shows through the theatre on one screen of ``seats`` Regular seats (row A,
+        A1..An, as the customers name them), each in a slot of its own, then wait until
+        inventory has opened every one and pricing, if the system has it, prices every one.
+        Show and screen ids are the theatre's slugs."""
+        if not 0 < seats <= ROW_MAX:
+            raise ValueError(f"a screen of one row has 1 to {ROW_MAX} seats, not {seats}")
+        ops = self.auth("ops", operator=True)
+
+        async def write(method: str, path: str, body: dict) -> None:
+            r = await self.call("theatre", self.theatre, method, path, json=body, headers=ops)
+            if r is None or r.status_code not in (200, 201):
+                raise RuntimeError(f"{method} {path}: {r and r.status_code} {r and r.text}")
+
+        if screen not in self._screens:
+            if not self._screens:
+                await write("PUT", f"/theatres/{THEATRE}", {
+                    "name": "Bench", "city": "London", "address": "1 High St",
+                    "time_zone": "UTC"})
+            await write("PUT", f"/theatres/{THEATRE}/screens/{screen}", {"name": screen, "rows": [
+                {"row": "A", "seats": [{"number": n, "column": n, "category": "Regular"}
+                                       for n in range(1, seats + 1)]}]})
+            self._screens.add(screen)
+        planned = [{"show_id": show, "screen_id": screen, "film": FILM,
+                    "start": f"{self._first_start + next(self._slots) * SLOT:%Y-%m-%dT%H:%M}",
+                    "prices": {"Regular": price}, "currency": "EUR"} for show in shows]
+        for i in range(0, len(planned), PROGRAMME_MAX):
+            await write("POST", f"/theatres/{THEATRE}/programme",
+                        {"shows": planned[i:i + PROGRAMME_MAX]})
+        await self.wait_on_sale(shows, timeout)
+
+    async def wait_on_sale(self, shows: list[str], timeout: float, parallel: int = 8) -> None:
+        """Until inventory's seat map and (if the system has pricing) pricing's prices of
+        every show answer; a show still missing one after ``timeout`` fails the run."""
+        gate, who = asyncio.Semaphore(parallel), self.auth("bench")
+        waiting = {show: [(self.inventory, f"/shows/{show}/seats")]
+                   + ([(self._next_pricing(), f"/shows/{show}/prices")] if self.pricing else [])
+                   for show in shows}
+
+        async def answers(client: str, path: str) -> bool:
+            async with gate:
+                r = await self.call("wait_on_sale", client, "GET", path, headers=who)
+            return r is not None and r.status_code == 200
+
+        deadline = time.monotonic() + timeout
+        while True:
+            pending = [(show, read) for show, reads in waiting.items() for read in reads]
+            done = await asyncio.gather(*(answers(*read) for _, read in pending))
+            waiting = {}
+            for (show, read), ok in zip(pending, done, strict=True):
+                if not ok:
+                    waiting.setdefault(show, []).append(read)
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{len(waiting)} shows not on sale after {timeout:g} s, e.g."
+                                   f" {next(iter(waiting.items()))}")
+            await asyncio.sleep(0.2)
+
     async def seat_map(self, show: str, tries: int = 10) -> dict:
         """The operator's seat map (with holders), or {} if it cannot be had."""
         for _ in range(tries):
@@ -207,9 +291,31 @@ class Driver:
             t.error = f"{type(e).__name__}: {e}"
             self.http.transport_errors[("driver", type(e).__name__)] += 1
 
+    async def quote(self, t: Trace) -> str | None:
+        """A quote for the trace's seats, or None (the trace says why)."""
+        r: Answer | None = None
+        for _ in range(3):  # a quote stores nothing: asking again is harmless
+            r = await self.call("post_quote", self._next_pricing(), "POST", "/quotes",
+                                json={"show_id": t.show, "seat_ids": t.seats},
+                                headers=self.auth(t.customer))
+            if r is not None and r.status_code < 500:
+                break
+        t.quote_status = r.status_code if r is not None else None
+        if r is None or r.status_code != 201:
+            t.error = "quote failed"
+            return None
+        return str(r.json()["quote"])
+
     async def _customer(self, t: Trace) -> None:
         headers = {**self.auth(t.customer), "Idempotency-Key": t.key}
         body = {"show_id": t.show, "seat_ids": t.seats, "payment_method": t.method}
+        if t.quote:
+            quote = await self.quote(t)
+            if quote is None:
+                return
+            body["quote"] = quote
+        # The latencies count from the POST, quoted or not, so runs with and without
+        # quotes compare; the quote's own time is its HTTP kind's.
         t.sent, t.sent_wall = time.monotonic(), time.time()
         r: Answer | None = None
         for attempt in range(1, 4):  # a timed-out POST is repeated with the same key

@@ -95,6 +95,9 @@ def limits_text(limits: dict, note: str = FSYNC_NOTE) -> str:
                       table(["limit", "rate", "how"], rows), *skipped])
 
 
+SHORT = {"inventory": "inv", "payment": "pay"}  # in column headers
+
+
 def _cores(cpu: dict, *names: str) -> str:
     g = cpu.get("groups", {})
     return "/".join(f"{g[n]['cores']:.2f}" if n in g else "-" for n in names)
@@ -125,7 +128,7 @@ def steady_text(steps: list[dict], limits: dict, note: str = FSYNC_NOTE) -> str:
         per_conf = pg.get("tracking_writes_per_confirmed", {})
         worst = max((v for v in per_conf.values() if v), default=None)
         res.append([
-            s["offered_rate"], _cores(cpu, "booking", "inventory", "payment", "projections"),
+            s["offered_rate"], _cores(cpu, *NAMES, "projections"),
             _cores(cpu, "postgres", "kafka", "ferretdb", "ferretdb-pg", "driver"),
             f"{cpu.get('other_cores', 0):.2f}", f"{cpu.get('machine_busy_cores', 0):.2f}",
             _per(pg["commits_per_s"]), _per(pg["tracking_writes_per_s"]), _per(per_conf, "{:.1f}"),
@@ -154,15 +157,21 @@ def steady_text(steps: list[dict], limits: dict, note: str = FSYNC_NOTE) -> str:
           for s in steps if s["http"]["errors"] or s["http"]["transport_errors"]),
         *(f"  reads at {s['offered_rate']}/s: " + reads_text(s["client_latency"])
           for s in steps if "bookings_whose_status_went_back" in s["client_latency"]),
+        *(f"  quotes at {s['offered_rate']}/s: {q['n']}, POST /quotes p50/p95/p99 {fmt_ms(q)} ms"
+          for s in steps if (q := s["http"].get("latency_ms", {}).get("post_quote"))),
+        *(f"  at {s['offered_rate']}/s the system was still busy with the scheduled shows when"
+          " the window opened: their events count in the window"
+          for s in steps if s.get("quiet_before_window") is False),
         ("  held/confirmed: event time in booking's store - POST sent, every booking (confirmed:"
         " first-try card); seen: as polled through the API by the customers who follow;"
         " API behind: seen CONFIRMED minus its event time (the read side's delay plus the poll"
         " spacing, <= 250 ms); of expected: confirmed/s / (arrivals/s x share that should confirm)."),
         "",
-        table(["rate/s", "cores booking/inv/pay/proj", "pg/kafka/ferret/ferret-pg/driver",
+        table(["rate/s", "cores " + "/".join(SHORT.get(n, n) for n in (*NAMES, "proj")),
+               "pg/kafka/ferret/ferret-pg/driver",
                "other", "machine", "all tx/s b/i/p", "write tx/s b/i/p", "per confirmed b/i/p",
                "store ceiling bk/s", "max inbox b/i/p"], res),
-        ("  cores: CPU s / wall s in the window (2 = the machine); pg: backends of the three"
+        ("  cores: CPU s / wall s in the window (2 = the machine); pg: backends of the"
         " service databases; ferret: FerretDB and its PostgreSQL backends (the run's own unless --ferretdb shared); other: the rest of the"
         " machine; all tx: pg_stat_database.xact_commit (reads included); write tx: tracking records written (one per message the inbox processed, plus"
         " relay positions), each a transaction of the service's single writer; store ceiling:"

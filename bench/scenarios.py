@@ -49,6 +49,10 @@ class SteadyParams:
     max_outstanding: int = 5000  # arrivals beyond this many unfinished customers are dropped
     drain_timeout: float = 60.0
     seed: int = 6
+    # Shows scheduled through the theatre (so pricing prices them, where the system has
+    # it) rather than opened with inventory's PUT; the wait for them is not measured.
+    through_theatre: bool = False
+    quote: bool = False  # customers book with a quote from pricing, where the system has it
 
 
 class ShowPicker:
@@ -235,8 +239,17 @@ def timelines(apps: dict, after: dict[str, int]) -> tuple[dict, dict, dict]:
 async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, apps: dict,
                       rate: float, p: SteadyParams, step: int) -> dict:
     rng = random.Random(p.seed * 1000 + step)
+    # Lower case, digits and dashes: the theatre's show ids.
     shows = {f"st{step}-{uuid.uuid4().hex[:6]}-{i}": p.seats for i in range(p.shows)}
-    await driver.open_shows(shows)
+    quiet = None
+    if p.through_theatre:
+        await driver.schedule_shows(f"step{step}", list(shows), p.seats)
+        # What scheduling set off (inventory repricing, the catalogue's folds) is done
+        # before the window opens, so it is not counted as the bookings' cost.
+        quiet = await asyncio.to_thread(wait_quiet, system, p.drain_timeout)
+    else:
+        await driver.open_shows(shows)
+    quote = p.quote and driver.pricing  # a system without pricing: booked unquoted
     picker = ShowPicker(shows, p.zipf, rng)
     probe = Probe(system)
     driver.http = HttpStats()
@@ -274,7 +287,7 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
                 t = Trace(
                     customer=f"c{rng.randrange(p.customers)}", key=uuid.UUID(int=rng.getrandbits(128)).hex,
                     show=choice[0], seats=choice[1], method=DECLINED if declined else VISA,
-                    retries=retries, followed=retries or rng.random() < p.follow,
+                    retries=retries, followed=retries or rng.random() < p.follow, quote=quote,
                 )
                 traces.append(t)
                 task = asyncio.create_task(driver.customer(t))
@@ -306,10 +319,26 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
     servers1 = infra_pids(system)
     result["disturbed"] = [n for n in servers0 if servers0[n] != servers1[n]]
     result["projection_lag"] = step_lag
+    result["quiet_before_window"] = quiet  # None: shows opened by inventory's PUT
     result["cpu"]["top_others"] = others
     first_try = [t.booking_id for t in traces if t.method == VISA]
     result["hops"] = hops(booking_tl, inventory_tl, payment_tl, first_try)
     return result
+
+
+def wait_quiet(system: Distributed, timeout: float) -> bool:
+    """Wait (bounded) until no service has anything left to relay or to consume and the
+    views have every stream; whether that happened."""
+    probe = Probe(system)
+    deadline = time.monotonic() + timeout
+    try:
+        while any(b["outbox"] or b["inbox"] for b in probe.backlogs().values()):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+    finally:
+        probe.close()
+    return system.views_caught_up(SAGA, max(deadline - time.monotonic(), 0))
 
 
 def step_projection_lag(system: Distributed, since: float, timeout: float) -> dict | None:
@@ -335,7 +364,8 @@ def analyse_steady(rate: float, p: SteadyParams, traces: list[Trace], timeline: 
             post_lat.append(t.post_done - t.sent)
         rec = timeline.get(t.booking_id)
         if rec is None:
-            outcomes["REFUSED seats_taken" if t.final == "REFUSED" else "not created"] += 1
+            outcomes["REFUSED seats_taken" if t.final == "REFUSED"
+                     else "no quote" if t.error == "quote failed" else "not created"] += 1
             continue
         if "Confirmed" in rec:
             outcomes["CONFIRMED"] += 1

@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bench.ferret import PrivateFerretDB
 from shared.contracts import TOPICS
-from shared.services import NAMES
+from shared.services import BY_NAME, NAMES
 from tests.e2e.harness import Distributed
 from tests.support.servers import Endpoints
 
@@ -44,8 +44,9 @@ def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bo
     so settings the harness gains are picked up), renamed ``bench<tag>``, optionally with
     a FerretDB of its own; the caller must ``stop_system``."""
     ep = Endpoints.from_env()
+    urls = [ep.mongo_url, getattr(ep, "redis_url", "")]  # an older version has no Redis
     for host in (ep.pg_host, ep.kafka_bootstrap.rsplit(":", 1)[0],
-                 *(url.split("/")[2].rsplit(":", 1)[0] for url in (ep.mongo_url, ep.redis_url))):
+                 *(url.split("/")[2].rsplit(":", 1)[0] for url in urls if url)):
         assert host == "127.0.0.1", f"the benchmark only targets 127.0.0.1, not {host}"
     ferret = None
     if private_ferretdb:
@@ -202,7 +203,7 @@ class Probe:
                 f"SELECT application_name, notification_id FROM {svc}service_tracking"
             ).fetchall())
             outbox = self.max_event_id(svc) - int(rows.get("outbox") or 0)
-            subscribed = [s.topic_prefix + TOPICS[o] for o in SAGA if o != svc]
+            subscribed = [s.topic_prefix + TOPICS[o] for o in BY_NAME[svc].subscribes_to]
             inbox = sum(
                 max(end - int(rows.get(tp) or 0), 0)
                 for tp, end in ends.items() if tp.rsplit(":", 1)[0] in subscribed

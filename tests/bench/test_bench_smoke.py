@@ -1,5 +1,6 @@
-"""Smoke tests of the benchmark command: a tiny steady run, and a tiny flash sale spread
-over time, each on a fresh system.
+"""Smoke tests of the benchmark command: a tiny steady run (shows opened by inventory's
+PUT, and shows scheduled through the theatre with customers quoting), and a tiny flash
+sale spread over time, each on a fresh system.
 
 Checks that ``python -m bench`` starts a system, drives it, audits it, tears it down
 and writes its report; not a measurement (the figures are in docs/benchmarks.md).
@@ -59,3 +60,25 @@ def test_a_tiny_flash_sale_spread_over_time_sells_exactly_and_tells_every_loser(
     assert sale["losers_told"] == sale["losers"] == 54
     assert sale["arrival_span_s"] > 1.3  # spread as asked, not sent at once
     assert sale["losers_told_from_arrival"]["n"] == 54
+
+
+def test_a_tiny_steady_run_through_the_theatre_books_with_quotes(
+    postgres_server, kafka_bootstrap, redis_server,
+) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "steady", "--rates", "4", "--duration", "3",
+         "--shows", "4", "--seats", "20", "--no-limits", "--hold-seconds", "2", "--idle-seconds", "1",
+         "--through-theatre", "--quote"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    report = json.loads(Path(re.search(r"report: (\S+)", run.stdout).group(1)).read_text())
+    steady = report["steady"]
+    assert steady["audit"]["ok"], steady["audit"]
+    (step,) = steady["result"]["steps"]
+    assert step["confirmed"]["total"] > 0 and step["quiet_before_window"]
+    # Every booking was quoted first, and pricing's CPU is in the report.
+    http = step["http"]
+    assert http["by_status"]["post_quote 201"] == http["requests"]["post_booking"] == step["bookings"]
+    assert not http["errors"] and not http["transport_errors"]
+    assert step["cpu"]["ms_per_confirmed"]["pricing"] > 0
