@@ -79,7 +79,8 @@ class StripeProvider:
 
     def __init__(self, api_key: str, webhook_secret: str, api_base: str = "", *,
                  localstripe: bool | None = None, timeout_s: float = 10.0,
-                 webhook_tolerance_s: int = 300) -> None:
+                 webhook_tolerance_s: int = 300,
+                 http_client: stripe.HTTPClient | None = None) -> None:
         self.api_base = api_base.rstrip("/")
         self.localstripe = (
             bool(self.api_base) and self.api_base != STRIPE_API_BASE
@@ -92,7 +93,7 @@ class StripeProvider:
             api_key,
             base_addresses={"api": self.api_base} if self.api_base else None,
             max_network_retries=0,
-            http_client=stripe.RequestsClient(timeout=timeout_s),
+            http_client=http_client or stripe.RequestsClient(timeout=timeout_s),
         )
 
     def __repr__(self) -> str:

@@ -160,6 +160,39 @@ def test_refund_after_success_and_listed_back(provider, booking) -> None:
     assert provider.retrieve(intent_id).status == "succeeded"  # a refunded intent stays paid
 
 
+class RecordingClient(stripe.RequestsClient):
+    """The SDK's HTTP client, noting each request's method, path and idempotency key."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=5)
+        self.sent: list[tuple[str, str, str]] = []
+
+    def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+        path = url.split("://", 1)[1].split("/", 1)[1].split("?")[0]
+        self.sent.append((method.upper(), f"/{path}", (headers or {}).get("Idempotency-Key", "")))
+        return super().request(method, url, headers, post_data)
+
+
+def test_every_write_carries_the_callers_idempotency_key(stripe_server, booking) -> None:
+    client = RecordingClient()
+    provider = StripeProvider(KEY, SECRET, stripe_server, http_client=client)
+    paid_id = provider.create_intent(f"{booking}/a", "pm_card_visa", 900, "eur", {}).intent_id
+    provider.confirm(f"{booking}/b", paid_id)
+    provider.refund(f"{booking}/c", paid_id, 900)
+    dropped = provider.create_intent(f"{booking}/d", THREE_D_SECURE, 900, "eur", {}).intent_id
+    provider.cancel(f"{booking}/e", dropped)
+    provider.retrieve(dropped)
+    assert client.sent == [
+        ("POST", "/v1/payment_intents", f"{booking}/a"),
+        ("POST", f"/v1/payment_intents/{paid_id}/confirm", f"{booking}/b"),
+        ("POST", "/v1/refunds", f"{booking}/c"),
+        ("POST", "/v1/payment_methods", f"{booking}/d:payment_method"),  # localstripe's card
+        ("POST", "/v1/payment_intents", f"{booking}/d"),
+        ("POST", f"/v1/payment_intents/{dropped}/cancel", f"{booking}/e"),
+        ("GET", f"/v1/payment_intents/{dropped}", ""),  # a read needs none
+    ]
+
+
 def test_neither_the_key_nor_the_webhook_secret_is_logged(provider, localstripe, booking,
                                                           caplog) -> None:
     caplog.set_level(logging.DEBUG)  # the SDK logs every request at DEBUG
