@@ -42,7 +42,6 @@ THREE_D_SECURE = "pm_card_threeDSecure2Required"
 INVALID_PAYMENT_METHOD = "invalid_payment_method"
 
 
-
 @dataclass(frozen=True)
 class CardNumber:
     """A test card localstripe knows only by its number: made into a payment method from
@@ -88,7 +87,7 @@ class StripeProvider:
         )
         self._webhook_secret = webhook_secret
         self.webhook_tolerance_s = webhook_tolerance_s
-        # No retries inside the SDK: a retry is the caller's decision, with its own key.
+        # No retries inside the SDK: the payment service decides when to ask again.
         self._client = stripe.StripeClient(
             api_key,
             base_addresses={"api": self.api_base} if self.api_base else None,
@@ -158,9 +157,13 @@ class StripeProvider:
                 intent_id, options={"idempotency_key": idempotency_key}
             )
         except stripe.InvalidRequestError as error:
+            # Charged, or cancelled before: as it is. Still waiting: something else was wrong.
             if error.http_status == 404:
                 raise
-            return self.retrieve(intent_id)  # charged, or cancelled before: as it is
+            intent = self.retrieve(intent_id)
+            if intent.status in ("requires_confirmation", "requires_action"):
+                raise
+            return intent
         return self._intent(canceled)
 
     def refund(self, idempotency_key: str, intent_id: str, amount: int) -> Refund:
@@ -171,8 +174,8 @@ class StripeProvider:
         return Refund(refund_id=refund.id, intent_id=intent_id, amount=refund.amount)
 
     def refunds(self, intent_id: str) -> list[Refund]:
-        """The refunds of an intent's charge, newest first."""
-        listed = self._client.v1.refunds.list(params={"payment_intent": intent_id})
+        """The refunds of an intent's charge, newest first (up to 100)."""
+        listed = self._client.v1.refunds.list(params={"payment_intent": intent_id, "limit": 100})
         return [Refund(refund_id=r.id, intent_id=intent_id, amount=r.amount) for r in listed.data]
 
     # --- webhooks ----------------------------------------------------------
