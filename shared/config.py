@@ -13,6 +13,10 @@ from shared.services import PROJECTOR, PROJECTOR_PORT, SERVICES
 
 DEFAULT_PORTS = {**{s.name: s.port for s in SERVICES}, PROJECTOR: PROJECTOR_PORT}
 DEFAULT_DATABASES = {s.name: s.database for s in SERVICES}
+DEFAULT_STRIPE_API_BASE = "http://127.0.0.1:58420"  # scripts/infra's localstripe
+DEFAULT_STRIPE_API_KEY = "sk_test_local"  # localstripe takes any sk_ key
+# For localstripe and tests only: a real endpoint's secret comes from Stripe's dashboard.
+DEFAULT_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_not_a_secret_change_me"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,12 @@ class Settings:
     postgres_user: str = "postgres"
     postgres_password: str = ""
     token_secret: str = "dev-only-secret-change-me-in-production"
+    # The Stripe API of the payment provider (payment/stripe_provider.py): by default the
+    # localstripe that scripts/infra runs; empty: Stripe itself (api.stripe.com). The key
+    # and the webhook secret stay out of repr, so a logged Settings never shows them.
+    stripe_api_base: str = DEFAULT_STRIPE_API_BASE
+    stripe_api_key: str = field(default=DEFAULT_STRIPE_API_KEY, repr=False)
+    stripe_webhook_secret: str = field(default=DEFAULT_STRIPE_WEBHOOK_SECRET, repr=False)
     http_host: str = "127.0.0.1"  # 0.0.0.0 inside a container
     instance: str = "1"  # this instance's stable name within its service (Kafka static membership)
     tuning: Tuning = field(default_factory=lambda: Tuning())
@@ -104,6 +114,9 @@ class Settings:
             postgres_user=_env("POSTGRES_USER", "postgres"),
             postgres_password=_env("POSTGRES_PASSWORD", ""),
             token_secret=_env("TOKEN_SECRET", "dev-only-secret-change-me-in-production"),
+            stripe_api_base=_env("STRIPE_API_BASE", DEFAULT_STRIPE_API_BASE),
+            stripe_api_key=_env("STRIPE_API_KEY", DEFAULT_STRIPE_API_KEY),
+            stripe_webhook_secret=_env("STRIPE_WEBHOOK_SECRET", DEFAULT_STRIPE_WEBHOOK_SECRET),
             http_host=_env("HTTP_HOST", "127.0.0.1"),
             instance=_env("INSTANCE", "1"),
             tuning=Tuning(

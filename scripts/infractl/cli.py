@@ -13,10 +13,12 @@ from .kafka import Kafka
 from .postgres import Postgres
 from .procs import InfraError, locked, port_listeners, reserve_ports
 from .redis import Redis
+from .stripe import LocalStripe
 
 USAGE = """usage: scripts/infra up|down|status|env
 
-  up      start PostgreSQL, Kafka, FerretDB and Redis (idempotent), wait until they answer
+  up      start PostgreSQL, Kafka, FerretDB, Redis and localstripe (idempotent), wait until
+          they answer
   down    stop them all and check that no process is left
   status  say for each server whether it is up and where it listens (exit 3 if one is down)
   env     print `export` lines for the clients (eval "$(scripts/infra env)")
@@ -40,9 +42,10 @@ class Clock:
 def up(cfg: config.Config) -> None:
     total = Clock()
     pg, kafka, ferret, redis = Postgres(cfg), Kafka(cfg), FerretDB(cfg), Redis(cfg)
+    stripe = LocalStripe(cfg)
     reserve_ports(list(cfg.ports()))
     # Fail before any download or build if a port is held by someone else.
-    for server in (pg, kafka, ferret, redis):
+    for server in (pg, kafka, ferret, redis, stripe):
         server.check_port()
     clock = Clock()
     # The two artifacts are independent: fetch jars (network-bound) while Go compiles.
@@ -57,6 +60,9 @@ def up(cfg: config.Config) -> None:
     redis_how = redis.launch()  # ready in milliseconds, uses nothing else
     redis.wait_ready()
     say(f"redis {redis_how}, ready in {clock.lap():.1f}s on {redis.where}")
+    # Uses nothing else either; it answers about a second after the start (its imports),
+    # so it is waited for after the others.
+    stripe_how = stripe.launch()
     # The JVM is the slowest to start, so launch it first and wait for it last.
     kafka_how = kafka.launch()
     kafka_clock = Clock()
@@ -69,13 +75,15 @@ def up(cfg: config.Config) -> None:
     say(f"ferretdb {ferret_how}, ready in {clock.lap():.1f}s on {ferret.where}")
     kafka.wait_ready()
     say(f"kafka {kafka_how}, ready {kafka_clock.lap():.1f}s after launch on {kafka.where}")
+    stripe.wait_ready()
+    say(f"stripe (localstripe) {stripe_how}, ready on {stripe.where}")
     say(f"up in {total.lap():.1f}s (data and logs in {cfg.data})")
 
 
 def down(cfg: config.Config) -> None:
     clock = Clock()
     # Reverse order of dependencies: FerretDB uses PostgreSQL.
-    servers = (Redis(cfg), FerretDB(cfg), Kafka(cfg), Postgres(cfg))
+    servers = (LocalStripe(cfg), Redis(cfg), FerretDB(cfg), Kafka(cfg), Postgres(cfg))
     for server in servers:
         say(f"{server.name}: {'stopped' if server.stop() else 'was not running'}")
     left = [pid for server in servers for pid in server.strays()]
@@ -96,12 +104,13 @@ def _ports(cfg: config.Config) -> dict[str, int]:
         "kafka controller": cfg.kafka_controller_port,
         "ferretdb": cfg.mongo_port,
         "redis": cfg.redis_port,
+        "stripe": cfg.stripe_port,
     }
 
 
 def status(cfg: config.Config) -> int:
     all_up = True
-    for server in (Postgres(cfg), Kafka(cfg), FerretDB(cfg), Redis(cfg)):
+    for server in (Postgres(cfg), Kafka(cfg), FerretDB(cfg), Redis(cfg), LocalStripe(cfg)):
         pid = server.pid()
         if pid and server.answers():
             state = f"up    {server.where}  pid {pid}"

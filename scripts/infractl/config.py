@@ -56,6 +56,7 @@ class Config:
     kafka_controller_port: int
     mongo_port: int
     redis_port: int = 56379
+    stripe_port: int = 58420  # localstripe's HTTP API
     pg_durable: bool = True  # CINEMA_PG_DURABLE=0: the test cluster only (postgres.py)
 
     @property
@@ -65,7 +66,7 @@ class Config:
 
     def ports(self) -> tuple[int, ...]:
         return (self.pg_port, self.kafka_port, self.kafka_controller_port, self.mongo_port,
-                self.redis_port)
+                self.redis_port, self.stripe_port)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -79,6 +80,10 @@ class Config:
     def redis_url(self) -> str:
         return f"redis://{HOST}:{self.redis_port}/0"
 
+    @property
+    def stripe_api_base(self) -> str:
+        return f"http://{HOST}:{self.stripe_port}"
+
     def env_lines(self) -> list[str]:
         return [
             f"export CINEMA_POSTGRES_HOST={HOST}",
@@ -88,6 +93,7 @@ class Config:
             f"export CINEMA_KAFKA_BOOTSTRAP={self.kafka_bootstrap}",
             f"export CINEMA_MONGO_URL={self.mongo_url}",
             f"export CINEMA_REDIS_URL={self.redis_url}",
+            f"export CINEMA_STRIPE_API_BASE={self.stripe_api_base}",
         ]
 
 
@@ -101,9 +107,10 @@ def load(root: Path) -> Config:
         kafka_controller_port=_port("CINEMA_KAFKA_CONTROLLER_PORT", 59093),
         mongo_port=_port("CINEMA_MONGO_PORT", 57017),
         redis_port=_port("CINEMA_REDIS_PORT", 56379),
+        stripe_port=_port("CINEMA_STRIPE_PORT", 58420),
         pg_durable=_flag("CINEMA_PG_DURABLE", default=True),
     )
     ports = cfg.ports()
     if len(set(ports)) != len(ports):
-        raise SystemExit(f"infra: the five ports must differ, got {ports}")
+        raise SystemExit(f"infra: the six ports must differ, got {ports}")
     return cfg

@@ -97,7 +97,9 @@ def processes_matching(*markers: str) -> list[int]:
     return found
 
 
-def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+def spawn(
+    argv: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen:
     """Start a server in its own session so that it outlives the calling shell."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
@@ -109,6 +111,7 @@ def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subp
             start_new_session=True,  # setsid: no SIGHUP when the terminal or CI step ends
             close_fds=True,
             env=env,
+            cwd=cwd,
         )
 
 
@@ -241,7 +244,8 @@ def check_port_free(name: str, port: int, ours: set[int]) -> None:
             f"{name}: port {port} on 127.0.0.1 is already taken by a foreign process "
             f"({describe(foreign[0])}). If it is another checkout's server, run "
             "`scripts/infra down` there; or pick other ports with CINEMA_PG_PORT, "
-            "CINEMA_KAFKA_PORT, CINEMA_KAFKA_CONTROLLER_PORT, CINEMA_MONGO_PORT, CINEMA_REDIS_PORT."
+            "CINEMA_KAFKA_PORT, CINEMA_KAFKA_CONTROLLER_PORT, CINEMA_MONGO_PORT, CINEMA_REDIS_PORT, "
+            "CINEMA_STRIPE_PORT."
         )
 
 

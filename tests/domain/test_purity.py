@@ -9,7 +9,7 @@ from tests.support.paths import ROOT
 
 DOMAIN_MODULES = [f"{name}/domain.py" for name in NAMES]
 FORBIDDEN = {"confluent_kafka", "psycopg", "psycopg_pool", "pymongo", "litestar", "uvicorn",
-             "httpx", "socket", "requests", "apscheduler", "sqlite3"}
+             "httpx", "socket", "requests", "apscheduler", "sqlite3", "redis", "stripe"}
 
 
 @pytest.mark.parametrize("module", DOMAIN_MODULES)

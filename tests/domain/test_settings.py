@@ -40,3 +40,19 @@ def test_the_seat_claim_lapse_is_a_setting_booking_takes():
         assert booking.taken_seats.claim_ttl == 2.5
     finally:
         booking.close()
+
+
+def test_the_stripe_settings_and_their_secrets_stay_out_of_repr():
+    default = Settings.from_env({})
+    assert default.stripe_api_base == "http://127.0.0.1:58420"  # scripts/infra's localstripe
+    assert default.stripe_api_key.startswith("sk_test_")
+    assert default.stripe_webhook_secret.startswith("whsec_")
+    given = Settings.from_env({"CINEMA_STRIPE_API_BASE": "", "CINEMA_STRIPE_API_KEY": "sk_test_k9",
+                               "CINEMA_STRIPE_WEBHOOK_SECRET": "whsec_s9"})
+    assert (given.stripe_api_base, given.stripe_api_key, given.stripe_webhook_secret) == (
+        "", "sk_test_k9", "whsec_s9")  # empty base: Stripe itself
+    for settings, secrets in ((default, (default.stripe_api_key, default.stripe_webhook_secret)),
+                              (given, ("sk_test_k9", "whsec_s9"))):
+        shown = repr(settings) + str(settings)
+        assert not any(secret in shown for secret in secrets), shown
+        assert settings.stripe_api_base in shown  # the address is no secret

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 import yaml
@@ -72,3 +73,13 @@ def test_kafka_image_matches_local_broker_version() -> None:
     version = re.search(r'^KAFKA_VERSION = "([^"]+)"', config, re.MULTILINE).group(1)
     kafka = yaml.safe_load(COMPOSE.read_text())["services"]["kafka"]
     assert kafka["image"] == f"apache/kafka:{version}"
+
+
+def test_localstripe_runs_the_version_the_tests_use_on_loopback_only() -> None:
+    localstripe = yaml.safe_load(COMPOSE.read_text())["services"]["localstripe"]
+    assert localstripe["build"] == "compose/localstripe"
+    assert all(port.startswith("127.0.0.1:") for port in localstripe["ports"])
+    assert "test" in localstripe["healthcheck"]
+    dockerfile = (ROOT / localstripe["build"] / "Dockerfile").read_text()
+    assert f"localstripe=={version('localstripe')}" in dockerfile  # as scripts/infra runs it
+    assert "--from-scratch" in dockerfile

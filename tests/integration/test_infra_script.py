@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.support.servers import Endpoints, pg_connect
 pytestmark = pytest.mark.infra
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVERS = ("postgres", "kafka", "ferretdb", "redis")
+SERVERS = ("postgres", "kafka", "ferretdb", "redis", "stripe")
 
 
 def infra(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -39,7 +40,7 @@ def status_pids() -> dict[str, int]:
 
 
 def test_second_up_is_harmless_and_fast(postgres_server, kafka_bootstrap, mongo_client,
-                                        redis_server) -> None:
+                                        redis_server, stripe_server) -> None:
     before = status_pids()
     started = time.monotonic()
     result = infra("up")
@@ -50,12 +51,16 @@ def test_second_up_is_harmless_and_fast(postgres_server, kafka_bootstrap, mongo_
     assert status_pids() == before  # nothing was restarted
     mongo_client.admin.command("ping")  # and the servers still answer
     assert redis_server.ping()
+    with urllib.request.urlopen(urllib.request.Request(
+            f"{stripe_server}/v1/payment_intents", headers={"Authorization": "Bearer sk_test_x"})
+    ) as response:
+        assert response.status == 200
 
 
 def test_env_agrees_with_fixture_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CINEMA_POSTGRES_HOST", "CINEMA_POSTGRES_PORT", "CINEMA_POSTGRES_USER",
                  "CINEMA_POSTGRES_PASSWORD", "CINEMA_KAFKA_BOOTSTRAP", "CINEMA_MONGO_URL",
-                 "CINEMA_REDIS_URL"):
+                 "CINEMA_REDIS_URL", "CINEMA_STRIPE_API_BASE"):
         monkeypatch.delenv(name, raising=False)
     result = infra("env", env=dict(os.environ))
     assert result.returncode == 0, result.stderr
@@ -67,6 +72,7 @@ def test_env_agrees_with_fixture_endpoints(monkeypatch: pytest.MonkeyPatch) -> N
     assert exported["CINEMA_KAFKA_BOOTSTRAP"] == expected.kafka_bootstrap
     assert exported["CINEMA_MONGO_URL"] == expected.mongo_url
     assert exported["CINEMA_REDIS_URL"] == expected.redis_url
+    assert exported["CINEMA_STRIPE_API_BASE"] == expected.stripe_api_base
 
 
 def durability_shown(ep: Endpoints) -> dict[str, str]:
