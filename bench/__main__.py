@@ -274,7 +274,8 @@ def run_scenarios(args: argparse.Namespace, out: dict) -> None:
             log(f"price lookups at {args.lookup_rate:g}/s during a flash sale of "
                 f"{args.flash_customers} customers ...")
             return await price_lookups(system, driver, sampler, args.flash_customers,
-                                       args.flash_seats, args.lookup_rate, args.seed)
+                                       args.flash_seats, args.lookup_rate, args.seed,
+                                       args.flash_over)
 
         out["prices"] = one_system(args, args.flash_hold_seconds, run_prices)
 

@@ -112,7 +112,8 @@ def _dist(values_s: list[float]) -> dict:
 
 
 async def price_lookups(system: Distributed, driver: Driver, sampler: Sampler,
-                        customers: int, seats: int, rate: float, seed: int) -> dict:
+                        customers: int, seats: int, rate: float, seed: int,
+                        arrive_over: float = 0.0) -> dict:
     show = "priced-show"
     await priced_show(system, show)
     s = system.local.settings
@@ -128,7 +129,7 @@ async def price_lookups(system: Distributed, driver: Driver, sampler: Sampler,
     http = asyncio.create_task(_over_http(system, show, rate, stop_http, http_took))
     try:
         flash = await flash_sale(system, driver, sampler, customers, seats, seed=seed,
-                                 timeout=180)
+                                 timeout=180, arrive_over=arrive_over)
     finally:
         stop_thread.set()
         stop_http.set()
@@ -140,7 +141,8 @@ async def price_lookups(system: Distributed, driver: Driver, sampler: Sampler,
         in_process["store_over_cache_p50"] = round(store["p50"] / cache["p50"], 1)
         in_process["store_over_cache_p99"] = round(store["p99"] / cache["p99"], 1)
     app.close()
-    return {"show": show, "rate_per_s": rate, "in_process": in_process,
+    return {"show": show, "rate_per_s": rate, "arrive_over_s": arrive_over,
+            "in_process": in_process,
             "http": {"latency": _dist(http_took), **http_stats},
             "flash_sale": {k: flash.get(k) for k in (
                 "customers", "seats", "exact", "sold_twice", "confirmed", "losers",

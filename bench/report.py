@@ -315,7 +315,8 @@ def prices_text(r: dict) -> str:
                 f"| {fmt(d.get('max'))} |")
     ip, http, flash = r["in_process"], r["http"], r["flash_sale"]
     lines = [(f"Price lookups at {r['rate_per_s']:g}/s each, during a flash sale "
-              f"({flash.get('customers')} customers, {flash.get('seats')} seats)"),
+              f"({flash.get('customers')} customers arriving over "
+              f"{r.get('arrive_over_s', 0):g} s, {flash.get('seats')} seats)"),
              "", "| lookup | n | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|",
              row("price sheet from the cache (Redis)", ip["cache"]),
              row("price sheet from the store (PostgreSQL)", ip["store"]),
