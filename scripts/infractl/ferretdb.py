@@ -23,10 +23,6 @@ from .procs import (
     check_port_free,
     locked,
     process_tree,
-    processes_matching,
-    spawn,
-    stop_tree,
-    wait_until_answers,
 )
 
 MODULE = "github.com/FerretDB/FerretDB"
@@ -44,12 +40,16 @@ def _go() -> str:
 
 class FerretDB(LaunchedServer):
     name = "ferretdb"
+    title = f"FerretDB {FERRETDB_VERSION}"
+    ready_timeout = 60
+    ready_interval = 0.2
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
         self.state = self.base / "state"  # also makes our cmdline name this checkout
         self.binary = cfg.cache / "ferretdb" / FERRETDB_VERSION / "ferretdb"
         self.marker = self.state
+        self.strays_marked_by = (str(self.binary), f"--state-dir={self.state}")
 
     @property
     def where(self) -> str:
@@ -148,40 +148,18 @@ class FerretDB(LaunchedServer):
                              dbname=FERRETDB_DATABASE, autocommit=True) as conn:
             ferretdb_ids.install(conn)
 
-    def launch(self) -> str:
-        if self.pid():
-            return "already up"
+    def prepare(self) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
-        with self.log.open("a") as log:
-            log.write(f"\n===== scripts/infra: starting FerretDB {FERRETDB_VERSION} =====\n")
-        proc = spawn(
-            [
-                str(self.binary),
-                "--handler=postgresql",
-                f"--postgresql-url=postgres://postgres@{HOST}:{self.cfg.pg_port}/{FERRETDB_DATABASE}",
-                f"--listen-addr={HOST}:{self.cfg.mongo_port}",
-                f"--state-dir={self.state}",
-                "--debug-addr=-",  # no HTTP debug listener (it would take another port)
-                "--telemetry=disable",
-                # warn would log every error reply (duplicate keys, pymongo's endSessions...)
-                "--log-level=error",
-            ],
-            self.log,
-        )
-        self.pidfile.write_text(f"{proc.pid}\n")
-        self.proc = proc
-        return "started"
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        wait_until_answers(self, "server", timeout, 0.2)
-
-    def strays(self) -> list[int]:
-        """This checkout's server processes, found by command line (pid file or not)."""
-        return processes_matching(str(self.binary), f"--state-dir={self.state}")
-
-    def stop(self) -> bool:
-        pids = dict.fromkeys(pid for pid in [self.pid(), *self.strays()] if pid is not None)
-        for pid in pids:
-            stop_tree(pid, grace=10)
-        self.pidfile.unlink(missing_ok=True)
-        return bool(pids)
+    def argv(self) -> list[str]:
+        return [
+            str(self.binary),
+            "--handler=postgresql",
+            f"--postgresql-url=postgres://postgres@{HOST}:{self.cfg.pg_port}/{FERRETDB_DATABASE}",
+            f"--listen-addr={HOST}:{self.cfg.mongo_port}",
+            f"--state-dir={self.state}",
+            "--debug-addr=-",  # no HTTP debug listener (it would take another port)
+            "--telemetry=disable",
+            # warn would log every error reply (duplicate keys, pymongo's endSessions...)
+            "--log-level=error",
+        ]

@@ -20,10 +20,6 @@ from .procs import (
     locked,
     port_answers,
     process_tree,
-    processes_matching,
-    spawn,
-    stop_tree,
-    wait_until_answers,
 )
 
 POM = Path(__file__).with_name("kafka-pom.xml")
@@ -89,6 +85,11 @@ logger.coordinator.level = WARN
 
 class Kafka(LaunchedServer):
     name = "kafka"
+    title = f"Kafka {KAFKA_VERSION}"
+    noun = "broker"
+    ready_timeout = 120
+    ready_interval = 0.3
+    stop_grace = 30  # SIGTERM = controlled shutdown
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
@@ -96,6 +97,7 @@ class Kafka(LaunchedServer):
         self.log_dirs = self.base / "data"
         self.libs = cfg.cache / "kafka" / KAFKA_VERSION / "libs"
         self.marker = self.props
+        self.strays_marked_by = ("kafka.Kafka", f" {self.props}")
 
     @property
     def where(self) -> str:
@@ -211,7 +213,8 @@ class Kafka(LaunchedServer):
             *args,
         ]
 
-    def _configure(self) -> None:
+    def prepare(self) -> None:
+        """Write the configuration, and format the storage the first time."""
         self.base.mkdir(parents=True, exist_ok=True)
         self.props.write_text(
             PROPERTIES.format(
@@ -245,28 +248,5 @@ class Kafka(LaunchedServer):
             output = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
             raise InfraError(f"kafka: formatting the storage failed:\n{output}")
 
-    def launch(self) -> str:
-        """Start the JVM without waiting for it (see wait_ready); returns what happened."""
-        if self.pid():
-            return "already up"
-        self._configure()
-        with self.log.open("a") as log:
-            log.write(f"\n===== scripts/infra: starting Kafka {KAFKA_VERSION} =====\n")
-        proc = spawn(self._java("kafka.Kafka", str(self.props)), self.log, env={**os.environ})
-        self.pidfile.write_text(f"{proc.pid}\n")
-        self.proc = proc
-        return "started"
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        wait_until_answers(self, "broker", timeout, 0.3)
-
-    def strays(self) -> list[int]:
-        """This checkout's server processes, found by command line (pid file or not)."""
-        return processes_matching("kafka.Kafka", f" {self.props}")
-
-    def stop(self) -> bool:
-        pids = dict.fromkeys(pid for pid in [self.pid(), *self.strays()] if pid is not None)
-        for pid in pids:
-            stop_tree(pid, grace=30)  # SIGTERM = controlled shutdown
-        self.pidfile.unlink(missing_ok=True)
-        return bool(pids)
+    def argv(self) -> list[str]:
+        return self._java("kafka.Kafka", str(self.props))

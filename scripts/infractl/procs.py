@@ -259,10 +259,21 @@ def running_pid(pidfile: Path, marker: Path) -> int | None:
 
 
 class LaunchedServer:
-    """A server this checkout launches itself, in .data/<name>, known by its pid file."""
+    """A server this checkout launches itself, in .data/<name>, known by its pid file.
+
+    Launching, waiting and stopping are the same for every such server; each subclass
+    says what differs: its command (``argv``, ``env``, ``cwd``), what to do before it
+    (``prepare``), the marks of its command line, its readiness poll and its stop grace.
+    """
 
     name: str
+    title: str  # how the header line in its log names it
     marker: Path  # a path in the server's command line that names this checkout
+    strays_marked_by: tuple[str, ...]  # in the command line of each of this checkout's processes
+    noun = "server"  # what a failure to start calls it
+    ready_timeout: float = 30
+    ready_interval: float = 0.05  # between two `answers()` while it starts
+    stop_grace: float = 10  # after SIGTERM, before SIGKILL
 
     def __init__(self, cfg: Any) -> None:
         self.cfg = cfg
@@ -282,6 +293,55 @@ class LaunchedServer:
     def answers(self) -> bool:
         """Whether the server takes requests (each server asks in its own way)."""
         raise NotImplementedError
+
+    # --- what each server says ----------------------------------------------
+
+    def prepare(self) -> None:
+        """Everything the command needs before it starts (by default, its folder)."""
+        self.base.mkdir(parents=True, exist_ok=True)
+
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str] | None:
+        """The server's environment: None inherits this process's."""
+        return None
+
+    def cwd(self) -> Path | None:
+        return None
+
+    # --- start and stop ----------------------------------------------------
+
+    def launch(self) -> str:
+        """Start the server without waiting for it (see wait_ready); returns what happened."""
+        if self.pid():
+            return "already up"
+        self.prepare()
+        with self.log.open("a") as log:
+            log.write(f"\n===== scripts/infra: starting {self.title} =====\n")
+        proc = spawn(self.argv(), self.log, env=self.env(), cwd=self.cwd())
+        self.pidfile.write_text(f"{proc.pid}\n")
+        self.proc = proc
+        return "started"
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        wait_until_answers(
+            self,
+            self.noun,
+            self.ready_timeout if timeout is None else timeout,
+            self.ready_interval,
+        )
+
+    def strays(self) -> list[int]:
+        """This checkout's server processes, found by command line (pid file or not)."""
+        return processes_matching(*self.strays_marked_by)
+
+    def stop(self) -> bool:
+        pids = dict.fromkeys(pid for pid in [self.pid(), *self.strays()] if pid is not None)
+        for pid in pids:
+            stop_tree(pid, grace=self.stop_grace)
+        self.pidfile.unlink(missing_ok=True)
+        return bool(pids)
 
 
 def reserve_ports(ports: list[int]) -> bool:

@@ -12,24 +12,19 @@ import socket
 import subprocess
 
 from .config import HOST, REDIS_SERVER, Config
-from .procs import (
-    InfraError,
-    LaunchedServer,
-    check_port_free,
-    process_tree,
-    processes_matching,
-    spawn,
-    stop_tree,
-    wait_until_answers,
-)
+from .procs import InfraError, LaunchedServer, check_port_free, process_tree
 
 
 class Redis(LaunchedServer):
     name = "redis"
+    title = "Redis"
+    # SIGTERM: Redis closes its clients and exits (with nothing to save).
+    stop_grace = 10
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
         self.marker = self.base  # its --dir, in the command line
+        self.strays_marked_by = (str(REDIS_SERVER), f"--dir {self.base}")
 
     @property
     def where(self) -> str:
@@ -71,44 +66,21 @@ class Redis(LaunchedServer):
 
     # --- start and stop ----------------------------------------------------
 
-    def launch(self) -> str:
-        if self.pid():
-            return "already up"
+    def prepare(self) -> None:
         self.ensure_installed()
-        self.base.mkdir(parents=True, exist_ok=True)
-        with self.log.open("a") as log:
-            log.write("\n===== scripts/infra: starting Redis =====\n")
-        proc = spawn(
-            [
-                str(REDIS_SERVER),
-                "--port", str(self.cfg.redis_port),
-                "--bind", HOST,
-                "--dir", str(self.base),
-                # Nothing to persist (see the docstring): no snapshots, no append-only file.
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "no",  # stays our child: its pid is the one in the pid file
-                # Keep the command line as given: it names this checkout's data folder,
-                # by which `status` and `down` know the process (Redis would rewrite it).
-                "--set-proc-title", "no",
-            ],
-            self.log,
-        )
-        self.pidfile.write_text(f"{proc.pid}\n")
-        self.proc = proc
-        return "started"
+        super().prepare()
 
-    def wait_ready(self, timeout: float = 30) -> None:
-        wait_until_answers(self, "server", timeout, 0.05)
-
-    def strays(self) -> list[int]:
-        """This checkout's Redis processes, found by command line (pid file or not)."""
-        return processes_matching(str(REDIS_SERVER), f"--dir {self.base}")
-
-    def stop(self) -> bool:
-        # SIGTERM: Redis closes its clients and exits (with nothing to save).
-        pids = dict.fromkeys(pid for pid in [self.pid(), *self.strays()] if pid is not None)
-        for pid in pids:
-            stop_tree(pid, grace=10)
-        self.pidfile.unlink(missing_ok=True)
-        return bool(pids)
+    def argv(self) -> list[str]:
+        return [
+            str(REDIS_SERVER),
+            "--port", str(self.cfg.redis_port),
+            "--bind", HOST,
+            "--dir", str(self.base),
+            # Nothing to persist (see the docstring): no snapshots, no append-only file.
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",  # stays our child: its pid is the one in the pid file
+            # Keep the command line as given: it names this checkout's data folder,
+            # by which `status` and `down` know the process (Redis would rewrite it).
+            "--set-proc-title", "no",
+        ]

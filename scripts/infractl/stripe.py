@@ -23,20 +23,20 @@ from .procs import (
     cmdline,
     pid_alive,
     process_tree,
-    processes_matching,
     read_pid,
-    spawn,
-    stop_tree,
-    wait_until_answers,
 )
 
 MODULE = "infractl.localstripe_loopback"
+SCRIPTS = Path(__file__).resolve().parents[1]
 # Any key starting with sk_ authenticates; `answers` needs one to get past the 401.
 PROBE_KEY = "sk_test_infra_probe"
 
 
 class LocalStripe(LaunchedServer):
     name = "stripe"
+    title = "localstripe"
+    # SIGTERM: aiohttp closes its sockets and exits.
+    stop_grace = 10
 
     def __init__(self, cfg: Config) -> None:
         super().__init__(cfg)
@@ -44,6 +44,7 @@ class LocalStripe(LaunchedServer):
         # by which `status` and `down` know the process as ours.
         self.python = cfg.root / ".venv" / "bin" / "python"
         self.marker = self.python
+        self.strays_marked_by = (self.command,)
 
     @property
     def where(self) -> str:
@@ -93,39 +94,21 @@ class LocalStripe(LaunchedServer):
             )
         return "installed"
 
-    def launch(self) -> str:
-        if self.pid():
-            return "already up"
+    # --- start and stop ----------------------------------------------------
+
+    def prepare(self) -> None:
         self.ensure_installed()
-        self.base.mkdir(parents=True, exist_ok=True)
-        with self.log.open("a") as log:
-            log.write("\n===== scripts/infra: starting localstripe =====\n")
-        scripts = Path(__file__).resolve().parents[1]
-        proc = spawn(
-            [str(self.python), "-m", MODULE, "--port", str(self.cfg.stripe_port), "--host", HOST],
-            self.log,
-            # -m puts the working directory first on sys.path: scripts/ holds only infractl.
-            env=_env_with_path(scripts),
-            cwd=scripts,
-        )
-        self.pidfile.write_text(f"{proc.pid}\n")
-        self.proc = proc
-        return "started"
+        super().prepare()
 
-    def wait_ready(self, timeout: float = 30) -> None:
-        wait_until_answers(self, "server", timeout, 0.05)
+    def argv(self) -> list[str]:
+        return [str(self.python), "-m", MODULE, "--port", str(self.cfg.stripe_port), "--host", HOST]
 
-    def strays(self) -> list[int]:
-        """This checkout's localstripe processes, found by command line (pid file or not)."""
-        return processes_matching(self.command)
+    def env(self) -> dict[str, str]:
+        return _env_with_path(SCRIPTS)
 
-    def stop(self) -> bool:
-        # SIGTERM: aiohttp closes its sockets and exits.
-        pids = dict.fromkeys(pid for pid in [self.pid(), *self.strays()] if pid is not None)
-        for pid in pids:
-            stop_tree(pid, grace=10)
-        self.pidfile.unlink(missing_ok=True)
-        return bool(pids)
+    def cwd(self) -> Path:
+        # -m puts the working directory first on sys.path: scripts/ holds only infractl.
+        return SCRIPTS
 
 
 def _env_with_path(scripts: Path) -> dict[str, str]:
