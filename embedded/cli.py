@@ -225,9 +225,10 @@ class Shell(cmd.Cmd):
         self._print(f"{customer}-{self.keys}", booking.id)
 
     def do_advance(self, arg: str) -> None:
-        """advance MINUTES   jump the clock, then run the expiry sweep"""
+        """advance MINUTES   jump the clock, then run the timers (expiry, reconciliation)"""
         self.clock.advance(timedelta(minutes=float(arg)))
-        released = self.system.sweep()
+        released = self.system.inventory.release_expired_holds()
+        self.system.sweep()
         print(f"clock at {self.clock.now():%H:%M}; {released} expired hold(s) released")
 
     def do_show(self, arg: str) -> None:

@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from booking.application import IdempotencyConflict, SeatsTaken
 from booking.domain import BookingRuleViolation
 from inventory.domain import HoldLimits
-from payment.gateway import SimulatedGateway
+from payment.gateway import SimulatedProvider
 from shared.clock import FakeClock
 from shared.contracts import decode
 from shared.services import NAMES
@@ -49,11 +49,11 @@ class SagaSimulation(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock()
-        self.gateway = SimulatedGateway()
+        self.provider = SimulatedProvider()
         self.system = embedded_system(
             clock=self.clock,
             limits=HoldLimits(max_seats=3, hold_for=HOLD, max_held_per_customer=HELD_PER_CUSTOMER),
-            gateway=self.gateway, partitions=2,
+            provider=self.provider, partitions=2,
         )
         # show-a is opened by an operator's PUT to inventory; show-b is scheduled by the
         # theatre, which may then withdraw its seats and cancel it.
@@ -260,12 +260,12 @@ class SagaSimulation(RuleBasedStateMachine):
 
     @invariant()
     def always(self) -> None:
-        inv.check_always(self.system, self.gateway.ledger, self.statuses, self.customer_cancelled)
+        inv.check_always(self.system, self.provider.ledger, self.statuses, self.customer_cancelled)
         inv.customer_holds_within(self.system, HELD_PER_CUSTOMER)
 
     def teardown(self) -> None:
         inv.settle(self.system, self.clock, HOLD)
-        inv.check_at_rest(self.system, self.gateway.ledger, self.statuses, self.customer_cancelled)
+        inv.check_at_rest(self.system, self.provider.ledger, self.statuses, self.customer_cancelled)
 
     def _log_sizes(self) -> dict[str, int]:
         return {s: self.system.apps[s].recorder.max_notification_id() or 0 for s in SERVICES}
