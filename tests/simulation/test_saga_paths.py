@@ -11,7 +11,7 @@ from booking.application import IdempotencyConflict
 from booking.domain import BookingRuleViolation, BookingStatus
 from embedded.system import EmbeddedSystem
 from inventory.domain import HoldLimits
-from payment.gateway import SimulatedProvider
+from payment.gateway import AUTHENTICATION_REQUIRED, IntentStateError, SimulatedProvider
 from projections.sources import read_public
 from shared import ids
 from shared.clock import FakeClock
@@ -474,3 +474,49 @@ def test_an_intent_left_unconfirmed_past_the_hold_is_cancelled_never_charged(clo
     assert provider.ledger.confirmations_by_intent() == {}
     assert system.payment.get_payment(b).attempts[0]["reason"] == "hold_expired"
     at_rest_ok(system, clock, provider)
+
+
+# --- open intents when the hold goes ------------------------------------------------------
+
+
+def three_d_secure_waiting(system):
+    b = book(system, method=AUTHENTICATION_REQUIRED)
+    system.run_until_quiet()
+    [waiting] = system.payment.get_payment(b).open_intents()
+    assert waiting.client_secret and status(system, b) is BookingStatus.PAYMENT_PENDING
+    return b, waiting.intent_id
+
+
+def test_an_intent_waiting_when_the_hold_expires_is_cancelled(system, clock, provider):
+    b, intent_id = three_d_secure_waiting(system)
+    clock.advance(HOLD)
+    system.sweep()
+    booking = system.booking.get_booking(b)
+    assert (booking.status, booking.cancellation_reason) == (BookingStatus.CANCELLED,
+                                                             "hold_expired")
+    assert provider.retrieve(intent_id).status == "canceled"
+    with pytest.raises(IntentStateError):  # too late to authenticate: nothing is charged
+        provider.authenticate(intent_id, success=True)
+    assert system.payment.get_payment(b).attempts[0]["reason"] == "canceled"
+    at_rest_ok(system, clock, provider)
+
+
+def test_an_intent_waiting_when_the_customer_cancels_is_cancelled(system, clock, provider):
+    b, intent_id = three_d_secure_waiting(system)
+    system.booking.cancel(b, "ann")
+    system.run_until_quiet()
+    assert provider.retrieve(intent_id).status == "canceled"
+    assert not system.payment.get_payment(b).open_intents()
+    at_rest_ok(system, clock, provider, {b})
+
+
+def test_an_authentication_racing_the_release_is_refunded(system, clock, provider):
+    b, intent_id = three_d_secure_waiting(system)
+    provider.authenticate(intent_id, success=True)  # its webhook is not delivered yet ...
+    system.booking.cancel(b, "ann")  # ... when the hold is released: the cancel answers it
+    system.run_until_quiet()
+    booking = system.booking.get_booking(b)
+    assert (booking.status, booking.refunded_amount) == (BookingStatus.CANCELLED, 2000)
+    assert provider.ledger.captured_by_booking() == {str(b): 2000}
+    assert provider.ledger.refunded_total() == 2000
+    at_rest_ok(system, clock, provider, {b})
