@@ -56,7 +56,8 @@ class EmbeddedSystem:
         self.limits = limits or HoldLimits()
         # The payment provider, which outlives the services' restarts as Stripe would; its
         # webhooks' events are queued, for run_until_quiet (or a test) to deliver.
-        self.provider = provider or SimulatedProvider(clock=self.clock, queue_events=True)
+        self.provider = provider or SimulatedProvider(clock=self.clock, queue_events=True,
+                                                      ids_from="embedded")
         self.webhooks_delivered = True  # False: a test delivers them itself
         self.db_dir = db_dir
         # Any eventsourcing persistence per service, e.g. PostgreSQL for integration tests.

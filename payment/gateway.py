@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import secrets
 import threading
@@ -179,6 +180,7 @@ class SimulatedProvider:
         webhook_secret: str = "whsec_simulated",
         clock: Clock | None = None,
         queue_events: bool = False,
+        ids_from: str | None = None,
     ) -> None:
         self.decline_rate = decline_rate
         self.latency_s = latency_s
@@ -190,6 +192,11 @@ class SimulatedProvider:
         # embedded runtime, tests); None: not kept (nothing would deliver them).
         self.events: list[ProviderEvent] | None = [] if queue_events else None
         self._lock = threading.Lock()
+        # Ids of intents and events are drawn from this and a counter: given, the same
+        # calls make the same ids (a simulation replays); by default, unique to this
+        # object, as several instances share one store.
+        self._ids_from = secrets.token_hex(8) if ids_from is None else ids_from
+        self._made = itertools.count(1)
 
     @property
     def ledger(self) -> Ledger:
@@ -200,7 +207,7 @@ class SimulatedProvider:
     def create_intent(self, idempotency_key: str, payment_method: str, amount: int,
                       currency: str, metadata: dict[str, str]) -> Intent:
         self._wait()
-        intent = StoredIntent(f"pi_{secrets.token_hex(12)}", idempotency_key, payment_method,
+        intent = StoredIntent(self._new_id("pi"), idempotency_key, payment_method,
                               amount, currency, dict(metadata))
         if payment_method not in KNOWN_METHODS:  # Stripe refuses an unknown method at once
             intent = replace(intent, status="failed", decline_code="invalid_payment_method")
@@ -277,7 +284,7 @@ class SimulatedProvider:
 
     def refund_outside(self, intent_id: str, amount: int) -> Refund:
         """An operator refunds a charge in the provider's dashboard."""
-        return self.refund(f"outside/{intent_id}/{secrets.token_hex(4)}", intent_id, amount)
+        return self.refund(f"outside/{self._new_id('re')}", intent_id, amount)
 
     def pay_again(self, intent_id: str) -> Intent:
         """The customer's browser confirms a declined intent again with a good card (Stripe
@@ -334,8 +341,10 @@ class SimulatedProvider:
             kind = "payment_intent.payment_failed"
         else:
             kind = f"payment_intent.{intent.status}"
-        self.events.append(ProviderEvent(f"evt_{secrets.token_hex(12)}", kind,
-                                         intent.as_intent(), refund))
+        self.events.append(ProviderEvent(self._new_id("evt"), kind, intent.as_intent(), refund))
+
+    def _new_id(self, kind: str) -> str:
+        return f"{kind}_{_digest(f'{self._ids_from}/{kind}/{next(self._made)}')}"
 
     def _wait(self) -> None:
         if self.latency_s:
