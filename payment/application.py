@@ -174,13 +174,15 @@ class PaymentService(ServiceApplication):
         processing.collect_events(payment)
 
     def _payment_of(self, intent: Intent) -> Payment | None:
-        """By the intent's metadata (the booking it charges for), else by its id."""
+        """By the intent's metadata (the booking it charges for), else by its id. As
+        stored now: any instance takes webhooks, and a copy cached by one that does not
+        follow the payment's partition may be behind (not know the intent yet)."""
         payment_id = self.by_intent.get(intent.intent_id)
         try:
             payment_id = ids.payment_id(UUID(intent.metadata["booking_id"]))
         except (KeyError, ValueError):
             pass
-        payment = self.find(payment_id) if payment_id is not None else None
+        payment = self.find_current(payment_id) if payment_id is not None else None
         if payment is None or payment.attempt_of(intent.intent_id) is None:
             return None
         return payment
@@ -265,10 +267,11 @@ class PaymentService(ServiceApplication):
 
     def handle_batch(self, messages: Sequence[tuple[Any, Tracking | None]],
                      record: bool = True) -> bool | None:
-        try:
-            return super().handle_batch(messages, record)
-        finally:
-            self.confirm_created()
+        outcome = super().handle_batch(messages, record)
+        # After a failure, intents its writes committed wait for the next batch (or the
+        # reconciliation): still recorded, still unconfirmed, still safe.
+        self.confirm_created()
+        return outcome
 
     def confirm_created(self) -> None:
         """Confirm the intents this thread's committed writes recorded; those of a write

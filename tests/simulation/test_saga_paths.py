@@ -520,3 +520,33 @@ def test_an_authentication_racing_the_release_is_refunded(system, clock, provide
     assert provider.ledger.captured_by_booking() == {str(b): 2000}
     assert provider.ledger.refunded_total() == 2000
     at_rest_ok(system, clock, provider, {b})
+
+
+def test_a_webhook_taken_by_another_instance_finds_the_payment_as_stored(clock):
+    """Any payment instance takes webhooks; one that cached the payment before its
+    attempt started (it does not follow that partition) must still find the intent."""
+    from payment.application import PaymentService
+
+    provider = SimulatedProvider(clock=clock, queue_events=True)
+    system = embedded_system(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD),
+                             provider=provider)
+    system.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
+    system.webhooks_delivered = False
+    b = book(system, method=AUTHENTICATION_REQUIRED)
+    system.relay_all()
+    system.consumers["payment"].deliver(*system.consumers["payment"].ready()[0])
+    other = PaymentService(clock=clock, provider=provider, recorder=system.payment.recorder)
+    try:
+        with other.writing():  # cached by the other instance, before any attempt
+            assert not other.find(ids.payment_id(b)).started
+        system.run_until_quiet()
+        [waiting] = system.payment.get_payment(b).open_intents()
+        provider.events.clear()
+        provider.authenticate(waiting.intent_id, success=True)
+        [succeeded] = provider.events
+        assert other.provider_event(succeeded)
+    finally:
+        other.close()
+    system.start_services()  # the services read what the other instance wrote
+    system.run_until_quiet()
+    assert status(system, b) is BookingStatus.CONFIRMED
