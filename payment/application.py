@@ -290,6 +290,7 @@ class PaymentService(ServiceApplication):
         """One write on a payment, outside any message: confirm an intent just recorded
         (``confirm``), ask the provider about the intents started before ``ask_before``
         (the reconciliation), then whatever is due."""
+        asked = False  # once a confirm was sent, the intent is only retrieved
         for attempt in range(1, self.MAX_CONFLICT_RETRIES + 1):
             try:
                 with self.writing():
@@ -300,9 +301,15 @@ class PaymentService(ServiceApplication):
                     if confirm is not None:
                         attempt_n = payment.attempt_of(confirm)
                         if attempt_n is not None and not payment.decided(attempt_n):
-                            self._confirm(payment, attempt_n, confirm)
+                            if asked:  # a write lost to another writer: its answer too
+                                self._retrieve(payment, attempt_n, confirm)
+                            else:
+                                asked = True
+                                self._confirm(payment, attempt_n, confirm)
                     if ask_before is not None:
-                        self._ask(payment, ask_before)
+                        for waiting in payment.open_intents():
+                            if waiting.started_at <= ask_before:
+                                self._retrieve(payment, waiting.attempt, waiting.intent_id)
                     self._advance(payment)
                     self.save_all(payment)
                 break
@@ -311,15 +318,14 @@ class PaymentService(ServiceApplication):
                     raise
         self.confirm_created()
 
-    def _ask(self, payment: Payment, before: datetime) -> None:
-        for waiting in payment.open_intents():
-            if waiting.started_at > before or payment.decided(waiting.attempt):
-                continue
-            intent = self.provider.retrieve(waiting.intent_id)
-            if intent.status == "requires_confirmation":  # left so by a crash before its confirm
-                self._confirm(payment, waiting.attempt, waiting.intent_id)
-            else:
-                payment.intent_outcome(intent, self.clock.now())
+    def _retrieve(self, payment: Payment, attempt: int, intent_id: str) -> None:
+        """What the provider says of an intent now; one still awaiting confirmation (a
+        crash came before its confirm) is confirmed."""
+        intent = self.provider.retrieve(intent_id)
+        if intent.status == "requires_confirmation":
+            self._confirm(payment, attempt, intent_id)
+        else:
+            payment.intent_outcome(intent, self.clock.now())
 
     # --- the reconciliation --------------------------------------------------------------
 

@@ -550,3 +550,27 @@ def test_a_webhook_taken_by_another_instance_finds_the_payment_as_stored(clock):
     system.start_services()  # the services read what the other instance wrote
     system.run_until_quiet()
     assert status(system, b) is BookingStatus.CONFIRMED
+
+
+def test_a_confirm_whose_write_loses_to_another_writer_is_not_sent_again(
+    system, clock, provider, monkeypatch,
+):
+    """The write recording a confirm's answer fails its version check (another instance
+    wrote the payment): decided again, the intent is retrieved, never confirmed again."""
+    from eventsourcing.persistence import IntegrityError
+
+    payment, real_save, lost = system.payment, system.payment.save_all, []
+
+    def save_losing_once(*aggregates):
+        if not lost:
+            lost.append(True)
+            raise IntegrityError("another writer won")
+        return real_save(*aggregates)
+
+    monkeypatch.setattr(payment, "save_all", save_losing_once)  # follow-ups' writes only
+    b = book(system)
+    system.run_until_quiet()
+    assert lost and status(system, b) is BookingStatus.CONFIRMED
+    assert list(provider.ledger.confirmations_by_intent().values()) == [1]
+    monkeypatch.undo()
+    at_rest_ok(system, clock, provider)
