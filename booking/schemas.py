@@ -43,7 +43,7 @@ class PaymentRetry(RequestBody, frozen=True):
 class AttemptOutcome(ResponseBody, frozen=True, omit_defaults=True):
     attempt: int
     outcome: str  # succeeded, failed
-    reason: str = ""  # the gateway's decline code, or hold_expired
+    reason: str = ""  # the provider's decline code, canceled, or hold_expired
 
 
 class NextAction(ResponseBody, frozen=True):
