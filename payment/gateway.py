@@ -85,6 +85,8 @@ class Ledger(Protocol):
     def standing_charges_by_booking(self) -> dict[str, int]:
         """Successful charges not refunded in full, per booking."""
 
+    def refunded_by_booking(self) -> dict[str, int]: ...
+
     def refunded_total(self) -> int: ...
 
     def confirmations_by_intent(self) -> dict[str, int]:
@@ -157,6 +159,12 @@ class InMemoryIntents:
         for i in self.intents.values():
             if i.status == "succeeded":
                 out[i.booking_id] += self.refunded(i.intent_id) < i.amount
+        return dict(out)
+
+    def refunded_by_booking(self) -> dict[str, int]:
+        out: Counter[str] = Counter()
+        for r in self.refunds.values():
+            out[self.intents[r.intent_id].booking_id] += r.amount
         return dict(out)
 
     def refunded_total(self) -> int:

@@ -140,6 +140,12 @@ class PostgresLedger:
             " FROM gateway_sim.intents i GROUP BY i.booking_id"
         ))
 
+    def refunded_by_booking(self) -> dict[str, int]:
+        return dict(self._rows(
+            "SELECT i.booking_id, sum(r.amount)::bigint FROM gateway_sim.intent_refunds r"
+            " JOIN gateway_sim.intents i USING (intent_id) GROUP BY i.booking_id"
+        ))
+
     def refunded_total(self) -> int:
         return int(self._rows(
             "SELECT coalesce(sum(amount), 0) FROM gateway_sim.intent_refunds")[0][0])

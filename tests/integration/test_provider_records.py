@@ -42,7 +42,7 @@ def test_intents_outlive_the_provider_and_the_audits_read_them(pg_database) -> N
         assert ledger.captured_by_booking() == {"b1": 2000, "b3": 700}
         assert ledger.successful_charges_by_booking() == {"b1": 1, "b2": 0, "b3": 1}
         assert ledger.standing_charges_by_booking() == {"b1": 1, "b2": 0, "b3": 0}
-        assert ledger.refunded_total() == 700
+        assert ledger.refunded_total() == 700 and ledger.refunded_by_booking() == {"b3": 700}
         assert ledger.confirmations_by_intent() == {
             paid.intent_id: 2, declined.intent_id: 1, waiting.intent_id: 1}
     finally:
