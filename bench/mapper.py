@@ -29,14 +29,13 @@ from eventsourcing.persistence import JSONTranscoder
 
 from embedded.system import EmbeddedSystem
 from inventory.domain import HoldLimits
-from payment.gateway import SimulatedGateway
 from projections.sources import _decode_state
 from shared.clock import FakeClock
 
 
 def confirmed_bookings(n: int) -> EmbeddedSystem:
     """A system in which ``n`` bookings of two seats each were confirmed."""
-    system = EmbeddedSystem(clock=FakeClock(), gateway=SimulatedGateway(),
+    system = EmbeddedSystem(clock=FakeClock(),
                             limits=HoldLimits(max_seats=4, hold_for=timedelta(minutes=10)))
     shows = (n * 2 + 99) // 100
     for s in range(shows):

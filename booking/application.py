@@ -289,6 +289,13 @@ class BookingService(ServiceApplication):
             message.attempt, message.reason, message.occurred_at))
 
     @policy.register
+    def on_payment_action_required(
+        self, message: c.PaymentActionRequired, processing: ProcessingEvent
+    ) -> None:
+        self._react(message, processing, lambda b: b.payment_action_required(
+            message.attempt, message.client_secret, message.occurred_at))
+
+    @policy.register
     def on_payment_refunded(self, message: c.PaymentRefunded, processing: ProcessingEvent) -> None:
         self._react(message, processing,
                     lambda b: b.payment_refunded(message.amount, message.occurred_at))

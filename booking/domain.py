@@ -87,7 +87,10 @@ class Booking(Aggregate):
         self.reserved_until: datetime | None = None
         self.attempts_requested = 1  # payment makes the first attempt by itself
         self.failed_attempts: list[int] = []
+        # attempt -> client secret: the attempt waits for the customer (3-D Secure)
+        self.client_secrets: dict[int, str] = {}
         self.paid = False
+        self.paid_attempt: int | None = None
         self.refunded_amount = 0
         self.cancellation_reason: CancellationReason | None = None
         self.cancellation_detail = ""
@@ -109,6 +112,20 @@ class Booking(Aggregate):
     def awaiting_payment_result(self) -> bool:
         return not self.paid and self.attempts_requested not in self.failed_attempts
 
+    @property
+    def awaiting_authentication(self) -> bool:
+        """The latest attempt waits for the customer to authenticate (3-D Secure)."""
+        return (self.status is BookingStatus.PAYMENT_PENDING and self.awaiting_payment_result()
+                and self.attempts_requested in self.client_secrets)
+
+    @property
+    def next_action(self) -> dict[str, str] | None:
+        """What the customer must do for the payment to go on, if anything."""
+        if not self.awaiting_authentication:
+            return None
+        return {"type": "authenticate",
+                "client_secret": self.client_secrets[self.attempts_requested]}
+
     # --- customer commands ---------------------------------------------------
 
     def retry_payment(self, payment_method: str, now: datetime) -> int:
@@ -116,7 +133,9 @@ class Booking(Aggregate):
             raise BookingRuleViolation(f"cannot retry payment of a {self.status} booking")
         if self.paid:
             raise BookingRuleViolation("the booking is already paid")
-        if self.awaiting_payment_result():
+        # An attempt waiting for the customer's authentication may be abandoned: payment
+        # cancels its intent before making the next (a success it answers stands).
+        if self.awaiting_payment_result() and not self.awaiting_authentication:
             raise BookingRuleViolation("a payment attempt is still in progress")
         assert self.reserved_until is not None
         if now >= self.reserved_until:
@@ -196,6 +215,18 @@ class Booking(Aggregate):
     def _record_failure(self, attempt: int, reason: str, at: datetime) -> None:
         self.failed_attempts.append(attempt)
 
+    def payment_action_required(self, attempt: int, client_secret: str, at: datetime) -> None:
+        # Only for the attempt the customer is on: an abandoned one's challenge is moot.
+        # Before the hold is known too (payment's topic may run ahead of inventory's).
+        if (self.is_active and not self.paid
+                and attempt == self.attempts_requested and attempt not in self.failed_attempts
+                and attempt not in self.client_secrets):
+            self._record_action(attempt=attempt, client_secret=client_secret, at=at)
+
+    @event("PaymentActionRequired", topic="cinema.booking:Booking.PaymentActionRequired")
+    def _record_action(self, attempt: int, client_secret: str, at: datetime) -> None:
+        self.client_secrets[attempt] = client_secret
+
     def payment_succeeded(self, attempt: int, at: datetime) -> None:
         if self.is_active and not self.paid:
             self._record_payment(attempt=attempt, at=at)
@@ -203,13 +234,15 @@ class Booking(Aggregate):
     @event("Paid", topic="cinema.booking:Booking.Paid")
     def _record_payment(self, attempt: int, at: datetime) -> None:
         self.paid = True
+        self.paid_attempt = attempt
 
     def payment_refunded(self, amount: int, at: datetime) -> None:
         if self.refunded_amount:
             return
         self._record_refund(amount=amount, at=at)
         if self.is_active:
-            # Payment refunds only once the hold is gone, so the booking cannot go on.
+            # Payment refunds once the hold is gone, and the provider's own refund (an
+            # operator's) leaves nothing to pay with: the booking cannot go on.
             self._cancel(reason=CancellationReason.PAYMENT_REFUNDED, detail="", at=at)
 
     @event("Refunded", topic="cinema.booking:Booking.Refunded")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
+import msgspec
 from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
@@ -77,7 +78,10 @@ def read_booking(
         return Response(booking_view(bookings.get_booking_as_requested(booking_id, owner)))
     if owner is not None and doc["customer_id"] != owner:
         raise BookingNotFound(str(booking_id))
-    return Response(booking_view_from_doc(doc), headers=stale_header(fresh))
+    view = booking_view_from_doc(doc)
+    if doc["customer_id"] != caller.customer_id:  # an operator: the client secret is the customer's
+        view = msgspec.structs.replace(view, next_action=None)
+    return Response(view, headers=stale_header(fresh))
 
 
 def read_bookings(
@@ -157,7 +161,8 @@ def retry_payment(
     booking_id: FromPath[UUID], data: JSONBody[PaymentRetry], request: CallerRequest,
     api: NamedDependency[BookingApi],
 ) -> Response[PaymentAttemptAccepted]:
-    """Try again after a declined payment, while the seats are still held."""
+    """Try again after a declined payment, or instead of authenticating an attempt that
+    waits for it (3-D Secure: that attempt is cancelled), while the seats are still held."""
     attempt, position = api.bookings.retry_payment(booking_id, request.user.customer_id,
                                                    data.payment_method)
     return Response(

@@ -35,13 +35,20 @@ class BookingRequest(RequestBody, frozen=True):
 
 
 class PaymentRetry(RequestBody, frozen=True):
+    # Allowed after a failed attempt, or while one waits for the customer to authenticate
+    # (it is abandoned: cancelled first).
     payment_method: PaymentMethod
 
 
 class AttemptOutcome(ResponseBody, frozen=True, omit_defaults=True):
     attempt: int
     outcome: str  # succeeded, failed
-    reason: str = ""  # the gateway's decline code, or hold_expired
+    reason: str = ""  # the provider's decline code, canceled, or hold_expired
+
+
+class NextAction(ResponseBody, frozen=True):
+    type: str  # "authenticate": complete 3-D Secure with the client secret (Stripe.js)
+    client_secret: str
 
 
 class TimelineEntry(ResponseBody, frozen=True):
@@ -63,6 +70,8 @@ class BookingView(ResponseBody, frozen=True):
     cancellation_detail: str
     requested_at: datetime | None
     timeline: list[TimelineEntry]  # what happened when, across the three services
+    # While PAYMENT_PENDING: what the customer must do for the payment to go on.
+    next_action: NextAction | None = None
 
 
 class BookingList(ResponseBody, frozen=True):
@@ -79,7 +88,9 @@ def booking_view(booking: Booking) -> BookingView:
     """From the write model: answers to commands, and reads not yet projected."""
     attempts = [AttemptOutcome(n, "failed") for n in sorted(booking.failed_attempts)]
     if booking.paid:
-        attempts.append(AttemptOutcome(booking.attempts_requested, "succeeded"))
+        attempts.append(AttemptOutcome(booking.paid_attempt or booking.attempts_requested,
+                                       "succeeded"))
+    action = booking.next_action
     return BookingView(
         booking_id=str(booking.id),
         status=str(booking.status),
@@ -96,6 +107,7 @@ def booking_view(booking: Booking) -> BookingView:
         cancellation_detail=booking.cancellation_detail,
         requested_at=utc(booking.requested_at),
         timeline=[],
+        next_action=NextAction(action["type"], action["client_secret"]) if action else None,
     )
 
 
@@ -118,4 +130,5 @@ def booking_view_from_doc(doc: dict) -> BookingView:
         cancellation_detail=doc["cancellation_detail"],
         requested_at=utc(doc["requested_at"]),
         timeline=[TimelineEntry(utc(t["at"]), t["event"]) for t in doc["timeline"]],
+        next_action=NextAction(**action) if (action := doc.get("next_action")) else None,
     )

@@ -54,6 +54,8 @@ prices show-1
 book-quote q1 gus pm_card_visa
 quote show-1 A8
 book-quote q2 gus pm_card_visa
+book hal show-1 A9 pm_card_authenticationRequired
+authenticate {hal} ok
 seats show-1
 whats-on london
 list
@@ -168,6 +170,18 @@ class Shell(cmd.Cmd):
         self.system.run_until_quiet()
         self._print(handle, b.id)
 
+    def do_authenticate(self, arg: str) -> None:
+        """authenticate BOOKING ok|fail   the customer completes 3-D Secure (or fails it)"""
+        handle, outcome = shlex.split(arg)
+        payment = self.system.payment.get_payment(self.bookings[handle])
+        waiting = [o for o in payment.open_intents() if o.client_secret]
+        if not waiting:
+            print(f"{handle}: no payment waits for authentication")
+            return
+        self.system.provider.authenticate(waiting[-1].intent_id, success=outcome == "ok")
+        self.system.run_until_quiet()  # the provider's webhook reaches payment
+        self._print(handle, self.bookings[handle])
+
     def do_cancel(self, arg: str) -> None:
         """cancel BOOKING"""
         b = self.system.booking.get_booking(self.bookings[arg.strip()])
@@ -225,9 +239,10 @@ class Shell(cmd.Cmd):
         self._print(f"{customer}-{self.keys}", booking.id)
 
     def do_advance(self, arg: str) -> None:
-        """advance MINUTES   jump the clock, then run the expiry sweep"""
+        """advance MINUTES   jump the clock, then run the timers (expiry, reconciliation)"""
         self.clock.advance(timedelta(minutes=float(arg)))
-        released = self.system.sweep()
+        released = self.system.inventory.release_expired_holds()
+        self.system.sweep()
         print(f"clock at {self.clock.now():%H:%M}; {released} expired hold(s) released")
 
     def do_show(self, arg: str) -> None:
@@ -267,7 +282,10 @@ class Shell(cmd.Cmd):
         money = f"{doc['amount'] / 100:.2f} {doc['currency']}" if doc["amount"] is not None else "-"
         why = f" ({doc['cancellation_reason']})" if doc["cancellation_reason"] else ""
         refund = f", refunded {doc['refunded_amount'] / 100:.2f}" if doc["refunded_amount"] else ""
-        print(f"{handle}: {doc['status']}{why} seats={','.join(doc['seat_ids'])} {money}{refund}")
+        action = doc.get("next_action")
+        waits = ", waiting for the customer to authenticate (3-D Secure)" if action else ""
+        print(f"{handle}: {doc['status']}{why} seats={','.join(doc['seat_ids'])} {money}{refund}"
+              f"{waits}")
         if timeline:
             for t in doc["timeline"]:
                 print(f"    {t['at']:%H:%M:%S} {t['event']}")
@@ -292,6 +310,7 @@ def main(argv: list[str]) -> int:
             line = line.format(
                 cat=next((h for h in shell.bookings if h.startswith("cat")), "?"),
                 eve_pending=next((h for h in shell.bookings if h.startswith("eve")), "?"),
+                hal=next((h for h in shell.bookings if h.startswith("hal")), "?"),
             )
             print(f"{shell.prompt}{line}")
             shell.onecmd(line)

@@ -12,7 +12,7 @@ from embedded.consumer import InMemoryConsumer
 from inventory.application import InventoryService
 from inventory.domain import HoldLimits
 from payment.application import PaymentService
-from payment.gateway import PaymentGateway, SimulatedGateway
+from payment.gateway import SimulatedProvider
 from pricing.application import PricingService
 from projections.projector import InMemoryViewStore, project
 from projections.sources import read_public
@@ -44,7 +44,7 @@ class EmbeddedSystem:
         self,
         clock: Clock | None = None,
         limits: HoldLimits | None = None,
-        gateway: PaymentGateway | None = None,
+        provider: SimulatedProvider | None = None,
         db_dir: Path | None = None,
         partitions: int = 3,
         env_for: Callable[[str], dict[str, str]] | None = None,
@@ -54,7 +54,11 @@ class EmbeddedSystem:
         # process has no seat claims to share with another.
         self.settings = Settings(redis_url="")
         self.limits = limits or HoldLimits()
-        self.gateway = gateway or SimulatedGateway()
+        # The payment provider, which outlives the services' restarts as Stripe would; its
+        # webhooks' events are queued, for run_until_quiet (or a test) to deliver.
+        self.provider = provider or SimulatedProvider(clock=self.clock, queue_events=True,
+                                                      ids_from="embedded")
+        self.webhooks_delivered = True  # False: a test delivers them itself
         self.db_dir = db_dir
         # Any eventsourcing persistence per service, e.g. PostgreSQL for integration tests.
         self.env_for = env_for or (lambda service: persistence_env(service, self.db_dir))
@@ -68,7 +72,7 @@ class EmbeddedSystem:
         old = getattr(self, "apps", {})
         in_memory = self.env_for(NAMES[0])["PERSISTENCE_MODULE"] == "eventsourcing.popo"
         store = {name: old[name].recorder for name in old} if in_memory else {}
-        given = {"limits": self.limits, "gateway": self.gateway}  # the parts chosen here
+        given = {"limits": self.limits, "provider": self.provider}  # the parts chosen here
         self.apps: dict[str, ServiceApplication] = {
             name: wiring_of(name).application(self.settings, self.env_for(name), self.clock,
                                               store.get(name), **given)
@@ -122,6 +126,16 @@ class EmbeddedSystem:
                     delivered += 1
         return delivered
 
+    def deliver_webhooks(self) -> int:
+        """Deliver the provider's queued events to payment, oldest first, as its webhook
+        endpoint would take them; returns how many."""
+        events = self.provider.events
+        delivered = 0
+        while events:
+            self.payment.provider_event(events.pop(0))
+            delivered += 1
+        return delivered
+
     def project_all(self) -> int:
         done = 0
         for stream in PROJECTED:
@@ -135,16 +149,19 @@ class EmbeddedSystem:
         return done
 
     def run_until_quiet(self, max_rounds: int = 1000) -> None:
-        """Relay, deliver and project until nothing moves: the saga has settled."""
+        """Relay, deliver (the provider's webhooks too) and project until nothing moves:
+        the saga has settled."""
         for _ in range(max_rounds):
-            if not (self.relay_all() + self.deliver_all()):
+            webhooks = self.deliver_webhooks() if self.webhooks_delivered else 0
+            if not (self.relay_all() + self.deliver_all() + webhooks):
                 self.project_all()
                 return
         raise RuntimeError("the system did not settle")
 
     def sweep(self) -> int:
         """Every service's timers once (inventory's: release holds whose deadline
-        passed), then settle; returns what the jobs counted (holds released)."""
+        passed; payment's: reconcile intents pending too long), then settle; returns what
+        the jobs counted."""
         done = sum(int(timer.job() or 0) for timer in self.timers)
         self.run_until_quiet()
         return done

@@ -33,6 +33,7 @@ import stripe
 
 from payment.gateway import ALWAYS_DECLINES, ALWAYS_SUCCEEDS
 from payment.intents import Intent, IntentStatus, InvalidWebhook, ProviderEvent, Refund
+from shared.config import Settings
 
 STRIPE_API_BASE = "https://api.stripe.com"
 
@@ -94,6 +95,12 @@ class StripeProvider:
             max_network_retries=0,
             http_client=http_client or stripe.RequestsClient(timeout=timeout_s),
         )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripeProvider:
+        """From ``CINEMA_STRIPE_API_BASE``, ``_API_KEY`` and ``_WEBHOOK_SECRET``."""
+        return cls(settings.stripe_api_key, settings.stripe_webhook_secret,
+                   settings.stripe_api_base)
 
     def __repr__(self) -> str:
         return f"StripeProvider(api_base={self.api_base or STRIPE_API_BASE!r})"

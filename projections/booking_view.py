@@ -35,6 +35,7 @@ def apply(doc: dict[str, Any] | None, e: c.PublicEvent) -> dict[str, Any] | None
     fold = _FOLDS.get(type(e))
     if fold is not None:
         fold(doc, e)
+        _next_action(doc)
     return doc
 
 
@@ -68,6 +69,26 @@ def _refunded(doc: dict[str, Any], e: c.PaymentRefunded) -> None:
     doc["refunded_amount"] = e.amount
 
 
+def _retry_requested(doc: dict[str, Any], e: c.PaymentRetryRequested) -> None:
+    doc["attempts_requested"] = max(doc.get("attempts_requested", 1), e.attempt)
+
+
+def _action_required(doc: dict[str, Any], e: c.PaymentActionRequired) -> None:
+    doc.setdefault("actions", {})[str(e.attempt)] = e.client_secret
+
+
+def _next_action(doc: dict[str, Any]) -> None:
+    """What the customer must do now: authenticate the latest attempt, while the booking
+    is PAYMENT_PENDING and no outcome of that attempt (nor any success) is known. A
+    function of what was folded, not of the order it came in."""
+    latest = str(doc.get("attempts_requested", 1))
+    secret = doc.get("actions", {}).get(latest)
+    paid = any(a["outcome"] == "succeeded" for a in doc["attempts"].values())
+    waiting = (secret and doc["status"] == "PAYMENT_PENDING" and not paid
+               and latest not in doc["attempts"])
+    doc["next_action"] = {"type": "authenticate", "client_secret": secret} if waiting else None
+
+
 # By exact type (contracts are final structs; a new version is a new class, added here).
 _FOLDS: dict[type, Callable[[dict[str, Any], Any], None]] = {
     c.BookingRequested: _requested,
@@ -77,6 +98,8 @@ _FOLDS: dict[type, Callable[[dict[str, Any], Any], None]] = {
     c.PaymentSucceeded: _paid,
     c.PaymentFailed: _failed,
     c.PaymentRefunded: _refunded,
+    c.PaymentRetryRequested: _retry_requested,
+    c.PaymentActionRequired: _action_required,
 }
 
 
@@ -96,6 +119,9 @@ def _blank(e: c.BookingEvent) -> dict[str, Any]:
         "cancellation_reason": None,
         "cancellation_detail": "",
         "timeline": [],
+        "attempts_requested": 1,
+        "actions": {},  # attempt -> client secret (3-D Secure)
+        "next_action": None,
     }
 
 

@@ -30,9 +30,14 @@ class Limits:
 
 @dataclass(frozen=True)
 class GatewaySettings:
+    """The payment provider: which one, and the simulated one's answers."""
+
+    provider: str = "simulated"  # or "stripe" (payment/stripe_provider.py)
     decline_rate: float = 0.0
     latency_s: float = 0.0
     seed: int = 0
+    # An intent pending longer than this is asked about (a webhook lost or never sent).
+    reconcile_after: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,8 @@ class Settings:
                 max_request_bytes=int(_env("MAX_REQUEST_BYTES", str(16 * 1024))),
             ),
             gateway=GatewaySettings(
+                provider=_env("GATEWAY", "simulated"),
+                reconcile_after=timedelta(seconds=float(_env("PAYMENT_RECONCILE_AFTER_S", "30"))),
                 decline_rate=float(_env("GATEWAY_DECLINE_RATE", "0")),
                 latency_s=float(_env("GATEWAY_LATENCY_MS", "0")) / 1000,
                 seed=int(_env("GATEWAY_SEED", "0")),

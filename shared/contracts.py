@@ -171,7 +171,7 @@ class PaymentSucceeded(BookingEvent, frozen=True, kw_only=True, tag="PaymentSucc
 class PaymentFailed(BookingEvent, frozen=True, kw_only=True, tag="PaymentFailed.v1"):
     payment_id: UUID
     attempt: int
-    reason: str  # gateway decline code, or "hold_expired"
+    reason: str  # the provider's decline code, "canceled", or "hold_expired"
 
 
 class PaymentRefunded(BookingEvent, frozen=True, kw_only=True, tag="PaymentRefunded.v1"):
@@ -179,7 +179,21 @@ class PaymentRefunded(BookingEvent, frozen=True, kw_only=True, tag="PaymentRefun
     amount: int
     currency: str
     refund_id: str
+    # Why the charge could not be honoured (the close: "seats_released:hold_expired" ...),
+    # or "refunded_outside": refunded at the provider by someone else (an operator).
     reason: str
+
+
+class PaymentActionRequired(
+    BookingEvent, frozen=True, kw_only=True, tag="PaymentActionRequired.v1"
+):
+    """The attempt waits for the customer to authenticate (3-D Secure): their client
+    completes it with the client secret. An outcome of the attempt follows (succeeded,
+    failed), or none if the customer never does, until the hold ends. Added after the
+    other payment events, readers first: booking and the projector before payment."""
+
+    attempt: int
+    client_secret: str
 
 
 # --- theatre ---------------------------------------------------------------
@@ -314,6 +328,7 @@ AnyPublicEvent = (
     | PaymentSucceeded
     | PaymentFailed
     | PaymentRefunded
+    | PaymentActionRequired
     | TheatreRegistered
     | ScreenLaidOut
     | ShowScheduled

@@ -25,7 +25,7 @@ class Wiring(Protocol):
     def application(self, settings: Settings, env: EnvType, clock: Clock | None = None,
                     recorder: ProcessRecorder | None = None, **given: Any) -> ServiceApplication:
         """The service's application on the given persistence. ``given``: parts a
-        composition root chooses itself (the embedded runtime's gateway, hold limits);
+        composition root chooses itself (the embedded runtime's payment provider, hold limits);
         a service takes those it knows and builds the rest from the settings."""
 
     def http(self, app: Any, settings: Settings, readiness: Readiness | None = None,

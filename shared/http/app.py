@@ -1,5 +1,6 @@
-"""Assembles one service's litestar app: its routes behind bearer auth, health,
-error mapping, the request size limit and the OpenAPI document with its docs page.
+"""Assembles one service's litestar app: its routes behind bearer auth (but those a
+caller without a token must reach: a provider's webhooks), health, error mapping, the
+request size limit and the OpenAPI document with its docs page.
 
 OpenAPI is served by litestar 2.x's render plugins: ``/schema/openapi.json`` and
 Swagger UI at ``/schema`` and ``/schema/swagger``.
@@ -39,6 +40,9 @@ class ServiceApi:
     # The handlers' one dependency, ``api``: built from the service, its read side (the
     # views; None in some tests) and the settings.
     handlers_take: Callable[[Any, ViewQueries | None, Settings], Any]
+    # Routes called without a bearer token, which authenticate their callers themselves
+    # (a webhook's signature); each handler also says ``exclude_from_auth=True``.
+    open_routes: Sequence[Any] = ()
 
     def create_app(self, service: Any, settings: Settings, readiness: Readiness | None = None,
                    views: ViewQueries | None = None) -> Litestar:
@@ -46,6 +50,7 @@ class ServiceApi:
             title=self.title, description=self.description, routes=self.routes,
             settings=settings, readiness=readiness, problems=self.problems,
             dependencies={"api": self.handlers_take(service, views, settings)},
+            open_routes=self.open_routes,
         )
 
 
@@ -58,6 +63,7 @@ def service_app(
     readiness: Readiness | None,
     dependencies: Mapping[str, Any],
     problems: Mapping[type[Exception], Problem],
+    open_routes: Sequence[Any] = (),
 ) -> Litestar:
     """``dependencies`` maps handler parameter names to values (the service, limits).
 
@@ -71,7 +77,7 @@ def service_app(
     }
     secured = Router("/", route_handlers=list(routes), security=[{BEARER: []}])
     return Litestar(
-        route_handlers=[secured, *health_routes(readiness)],
+        route_handlers=[secured, *open_routes, *health_routes(readiness)],
         dependencies=provided,
         middleware=[
             DefineMiddleware(BearerAuth, secret=settings.token_secret, exclude=[f"^{SCHEMA_PATH}"])

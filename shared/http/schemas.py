@@ -16,7 +16,7 @@ from shared.views import TOKEN_PATTERN
 
 ShowId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 SeatId = Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
-# Stripe-style test tokens, e.g. pm_card_visa; the gateway decides what they do.
+# Stripe-style test tokens, e.g. pm_card_visa; the payment provider decides what they do.
 PaymentMethod = Annotated[
     str, msgspec.Meta(pattern=r"^pm_[A-Za-z0-9_]{1,64}$", examples=["pm_card_visa"])
 ]

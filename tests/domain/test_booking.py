@@ -208,3 +208,45 @@ def test_stored_events_replay_to_the_same_state():
 def test_every_cancellation_reason_is_one_the_public_contract_names():
     """booking/publishing.py publishes the reason's value as BookingCancelled's reason."""
     assert {r.value for r in CancellationReason} == set(get_args(contracts.BookingCancelReason))
+
+
+def test_an_attempt_waiting_for_authentication_shows_its_action_until_an_outcome():
+    b = reserved_booking()
+    b.payment_action_required(1, "pi_1_secret", T0)
+    b.payment_action_required(1, "pi_1_secret", T0)  # repeated: one event
+    assert b.next_action == {"type": "authenticate", "client_secret": "pi_1_secret"}
+    assert [type(e).__name__ for e in b.collect_events()].count("PaymentActionRequired") == 1
+    failed = reserved_booking()
+    failed.payment_action_required(1, "s", T0)
+    failed.payment_failed(1, "authentication_failed", T0)
+    assert failed.next_action is None
+    paid = reserved_booking()
+    paid.payment_action_required(1, "s", T0)
+    paid.payment_succeeded(1, T0)
+    assert paid.next_action is None
+    cancelled = reserved_booking()
+    cancelled.payment_action_required(1, "s", T0)
+    cancelled.cancel_by_customer(T0)
+    assert cancelled.next_action is None
+
+
+def test_a_retry_abandons_an_attempt_waiting_for_authentication():
+    b = reserved_booking()
+    with pytest.raises(BookingRuleViolation, match="in progress"):
+        b.retry_payment("pm_card_visa", T0)  # an attempt in progress, not waiting
+    b.payment_action_required(1, "s1", T0)
+    assert b.retry_payment("pm_card_visa", T0) == 2
+    assert b.next_action is None  # attempt 2's, not attempt 1's
+    b.payment_action_required(1, "s1-again", T0)  # the abandoned attempt's: ignored
+    assert b.next_action is None and 1 in b.client_secrets
+    b.payment_failed(1, "canceled", T0)  # payment cancelled it
+    b.payment_succeeded(2, T0)
+    assert (b.paid, b.paid_attempt) == (True, 2)
+
+
+def test_an_action_before_the_hold_is_known_is_remembered():
+    b = new_booking()
+    b.payment_action_required(1, "s", T0)  # payment's topic ran ahead of inventory's
+    assert b.next_action is None  # nothing to authenticate for until the seats are held
+    b.seats_reserved(2400, "EUR", UNTIL, T0)
+    assert b.next_action == {"type": "authenticate", "client_secret": "s"}

@@ -56,3 +56,33 @@ def test_the_stripe_settings_and_their_secrets_stay_out_of_repr():
         shown = repr(settings) + str(settings)
         assert not any(secret in shown for secret in secrets), shown
         assert settings.stripe_api_base in shown  # the address is no secret
+
+
+
+def test_the_payment_provider_and_its_reconciliation_are_settings_payment_takes():
+    import importlib.util
+
+    import pytest
+
+    from payment import wiring
+    from payment.gateway import SimulatedProvider
+
+    settings = Settings.from_env({"CINEMA_PAYMENT_RECONCILE_AFTER_S": "12",
+                                  "CINEMA_GATEWAY": "simulated"})
+    assert settings.gateway.reconcile_after == timedelta(seconds=12)
+    assert Settings().gateway.reconcile_after == timedelta(seconds=30)
+    assert Settings().gateway.provider == "simulated"
+    app = wiring.application(settings, {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+                             provider=SimulatedProvider())
+    try:
+        assert app.reconcile_after == timedelta(seconds=12)
+        [timer] = wiring.timers(app, settings)
+        assert timer.job == app.reconcile and timer.every == timedelta(seconds=4)
+    finally:
+        app.close()
+    with pytest.raises(ValueError, match="simulated or stripe"):
+        wiring.make_provider(Settings.from_env({"CINEMA_GATEWAY": "paypal"}))
+    if importlib.util.find_spec("payment.stripe_provider") is None:
+        # Chosen, the Stripe provider is imported then, and only then.
+        with pytest.raises(ModuleNotFoundError, match="payment.stripe_provider"):
+            wiring.make_provider(Settings.from_env({"CINEMA_GATEWAY": "stripe"}))

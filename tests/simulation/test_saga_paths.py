@@ -11,7 +11,7 @@ from booking.application import IdempotencyConflict
 from booking.domain import BookingRuleViolation, BookingStatus
 from embedded.system import EmbeddedSystem
 from inventory.domain import HoldLimits
-from payment.gateway import SimulatedGateway
+from payment.gateway import AUTHENTICATION_REQUIRED, IntentStateError, SimulatedProvider
 from projections.sources import read_public
 from shared import ids
 from shared.clock import FakeClock
@@ -28,13 +28,13 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def gateway() -> SimulatedGateway:
-    return SimulatedGateway()
+def provider() -> SimulatedProvider:
+    return SimulatedProvider()
 
 
 @pytest.fixture
-def system(clock, gateway) -> EmbeddedSystem:
-    s = embedded_system(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD), gateway=gateway)
+def system(clock, provider) -> EmbeddedSystem:
+    s = embedded_system(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD), provider=provider)
     s.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
     s.run_until_quiet()
     return s
@@ -54,22 +54,22 @@ def seat_states(system, *seats):
     return [show.seat_state(s) for s in seats]
 
 
-def at_rest_ok(system, clock, gateway, cancelled=frozenset()):
+def at_rest_ok(system, clock, provider, cancelled=frozenset()):
     inv.settle(system, clock, HOLD)
-    inv.check_at_rest(system, gateway.ledger, {}, set(cancelled))
+    inv.check_at_rest(system, provider.ledger, {}, set(cancelled))
 
 
-def test_happy_path_confirms_books_seats_and_charges_once(system, clock, gateway):
+def test_happy_path_confirms_books_seats_and_charges_once(system, clock, provider):
     b = book(system)
     assert status(system, b) is BookingStatus.PENDING  # the response comes before the saga
     system.run_until_quiet()
     assert status(system, b) is BookingStatus.CONFIRMED
     assert seat_states(system, "A1", "A2") == ["BOOKED", "BOOKED"]
-    assert gateway.ledger.captured_by_booking() == {str(b): 2000}
-    at_rest_ok(system, clock, gateway)
+    assert provider.ledger.captured_by_booking() == {str(b): 2000}
+    at_rest_ok(system, clock, provider)
 
 
-def test_failure_then_retry_confirms(system, clock, gateway):
+def test_failure_then_retry_confirms(system, clock, provider):
     b = book(system, method="pm_card_chargeDeclined")
     system.run_until_quiet()
     assert status(system, b) is BookingStatus.PAYMENT_PENDING
@@ -80,10 +80,10 @@ def test_failure_then_retry_confirms(system, clock, gateway):
     system.booking.retry_payment(b, "ann", "pm_card_visa")
     system.run_until_quiet()
     assert status(system, b) is BookingStatus.CONFIRMED
-    at_rest_ok(system, clock, gateway)
+    at_rest_ok(system, clock, provider)
 
 
-def test_no_retry_cancels_at_expiry_and_frees_the_seats(system, clock, gateway):
+def test_no_retry_cancels_at_expiry_and_frees_the_seats(system, clock, provider):
     b = book(system, method="pm_card_chargeDeclined")
     system.run_until_quiet()
     clock.advance(HOLD - timedelta(seconds=1))
@@ -95,20 +95,20 @@ def test_no_retry_cancels_at_expiry_and_frees_the_seats(system, clock, gateway):
     assert seat_states(system, "A1", "A2") == ["AVAILABLE", "AVAILABLE"]
     with pytest.raises(BookingRuleViolation):
         system.booking.retry_payment(b, "ann", "pm_card_visa")
-    at_rest_ok(system, clock, gateway)
+    at_rest_ok(system, clock, provider)
 
 
-def test_customer_cancel_releases_the_seats(system, clock, gateway):
+def test_customer_cancel_releases_the_seats(system, clock, provider):
     b = book(system, method="pm_card_chargeDeclined")
     system.run_until_quiet()
     system.booking.cancel(b, "ann")
     system.run_until_quiet()
     assert system.booking.get_booking(b).cancellation_reason == "cancelled_by_customer"
     assert seat_states(system, "A1", "A2") == ["AVAILABLE", "AVAILABLE"]
-    at_rest_ok(system, clock, gateway, {b})
+    at_rest_ok(system, clock, provider, {b})
 
 
-def test_a_late_success_is_refunded_and_never_resurrects_seats(system, clock, gateway):
+def test_a_late_success_is_refunded_and_never_resurrects_seats(system, clock, provider):
     b = book(system, method="pm_card_chargeDeclined")
     system.run_until_quiet()
     system.booking.retry_payment(b, "ann", "pm_card_visa")
@@ -118,7 +118,7 @@ def test_a_late_success_is_refunded_and_never_resurrects_seats(system, clock, ga
     for tp in payment_consumer.ready():
         while payment_consumer.deliver(*tp):
             pass
-    assert gateway.ledger.captured_by_booking() == {str(b): 2000}
+    assert provider.ledger.captured_by_booking() == {str(b): 2000}
     clock.advance(HOLD)
     system.run_until_quiet()
     booking = system.booking.get_booking(b)
@@ -126,10 +126,10 @@ def test_a_late_success_is_refunded_and_never_resurrects_seats(system, clock, ga
     assert booking.refunded_amount == 2000
     assert seat_states(system, "A1", "A2") == ["AVAILABLE", "AVAILABLE"]
     assert system.payment.get_payment(b).refunded
-    at_rest_ok(system, clock, gateway)
+    at_rest_ok(system, clock, provider)
 
 
-def test_customer_cancel_racing_a_success_refunds(system, clock, gateway):
+def test_customer_cancel_racing_a_success_refunds(system, clock, provider):
     b = book(system)
     # Inventory and payment act, but booking hears nothing before its customer cancels.
     for _ in range(6):
@@ -144,11 +144,11 @@ def test_customer_cancel_racing_a_success_refunds(system, clock, gateway):
     system.run_until_quiet()
     assert status(system, b) is BookingStatus.CANCELLED
     assert seat_states(system, "A1", "A2") == ["AVAILABLE", "AVAILABLE"]
-    assert gateway.ledger.refunded_total() == 2000
-    at_rest_ok(system, clock, gateway, {b})
+    assert provider.ledger.refunded_total() == 2000
+    at_rest_ok(system, clock, provider, {b})
 
 
-def test_contention_each_seat_is_won_once(system, clock, gateway):
+def test_contention_each_seat_is_won_once(system, clock, provider):
     # Requests booking cannot refuse at once (it forgets what it knew in between, as
     # through different instances): inventory decides.
     ids = []
@@ -162,7 +162,7 @@ def test_contention_each_seat_is_won_once(system, clock, gateway):
     assert {(x.cancellation_reason, x.cancellation_detail) for x in losers} == {
         ("seats_unavailable", "seats_taken")
     }
-    at_rest_ok(system, clock, gateway)
+    at_rest_ok(system, clock, provider)
 
 
 @pytest.mark.parametrize(
@@ -174,13 +174,13 @@ def test_contention_each_seat_is_won_once(system, clock, gateway):
         ("s1", ("A1", "A1"), "duplicate_seat"),
     ],
 )
-def test_rejections_cancel_with_the_reason(system, clock, gateway, show, seats, detail):
+def test_rejections_cancel_with_the_reason(system, clock, provider, show, seats, detail):
     b = book(system, seats=seats, show=show)
     system.run_until_quiet()
     booking = system.booking.get_booking(b)
     assert (booking.status, booking.cancellation_detail) == (BookingStatus.CANCELLED, detail)
-    assert gateway.ledger.captured_by_booking() == {}
-    at_rest_ok(system, clock, gateway)
+    assert provider.ledger.captured_by_booking() == {}
+    at_rest_ok(system, clock, provider)
 
 
 def test_same_idempotency_key_returns_the_same_booking_and_different_content_conflicts(system):
@@ -193,7 +193,7 @@ def test_same_idempotency_key_returns_the_same_booking_and_different_content_con
     assert book(system, customer="bob", seats=("A3",)) != b  # keys are per customer
 
 
-def test_republished_and_redelivered_messages_have_no_further_effect(system, clock, gateway):
+def test_republished_and_redelivered_messages_have_no_further_effect(system, clock, provider):
     b = book(system)
     system.run_until_quiet()
     sizes = {n: a.recorder.max_notification_id() for n, a in system.apps.items()}
@@ -207,11 +207,11 @@ def test_republished_and_redelivered_messages_have_no_further_effect(system, clo
             consumer.rewind(*tp, by=1000)
     system.run_until_quiet()
     assert {n: a.recorder.max_notification_id() for n, a in system.apps.items()} == sizes
-    assert gateway.ledger.successful_charges_by_booking() == {str(b): 1}
-    at_rest_ok(system, clock, gateway)
+    assert provider.ledger.successful_charges_by_booking() == {str(b): 1}
+    at_rest_ok(system, clock, provider)
 
 
-def test_restarted_inventory_recovers_deadlines_missed_while_down(system, clock, gateway):
+def test_restarted_inventory_recovers_deadlines_missed_while_down(system, clock, provider):
     b = book(system, method="pm_card_chargeDeclined")
     system.run_until_quiet()
     clock.advance(HOLD * 3)  # the process was down past the deadline
@@ -222,7 +222,7 @@ def test_restarted_inventory_recovers_deadlines_missed_while_down(system, clock,
 
 
 def test_deadlines_not_learned_for_a_failed_read_are_learned_by_the_next_sweep(
-    system, clock, gateway, monkeypatch,
+    system, clock, provider, monkeypatch,
 ):
     b = book(system, method="pm_card_chargeDeclined")
     system.run_until_quiet()
@@ -248,26 +248,26 @@ def test_messages_are_keyed_by_show(system):
     assert [k for p in logs for k, _ in p] == ["s1"]
 
 
-class FlakyGateway(SimulatedGateway):
-    """Fails its first charge the way a network call does: after the caller has begun."""
+class FlakyProvider(SimulatedProvider):
+    """Fails its first create the way a network call does: after the caller has begun."""
 
     def __init__(self) -> None:
         super().__init__()
         self.failures = 1
 
-    def charge(self, *args, **kwargs):
+    def create_intent(self, *args, **kwargs):
         if self.failures:
             self.failures -= 1
-            raise ConnectionError("gateway unreachable")
-        return super().charge(*args, **kwargs)
+            raise ConnectionError("provider unreachable")
+        return super().create_intent(*args, **kwargs)
 
 
 def test_a_reaction_that_fails_midway_leaves_no_trace_in_the_cache(clock):
     """Writers change cached aggregates in place (no copy); a reaction that fails after
     changing one must not leave those unsaved changes behind for the next attempt."""
-    gateway = FlakyGateway()
+    provider = FlakyProvider()
     system = embedded_system(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD),
-                             gateway=gateway)
+                             provider=provider)
     system.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
     b = book(system)
     with pytest.raises(ConnectionError):
@@ -279,12 +279,12 @@ def test_a_reaction_that_fails_midway_leaves_no_trace_in_the_cache(clock):
     assert status(system, b) is BookingStatus.CONFIRMED
     system.start_services()  # every aggregate reloaded from its store, nothing cached
     assert status(system, b) is BookingStatus.CONFIRMED
-    assert gateway.ledger.successful_charges_by_booking() == {str(b): 1}
-    at_rest_ok(system, clock, gateway)
+    assert provider.ledger.successful_charges_by_booking() == {str(b): 1}
+    at_rest_ok(system, clock, provider)
 
 
-def test_a_customer_over_the_hold_limit_is_cancelled_until_a_hold_ends(clock, gateway):
-    system = embedded_system(clock=clock, gateway=gateway,
+def test_a_customer_over_the_hold_limit_is_cancelled_until_a_hold_ends(clock, provider):
+    system = embedded_system(clock=clock, provider=provider,
                              limits=HoldLimits(max_seats=4, hold_for=HOLD, max_held_per_customer=3))
     system.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
     held = book(system, seats=("A1", "A2"), method="pm_card_chargeDeclined", key="k1")
@@ -306,10 +306,10 @@ def test_a_customer_over_the_hold_limit_is_cancelled_until_a_hold_ends(clock, ga
     again = book(system, seats=("A1", "A2", "A6"), key="k5")
     system.run_until_quiet()
     assert status(system, again) is BookingStatus.CONFIRMED
-    at_rest_ok(system, clock, gateway)
+    at_rest_ok(system, clock, provider)
 
 
-def test_a_request_written_without_the_lock_never_caches_a_stale_copy(system, clock, gateway):
+def test_a_request_written_without_the_lock_never_caches_a_stale_copy(system, clock, provider):
     # The race: a booking request commits outside the write lock, and before its thread
     # goes on, the saga runs (relay, inventory, payment, booking's consumer moving the
     # booking on). Whatever the request's thread does after its commit must not replace
@@ -331,7 +331,7 @@ def test_a_request_written_without_the_lock_never_caches_a_stale_copy(system, cl
     assert raced
     system.run_until_quiet()
     assert status(system, b) is BookingStatus.CONFIRMED
-    at_rest_ok(system, clock, gateway)
+    at_rest_ok(system, clock, provider)
 
 
 def test_the_relay_publishes_every_public_event_and_decodes_private_topics_once(system):
@@ -378,3 +378,199 @@ def test_the_relay_is_caught_up_only_after_reading_less_than_a_full_batch(system
     assert relay.relay_once() == 1 and relay.caught_up
     assert relay.relay_once() == 0 and relay.caught_up
     assert len([v for part in system.broker.logs[TOPICS["booking"]] for _, v in part]) == 3
+
+
+# --- the crash-safety rule: an intent's id is recorded before it is confirmed ---------
+
+
+class Crash(BaseException):
+    """The process dies here (not an Exception: nothing on the way catches it)."""
+
+
+class CrashingProvider(SimulatedProvider):
+    """Dies once, at ``where``: after creating an intent, before a confirm reaches the
+    provider, or after the provider confirmed (charged) but before its answer is read."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__()
+        self.where = where
+
+    def create_intent(self, *args, **kwargs):
+        intent = super().create_intent(*args, **kwargs)
+        self._maybe("after_create")
+        return intent
+
+    def confirm(self, key, intent_id):
+        self._maybe("before_confirm")
+        intent = super().confirm(key, intent_id)
+        self._maybe("after_confirm")
+        return intent
+
+    def _maybe(self, here: str) -> None:
+        if self.where == here:
+            self.where = ""
+            raise Crash(here)
+
+
+def intents_of(provider: SimulatedProvider, booking_id) -> list[str]:
+    return [i.status for i in provider.store.intents.values() if i.booking_id == str(booking_id)]
+
+
+def crashed(where: str, clock):
+    provider = CrashingProvider(where)
+    system = embedded_system(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD),
+                             provider=provider)
+    system.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
+    b = book(system)
+    with pytest.raises(Crash):
+        system.run_until_quiet()
+    system.start_services()  # every service restarts: what was only in memory is gone
+    system.run_until_quiet()
+    return system, provider, b
+
+
+def test_an_intent_created_but_not_recorded_is_never_confirmed(clock):
+    system, provider, b = crashed("after_create", clock)
+    # The message was decided again, with a new intent (the provider ignores keys): the
+    # first one, never recorded, was never confirmed and charged nothing.
+    assert status(system, b) is BookingStatus.CONFIRMED
+    assert sorted(intents_of(provider, b)) == ["requires_confirmation", "succeeded"]
+    assert list(provider.ledger.confirmations_by_intent().values()) == [1]
+    at_rest_ok(system, clock, provider)
+
+
+def test_an_intent_recorded_but_not_confirmed_is_confirmed_by_the_reconciliation(clock):
+    system, provider, b = crashed("before_confirm", clock)
+    assert status(system, b) is BookingStatus.PAYMENT_PENDING  # nothing answers by itself
+    assert intents_of(provider, b) == ["requires_confirmation"]
+    clock.advance(system.payment.reconcile_after - timedelta(seconds=1))
+    system.sweep()
+    assert status(system, b) is BookingStatus.PAYMENT_PENDING  # not pending long enough
+    clock.advance(timedelta(seconds=1))
+    system.sweep()
+    assert status(system, b) is BookingStatus.CONFIRMED
+    assert list(provider.ledger.confirmations_by_intent().values()) == [1]
+    at_rest_ok(system, clock, provider)
+
+
+def test_an_intent_confirmed_before_a_crash_is_recorded_not_confirmed_again(clock):
+    system, provider, b = crashed("after_confirm", clock)
+    assert intents_of(provider, b) == ["succeeded"]  # charged, but not recorded
+    clock.advance(system.payment.reconcile_after)
+    system.sweep()
+    assert status(system, b) is BookingStatus.CONFIRMED
+    assert list(provider.ledger.confirmations_by_intent().values()) == [1]
+    at_rest_ok(system, clock, provider)
+
+
+def test_an_intent_left_unconfirmed_past_the_hold_is_cancelled_never_charged(clock):
+    system, provider, b = crashed("before_confirm", clock)
+    clock.advance(HOLD)
+    system.sweep()
+    booking = system.booking.get_booking(b)
+    assert (booking.status, booking.cancellation_reason) == (BookingStatus.CANCELLED,
+                                                             "hold_expired")
+    assert intents_of(provider, b) == ["canceled"]
+    assert provider.ledger.confirmations_by_intent() == {}
+    assert system.payment.get_payment(b).attempts[0]["reason"] == "hold_expired"
+    at_rest_ok(system, clock, provider)
+
+
+# --- open intents when the hold goes ------------------------------------------------------
+
+
+def three_d_secure_waiting(system):
+    b = book(system, method=AUTHENTICATION_REQUIRED)
+    system.run_until_quiet()
+    [waiting] = system.payment.get_payment(b).open_intents()
+    assert waiting.client_secret and status(system, b) is BookingStatus.PAYMENT_PENDING
+    return b, waiting.intent_id
+
+
+def test_an_intent_waiting_when_the_hold_expires_is_cancelled(system, clock, provider):
+    b, intent_id = three_d_secure_waiting(system)
+    clock.advance(HOLD)
+    system.sweep()
+    booking = system.booking.get_booking(b)
+    assert (booking.status, booking.cancellation_reason) == (BookingStatus.CANCELLED,
+                                                             "hold_expired")
+    assert provider.retrieve(intent_id).status == "canceled"
+    with pytest.raises(IntentStateError):  # too late to authenticate: nothing is charged
+        provider.authenticate(intent_id, success=True)
+    assert system.payment.get_payment(b).attempts[0]["reason"] == "canceled"
+    at_rest_ok(system, clock, provider)
+
+
+def test_an_intent_waiting_when_the_customer_cancels_is_cancelled(system, clock, provider):
+    b, intent_id = three_d_secure_waiting(system)
+    system.booking.cancel(b, "ann")
+    system.run_until_quiet()
+    assert provider.retrieve(intent_id).status == "canceled"
+    assert not system.payment.get_payment(b).open_intents()
+    at_rest_ok(system, clock, provider, {b})
+
+
+def test_an_authentication_racing_the_release_is_refunded(system, clock, provider):
+    b, intent_id = three_d_secure_waiting(system)
+    provider.authenticate(intent_id, success=True)  # its webhook is not delivered yet ...
+    system.booking.cancel(b, "ann")  # ... when the hold is released: the cancel answers it
+    system.run_until_quiet()
+    booking = system.booking.get_booking(b)
+    assert (booking.status, booking.refunded_amount) == (BookingStatus.CANCELLED, 2000)
+    assert provider.ledger.captured_by_booking() == {str(b): 2000}
+    assert provider.ledger.refunded_total() == 2000
+    at_rest_ok(system, clock, provider, {b})
+
+
+def test_a_webhook_taken_by_another_instance_finds_the_payment_as_stored(clock):
+    """Any payment instance takes webhooks; one that cached the payment before its
+    attempt started (it does not follow that partition) must still find the intent."""
+    from payment.application import PaymentService
+
+    provider = SimulatedProvider(clock=clock, queue_events=True)
+    system = embedded_system(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD),
+                             provider=provider)
+    system.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
+    system.webhooks_delivered = False
+    b = book(system, method=AUTHENTICATION_REQUIRED)
+    system.relay_all()
+    system.consumers["payment"].deliver(*system.consumers["payment"].ready()[0])
+    other = PaymentService(clock=clock, provider=provider, recorder=system.payment.recorder)
+    try:
+        with other.writing():  # cached by the other instance, before any attempt
+            assert not other.find(ids.payment_id(b)).started
+        system.run_until_quiet()
+        [waiting] = system.payment.get_payment(b).open_intents()
+        provider.events.clear()
+        provider.authenticate(waiting.intent_id, success=True)
+        [succeeded] = provider.events
+        assert other.provider_event(succeeded)
+    finally:
+        other.close()
+    system.start_services()  # the services read what the other instance wrote
+    system.run_until_quiet()
+    assert status(system, b) is BookingStatus.CONFIRMED
+
+
+def test_a_confirm_whose_write_loses_to_another_writer_is_not_sent_again(
+    system, clock, provider, monkeypatch,
+):
+    """The write recording a confirm's answer fails its version check (another instance
+    wrote the payment): decided again, the intent is retrieved, never confirmed again."""
+    from eventsourcing.persistence import IntegrityError
+
+    payment, real_save, lost = system.payment, system.payment.save_all, []
+
+    def save_losing_once(*aggregates):
+        if not lost:
+            lost.append(True)
+            raise IntegrityError("another writer won")
+        return real_save(*aggregates)
+
+    monkeypatch.setattr(payment, "save_all", save_losing_once)  # follow-ups' writes only
+    b = book(system)
+    system.run_until_quiet()
+    assert lost and status(system, b) is BookingStatus.CONFIRMED
+    assert list(provider.ledger.confirmations_by_intent().values()) == [1]
+    monkeypatch.undo()
+    at_rest_ok(system, clock, provider)

@@ -1,16 +1,21 @@
 """Deterministic simulation of the whole saga, driven by hypothesis.
 
-Customers race for overlapping seats on two small shows; payments succeed or fail;
-customers retry and cancel; the theatre withdraws seats and cancels a show; the clock jumps; the broker delivers partitions in any
-interleaving, relays crash and republish, consumers are rewound and restarted, and
-whole services restart from their stores. After every step the invariants that
-hold at every moment are checked, and at rest all eight.
+Customers race for overlapping seats on two small shows; payments succeed, fail or wait
+for 3-D Secure, which customers complete, fail or abandon for another method; customers
+retry and cancel; the theatre withdraws seats and cancels a show; the clock jumps; the
+broker delivers partitions in any interleaving, relays crash and republish, consumers
+are rewound and restarted, and whole services restart from their stores. The provider's
+webhooks are delivered in any order, repeated or lost (the reconciliation finds what a
+lost one said), and payment dies after creating an intent, before confirming it or
+after the provider charged. After every step the invariants that hold at every moment
+are checked, and at rest all of them.
 
 Profiles: HYPOTHESIS_PROFILE=ci (default, 2,000 scenarios), dev (200), long (20,000).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import timedelta
 
@@ -21,7 +26,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from booking.application import IdempotencyConflict, SeatsTaken
 from booking.domain import BookingRuleViolation
 from inventory.domain import HoldLimits
-from payment.gateway import SimulatedGateway
+from payment.gateway import AUTHENTICATION_REQUIRED, SimulatedProvider
 from shared.clock import FakeClock
 from shared.contracts import decode
 from shared.services import NAMES
@@ -39,21 +44,48 @@ HOLD = timedelta(minutes=10)
 HELD_PER_CUSTOMER = 2  # low, so that customers with several bookings run into it
 SHOWS = {"show-a": ["A1", "A2", "A3", "A4"], "show-b": ["B1", "B2", "B3"]}
 CUSTOMERS = ["ann", "bob", "cat"]
-METHODS = ["pm_card_visa", "pm_card_chargeDeclined"]
+METHODS = ["pm_card_visa", "pm_card_chargeDeclined", AUTHENTICATION_REQUIRED]
 SERVICES = list(NAMES)
 FILM = {"title": "Dune", "runtime_minutes": 100, "rating": "12A", "language": "en",
         "format": "2D"}
+
+
+class Crash(BaseException):
+    """The payment process dies (not an Exception: nothing on the way catches it)."""
+
+
+class CrashingProvider(SimulatedProvider):
+    """The simulated provider, at which payment's process may die once (``crash_at``):
+    after creating an intent, before a confirm reaches it, or after it charged."""
+
+    crash_at = ""
+
+    def create_intent(self, *args, **kwargs):
+        intent = super().create_intent(*args, **kwargs)
+        self._crash("after_create")
+        return intent
+
+    def confirm(self, key, intent_id):
+        self._crash("before_confirm")
+        intent = super().confirm(key, intent_id)
+        self._crash("after_confirm")
+        return intent
+
+    def _crash(self, here: str) -> None:
+        if self.crash_at == here:
+            self.crash_at = ""
+            raise Crash(here)
 
 
 class SagaSimulation(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock()
-        self.gateway = SimulatedGateway()
+        self.provider = CrashingProvider(clock=self.clock, queue_events=True, ids_from="sim")
         self.system = embedded_system(
             clock=self.clock,
             limits=HoldLimits(max_seats=3, hold_for=HOLD, max_held_per_customer=HELD_PER_CUSTOMER),
-            gateway=self.gateway, partitions=2,
+            provider=self.provider, partitions=2,
         )
         # show-a is opened by an operator's PUT to inventory; show-b is scheduled by the
         # theatre, which may then withdraw its seats and cancel it.
@@ -71,6 +103,11 @@ class SagaSimulation(RuleBasedStateMachine):
         self.statuses: dict = {}
         self.processed: dict[str, set[str]] = {s: set() for s in SERVICES}
         self.customer_cancelled: set = set()  # bookings whose customer asked to cancel
+        self.delivered: list = []  # the provider's events delivered once
+        # Events the reconciliation can stand in for (an open intent's outcome); the
+        # provider's others (a declined intent paid again) are never lost in the
+        # simulation, as Stripe retries a webhook until it is taken.
+        self.losable: set[str] = set()
 
     # --- customers -------------------------------------------------------------
 
@@ -131,6 +168,92 @@ class SagaSimulation(RuleBasedStateMachine):
             self.customer_cancelled.add(booking_id)
         except BookingRuleViolation:
             pass
+
+    @rule(customer=st.sampled_from(CUSTOMERS), seat=st.sampled_from(SHOWS["show-a"]),
+          order=st.permutations(SERVICES))
+    def request_with_three_d_secure(self, customer, seat, order) -> None:
+        """A booking whose payment waits for the customer, followed until it does."""
+        try:
+            booking, created, _ = self.system.booking.request_booking(
+                customer, f"3ds-{seat}", "show-a", [seat], AUTHENTICATION_REQUIRED)
+        except (IdempotencyConflict, SeatsTaken):
+            return
+        if created:
+            self.booking_ids.append(booking.id)
+        self.everyone_catches_up(order)
+        self.everyone_catches_up(order)
+
+    @precondition(lambda self: self._intents("requires_action"))
+    @rule(data=st.data(), success=st.booleans())
+    def customer_authenticates(self, data, success) -> None:
+        """In the customer's browser: 3-D Secure completed, or failed."""
+        before = len(self.provider.events)
+        self.provider.authenticate(data.draw(st.sampled_from(self._intents("requires_action"))),
+                                   success)
+        self.losable.update(e.event_id for e in self.provider.events[before:])
+
+    @precondition(lambda self: self._intents("failed"))
+    @rule(data=st.data())
+    def customer_pays_a_declined_intent_again(self, data) -> None:
+        """Stripe lets a client confirm a declined intent again: a charge payment did not
+        ask for, which it must refund (at most one charge per booking stands)."""
+        self.provider.pay_again(data.draw(st.sampled_from(self._intents("failed"))))
+
+    def _intents(self, status: str) -> list[str]:
+        return sorted(i.intent_id for i in self.provider.store.intents.values()
+                      if i.status == status)
+
+    # --- the provider's webhooks and the reconciliation ----------------------------
+
+    @precondition(lambda self: self.provider.events)
+    @rule(data=st.data())
+    def webhook_arrives(self, data) -> None:
+        """The next event to arrive is any of those waiting: webhooks come in any order."""
+        events = self.provider.events
+        event = events.pop(data.draw(st.integers(0, len(events) - 1)))
+        self.system.payment.provider_event(event)
+        self.delivered.append(event)
+
+    @precondition(lambda self: self.delivered)
+    @rule(data=st.data())
+    def webhook_arrives_again(self, data) -> None:
+        event = data.draw(st.sampled_from(self.delivered))
+        before = self._log_sizes()["payment"]
+        assert self.system.payment.provider_event(event) is False
+        assert self._log_sizes()["payment"] == before, f"payment reprocessed {event.event_id}"
+
+    @rule(data=st.data())
+    def webhook_lost(self, data) -> None:
+        lost = [e for e in self.provider.events if e.event_id in self.losable]
+        if lost:
+            self.provider.events.remove(data.draw(st.sampled_from(lost)))
+
+    @rule(jump=st.booleans())
+    def reconciliation(self, jump) -> None:
+        if jump:  # past the time after which a pending intent is asked about
+            self.clock.advance(self.system.payment.reconcile_after)
+        self.system.payment.reconcile()
+
+    @rule(where=st.sampled_from(["after_create", "before_confirm", "after_confirm"]),
+          customer=st.sampled_from(CUSTOMERS), seat=st.sampled_from(SHOWS["show-a"]),
+          method=st.sampled_from(METHODS), order=st.permutations(SERVICES))
+    def payment_dies_at_the_provider(self, where, customer, seat, method, order) -> None:
+        """Payment's process dies at its next call of that kind, while a new booking (if
+        its seat is free) and the rest of the saga move on; then it restarts from its
+        store (every service does, as the fault rule's restart)."""
+        with contextlib.suppress(IdempotencyConflict, SeatsTaken):
+            booking, created, _ = self.system.booking.request_booking(
+                customer, f"crash-{seat}", "show-a", [seat], method)
+            if created:
+                self.booking_ids.append(booking.id)
+        self.provider.crash_at = where
+        try:
+            self.everyone_catches_up(order)
+            self.everyone_catches_up(order)
+        except Crash:
+            self.system.start_services()
+        finally:
+            self.provider.crash_at = ""
 
     # --- the theatre ---------------------------------------------------------------
 
@@ -260,12 +383,12 @@ class SagaSimulation(RuleBasedStateMachine):
 
     @invariant()
     def always(self) -> None:
-        inv.check_always(self.system, self.gateway.ledger, self.statuses, self.customer_cancelled)
+        inv.check_always(self.system, self.provider.ledger, self.statuses, self.customer_cancelled)
         inv.customer_holds_within(self.system, HELD_PER_CUSTOMER)
 
     def teardown(self) -> None:
         inv.settle(self.system, self.clock, HOLD)
-        inv.check_at_rest(self.system, self.gateway.ledger, self.statuses, self.customer_cancelled)
+        inv.check_at_rest(self.system, self.provider.ledger, self.statuses, self.customer_cancelled)
 
     def _log_sizes(self) -> dict[str, int]:
         return {s: self.system.apps[s].recorder.max_notification_id() or 0 for s in SERVICES}

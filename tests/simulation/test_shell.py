@@ -10,7 +10,7 @@ from embedded.cli import main
 def test_the_demo_tours_every_path(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    outcomes = {line.split(":")[0]: line for line in out.splitlines()[-8:]}
+    outcomes = {line.split(":")[0]: line for line in out.splitlines()[-9:]}
     assert "CANCELLED (seat_withdrawn)" in outcomes["ann-1"] and "refunded 24.00" in outcomes["ann-1"]
     assert "CANCELLED (seats_unavailable)" in outcomes["bob-3"]
     assert "CONFIRMED" in outcomes["cat-4"]
@@ -23,6 +23,9 @@ def test_the_demo_tours_every_path(capsys: pytest.CaptureFixture[str]) -> None:
     assert "CANCELLED (price_changed)" in outcomes["gus-8"]
     assert "CONFIRMED seats=A8 15.00 EUR" in outcomes["gus-9"]
     assert "q2: A8 for 15.00 EUR" in out and "price version 2 (rules version 1)" in out
+    # 3-D Secure: the payment waits for the customer, who authenticates.
+    assert "hal-10: PAYMENT_PENDING seats=A9 15.00 EUR, waiting for the customer to" in out
+    assert "CONFIRMED seats=A9" in outcomes["hal-10"]
 
 
 def test_the_shell_says_what_it_cannot_do(capsys: pytest.CaptureFixture[str],

@@ -41,7 +41,7 @@ def book(system: EmbeddedSystem, customer: str, seats: list[str]) -> BookingStat
 def at_rest_ok(system: EmbeddedSystem) -> None:
     assert isinstance(system.clock, FakeClock)
     inv.settle(system, system.clock, HOLD)
-    inv.check_at_rest(system, system.gateway.ledger, {}, set())
+    inv.check_at_rest(system, system.provider.ledger, {}, set())
 
 
 def test_a_scheduled_show_is_on_sale_with_its_seats_in_service(system):

@@ -13,6 +13,7 @@ from booking.http import create_app as booking_app
 from embedded.system import EmbeddedSystem
 from inventory.http import create_app as inventory_app
 from payment.http import create_app as payment_app
+from payment.intents import ProviderEvent
 from pricing.http import create_app as pricing_app
 from projections.queries import InMemoryQueries
 from shared.clock import FakeClock
@@ -52,6 +53,27 @@ class Api:
         r = self.booking.get(f"/bookings/{booking_id}", headers=who)
         assert r.status_code == 200, r.text
         return r.json()
+
+    def payment_of(self, booking_id: str) -> dict:
+        r = self.payment.get(f"/bookings/{booking_id}/payment", headers=OPERATOR)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def take_webhooks(self) -> list[ProviderEvent]:
+        """The provider's events not delivered yet, taken to be delivered by the test
+        (``system.webhooks_delivered = False`` keeps ``settle`` from delivering them)."""
+        events = self.system.provider.events
+        assert events is not None
+        taken = list(events)
+        events.clear()
+        return taken
+
+    def webhook(self, event: ProviderEvent, signed_at: float | None = None,
+                secret: str | None = None):
+        """POST the event to payment's webhook endpoint, signed as the provider signs."""
+        payload, signature = self.system.provider.webhook(event, signed_at, secret)
+        return self.payment.post("/webhooks/stripe", content=payload, headers={
+            "Stripe-Signature": signature, "content-type": "application/json"})
 
 
 @contextmanager

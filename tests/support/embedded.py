@@ -12,6 +12,6 @@ from shared.clock import FakeClock
 def embedded_system(**overrides: Any) -> EmbeddedSystem:
     """A system with a ``FakeClock`` (time moves only when the test moves it; it is
     ``system.clock``) and in-memory stores, unless ``overrides`` say otherwise. They are
-    ``EmbeddedSystem``'s own keywords: ``clock``, ``limits``, ``gateway``, ``partitions``,
+    ``EmbeddedSystem``'s own keywords: ``clock``, ``limits``, ``provider``, ``partitions``,
     ``env_for`` (e.g. ``lambda service: pg_database.eventsourcing_env()``), ``db_dir``."""
     return EmbeddedSystem(**{"clock": FakeClock(), **overrides})

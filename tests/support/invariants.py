@@ -84,10 +84,26 @@ def one_holder_per_seat(system: ServiceStores) -> None:
     assert not sold_twice, f"seats sold twice: {sold_twice}"
 
 
-def at_most_one_charge(ledger: Ledger) -> None:
-    """3 (every moment). At most one successful charge per booking."""
-    twice = [b for b, n in ledger.successful_charges_by_booking().items() if n > 1]
+def at_most_one_charge_stands(ledger: Ledger) -> None:
+    """3. At most one successful charge per booking stands: any other is refunded (at
+    rest: a second success the service has not heard of yet is refunded when it does)."""
+    twice = [b for b, n in ledger.standing_charges_by_booking().items() if n > 1]
     assert not twice, f"bookings charged twice: {twice}"
+
+
+def no_intent_confirmed_twice(ledger: Ledger) -> None:
+    """3 (every moment). The payment service confirms an intent at most once."""
+    twice = {i: n for i, n in ledger.confirmations_by_intent().items() if n > 1}
+    assert not twice, f"intents confirmed more than once: {twice}"
+
+
+def one_charge_kept_per_payment(system: ServiceStores) -> None:
+    """3. A payment keeps at most one charge: every other success it
+    recorded is refunded or to be refunded, never taken as the booking's payment."""
+    for p in payments(system):
+        kept = [a for a in p.attempts if a["succeeded"]]
+        assert len(kept) <= 1, f"payment of {p.booking_id} kept {len(kept)} charges"
+        assert p.charge_intent not in p.not_kept, f"payment of {p.booking_id}: kept and not"
 
 
 def transitions_allowed(previous: dict, system: ServiceStores) -> None:
@@ -207,9 +223,11 @@ def refunded_when_the_theatre_cancelled(system: EmbeddedSystem) -> None:
 
 
 def money_balances(system: ServiceStores, ledger: Ledger) -> None:
-    """3. Money captured equals the sum of confirmed bookings plus the sum refunded."""
+    """3. Money captured equals the sum of confirmed bookings plus the sum refunded (a
+    confirmed booking counts what is left of its charge after a refund made outside)."""
     captured = sum(ledger.captured_by_booking().values())
-    confirmed = sum(b.amount or 0 for b in bookings(system) if b.status is BookingStatus.CONFIRMED)
+    confirmed = sum((b.amount or 0) - b.refunded_amount
+                    for b in bookings(system) if b.status is BookingStatus.CONFIRMED)
     assert captured == confirmed + ledger.refunded_total(), (
         f"captured {captured} != confirmed {confirmed} + refunded {ledger.refunded_total()}"
     )
@@ -267,7 +285,7 @@ def settle(system: EmbeddedSystem, clock: FakeClock, hold_for: timedelta) -> Non
 
 def check_always(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancelled: set) -> None:
     one_holder_per_seat(system)
-    at_most_one_charge(ledger)
+    no_intent_confirmed_twice(ledger)
     transitions_allowed(previous, system)
     holds_honoured(system, cancelled)
     theatre_decisions_kept(system)
@@ -277,6 +295,8 @@ def check_at_rest(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancel
     check_always(system, ledger, previous, cancelled)
     all_final(system)
     confirmed_iff_paid_and_booked(system)
+    at_most_one_charge_stands(ledger)
+    one_charge_kept_per_payment(system)
     money_balances(system, ledger)
     refunded_when_the_theatre_cancelled(system)
     holds_released(system)

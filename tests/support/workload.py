@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from booking.application import SeatsTaken
 from embedded.system import EmbeddedSystem
+from payment.gateway import AUTHENTICATION_REQUIRED
 from pricing.rules import PriceRules
 from shared.clock import FakeClock
 from shared.contracts import DemandRule
@@ -19,13 +20,14 @@ FILM = {"title": "Dune", "runtime_minutes": 100, "rating": "12A", "language": "e
 
 
 def workload(system: EmbeddedSystem, clock: FakeClock, rng: random.Random, bookings: int) -> None:
-    """Random customers on three shows, with declines, retries, cancels and expiry; then
-    a show the theatre schedules and pricing prices (``priced_show``)."""
+    """Random customers on three shows, with declines, 3-D Secure (authenticated, failed
+    or left), retries, cancels and expiry; then a show the theatre schedules and pricing
+    prices (``priced_show``)."""
     for show in ("s1", "s2", "s3"):
         system.inventory.open_show(show, {f"A{i}": "std" for i in range(1, 9)}, {"std": 700}, "EUR")
     made = []
     for i in range(bookings):
-        method = rng.choice(["pm_card_visa", "pm_card_chargeDeclined"])
+        method = rng.choice(["pm_card_visa", "pm_card_chargeDeclined", AUTHENTICATION_REQUIRED])
         seats = rng.sample([f"A{k}" for k in range(1, 9)], rng.randint(1, 2))
         with contextlib.suppress(SeatsTaken):  # refused at once: nothing recorded
             b, _, _ = system.booking.request_booking(f"c{i % 5}", f"k{i}",
@@ -36,6 +38,11 @@ def workload(system: EmbeddedSystem, clock: FakeClock, rng: random.Random, booki
         if rng.random() < 0.1:
             clock.advance(timedelta(minutes=rng.choice([3, 11])))
             system.sweep()
+    system.run_until_quiet()
+    for b in made:  # the customers' browsers: most authenticate, some fail, some never do
+        for waiting in system.payment.get_payment(b.id).open_intents():
+            if waiting.client_secret and rng.random() < 0.8:
+                system.provider.authenticate(waiting.intent_id, success=rng.random() < 0.7)
     system.run_until_quiet()
     for b in made[: bookings // 4]:
         booking = system.booking.get_booking(b.id)
