@@ -31,7 +31,7 @@ from typing import Any
 
 import stripe
 
-from payment.gateway import ALWAYS_DECLINES, ALWAYS_SUCCEEDS
+from payment.gateway import ALWAYS_DECLINES, ALWAYS_SUCCEEDS, AUTHENTICATION_REQUIRED
 from payment.intents import Intent, IntentStatus, InvalidWebhook, ProviderEvent, Refund
 from shared.config import Settings
 
@@ -59,6 +59,9 @@ LOCAL_TEST_CARDS: dict[str, str | CardNumber] = {
     # not decline a PaymentIntent: its "charge customer fail" card declines on confirm.
     **dict.fromkeys(ALWAYS_DECLINES, "pm_card_chargeCustomerFail"),
     THREE_D_SECURE: CardNumber("4000000000003220"),  # one of the cards it asks to authenticate
+    # The API's documented 3-D Secure token (the simulated provider's too): Stripe's
+    # "authentication required" card.
+    AUTHENTICATION_REQUIRED: CardNumber("4000002500003155"),
 }
 # Metadata of an intent made with a replaced test payment method: the documented one.
 TEST_CARD_KEY = "test_payment_method"
