@@ -18,6 +18,7 @@ from payment.application import PaymentService
 from payment.domain import Payment
 from payment.gateway import Ledger
 from pricing.domain import ShowPricing
+from pricing.rules import governing, price_show
 from projections.projector import InMemoryViewStore, project
 from projections.sources import read_public
 from shared import price_list
@@ -437,6 +438,26 @@ def holds_released(system: ServiceStores) -> None:
                 assert all(show.holders.get(s) != b for s in h["seat_ids"])
 
 
+def prices_follow_the_rules(system: EmbeddedSystem) -> None:
+    """10 (at rest). Every show pricing prices is priced, while on sale, by the rules that
+    govern it now (every rule change that came into effect reached it: at once, or by
+    the timer), and inventory has the latest version pricing published of it."""
+    now = system.clock.now()
+    changes = system.pricing.rule_changes()
+    for show in aggregates(system, "pricing", ShowPricing):
+        if show.on_sale(now):
+            change = governing(changes, show.on_sale_since, now)
+            due = price_show(change.rules if change else None, show.facts())
+            assert (show.prices, show.caps, show.rounding, show.currency) == (
+                due.prices, due.caps, due.rounding, due.currency), (
+                f"{show.show_id} is priced {show.prices} by rules v{show.rules_version}; "
+                f"the rules in force (v{change.version if change else 0}) make it {due.prices}")
+        held = system.inventory.get_show(show.show_id).price_version
+        assert held == show.price_version, (
+            f"{show.show_id}: inventory prices from version {held}, pricing published "
+            f"{show.price_version}")
+
+
 def views_equal_fold(system: EmbeddedSystem) -> None:
     """7. Every view equals a fold of the event streams, rebuilt from scratch."""
     system.project_all()
@@ -496,6 +517,7 @@ def check_at_rest(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancel
         confirmed_iff_paid_and_booked(system)
         money_balances(system, ledger)
         refunded_when_the_theatre_cancelled(system)
+        prices_follow_the_rules(system)
         holds_released(system)
         taken_seats_agree(system)
         views_equal_fold(system)
