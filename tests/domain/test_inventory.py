@@ -433,3 +433,18 @@ def test_a_snapshot_from_before_cancellations_reads_as_not_cancelled():
     state = {"holds": {}, "ended": {}, "unknown_adopted": True}
     ShowInventory.upcast_v2_v3(state)
     assert state["cancelled"] is False and state["withdrawn"] == []
+
+
+def test_a_category_taken_off_sale_loses_its_demand_uplift():
+    s, vip = show(), uuid4()
+    rule = c.DemandRule(threshold_percent=50, uplift_percent=10, max_uplift_percent=10)
+    s.reprice(1, {"std": 1000, "vip": 2500}, "EUR", 1, {}, rule, T0)
+    s.request_hold(vip, ["V1"], T0, LIMITS)
+    s.payment_succeeded(vip, T0)
+    assert s.uplifts == {"std": 0, "vip": 10}  # its only seat sold
+    s.collect_events()
+    s.withdraw(["V1"], T0)  # the booking is released, and no vip seat is on sale any more
+    demand = [e for e in s.collect_events() if type(e).__name__ == "DemandChanged"]
+    assert [e.uplifts for e in demand] == [{"std": 0}]  # pricing quotes no vip uplift
+    s.request_hold(uuid4(), ["A1"], T0, LIMITS)
+    assert (last_event(s).amount, last_event(s).uplifts) == (1000, {})
