@@ -50,8 +50,8 @@ _moments: dict[int, dict[Any, Any]] = {}  # id(system) -> what one_moment() has 
 @contextmanager
 def one_moment(system: object) -> Iterator[None]:
     """Within it, the checks share what they read: each service's aggregates and events
-    are loaded once, not once per check (nothing moves the stores in between). After
-    every step of the simulation, loading them was most of the checks' cost."""
+    are loaded once, not once per check (nothing moves the stores in between). Loading
+    them is most of what the simulation's checks after every step cost."""
     if id(system) in _moments:  # within another: the same moment
         yield
         return
