@@ -92,9 +92,15 @@ class InventoryService(ServiceApplication):
             else:
                 raise InventoryRuleViolation(f"show {show_id} could not be opened: conflicts")
             existing = deepcopy(existing)
-        if (existing.seats, existing.prices, existing.currency) != (seats, prices, currency):
+        if self.opened_as(existing) != (seats, prices, currency):
             raise InventoryRuleViolation(f"show {show_id} already exists with another layout")
         return existing, False
+
+    def opened_as(self, show: ShowInventory) -> tuple[dict[str, str], dict[str, int], str]:
+        """The seats, list prices and currency the show was opened with: pricing's prices
+        replace the list prices in its state (at once, if they came before it opened)."""
+        opened: Any = self.mapper.to_domain_event(self.recorder.select_events(show.id, lte=1)[0])
+        return dict(opened.seats), dict(opened.prices), opened.currency
 
     def notifications(self, topic: str, after: int = 0) -> Iterator[Notification]:
         """Every notification of one topic after a position, read page by page."""
@@ -200,7 +206,7 @@ class InventoryService(ServiceApplication):
         layout: tuple[dict[str, str], dict[str, int], str] = (
             dict(message.seats), dict(message.prices), message.currency)
         if show is not None:
-            if (show.seats, show.prices, show.currency) != layout:
+            if self.opened_as(show) != layout:
                 log.warning("show %s is open with another layout; kept", message.show_id)
             return
         try:

@@ -51,6 +51,10 @@ WITHDRAWN = "WITHDRAWN"  # a seat's state once the theatre took it off sale
 _IMMUTABLE = (str, int, float, bool, type(None), datetime, UUID)  # shared by copies as they are
 
 
+def _raised(uplifts: dict[str, int]) -> dict[str, int]:
+    return {c: u for c, u in uplifts.items() if u}
+
+
 class InventoryRuleViolation(Exception):
     """An operator's command the inventory cannot accept (HTTP 409/422)."""
 
@@ -414,7 +418,9 @@ class ShowInventory(Aggregate):
         if self.demand is None and not any(self.uplifts.values()):
             return
         uplifts = self.demand_uplifts()
-        if for_new_version or uplifts != {c: self.uplifts.get(c, 0) for c in uplifts}:
+        # Compared by what they raise: a category no longer on sale (its seats withdrawn)
+        # is missing from the new ones, and its last uplift must go too.
+        if for_new_version or _raised(uplifts) != _raised(self.uplifts):
             booked, capacity = self.demand_counts()
             self._record_demand(show_id=self.show_id, price_version=self.price_version,
                                 uplifts=uplifts, booked=booked, capacity=capacity, at=now)

@@ -81,15 +81,16 @@ class PricingService(ServiceApplication):
 
     def change_rules(self, rules: PriceRules, applies: Applies, effective_from: datetime | None,
                      changed_by: str, note: str = "") -> Written:
-        """Record a new version of the chain's rules. One that applies to every show from
-        now on reprices the shows on sale at once (each show its own write)."""
+        """Record a new version of the chain's rules. One in effect now reprices the shows
+        on sale it governs at once (each show its own write): every show, if it is for all
+        shows; if for new shows, any put on sale at this very moment."""
         def decide() -> tuple[RuleChange, list[Aggregate]]:
             book = self.find_current(ids.price_book_id()) or PriceBook()
             change = book.change(rules, applies, effective_from, changed_by, self.clock.now(),
                                  note)
             return change, [book]
         done = self._write(decide)
-        if applies == "all_shows" and done.result.effective_from <= self.clock.now():
+        if done.result.effective_from <= self.clock.now():
             self.reprice_shows(f"rules v{done.result.version}")
         return done
 

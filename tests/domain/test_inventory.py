@@ -433,3 +433,43 @@ def test_a_snapshot_from_before_cancellations_reads_as_not_cancelled():
     state = {"holds": {}, "ended": {}, "unknown_adopted": True}
     ShowInventory.upcast_v2_v3(state)
     assert state["cancelled"] is False and state["withdrawn"] == []
+
+
+def test_a_category_taken_off_sale_loses_its_demand_uplift():
+    s, vip = show(), uuid4()
+    rule = c.DemandRule(threshold_percent=50, uplift_percent=10, max_uplift_percent=10)
+    s.reprice(1, {"std": 1000, "vip": 2500}, "EUR", 1, {}, rule, T0)
+    s.request_hold(vip, ["V1"], T0, LIMITS)
+    s.payment_succeeded(vip, T0)
+    assert s.uplifts == {"std": 0, "vip": 10}  # its only seat sold
+    s.collect_events()
+    s.withdraw(["V1"], T0)  # the booking is released, and no vip seat is on sale any more
+    demand = [e for e in s.collect_events() if type(e).__name__ == "DemandChanged"]
+    assert [e.uplifts for e in demand] == [{"std": 0}]  # pricing quotes no vip uplift
+    s.request_hold(uuid4(), ["A1"], T0, LIMITS)
+    assert (last_event(s).amount, last_event(s).uplifts) == (1000, {})
+
+
+def test_a_repriced_show_is_still_the_show_it_was_opened_as(caplog):
+    """Pricing's prices replace the list prices a show opened with; the show is still
+    the one its layout and list prices describe: the theatre's event delivered again is
+    no other layout, and an operator's PUT of the same show is a repeat."""
+    app = service()
+    scheduled = c.ShowScheduled(
+        event_id="theatre/x/1", occurred_at=T0, show_id="s1", theatre_id="odeon",
+        screen_id="one", layout_version=1, film=c.Film(
+            title="Dune", runtime_minutes=100, rating="12A", language="en", format="2D"),
+        starts_at=T0 + timedelta(days=1), ends_at=T0 + timedelta(days=1, hours=2),
+        local_start="2030-01-02T18:00:00+00:00", seats=SEATS, prices=PRICES, currency="EUR")
+    app.handle(scheduled, Tracking("theatre", 1))
+    app.handle(c.ShowPriced(
+        event_id="pricing/x/2", occurred_at=T0, show_id="s1", theatre_id="odeon",
+        price_version=1, rules_version=1, prices={"std": 1200}, currency="EUR",
+    ), Tracking("pricing", 1))
+    assert app.get_show("s1").price_of(["A1"]) == 1200
+    app.handle(scheduled, Tracking("theatre", 2))  # delivered again
+    assert "another layout" not in caplog.text
+    show_, created = app.open_show("s1", SEATS, PRICES, "EUR")
+    assert not created and show_.price_of(["A1"]) == 1200
+    with pytest.raises(InventoryRuleViolation, match="another layout"):
+        app.open_show("s1", SEATS, {"std": 1100}, "EUR")

@@ -141,9 +141,21 @@ def test_the_seat_map_and_the_catalogue_show_what_a_hold_now_costs(api):
 
 
 def test_a_rule_change_for_new_shows_leaves_shows_on_sale_alone(api):
+    api.clock.advance(timedelta(minutes=1))  # the show went on sale before the change
     change_rules(api, applies="new_shows")
     assert prices(api)["price_version"] == 1
     assert book(api, ["A1"], "k1")["amount"] == 900
+
+
+def test_a_change_for_new_shows_prices_a_show_put_on_sale_that_very_moment(api):
+    # The clock has not moved since the show went on sale: the change governs it
+    # (pricing.rules.governing counts that moment in), so it prices it at once, and a
+    # restart, whose first timer run reprices every show, changes nothing.
+    change_rules(api, applies="new_shows")
+    assert (prices(api)["price_version"], prices(api)["rules_version"]) == (2, 1)
+    api.system.start_services()
+    api.system.sweep()
+    assert api.system.pricing.price_sheet("s1").price_version == 2
 
 
 def test_a_quoted_booking_is_charged_the_quote(api):

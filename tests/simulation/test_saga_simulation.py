@@ -1,14 +1,18 @@
 """Deterministic simulation of the whole saga, driven by hypothesis.
 
-Customers race for overlapping seats on two small shows; payments succeed, fail or wait
-for 3-D Secure, which customers complete, fail or abandon for another method; customers
-retry and cancel; the theatre withdraws seats and cancels a show; the clock jumps; the
-broker delivers partitions in any interleaving, relays crash and republish, consumers
-are rewound and restarted, and whole services restart from their stores. The provider's
-webhooks are delivered in any order, repeated or lost (the reconciliation finds what a
-lost one said), and payment dies after creating an intent, before confirming it or
-after the provider charged. After every step the invariants that hold at every moment
-are checked, and at rest all of them.
+Customers race for overlapping seats on two small shows, some with a quote for seats of
+show-b; payments succeed, fail or wait for 3-D Secure, which customers complete, fail or
+abandon for another method; customers retry and cancel; the theatre withdraws seats and
+cancels a show; operators change the chain's price rules (at once, or from a moment that
+the timers then reach) and set or clear show-b's demand rule; the clock jumps and the
+services' timers run; the broker delivers partitions in any interleaving, relays crash
+and republish, consumers are rewound and restarted, and whole services restart from
+their stores. The provider's webhooks are delivered in any order, repeated or lost (the
+reconciliation finds what a lost one said), and payment dies after creating an intent,
+before confirming it or after the provider charged. After every step the invariants that
+hold at every moment are checked (tests/support/invariants.py), the prices' among them,
+and at rest all of them (6, no further effect of a repeat, is checked by the steps that
+repeat).
 
 Profiles: HYPOTHESIS_PROFILE=ci (default, 2,000 scenarios), dev (200), long (20,000).
 """
@@ -27,8 +31,12 @@ from booking.application import IdempotencyConflict, SeatsTaken
 from booking.domain import BookingRuleViolation
 from inventory.domain import HoldLimits
 from payment.gateway import AUTHENTICATION_REQUIRED, SimulatedProvider
+from pricing.application import ShowNotFound
+from pricing.domain import ShowNotPriceable
+from pricing.rules import Adjustment, PriceRules, TimeBand
+from shared import quotes
 from shared.clock import FakeClock
-from shared.contracts import decode
+from shared.contracts import DemandRule, decode
 from shared.services import NAMES
 from tests.support import invariants as inv
 from tests.support.embedded import embedded_system
@@ -48,6 +56,35 @@ METHODS = ["pm_card_visa", "pm_card_chargeDeclined", AUTHENTICATION_REQUIRED]
 SERVICES = list(NAMES)
 FILM = {"title": "Dune", "runtime_minutes": 100, "rating": "12A", "language": "en",
         "format": "2D"}
+SEATS_B = {"B1": "Regular", "B2": "Regular", "B3": "Premium"}
+# The chain's rules as operators change them: a base for each of show-b's categories (rules
+# without one price it from the list price, and cannot in another currency: CannotPrice),
+# an evening band (show-b starts at 18:00 local), sometimes a theatre's own base, a
+# rounding step and a cap that demand uplifts run into.
+PRICE_RULES = st.builds(
+    lambda regular, premium, own, evening, rounding, cap: PriceRules(
+        currency="EUR",
+        base={"*": {"Regular": regular, "Premium": premium},
+              **({} if own is None else {"odeon": {"Regular": own}})},
+        time_bands=[TimeBand(name="evening", starts="17:00", ends="23:00",
+                             adjustment=Adjustment(percent=evening))],
+        rounding=rounding,
+        caps={} if cap is None else {"Regular": cap},
+    ),
+    regular=st.sampled_from([800, 900, 1000]),
+    premium=st.sampled_from([1300, 1500]),
+    own=st.sampled_from([None, None, 950]),
+    evening=st.sampled_from([100, 115]),
+    rounding=st.sampled_from([1, 50]),
+    cap=st.sampled_from([None, 1000]),
+)
+# Thresholds that three seats cross: a Regular seat booked is 50 % of its category, the
+# Premium seat 100 % of its own.
+DEMAND_RULE = st.builds(
+    DemandRule, threshold_percent=st.sampled_from([30, 50, 100]),
+    uplift_percent=st.sampled_from([10, 25]), every_percent=st.sampled_from([0, 25]),
+    max_uplift_percent=st.just(50),
+)
 
 
 class Crash(BaseException):
@@ -94,11 +131,17 @@ class SagaSimulation(RuleBasedStateMachine):
         theatre = self.system.theatre
         theatre.register_theatre("odeon", "Odeon", "London", "Leicester Square", "Europe/London")
         theatre.lay_out_screen("odeon", "one", "Screen 1", [{"row": "B", "seats": [
-            {"number": n, "column": n, "category": "Regular"} for n in range(1, 4)]}])
+            {"number": int(s[1:]), "column": int(s[1:]), "category": category}
+            for s, category in SEATS_B.items()]}])
         theatre.schedule_show(ShowPlan("show-b", "odeon", "one", FILM, "2030-06-01T18:00",
-                                       {"Regular": 900}, "EUR"))
+                                       {"Regular": 900, "Premium": 1300}, "EUR"))
         self.system.run_until_quiet()
-        assert self.system.inventory.get_show("show-b").seats == {s: "Regular" for s in SHOWS["show-b"]}
+        # Pricing prices show-b (its version 1: the list prices) and quotes for it; show-a
+        # keeps its list prices (version 0), and requests for it carry no quote.
+        assert self.system.inventory.get_show("show-b").seats == SEATS_B
+        assert self.system.inventory.get_show("show-b").price_version == 1
+        self.secret = self.system.settings.token_secret  # what quotes are signed with
+        self.quotes: list[tuple[str, list[str], str]] = []  # customer, seats, quote token
         self.booking_ids: list = []
         self.statuses: dict = {}
         self.processed: dict[str, set[str]] = {s: set() for s in SERVICES}
@@ -126,10 +169,14 @@ class SagaSimulation(RuleBasedStateMachine):
             st.lists(st.sampled_from(own), min_size=1, max_size=3, unique=True),
             st.lists(seat, min_size=1, max_size=3),
         ), label="seats")
+        self._request(customer, key, show, seats, method, follow, data)
+
+    def _request(self, customer, key, show, seats, method, follow, data,
+                 quoted_amount=None) -> None:
         before = self._log_sizes()
         try:
             booking, created, _ = self.system.booking.request_booking(
-                customer, f"key-{key}", show, seats, method
+                customer, f"key-{key}", show, seats, method, quoted_amount
             )
         except IdempotencyConflict:
             assert self._log_sizes() == before
@@ -147,6 +194,44 @@ class SagaSimulation(RuleBasedStateMachine):
             # when a scenario ends, and live holds (their expiry, retries, the hold limit)
             # are seldom reached.
             self.everyone_catches_up(data.draw(st.permutations(SERVICES), label="order"))
+
+    @rule(
+        customer=st.sampled_from(CUSTOMERS),
+        seats=st.lists(st.sampled_from(SHOWS["show-b"]), min_size=1, max_size=2, unique=True),
+        book_now=st.booleans(),
+        key=st.integers(0, 5),
+        data=st.data(),
+        method=st.sampled_from(METHODS),
+        follow=st.booleans(),
+    )
+    def customer_asks_for_a_quote(self, customer, seats, book_now, key, data, method,
+                                  follow) -> None:
+        """A quote for seats of show-b, booked with at once or kept for later (when the
+        prices may have moved on, or the quote expired)."""
+        try:
+            quoted = self.system.pricing.quote("show-b", seats, self.secret)
+        except ShowNotFound:  # cancelled, as pricing knows
+            return
+        self.quotes.append((customer, seats, quoted.token))
+        if book_now:
+            self._book_with_quote(customer, seats, quoted.token, key, method, follow, data)
+
+    @precondition(lambda self: self.quotes)
+    @rule(key=st.integers(0, 5), data=st.data(), method=st.sampled_from(METHODS),
+          follow=st.booleans())
+    def customer_books_with_a_kept_quote(self, key, data, method, follow) -> None:
+        customer, seats, token = data.draw(st.sampled_from(self.quotes), label="quote")
+        self._book_with_quote(customer, seats, token, key, method, follow, data)
+
+    def _book_with_quote(self, customer, seats, token, key, method, follow, data) -> None:
+        """As booking's HTTP layer does: the quote is read back and checked, and the
+        request carries its amount."""
+        try:
+            quote = quotes.read(token, self.secret, self.clock.now())
+        except quotes.QuoteExpired:  # refused (409), nothing recorded: ask for a new one
+            return
+        quotes.check_matches(quote, "show-b", seats)
+        self._request(customer, key, "show-b", seats, method, follow, data, quote.amount)
 
     @precondition(lambda self: self.booking_ids)
     @rule(data=st.data(), method=st.sampled_from(METHODS))
@@ -284,6 +369,53 @@ class SagaSimulation(RuleBasedStateMachine):
         self.everyone_catches_up(order)
         self.theatre_cancels_the_show()
 
+    # --- prices ----------------------------------------------------------------
+
+    @rule(rules=PRICE_RULES, applies=st.sampled_from(["all_shows"] * 4 + ["new_shows"]),
+          after=st.sampled_from([None, 1, 3, 5]))  # a jump lands on 1 or 3 exactly
+    def operator_changes_the_rules(self, rules, applies, after) -> None:
+        """New rules for every show on sale, at once (None) or once the clock reaches
+        ``after`` minutes from now (the timer reprices), or for shows put on sale from
+        then on (not show-b: its prices stay)."""
+        effective_from = None if after is None else self.clock.now() + timedelta(minutes=after)
+        self.system.pricing.change_rules(rules, applies, effective_from, "ops")
+
+    @rule(demand=st.none() | DEMAND_RULE)  # None: cleared
+    def operator_sets_the_demand_rule(self, demand) -> None:
+        try:
+            self.system.pricing.set_demand("show-b", demand, "ops")
+        except ShowNotPriceable:  # cancelled, as pricing knows
+            pass
+
+    @rule(demand=DEMAND_RULE, customer=st.sampled_from(CUSTOMERS),
+          seat=st.sampled_from(["B1", "B2"]), other=st.sampled_from(CUSTOMERS),
+          key=st.integers(0, 5), quoted=st.booleans(), order=st.permutations(SERVICES),
+          data=st.data())
+    def demand_after_a_sale(self, demand, customer, seat, other, key, quoted, order,
+                            data) -> None:
+        """A demand rule for show-b, a Regular seat sold under it, then a booking for seats
+        left (with a quote, or without), each reaching some services before the others
+        move: the path on which a hold costs a demand uplift, or is refused
+        (price_changed) when pricing quoted before it heard of the uplift."""
+        self.operator_sets_the_demand_rule(demand)
+        self.everyone_catches_up(order)
+        try:
+            booking, created, _ = self.system.booking.request_booking(
+                customer, f"demand-{seat}", "show-b", [seat], "pm_card_visa")
+        except (IdempotencyConflict, SeatsTaken):
+            return
+        if created:
+            self.booking_ids.append(booking.id)
+        self.everyone_catches_up(order)
+        self.everyone_catches_up(order)
+        left = [s for s in SHOWS["show-b"] if s != seat]
+        seats = data.draw(st.lists(st.sampled_from(left), min_size=1, max_size=2, unique=True),
+                          label="seats left")
+        if quoted:
+            self.customer_asks_for_a_quote(other, seats, True, key, data, "pm_card_visa", True)
+        else:
+            self._request(other, key, "show-b", seats, "pm_card_visa", True, data)
+
     # --- time ------------------------------------------------------------------
 
     @rule(minutes=st.sampled_from([1, 3, 9, 10, 11]))  # around the 10-minute deadline
@@ -291,8 +423,11 @@ class SagaSimulation(RuleBasedStateMachine):
         self.clock.advance(timedelta(minutes=minutes))
 
     @rule()
-    def expiry_sweep(self) -> None:
-        self.system.inventory.release_expired_holds()
+    def timers(self) -> None:
+        """Every service's timers once, as its scheduler runs them: inventory releases
+        the holds whose deadline passed, pricing reprices for rule changes now due."""
+        for timer in self.system.timers:
+            timer.job()
 
     # --- the broker and the processes -------------------------------------------
 
@@ -371,7 +506,14 @@ class SagaSimulation(RuleBasedStateMachine):
                 topic, partition = data.draw(st.sampled_from(sorted(consumer.offsets)))
                 consumer.rewind(topic, partition, by)
         elif fault == "consumer_restart":  # positions reloaded from the service's store
+            left_at = dict(consumer.offsets)
             consumer.restart()
+            if any(consumer.offsets[tp] > at for tp, at in left_at.items()):
+                # Ahead of where a rewind left it, past messages sent again: a consumer
+                # skips messages only when a rebalance moves it, and that revokes the
+                # partitions first, so what the service learned from them in memory
+                # (booking's taken seats) goes too.
+                self.system.apps[service].partitions_revoked()
         else:  # every service loses its memory (caches, deadline index) and restarts
             self.system.start_services()
 
@@ -383,8 +525,10 @@ class SagaSimulation(RuleBasedStateMachine):
 
     @invariant()
     def always(self) -> None:
-        inv.check_always(self.system, self.provider.ledger, self.statuses, self.customer_cancelled)
-        inv.customer_holds_within(self.system, HELD_PER_CUSTOMER)
+        with inv.one_moment(self.system):
+            inv.check_always(self.system, self.provider.ledger, self.statuses,
+                             self.customer_cancelled)
+            inv.customer_holds_within(self.system, HELD_PER_CUSTOMER)
 
     def teardown(self) -> None:
         inv.settle(self.system, self.clock, HOLD)

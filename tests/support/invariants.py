@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 from uuid import UUID
 
 from booking.application import BookingService
@@ -16,12 +17,17 @@ from inventory.domain import BOOKED, RELEASED, RESERVED, ShowInventory
 from payment.application import PaymentService
 from payment.domain import Payment
 from payment.gateway import Ledger
+from pricing.domain import ShowPricing
+from pricing.rules import governing, price_show
 from projections.projector import InMemoryViewStore, project
 from projections.sources import read_public
+from shared import price_list
 from shared.clock import FakeClock
+from shared.contracts import DemandRule, ShowPriced
 from shared.service import ServiceApplication
 
 A = TypeVar("A")
+T = TypeVar("T")
 
 
 class ServiceStores(Protocol):
@@ -38,18 +44,57 @@ class ServiceStores(Protocol):
     def payment(self) -> PaymentService: ...
 
 
+_moments: dict[int, dict[Any, Any]] = {}  # id(system) -> what one_moment() has read
+
+
+@contextmanager
+def one_moment(system: object) -> Iterator[None]:
+    """Within it, the checks share what they read: each service's aggregates and events
+    are loaded once, not once per check (nothing moves the stores in between). Loading
+    them is most of what the simulation's checks after every step cost."""
+    if id(system) in _moments:  # within another: the same moment
+        yield
+        return
+    _moments[id(system)] = {}
+    try:
+        yield
+    finally:
+        del _moments[id(system)]
+
+
+def _once(system: object, key: tuple, load: Callable[[], T]) -> T:
+    memo = _moments.get(id(system))
+    if memo is None:
+        return load()
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
+
+
 def aggregates(system: ServiceStores, service: str, cls: type[A]) -> list[A]:
-    """Every aggregate of a class in a service's store, as it is now."""
-    app = system.apps[service]
-    ids, out = [], []
-    for n in app.recorder.select_notifications(start=1, limit=1_000_000):
-        if n.originator_version == 1:
-            ids.append(n.originator_id)
-    for aggregate_id in ids:
-        a: object = app.repository.get(aggregate_id)
-        if isinstance(a, cls):
-            out.append(a)
-    return out
+    """Every aggregate of a class in a service's store, as it is now (do not change them:
+    within one_moment() the checks share them)."""
+    def load() -> list[A]:
+        app = system.apps[service]
+        ids, out = [], []
+        for n in app.recorder.select_notifications(start=1, limit=1_000_000):
+            if n.originator_version == 1:
+                ids.append(n.originator_id)
+        for aggregate_id in ids:
+            a: object = app.repository.get(aggregate_id)
+            if isinstance(a, cls):
+                out.append(a)
+        return out
+    return _once(system, ("aggregates", service, cls), load)
+
+
+def domain_events(system: ServiceStores, service: str, *topics: str) -> list[Any]:
+    """A service's stored events in their order (those of these topics, if given)."""
+    def load() -> list[Any]:
+        app = system.apps[service]
+        return [app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(
+            start=1, limit=1_000_000, topics=topics)]
+    return _once(system, ("events", service, topics), load)
 
 
 def bookings(system: ServiceStores) -> list[Booking]:
@@ -137,13 +182,11 @@ def holds_honoured(system: ServiceStores, customer_cancelled: set) -> None:
     was withdrawn, never because a payment failed; seats are booked only within the hold,
     so a late success never resurrects them; and nothing is reserved or booked on a
     cancelled show or a withdrawn seat after the theatre said so."""
-    app = system.inventory
     reserved_until: dict[tuple[str, str], datetime] = {}
     seats_of: dict[tuple[str, str], list[str]] = {}
     cancelled: set[str] = set()
     withdrawn: set[tuple[str, str]] = set()
-    for n in app.recorder.select_notifications(start=1, limit=1_000_000):
-        e = app.mapper.to_domain_event(n)
+    for e in domain_events(system, "inventory"):
         if isinstance(e, ShowInventory.SeatsReserved | ShowInventory.SeatsBooked):
             assert e.show_id not in cancelled, f"{e.show_id}: seats sold after its cancellation"
             sold = [s for s in e.seat_ids if (e.show_id, s) in withdrawn]
@@ -180,6 +223,178 @@ def theatre_decisions_kept(system: EmbeddedSystem) -> None:
             assert not show.holds, f"{show.show_id} is cancelled but holds {sorted(show.holds)}"
         held = [s for s in show.withdrawn if s in show.holders]
         assert not held, f"{show.show_id}: withdrawn seats {held} still held"
+
+
+# --- prices, at every moment ----------------------------------------------------
+
+
+class PriceVersion(NamedTuple):
+    """A show's prices as one version makes them (shared/price_list.py)."""
+
+    prices: dict[str, int]
+    currency: str
+    rounding: int
+    caps: dict[str, int]
+    demand: DemandRule | None
+
+
+class Hold(NamedTuple):
+    """A hold as inventory made it (its SeatsReserved), beside what the show's prices and
+    counts were as inventory's events make them at that moment."""
+
+    show_id: str
+    seat_ids: list[str]
+    seats: dict[str, str]  # the show's seats: seat id -> category
+    amount: int
+    currency: str
+    price_version: int
+    uplifts: dict[str, int]
+    latest_version: int  # the latest price version inventory had then
+    version: PriceVersion | None  # the hold's version as published (None: it never was)
+    demand_uplifts: dict[str, int]  # what that version's demand rule gave the counts then
+
+
+class HoldPrices(NamedTuple):
+    holds: dict[str, list[Hold]]  # booking id -> the holds made for it
+    # booking id -> what its seats cost when inventory refused it for price_changed
+    # (None: its price version was never published)
+    refused_at: dict[str, int | None]
+
+
+def published_prices(system: EmbeddedSystem) -> dict[tuple[str, int], ShowPriced]:
+    """Every price version pricing published, by show and version."""
+    app = system.apps["pricing"]
+    published = (app.to_public(e) for e in domain_events(system, "pricing", ShowPricing.Priced.TOPIC))
+    return {(p.show_id, p.price_version): p for p in published if isinstance(p, ShowPriced)}
+
+
+def hold_prices(system: EmbeddedSystem) -> HoldPrices:
+    """Inventory's holds and its price_changed refusals, replayed in its order with
+    pricing's published prices (version 0: the list prices the show opened with)."""
+    return _once(system, ("hold prices",), lambda: _replay_hold_prices(system))
+
+
+def _replay_hold_prices(system: EmbeddedSystem) -> HoldPrices:
+    published = published_prices(system)
+    requested = {str(b.id): b for b in bookings(system)}
+    seats: dict[str, dict[str, str]] = {}
+    list_prices: dict[str, PriceVersion] = {}
+    latest: dict[str, int] = {}
+    booked: dict[str, dict[str, list[str]]] = {}  # show -> booking -> its seats, BOOKED
+    withdrawn: dict[str, set[str]] = {}
+    out = HoldPrices({}, {})
+
+    def version(show_id: str, number: int) -> PriceVersion | None:
+        if number == 0:
+            return list_prices[show_id]
+        p = published.get((show_id, number))
+        if p is None:
+            return None
+        return PriceVersion(dict(p.prices), p.currency, p.rounding, dict(p.caps), p.demand)
+
+    def demand_uplifts(show_id: str, rule: DemandRule | None) -> dict[str, int]:
+        layout = seats[show_id]
+        sold = price_list.category_counts(layout, (s for held in booked[show_id].values() for s in held))
+        on_sale = price_list.category_counts(layout, (s for s in layout if s not in withdrawn[show_id]))
+        return {c: u for c, u in price_list.uplifts(rule, sold, on_sale).items() if u}
+
+    for e in domain_events(system, "inventory"):
+        if isinstance(e, ShowInventory.Opened):
+            seats[e.show_id], booked[e.show_id], withdrawn[e.show_id] = dict(e.seats), {}, set()
+            list_prices[e.show_id] = PriceVersion(dict(e.prices), e.currency, 1, {}, None)
+            priced = getattr(e, "priced", None)  # a version that came before the opening
+            latest[e.show_id] = priced["price_version"] if priced else 0
+        elif isinstance(e, ShowInventory.Repriced):
+            latest[e.show_id] = e.price_version
+        elif isinstance(e, ShowInventory.SeatsReserved):
+            v = version(e.show_id, e.price_version)
+            out.holds.setdefault(e.booking_id, []).append(Hold(
+                e.show_id, list(e.seat_ids), seats[e.show_id], e.amount, e.currency,
+                e.price_version, dict(e.uplifts or {}), latest[e.show_id], v,
+                demand_uplifts(e.show_id, v.demand if v else None)))
+        elif isinstance(e, ShowInventory.SeatsRejected) and e.reason == "price_changed":
+            v = version(e.show_id, latest[e.show_id])
+            out.refused_at[e.booking_id] = None if v is None else price_list.amount(
+                requested[e.booking_id].seat_ids, seats[e.show_id], v.prices,
+                demand_uplifts(e.show_id, v.demand), v.rounding, v.caps)
+        elif isinstance(e, ShowInventory.SeatsBooked):
+            booked[e.show_id][e.booking_id] = list(e.seat_ids)
+        elif isinstance(e, ShowInventory.SeatsReleased):
+            booked[e.show_id].pop(e.booking_id, None)
+        elif isinstance(e, ShowInventory.SeatsWithdrawn):
+            withdrawn[e.show_id].update(e.seat_ids)
+    return out
+
+
+def holds_priced_as_published(system: EmbeddedSystem) -> None:
+    """10. A hold costs what the price version it records makes its seats cost: that
+    version's prices as pricing published them (version 0: the show's list prices),
+    raised by the demand uplifts the hold records, which are what the version's demand
+    rule gives the show's counts at that moment; and it is the latest version inventory
+    had."""
+    for booking_id, made in hold_prices(system).holds.items():
+        for h in made:
+            hold = f"{h.show_id}: the hold of {booking_id}"
+            assert h.price_version == h.latest_version, (
+                f"{hold} is priced from version {h.price_version}, not the latest "
+                f"inventory had ({h.latest_version})")
+            assert h.version is not None, f"{hold}: price version {h.price_version} never published"
+            assert h.uplifts == h.demand_uplifts, (
+                f"{hold} records uplifts {h.uplifts}; the demand rule gives {h.demand_uplifts}")
+            v = h.version
+            costs = price_list.amount(h.seat_ids, h.seats, v.prices, h.uplifts, v.rounding, v.caps)
+            assert (h.amount, h.currency) == (costs, v.currency), (
+                f"{hold} is {h.amount} {h.currency}; version {h.price_version} makes it "
+                f"{costs} {v.currency}")
+
+
+def quotes_honoured(system: EmbeddedSystem, ledger: Ledger) -> None:
+    """10. A booking never pays other than its quote: one requested with a quoted amount
+    is held and charged that amount, or refused (price_changed) because its seats cost
+    otherwise when inventory decided; one without a quote is never refused for its price."""
+    prices = hold_prices(system)
+    captured, charged = ledger.captured_by_booking(), ledger.successful_charges_by_booking()
+    for b in bookings(system):
+        key, quoted = str(b.id), b.quoted_amount
+        if quoted is None:
+            assert key not in prices.refused_at, f"booking {key} refused price_changed without a quote"
+            continue
+        held = sorted(h.amount for h in prices.holds.get(key, []))
+        assert all(amount == quoted for amount in held), (
+            f"booking {key} was quoted {quoted} and held at {held}")
+        charges = charged.get(key, 0)  # a second success is refunded; each is the quote
+        assert captured.get(key, 0) == quoted * charges, (
+            f"booking {key} was quoted {quoted} and charged {captured[key]} in {charges}")
+        if key in prices.refused_at:
+            assert prices.refused_at[key] != quoted, (
+                f"booking {key} refused price_changed, but its seats cost {quoted}, as quoted")
+
+
+def holds_keep_their_price(system: EmbeddedSystem, ledger: Ledger) -> None:
+    """10. A hold's price never changes once made: inventory makes one hold per booking,
+    a live hold keeps the amount and price version it was made with whatever prices come
+    after, and booking's amount and the charge captured for the booking are that amount."""
+    made: dict[str, Hold] = {}
+    for booking_id, holds in hold_prices(system).holds.items():
+        assert len(holds) == 1, f"booking {booking_id} was held {len(holds)} times"
+        made[booking_id] = holds[0]
+    for show in shows(system):
+        for booking_id, live in show.holds.items():
+            h = made[booking_id]
+            assert (live.get("amount"), live.get("price_version")) == (h.amount, h.price_version), (
+                f"{show.show_id}: the hold of {booking_id} is now {live.get('amount')} of version "
+                f"{live.get('price_version')}; it was made {h.amount} of version {h.price_version}")
+    for b in bookings(system):
+        if b.amount is not None:
+            assert b.amount == made[str(b.id)].amount, (
+                f"booking {b.id} records {b.amount}; its hold is {made[str(b.id)].amount}")
+    # Every charge is the hold's amount: a second success (on another intent of the same
+    # booking, refunded: at most one stands) is that amount too.
+    charges = ledger.successful_charges_by_booking()
+    for booking_id, amount in ledger.captured_by_booking().items():
+        assert booking_id in made and amount == made[booking_id].amount * charges[booking_id], (
+            f"booking {booking_id} charged {amount} in {charges[booking_id]} charge(s); "
+            f"its hold: {made.get(booking_id)}")
 
 
 # --- at quiescence -----------------------------------------------------------
@@ -224,7 +439,10 @@ def refunded_when_the_theatre_cancelled(system: EmbeddedSystem) -> None:
 
 def money_balances(system: ServiceStores, ledger: Ledger) -> None:
     """3. Money captured equals the sum of confirmed bookings plus the sum refunded (a
-    confirmed booking counts what is left of its charge after a refund made outside)."""
+    confirmed booking counts what is left of its charge after a refund made outside).
+    At rest only: a charge is captured before its booking is confirmed, and refunded
+    before booking learns that it is cancelled. At every moment, each capture is its
+    hold's amount (holds_keep_their_price)."""
     captured = sum(ledger.captured_by_booking().values())
     confirmed = sum((b.amount or 0) - b.refunded_amount
                     for b in bookings(system) if b.status is BookingStatus.CONFIRMED)
@@ -241,6 +459,26 @@ def holds_released(system: ServiceStores) -> None:
         for b, h in show.holds.items():
             if h["status"] == RELEASED:
                 assert all(show.holders.get(s) != b for s in h["seat_ids"])
+
+
+def prices_follow_the_rules(system: EmbeddedSystem) -> None:
+    """10 (at rest). Every show pricing prices is priced, while on sale, by the rules that
+    govern it now (every rule change that came into effect reached it: at once, or by
+    the timer), and inventory has the latest version pricing published of it."""
+    now = system.clock.now()
+    changes = system.pricing.rule_changes()
+    for show in aggregates(system, "pricing", ShowPricing):
+        if show.on_sale(now):
+            change = governing(changes, show.on_sale_since, now)
+            due = price_show(change.rules if change else None, show.facts())
+            assert (show.prices, show.caps, show.rounding, show.currency) == (
+                due.prices, due.caps, due.rounding, due.currency), (
+                f"{show.show_id} is priced {show.prices} by rules v{show.rules_version}; "
+                f"the rules in force (v{change.version if change else 0}) make it {due.prices}")
+        held = system.inventory.get_show(show.show_id).price_version
+        assert held == show.price_version, (
+            f"{show.show_id}: inventory prices from version {held}, pricing published "
+            f"{show.price_version}")
 
 
 def views_equal_fold(system: EmbeddedSystem) -> None:
@@ -284,21 +522,27 @@ def settle(system: EmbeddedSystem, clock: FakeClock, hold_for: timedelta) -> Non
 
 
 def check_always(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancelled: set) -> None:
-    one_holder_per_seat(system)
-    no_intent_confirmed_twice(ledger)
-    transitions_allowed(previous, system)
-    holds_honoured(system, cancelled)
-    theatre_decisions_kept(system)
+    with one_moment(system):
+        one_holder_per_seat(system)
+        no_intent_confirmed_twice(ledger)
+        transitions_allowed(previous, system)
+        holds_honoured(system, cancelled)
+        theatre_decisions_kept(system)
+        holds_priced_as_published(system)
+        quotes_honoured(system, ledger)
+        holds_keep_their_price(system, ledger)
 
 
 def check_at_rest(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancelled: set) -> None:
-    check_always(system, ledger, previous, cancelled)
-    all_final(system)
-    confirmed_iff_paid_and_booked(system)
-    at_most_one_charge_stands(ledger)
-    one_charge_kept_per_payment(system)
-    money_balances(system, ledger)
-    refunded_when_the_theatre_cancelled(system)
-    holds_released(system)
-    taken_seats_agree(system)
-    views_equal_fold(system)
+    with one_moment(system):
+        check_always(system, ledger, previous, cancelled)
+        all_final(system)
+        confirmed_iff_paid_and_booked(system)
+        at_most_one_charge_stands(ledger)
+        one_charge_kept_per_payment(system)
+        money_balances(system, ledger)
+        refunded_when_the_theatre_cancelled(system)
+        prices_follow_the_rules(system)
+        holds_released(system)
+        taken_seats_agree(system)
+        views_equal_fold(system)
