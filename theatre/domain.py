@@ -290,8 +290,8 @@ def _check_name(name: str) -> None:
 
 @dataclass(frozen=True)
 class ShowPlan:
-    """What an operator asks for to schedule a show. Prices are given here until a
-    pricing service exists."""
+    """What an operator asks for to schedule a show. Its prices are the theatre's list
+    prices: pricing prices the show from them where the chain's rules give no base."""
 
     show_id: str
     theatre_id: str

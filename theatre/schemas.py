@@ -74,7 +74,7 @@ class ShowDetails(RequestBody, frozen=True):
     screen_id: Slug
     film: FilmBody
     start: LocalDateTime
-    # Given by the operator until a pricing service exists: every category on sale.
+    # The list prices, every category on sale: pricing's rules may price it otherwise.
     prices: Annotated[dict[SeatCategory, MinorUnits], msgspec.Meta(min_length=1)]
     currency: Currency
 
