@@ -93,6 +93,10 @@ def test_a_rule_change_while_customers_book_through_a_redis_killed(start_system,
         "theatre_id": "odeon", "screen_id": "one", "film": FILM, "prices": LIST_PRICES,
         "start": f"{date.today() + timedelta(days=5)}T21:00", "currency": "GBP"})
     wait_until(lambda: price_version(system, "late") == 1, 60, "pricing never priced the show")
+    # and inventory opened it: a request before that is rejected (unknown_show).
+    wait_until(lambda: system.clients["inventory"].get(
+        "/shows/late/seats", headers=system.auth("x")).status_code == 200, 60,
+        "inventory never opened the show")
     free = iter(SEATS)
     quoted: dict[str, tuple[str, dict]] = {}  # booking -> (customer, quote)
 
