@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from copy import deepcopy
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any, ClassVar, NamedTuple, TypeVar
@@ -21,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, ProcessRecorder
+from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.utils import EnvType
 
 from pricing.domain import Applies, PriceBook, ShowPricing
@@ -33,7 +31,7 @@ from shared import contracts as c
 from shared import ids, quotes
 from shared.clock import Clock
 from shared.contracts import DemandRule
-from shared.service import ServiceApplication
+from shared.service import ServiceApplication, Written
 
 log = logging.getLogger(__name__)
 _LATEST = 2**62  # a version past any: Repository.get reads the store, not the cache
@@ -42,11 +40,6 @@ T = TypeVar("T")
 
 class ShowNotFound(LookupError):
     pass
-
-
-class Written(NamedTuple):
-    result: Any
-    position: int | None  # its write's place in pricing's event sequence; None: no write
 
 
 class Quoted(NamedTuple):
@@ -89,7 +82,7 @@ class PricingService(ServiceApplication):
             change = book.change(rules, applies, effective_from, changed_by, self.clock.now(),
                                  note)
             return change, [book]
-        done = self._write(decide)
+        done = self.write(decide)
         if done.result.effective_from <= self.clock.now():
             self.reprice_shows(f"rules v{done.result.version}")
         return done
@@ -104,7 +97,7 @@ class PricingService(ServiceApplication):
             show = self._show(show_id)
             changed = show.set_demand(rule, by, self.clock.now())
             return PriceSheet.of(show), [show] if changed else []
-        return self._write(decide)
+        return self.write(decide)
 
     def reprice_due(self) -> int:
         """The timer: reprice the shows on sale when a rule change for all shows comes
@@ -131,7 +124,7 @@ class PricingService(ServiceApplication):
                     return False, []
                 changed = show.price(self._governing(show, now), now, cause)
                 return changed, [show] if changed else []
-            repriced += bool(self._write(decide).result)
+            repriced += bool(self.write(decide).result)
         return repriced
 
     def _governing(self, show: ShowPricing, now: datetime) -> RuleChange | None:
@@ -263,17 +256,3 @@ class PricingService(ServiceApplication):
         if show is None:
             raise ShowNotFound(show_id)
         return show
-
-    def _write(self, decide: Callable[[], tuple[Any, list[Aggregate]]]) -> Written:
-        """Decide on the aggregates as stored now and save what changed in one write;
-        decide again if another writer changed one of them meanwhile."""
-        for attempt in range(1, self.MAX_CONFLICT_RETRIES + 1):
-            try:
-                with self.writing():
-                    result, changed = decide()
-                    position = self.save_all(*changed) if changed else 0
-                    return Written(deepcopy(result), position or None)
-            except IntegrityError:
-                if attempt == self.MAX_CONFLICT_RETRIES:
-                    raise
-        raise AssertionError("unreachable")

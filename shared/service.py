@@ -3,11 +3,13 @@ writes, and (through its bases) its cached aggregates and its reactions to other
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from copy import deepcopy
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import ProcessRecorder
+from eventsourcing.persistence import IntegrityError, ProcessRecorder
 from eventsourcing.utils import EnvType
 
 from shared.clock import Clock, SystemClock
@@ -18,6 +20,14 @@ from shared.reactions import ReactingApplication
 from shared.recorder import prune_older_snapshots
 from shared.services import spec
 from shared.tables import racing_to_create_tables
+
+T = TypeVar("T")
+
+
+class Written(NamedTuple, Generic[T]):
+    """What a command decided (a copy: the cached objects stay with the writers)."""
+    result: T
+    position: int | None  # its write's place in the service's event sequence; None: no write
 
 
 class ServiceApplication(ReactingApplication):
@@ -72,6 +82,20 @@ class ServiceApplication(ReactingApplication):
         recordings = self.save(*aggregates)
         self.recorded(aggregates)
         return max((r.notification.id for r in recordings), default=0)
+
+    def write(self, decide: Callable[[], tuple[T, Sequence[Aggregate]]]) -> Written[T]:
+        """A command: decide on the aggregates as stored now and save what changed in one
+        write; decide again if another writer changed one of them meanwhile."""
+        for attempt in range(1, self.MAX_CONFLICT_RETRIES + 1):
+            try:
+                with self.writing():
+                    result, changed = decide()
+                    position = self.save_all(*changed) if changed else 0
+                    return Written(deepcopy(result), position or None)
+            except IntegrityError:
+                if attempt == self.MAX_CONFLICT_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     def take_snapshot(self, aggregate_id: Any, version: int | None = None, *args: Any,
                       **kwargs: Any) -> None:

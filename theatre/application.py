@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, ProcessRecorder
+from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.utils import EnvType
 
 from shared import contracts as c
@@ -220,15 +220,9 @@ class TheatreService(ServiceApplication):
         return show
 
     def _write(self, decide: Callable[[], tuple[T, bool, list[Aggregate]]]) -> Outcome[T]:
-        """Decide on the aggregates as stored now and save what changed in one write;
-        decide again if another writer changed one of them meanwhile."""
-        for attempt in range(1, self.MAX_CONFLICT_RETRIES + 1):
-            try:
-                with self.writing():
-                    result, created, changed = decide()
-                    position = self.save_all(*changed) if changed else 0
-                    return Outcome(deepcopy(result), created, position or None)
-            except IntegrityError:
-                if attempt == self.MAX_CONFLICT_RETRIES:
-                    raise
-        raise AssertionError("unreachable")
+        """A command's write (ServiceApplication.write), and whether it made something."""
+        def deciding() -> tuple[tuple[T, bool], list[Aggregate]]:
+            result, created, changed = decide()
+            return (result, created), changed
+        (result, created), position = self.write(deciding)
+        return Outcome(result, created, position)
