@@ -358,16 +358,22 @@ class SagaSimulation(RuleBasedStateMachine):
     def theatre_cancels_after_a_sale(self, customer, seat, order) -> None:
         """A paid booking on show-b, then the cancellation, each reaching some services
         before the others move: the path that must cancel a confirmed booking and refund it."""
+        if self.sell(customer, f"sale-{seat}", seat, order):
+            self.theatre_cancels_the_show()
+
+    def sell(self, customer: str, key: str, seat: str, order: list[str]) -> bool:
+        """A paid booking of a show-b seat, each message reaching some services before the
+        others move; False when it was refused at once (nothing to follow up)."""
         try:
             booking, created, _ = self.system.booking.request_booking(
-                customer, f"sale-{seat}", "show-b", [seat], "pm_card_visa")
+                customer, key, "show-b", [seat], "pm_card_visa")
         except (IdempotencyConflict, SeatsTaken):
-            return
+            return False
         if created:
             self.booking_ids.append(booking.id)
         self.everyone_catches_up(order)
         self.everyone_catches_up(order)
-        self.theatre_cancels_the_show()
+        return True
 
     # --- prices ----------------------------------------------------------------
 
@@ -399,15 +405,8 @@ class SagaSimulation(RuleBasedStateMachine):
         (price_changed) when pricing quoted before it heard of the uplift."""
         self.operator_sets_the_demand_rule(demand)
         self.everyone_catches_up(order)
-        try:
-            booking, created, _ = self.system.booking.request_booking(
-                customer, f"demand-{seat}", "show-b", [seat], "pm_card_visa")
-        except (IdempotencyConflict, SeatsTaken):
+        if not self.sell(customer, f"demand-{seat}", seat, order):
             return
-        if created:
-            self.booking_ids.append(booking.id)
-        self.everyone_catches_up(order)
-        self.everyone_catches_up(order)
         left = [s for s in SHOWS["show-b"] if s != seat]
         seats = data.draw(st.lists(st.sampled_from(left), min_size=1, max_size=2, unique=True),
                           label="seats left")
