@@ -115,6 +115,8 @@ class PricingService(ServiceApplication):
         """Price every show on sale by the rules that govern it now (a new version only
         where a price changes)."""
         self._learn_shows()
+        # Read once for the pass: a change recorded meanwhile makes a pass of its own.
+        changes = self.rule_changes()
         repriced = 0
         for show_id in sorted(self._shows):
             def decide(show_id: str = show_id) -> tuple[bool, list[Aggregate]]:
@@ -122,7 +124,7 @@ class PricingService(ServiceApplication):
                 now = self.clock.now()
                 if show is None or not show.on_sale(now):
                     return False, []
-                changed = show.price(self._governing(show, now), now, cause)
+                changed = show.price(governing(changes, show.on_sale_since, now), now, cause)
                 return changed, [show] if changed else []
             repriced += bool(self.write(decide).result)
         return repriced
