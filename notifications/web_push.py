@@ -15,7 +15,8 @@ not made with, too large): permanent. 429, 5xx, other answers, timeouts and conn
 errors: retryable.
 
 Endpoints come from browsers, so only ``https`` ones are posted to (the push services'
-own), unless ``allow_http`` (the tests' local push service). One HTTP session is kept
+own), unless ``allow_http`` (the tests' local push service), and a redirect is not
+followed (permanent). One HTTP session is kept
 (keep-alive per push service); sends are serialised by a lock. The private key is
 never logged nor shown.
 """
@@ -67,6 +68,9 @@ class WebPushChannel:
         self.timeout_s = timeout_s
         self.allow_http = allow_http
         self._session = requests.Session()
+        # A push service answers; it does not send us elsewhere (an endpoint is the
+        # browser's word, and a redirect could point anywhere, inside our network too).
+        self._session.max_redirects = 0
         self._lock = threading.Lock()
 
     @classmethod
@@ -112,6 +116,8 @@ class WebPushChannel:
                 )
         except WebPushException as error:
             raise _failure(error) from None
+        except requests.TooManyRedirects:
+            raise DeliveryFailed("the push service redirected: not followed", permanent=True) from None
         except requests.RequestException as error:
             raise DeliveryFailed(f"push service not reachable: {error!r}") from None
         except ValueError as error:  # the subscription's keys are not keys

@@ -101,6 +101,16 @@ def test_an_unsubscribed_browser_is_gone_for_good(channel, receiver, browser) ->
         assert failed.value.permanent
 
 
+def test_a_redirect_is_not_followed(channel, receiver, browser) -> None:
+    """An endpoint is the browser's word: its push service must not send us elsewhere (had
+    the channel followed, the Location here would have answered 404: "gone")."""
+    receiver.respond(browser, 307)
+    with pytest.raises(DeliveryFailed, match="redirected") as failed:
+        channel.send(push_to(browser))
+    assert failed.value.permanent
+    assert [d.status for d in receiver.deliveries()] == [307]
+
+
 def test_a_push_signed_with_another_key_is_refused_for_good(receiver, browser) -> None:
     other = WebPushChannel(vapid.generate().private_key, SUBJECT, allow_http=True)
     with pytest.raises(DeliveryFailed) as failed:

@@ -92,7 +92,7 @@ class PushReceiver:
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 status = receiver._receive(self.path, headers, body)
                 self.send_response(status)
-                if status == 201:
+                if status == 201 or 300 <= status < 400:  # the message's URL, or elsewhere
                     self.send_header("Location", f"{receiver.base}/message/{uuid.uuid4().hex}")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
