@@ -70,10 +70,10 @@ def up(cfg: config.Config) -> None:
     redis_how = redis.launch()  # ready in milliseconds, uses nothing else
     redis.wait_ready()
     say(f"redis {redis_how}, ready in {clock.lap():.1f}s on {redis.where}")
-    mailpit_how = mailpit.launch()  # uses nothing else either; waited for with the slow ones
-    # Uses nothing else either; it answers about a second after the start (its imports),
-    # so it is waited for after the others.
+    # These two use nothing else either; localstripe answers about a second after the
+    # start (its imports), so both are waited for after the others.
     stripe_how = stripe.launch()
+    mailpit_how = mailpit.launch()
     # The JVM is the slowest to start, so launch it first and wait for it last.
     kafka_how = kafka.launch()
     kafka_clock = Clock()
