@@ -118,6 +118,8 @@ class WebPushChannel:
             raise _failure(error) from None
         except requests.TooManyRedirects:
             raise DeliveryFailed("the push service redirected: not followed", permanent=True) from None
+        except requests.exceptions.InvalidURL as error:
+            raise DeliveryFailed(f"not a valid endpoint: {error}", permanent=True) from None
         except requests.RequestException as error:
             raise DeliveryFailed(f"push service not reachable: {error!r}") from None
         except ValueError as error:  # the subscription's keys are not keys
