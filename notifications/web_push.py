@@ -30,6 +30,7 @@ import threading
 from urllib.parse import urlsplit
 
 import requests
+from py_vapid import VapidException
 from pywebpush import Vapid, WebPushException, webpush
 
 from notifications import vapid
@@ -95,8 +96,9 @@ class WebPushChannel:
             raise DeliveryFailed(f"payload of {len(body)} bytes, over {MAX_PAYLOAD_BYTES}",
                                  permanent=True)
         endpoint = push.subscription.endpoint
-        scheme = urlsplit(endpoint).scheme
-        if scheme != "https" and not (self.allow_http and scheme == "http"):
+        parts = urlsplit(endpoint)
+        schemes = ("https", "http") if self.allow_http else ("https",)
+        if parts.scheme not in schemes or not parts.hostname:
             raise DeliveryFailed(f"not a push service's endpoint: {endpoint!r}", permanent=True)
         subscription = {"endpoint": endpoint, "keys": {"p256dh": push.subscription.p256dh,
                                                        "auth": push.subscription.auth}}
@@ -118,7 +120,8 @@ class WebPushChannel:
             raise _failure(error) from None
         except requests.TooManyRedirects:
             raise DeliveryFailed("the push service redirected: not followed", permanent=True) from None
-        except requests.exceptions.InvalidURL as error:
+        except (requests.exceptions.InvalidURL, VapidException) as error:
+            # An endpoint whose origin is no URL, or none py_vapid signs for (an IPv6 literal).
             raise DeliveryFailed(f"not a valid endpoint: {error}", permanent=True) from None
         except requests.RequestException as error:
             raise DeliveryFailed(f"push service not reachable: {error!r}") from None

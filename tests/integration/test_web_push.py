@@ -139,6 +139,8 @@ def test_what_can_never_be_sent_fails_permanently_without_a_request(
         (strict, push_to(browser)),  # an http endpoint: not a push service's
         (strict, replace(push_to(browser), subscription=replace(
             browser.subscription, endpoint="https://"))),  # no host
+        (lenient, replace(push_to(browser), subscription=replace(
+            browser.subscription, endpoint="http://[::1]:9/push/x"))),  # py_vapid signs no IPv6
         (lenient, replace(push_to(browser), body="x" * MAX_PAYLOAD_BYTES)),  # too large
         (lenient, replace(push_to(browser), subscription=PushSubscription(
             browser.subscription.endpoint, p256dh="bm90IGEga2V5", auth="c2VjcmV0"))),
