@@ -17,6 +17,12 @@ DEFAULT_STRIPE_API_BASE = "http://127.0.0.1:58420"  # scripts/infra's localstrip
 DEFAULT_STRIPE_API_KEY = "sk_test_local"  # localstripe takes any sk_ key
 # For localstripe and tests only: a real endpoint's secret comes from Stripe's dashboard.
 DEFAULT_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_not_a_secret_change_me"
+DEFAULT_SMTP_PORT = 58025  # scripts/infra's Mailpit
+DEFAULT_MAIL_FROM = "Cinema Saga <tickets@cinema-saga.example>"
+DEFAULT_VAPID_SUBJECT = "mailto:tickets@cinema-saga.example"
+# For development and tests only, like the webhook secret above: a deployment makes its own
+# pair (python -m notifications.vapid), since anyone can read this one.
+DEFAULT_VAPID_PRIVATE_KEY = "XE6MxamPsFVdpYLGIVNghhhUYZIUo1ZWLnLAOdlq1R0"
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,24 @@ class GatewaySettings:
     seed: int = 0
     # An intent pending longer than this is asked about (a webhook lost or never sent).
     reconcile_after: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    """Where notifications go out (notifications/email.py, notifications/web_push.py)."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = DEFAULT_SMTP_PORT
+    smtp_timeout_s: float = 10.0  # each step of an SMTP session (connect, each command)
+    mail_from: str = DEFAULT_MAIL_FROM
+    # Signs every push (RFC 8292); a secret, so not in repr. The subject is a contact
+    # address the push services may write to about this sender.
+    vapid_private_key: str = field(default=DEFAULT_VAPID_PRIVATE_KEY, repr=False)
+    vapid_subject: str = DEFAULT_VAPID_SUBJECT
+    push_timeout_s: float = 10.0  # connect, and then the push service's answer
+    # Push endpoints come from browsers; only https ones are posted to, unless this is on
+    # (for the tests' local push service on 127.0.0.1).
+    push_allow_http: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +107,7 @@ class Settings:
     http_host: str = "127.0.0.1"  # 0.0.0.0 inside a container
     instance: str = "1"  # this instance's stable name within its service (Kafka static membership)
     tuning: Tuning = field(default_factory=lambda: Tuning())
+    channels: ChannelSettings = field(default_factory=ChannelSettings)
     # Between two shows on one screen, for cleaning: a show occupies its screen from its
     # start until this long after its film ends.
     cleaning_gap: timedelta = timedelta(minutes=20)
@@ -135,6 +160,16 @@ class Settings:
                 unrecorded_positions=int(_env("UNRECORDED_POSITIONS", "1000")),
                 projection_min_round_s=float(_env("PROJECTION_MIN_ROUND_MS", "100")) / 1000,
                 seat_claim_s=float(_env("SEAT_CLAIM_SECONDS", "10")),
+            ),
+            channels=ChannelSettings(
+                smtp_host=_env("SMTP_HOST", "127.0.0.1"),
+                smtp_port=int(_env("SMTP_PORT", str(DEFAULT_SMTP_PORT))),
+                smtp_timeout_s=float(_env("SMTP_TIMEOUT_S", "10")),
+                mail_from=_env("MAIL_FROM", DEFAULT_MAIL_FROM),
+                vapid_private_key=_env("VAPID_PRIVATE_KEY", DEFAULT_VAPID_PRIVATE_KEY),
+                vapid_subject=_env("VAPID_SUBJECT", DEFAULT_VAPID_SUBJECT),
+                push_timeout_s=float(_env("PUSH_TIMEOUT_S", "10")),
+                push_allow_http=_env("PUSH_ALLOW_HTTP", "0").lower() in ("1", "true", "yes"),
             ),
             cleaning_gap=timedelta(minutes=float(_env("CLEANING_GAP_MINUTES", "20"))),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from launcher.processes import DATABASES, SERVICES
+from shared.config import DEFAULT_VAPID_PRIVATE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
@@ -73,6 +74,21 @@ def test_kafka_image_matches_local_broker_version() -> None:
     version = re.search(r'^KAFKA_VERSION = "([^"]+)"', config, re.MULTILINE).group(1)
     kafka = yaml.safe_load(COMPOSE.read_text())["services"]["kafka"]
     assert kafka["image"] == f"apache/kafka:{version}"
+
+
+def test_mailpit_runs_the_version_scripts_infra_builds_and_the_services_mail_it() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    mailpit = compose["services"]["mailpit"]
+    config = (ROOT / "scripts/infractl/config.py").read_text()
+    version = re.search(r'^MAILPIT_VERSION = "([^"]+)"', config, re.MULTILINE).group(1)
+    assert mailpit["image"] == f"axllent/mailpit:{version}"
+    assert all(port.startswith("127.0.0.1:") for port in mailpit["ports"])
+    assert "test" in mailpit["healthcheck"]
+    assert mailpit["volumes"][0].split(":")[0] in compose["volumes"]  # kept across restarts
+    environment = compose["x-cinema-service"]["environment"]
+    assert environment["CINEMA_SMTP_HOST"] == "${CINEMA_SMTP_HOST:-mailpit}"
+    assert environment["CINEMA_SMTP_PORT"] == "${CINEMA_SMTP_PORT:-1025}"  # Mailpit's own
+    assert DEFAULT_VAPID_PRIVATE_KEY in environment["CINEMA_VAPID_PRIVATE_KEY"]
 
 
 def test_localstripe_runs_the_version_the_tests_use_on_loopback_only() -> None:
