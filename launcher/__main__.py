@@ -34,6 +34,9 @@ def main(argv: list[str]) -> int:
         for process in system.processes:
             extra = "lag: /lag" if process == "projections" else "docs: /schema/swagger"
             print(f"  {process:<11} {system.url(process)}   {extra}", flush=True)
+        s = system.settings
+        where = f" at {s.stripe_api_base or 'api.stripe.com'}" if s.gateway.provider == "stripe" else ""
+        print(f"  payment provider: {s.gateway.provider}{where}", flush=True)
         print("ready. Get a token: .venv/bin/python -m shared.http.auth ann   (Ctrl-C stops)", flush=True)
         while True:
             time.sleep(3600)

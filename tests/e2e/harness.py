@@ -19,6 +19,9 @@ from inventory.application import InventoryService
 from launcher.processes import DATABASES, SERVICES, LocalSystem
 from payment.application import PaymentService
 from payment.ledger import PostgresLedger
+from payment.records import Ledger
+from payment.stripe_provider import StripeProvider
+from payment.stripe_records import StripeRecords
 from projections.mongo_store import connect
 from shared.http.auth import issue_token
 
@@ -88,6 +91,7 @@ class Distributed:
             "CINEMA_TOPIC_PREFIX": f"e2e{tag}.",
             "CINEMA_MONGO_URL": endpoints.mongo_url,
             "CINEMA_REDIS_URL": endpoints.redis_url,
+            "CINEMA_STRIPE_API_BASE": endpoints.stripe_api_base,
             "CINEMA_VIEWS_DB": f"e2e{tag}_views",
             "CINEMA_TOKEN_SECRET": SECRET,
             "CINEMA_HOLD_SECONDS": "30",
@@ -220,9 +224,19 @@ class Distributed:
             "payment": PaymentService(env=s.postgres_env(s.service_db("payment"))),
         })
 
-    def ledger(self) -> PostgresLedger:
+    def ledger(self) -> Ledger:
+        """The money as the payment provider's own records show it: the simulated
+        provider's, in payment's database, or Stripe's objects listed through its API
+        (those of this system's bookings: one local Stripe server serves every system)."""
         s = self.local.settings
-        return PostgresLedger(s.postgres_conninfo(s.service_db("payment")))
+        if s.gateway.provider == "stripe":
+            return Ledger(StripeRecords(StripeProvider.from_settings(s), self.booking_ids))
+        return Ledger(PostgresLedger(s.postgres_conninfo(s.service_db("payment"))))
+
+    def booking_ids(self) -> set[str]:
+        """Every booking booking has recorded (with the ids of its other aggregates)."""
+        return {str(row[0]) for row in self.sql(
+            "booking", "SELECT DISTINCT originator_id FROM {service}service_events")}
 
     def stream_head(self, service: str) -> int:
         """The position of the last event the service has recorded (0: none yet)."""
