@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from shared.config import Settings
@@ -53,21 +54,26 @@ def register_with_local_stripe(settings: Settings, payment_url: str) -> str | No
     if not on_local_stripe(settings):
         return None
     url = payment_url.rstrip("/") + PATH
-    _configure(settings, url, list(EVENTS))
+    configure_local_stripe(settings, endpoint_id(url), url, EVENTS)
     return url
 
 
 def silence_on_local_stripe(settings: Settings, payment_url: str) -> None:
     """Send the endpoint no more events (localstripe cannot delete one): for a system that
-    stops, so that its address, reused by another, is not sent this one's events."""
+    stops, whose address may soon be another program's."""
     if on_local_stripe(settings):
-        _configure(settings, payment_url.rstrip("/") + PATH, [])
+        url = payment_url.rstrip("/") + PATH
+        configure_local_stripe(settings, endpoint_id(url), url, ())
 
 
-def _configure(settings: Settings, url: str, events: list[str]) -> None:
-    body = json.dumps({"url": url, "secret": settings.stripe_webhook_secret, "events": events})
+def configure_local_stripe(settings: Settings, registration: str, url: str,
+                           events: Sequence[str]) -> None:
+    """localstripe's registration ``registration`` now sends ``events`` to ``url``, signed
+    with the settings' webhook secret."""
+    body = json.dumps({"url": url, "secret": settings.stripe_webhook_secret,
+                       "events": list(events)})
     request = urllib.request.Request(
-        f"{settings.stripe_api_base.rstrip('/')}/_config/webhooks/{endpoint_id(url)}",
+        f"{settings.stripe_api_base.rstrip('/')}/_config/webhooks/{registration}",
         data=body.encode(), method="POST", headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10):  # an answer other than 2xx raises
         pass
