@@ -70,10 +70,15 @@ def configure_local_stripe(settings: Settings, registration: str, url: str,
                            events: Sequence[str]) -> None:
     """localstripe's registration ``registration`` now sends ``events`` to ``url``, signed
     with the settings' webhook secret."""
+    base = settings.stripe_api_base.rstrip("/")
     body = json.dumps({"url": url, "secret": settings.stripe_webhook_secret,
                        "events": list(events)})
     request = urllib.request.Request(
-        f"{settings.stripe_api_base.rstrip('/')}/_config/webhooks/{registration}",
-        data=body.encode(), method="POST", headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10):  # an answer other than 2xx raises
-        pass
+        f"{base}/_config/webhooks/{registration}", data=body.encode(), method="POST",
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10):  # an answer other than 2xx raises
+            pass
+    except OSError as error:
+        raise OSError(f"localstripe at {base} did not take the webhook endpoint {url}"
+                      f" (is it up? scripts/infra up): {error}") from error

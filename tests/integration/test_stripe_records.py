@@ -103,9 +103,14 @@ def test_payments_endpoint_is_registered_again_and_again_then_silenced(
 
 
 def test_nothing_is_registered_for_the_simulated_provider_or_stripe_itself(receiver) -> None:
-    # Neither call reaches a server: there is none at these addresses.
+    # No call reaches a server: there is none at these addresses.
     assert register_with_local_stripe(stripe_settings("http://127.0.0.1:9", "simulated"),
                                       receiver.address) is None
     assert register_with_local_stripe(stripe_settings(""), receiver.address) is None
     assert register_with_local_stripe(stripe_settings("https://api.stripe.com"),
                                       receiver.address) is None
+
+
+def test_a_local_stripe_server_that_does_not_answer_is_named(receiver) -> None:
+    with pytest.raises(OSError, match=r"localstripe at http://127.0.0.1:9 .*scripts/infra up"):
+        register_with_local_stripe(stripe_settings("http://127.0.0.1:9"), receiver.address)
