@@ -268,11 +268,12 @@ def test_payment_killed_between_stripe_and_its_records_loses_and_duplicates_noth
                            payment_reconcile_after_s="2", test_crash_after=next(points)):
         client = Customers(system, rng, shows, count=30, people=6, pause=(0.1, 0.4))
         client.start()
-        while not client.done.is_set():  # each payment started dies at its crash point
+        while client.is_alive():  # each payment started dies at its crash point
             if system.local.procs["payment"].poll() is not None:
                 system.local.env[crashing_payment.VARIABLE] = next(points)
                 system.local.start("payment")
             time.sleep(0.05)
+        assert client.done.is_set(), "the customers gave up"
         system.local.env[crashing_payment.VARIABLE] = ""  # then no more crashes
         restart_payment(system)
         wait_final(system, client.bookings)
