@@ -82,3 +82,19 @@ def configure_local_stripe(settings: Settings, registration: str, url: str,
     except OSError as error:
         raise OSError(f"localstripe at {base} did not take the webhook endpoint {url}"
                       f" (is it up? scripts/infra up): {error}") from error
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m payment.webhook_endpoint http://payment:8003``: register payment's
+    endpoint with the local Stripe server the settings name (compose runs it once)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m payment.webhook_endpoint",
+                                     description=main.__doc__)
+    parser.add_argument("payment_url", help="payment's base URL as the Stripe server sees it")
+    url = register_with_local_stripe(Settings.from_env(), parser.parse_args(argv).payment_url)
+    print(f"registered {url}" if url else "not on a local Stripe server: nothing to register")
+
+
+if __name__ == "__main__":
+    main()

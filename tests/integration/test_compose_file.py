@@ -99,3 +99,14 @@ def test_localstripe_runs_the_version_the_tests_use_on_loopback_only() -> None:
     dockerfile = (ROOT / localstripe["build"] / "Dockerfile").read_text()
     assert f"localstripe=={version('localstripe')}" in dockerfile  # as scripts/infra runs it
     assert "--from-scratch" in dockerfile
+
+
+def test_payment_charges_through_localstripe_which_learns_its_webhook_endpoint() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    payment, register = services["payment"], services["stripe-webhooks"]
+    assert payment["environment"]["CINEMA_GATEWAY"].endswith("stripe}")
+    assert payment["environment"]["CINEMA_STRIPE_API_BASE"].endswith("http://localstripe:8420}")
+    assert register["command"][-2:] == ["payment.webhook_endpoint", "http://payment:8003"]
+    assert register["depends_on"]["localstripe"]["condition"] == "service_healthy"
+    for name in ("CINEMA_GATEWAY", "CINEMA_STRIPE_API_BASE", "CINEMA_STRIPE_WEBHOOK_SECRET"):
+        assert register["environment"][name] == payment["environment"][name]
