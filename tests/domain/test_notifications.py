@@ -36,6 +36,9 @@ from notifications.domain import (
     RetryPolicy,
     address,
 )
+from notifications.messages import MessageWriter
+from notifications.shows import ShowDetails, TheatreDetails
+from notifications.tickets import ticket_code
 from shared import ids
 
 T0 = datetime(2030, 1, 1, 18, 0, tzinfo=UTC)
@@ -320,3 +323,95 @@ def test_a_dropped_or_sent_message_stays_so():
     n.record_sent(1, T0)
     assert (n.status, n.reason) == (DROPPED, "paid")
     assert not n.sendable(T0 + timedelta(days=1), POLICY)
+
+
+# --- messages: templates in both languages --------------------------------------------
+
+
+def show_and_theatre():
+    show = ShowDetails(show_id="s1", theatre_id="odeon", screen_id="one", film="Dune",
+                       starts_at=datetime(2030, 6, 1, 18, 0, tzinfo=UTC),
+                       local_start="2030-06-01T19:00:00+01:00")
+    theatre = TheatreDetails(theatre_id="odeon", name="Odeon", city="London",
+                             address="Leicester Square", time_zone="Europe/London")
+    theatre.name_screen("one", "Screen 1")
+    return show, theatre
+
+
+def written(kind: str, language: str, channel: str = "email"):
+    b = BookingNotices(booking_id=uuid4(), show_id="s1")
+    b.requested("ann", ["A1", "A2"])
+    # held until 18:10 UTC on 1 June: 19:10 in London (summer time)
+    b.held(["A1", "A2"], 2450, "EUR", datetime(2030, 6, 1, 18, 10, tzinfo=UTC), BEFORE)
+    if kind == CONFIRMATION:
+        b.confirmed_for("ann", 2450)
+    elif kind == PAYMENT_FAILED:
+        b.payment_failed(1, "card_declined")
+    elif kind == CANCELLATION:
+        b.cancelled_for("ann", "show_cancelled", "")
+    elif kind == REFUND:
+        b.refunded("re_1", 2450, "EUR", "seats_released:show_cancelled")
+    at = datetime(2030, 6, 1, 18, 0, tzinfo=UTC)
+    [notice] = [n for n in b.notices_due(at) if n.kind == kind] or [b.reminder_due(b.reminder_pending())]
+    prefs = contact(push=(SUBSCRIPTION,), language=language)
+    [n] = [m for m in address(b, notice, prefs, ["email", "push"], at) if m.channel == channel]
+    show, theatre = show_and_theatre()
+    return MessageWriter(secret="s3cret").write(n, show, theatre), n
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_message_is_written_in_both_languages(kind, language):
+    email, n = written(kind, language)
+    assert email.message_id == n.message_id and email.to == "ann@example.com"
+    assert email.language == language and email.subject and "\n" not in email.subject
+    for part in (email.text, email.html):
+        assert "A1, A2" in part  # the seats
+        assert ("19:00" in part) and ("2030" in part)  # the start, in the theatre's zone
+        assert n.booking_id.hex[:8].upper() in part.replace("-", "")  # the reference
+    push, p = written(kind, language, "push")
+    assert push.message_id == p.message_id and push.title and push.body
+    assert push.subscription.endpoint == SUBSCRIPTION["endpoint"]
+
+
+@pytest.mark.parametrize(("language", "amount", "until", "reason"), [
+    ("en", "€24.50", "Saturday 1 June 2030, 19:10", "your card was declined"),
+    ("fr", "24,50\u00a0€", "samedi 1 juin 2030 à 19:10", "votre carte a été refusée"),
+])
+def test_a_payment_failure_says_what_went_wrong_and_until_when_in_the_theatres_zone(
+        language, amount, until, reason):
+    email, _ = written(PAYMENT_FAILED, language)
+    assert amount in email.text and until in email.text and reason in email.text
+    assert until in email.html and "Dune" in email.html and "Odeon" in email.html
+
+
+def test_the_confirmation_carries_its_ticket_code_and_qr_code_inline():
+    email, n = written(CONFIRMATION, "en")
+    [image] = email.images
+    assert image.png.startswith(b"\x89PNG") and f"cid:{image.content_id}" in email.html
+    code = ticket_code("s3cret", n.booking_id, "s1", ["A1", "A2"])
+    assert code in email.text and code in email.html
+    assert code != ticket_code("other secret", n.booking_id, "s1", ["A1", "A2"])
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("en", "the cinema cancelled the show"), ("fr", "le cinéma a annulé la séance")])
+def test_a_cancellation_says_why_in_words(language, words):
+    email, _ = written(CANCELLATION, language)
+    assert words in email.text and words in email.html
+
+
+def test_html_escapes_what_it_quotes():
+    show, theatre = show_and_theatre()
+    show.film = "<script>x</script>"
+    b, notice = notice_of()
+    [n] = address(b, notice, contact(), ["email"], T0)
+    email = MessageWriter(secret="s").email(n, show, theatre)
+    assert "<script>" not in email.html and "&lt;script&gt;" in email.html
+
+
+def test_a_show_without_theatre_facts_is_named_by_its_id():
+    b, notice = notice_of()
+    [n] = address(b, notice, contact(), ["email"], T0)
+    email = MessageWriter(secret="s").email(n, None, None)
+    assert "s1" in email.text and "A1, A2" in email.text
