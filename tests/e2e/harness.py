@@ -92,6 +92,9 @@ class Distributed:
             "CINEMA_TOKEN_SECRET": SECRET,
             "CINEMA_HOLD_SECONDS": "30",
             "CINEMA_SWEEP_SECONDS": "0.2",
+            # The notification service's messages kept in its memory: these tests read no
+            # mail (an SMTP server and a push service are the channels' own tests).
+            "CINEMA_NOTIFY_CHANNELS": "recording",
             **{f"CINEMA_{s.upper()}_DB": f"e2e{tag}_{s}" for s in DATABASES},
             **{f"CINEMA_{s.upper()}_PORT": str(p) for s, p in zip(SERVICES, ports[:len(SERVICES)], strict=True)},
             **{f"CINEMA_{k.upper()}": v for k, v in settings.items()},
