@@ -21,6 +21,7 @@ from payment.application import PaymentService
 from payment.ledger import PostgresLedger
 from projections.mongo_store import connect
 from shared.http.auth import issue_token
+from shared.services import BY_NAME
 
 if TYPE_CHECKING:
     from tests.support.servers import Endpoints
@@ -229,16 +230,17 @@ class Distributed:
 
     def stream_head(self, service: str) -> int:
         """The position of the last event the service has recorded (0: none yet)."""
-        return self.sql(service, "SELECT max(notification_id) FROM {service}service_events")[0][0] or 0
+        return self.sql(service, "SELECT max(notification_id) FROM {app}_events")[0][0] or 0
 
     def stored_events(self, service: str) -> int:
-        return self.sql(service, "SELECT count(*) FROM {service}service_events")[0][0]
+        return self.sql(service, "SELECT count(*) FROM {app}_events")[0][0]
 
     def sql(self, service: str, query: str, *args: Any) -> list[tuple]:
         """Run a statement on a service's database; its rows, if it returns any.
-        ``{service}`` in the query is the service's name: eventsourcing names the tables
-        after the application (``bookingservice_events``, ``bookingservice_tracking``)."""
+        ``{app}`` in the query is the service's application: eventsourcing names the tables
+        after it (``bookingservice_events``, ``notificationservice_tracking``)."""
         s = self.local.settings
         with psycopg.connect(s.postgres_conninfo(s.service_db(service)), autocommit=True) as conn:
-            cursor = conn.execute(query.replace("{service}", service), args)
+            cursor = conn.execute(query.replace("{app}", BY_NAME[service].application.lower()),
+                                  args)
             return cursor.fetchall() if cursor.description else []
