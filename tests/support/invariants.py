@@ -587,8 +587,9 @@ def notified(system: EmbeddedSystem) -> None:
         if (b.status is not BookingStatus.CONFIRMED or contact is None or contact.email is None
                 or EMAIL not in contact.channels_for(CONFIRMATION)):
             continue
-        [n] = emailed.get(b.id, [None])
-        assert n is not None, f"no confirmation decided for {b.id}"
+        found = emailed.get(b.id, [])
+        assert len(found) == 1, f"{len(found)} confirmations by email decided for {b.id}"
+        n = found[0]
         assert n.status == SENT or (n.status == FAILED_PERMANENTLY and
                                     refused[n.message_id] >= n.attempt - len(n.interrupted)), (
             f"the confirmation of {b.id} is {n.status} ({n.reason})")
