@@ -65,6 +65,22 @@ class ChannelSettings:
 
 
 @dataclass(frozen=True)
+class NotifySettings:
+    """The notification service: its channels, when it reminds, how it retries."""
+
+    # Which channels send (notifications/wiring.py): "smtp,web_push" (the real ones), or
+    # "recording" (kept in memory: the embedded runtime's, and tests that read no mail).
+    channels: str = "smtp,web_push"
+    reminder_before: timedelta = timedelta(minutes=2)  # before a hold's end, if unpaid
+    max_attempts: int = 5  # sends of one message before it fails for good
+    retry_after: timedelta = timedelta(seconds=30)  # after a first failure; doubled each time
+    # An attempt with no outcome after this long was interrupted by a crash and is made
+    # again: longer than any channel's own timeouts, or a slow send would be repeated.
+    send_timeout: timedelta = timedelta(minutes=2)
+    dispatch_every: timedelta = timedelta(seconds=1)  # how often due messages are sent
+
+
+@dataclass(frozen=True)
 class Tuning:
     """Knobs that trade latency, throughput and memory; the defaults suit both."""
 
@@ -108,6 +124,7 @@ class Settings:
     instance: str = "1"  # this instance's stable name within its service (Kafka static membership)
     tuning: Tuning = field(default_factory=lambda: Tuning())
     channels: ChannelSettings = field(default_factory=ChannelSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     # Between two shows on one screen, for cleaning: a show occupies its screen from its
     # start until this long after its film ends.
     cleaning_gap: timedelta = timedelta(minutes=20)
@@ -170,6 +187,13 @@ class Settings:
                 vapid_subject=_env("VAPID_SUBJECT", DEFAULT_VAPID_SUBJECT),
                 push_timeout_s=float(_env("PUSH_TIMEOUT_S", "10")),
                 push_allow_http=_env("PUSH_ALLOW_HTTP", "0").lower() in ("1", "true", "yes"),
+            notify=NotifySettings(
+                channels=_env("NOTIFY_CHANNELS", "smtp,web_push"),
+                reminder_before=timedelta(seconds=float(_env("NOTIFY_REMINDER_BEFORE_S", "120"))),
+                max_attempts=int(_env("NOTIFY_MAX_ATTEMPTS", "5")),
+                retry_after=timedelta(seconds=float(_env("NOTIFY_RETRY_AFTER_S", "30"))),
+                send_timeout=timedelta(seconds=float(_env("NOTIFY_SEND_TIMEOUT_S", "120"))),
+                dispatch_every=timedelta(seconds=float(_env("NOTIFY_DISPATCH_S", "1"))),
             ),
             cleaning_gap=timedelta(minutes=float(_env("CLEANING_GAP_MINUTES", "20"))),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
