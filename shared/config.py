@@ -187,6 +187,7 @@ class Settings:
                 vapid_subject=_env("VAPID_SUBJECT", DEFAULT_VAPID_SUBJECT),
                 push_timeout_s=float(_env("PUSH_TIMEOUT_S", "10")),
                 push_allow_http=_env("PUSH_ALLOW_HTTP", "0").lower() in ("1", "true", "yes"),
+            ),
             notify=NotifySettings(
                 channels=_env("NOTIFY_CHANNELS", "smtp,web_push"),
                 reminder_before=timedelta(seconds=float(_env("NOTIFY_REMINDER_BEFORE_S", "120"))),
