@@ -97,9 +97,12 @@ class Distributed:
             "CINEMA_TOKEN_SECRET": SECRET,
             "CINEMA_HOLD_SECONDS": "30",
             "CINEMA_SWEEP_SECONDS": "0.2",
-            # The notification service's messages kept in its memory: these tests read no
-            # mail (an SMTP server and a push service are the channels' own tests).
-            "CINEMA_NOTIFY_CHANNELS": "recording",
+            # The notification service's real channels: email to this checkout's Mailpit,
+            # web push to whatever push service a subscription names, the tests' own on
+            # 127.0.0.1 over plain HTTP (tests/support/push_receiver.py).
+            "CINEMA_SMTP_HOST": endpoints.smtp_host,
+            "CINEMA_SMTP_PORT": str(endpoints.smtp_port),
+            "CINEMA_PUSH_ALLOW_HTTP": "1",
             **{f"CINEMA_{s.upper()}_DB": f"e2e{tag}_{s}" for s in DATABASES},
             **{f"CINEMA_{s.upper()}_PORT": str(p) for s, p in zip(SERVICES, ports[:len(SERVICES)], strict=True)},
             **{f"CINEMA_{k.upper()}": v for k, v in settings.items()},

@@ -122,7 +122,7 @@ def test_contention_each_seat_won_once_and_losers_told_why(shared_system):
 
 def test_the_customer_is_told_of_the_confirmation(shared_system):
     """The notification service follows the saga in the distributed system: it decides
-    the confirmation and sends it (its channels record, here), and the booking's customer
+    the confirmation and sends it (by email, to Mailpit), and the booking's customer
     reads what was sent."""
     notifications = shared_system.clients["notifications"]
     r = notifications.put("/customers/me/contact", json={"email": "dan@example.com"},

@@ -9,11 +9,11 @@ import time
 import uuid
 from datetime import date, timedelta
 
-import httpx
 import pytest
 
 from tests.support.audit import audit, settle
 from tests.support.customers import wait_final
+from tests.support.programme import on_sale, operator, rows
 
 pytestmark = pytest.mark.infra
 
@@ -25,32 +25,10 @@ FILM = {"title": "Dune", "runtime_minutes": 100, "rating": "12A", "language": "e
 PRICES = {"Regular": 900, "Premium": 1300}
 
 
-def rows(letters: str, per_row: int) -> list[dict]:
-    return [{"row": row, "seats": [
-        {"number": n, "column": n, "category": "Premium" if row == letters[-1] else "Regular"}
-        for n in range(1, per_row + 1)]} for row in letters]
-
-
-def operator(system, method: str, path: str, body: dict) -> httpx.Response:
-    r = system.clients["theatre"].request(method, path, json=body,
-                                          headers=system.auth("ops", operator=True))
-    assert r.status_code in (200, 201), r.text
-    return r
-
-
 def lay_out_odeon(system, letters: str = "ABC", per_row: int = 10) -> None:
     operator(system, "PUT", "/theatres/odeon", ODEON)
     operator(system, "PUT", "/theatres/odeon/screens/one",
              {"name": "Screen 1", "rows": rows(letters, per_row)})
-
-
-def on_sale(system, show_id: str, timeout: float = 30) -> None:
-    """Until inventory has opened the show (its seats readable)."""
-    deadline = time.monotonic() + timeout
-    while system.clients["inventory"].get(f"/shows/{show_id}/seats",
-                                          headers=system.auth("x")).status_code != 200:
-        assert time.monotonic() < deadline, f"{show_id} never went on sale"
-        time.sleep(0.1)
 
 
 def test_an_operator_programmes_a_week_and_a_customer_books_from_the_catalogue(start_system):

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -24,6 +25,12 @@ from tests.support.servers import infra
 def bare(message_id: str) -> str:
     """A Message-ID as Mailpit shows it: without ``<`` and ``>``."""
     return message_id.strip().removeprefix("<").removesuffix(">")
+
+
+def received_at(summary: dict[str, Any]) -> datetime:
+    """When Mailpit received a message (its summary's ``Created``, to the millisecond, by
+    this machine's clock)."""
+    return datetime.fromisoformat(summary["Created"])
 
 
 @dataclass(frozen=True)
