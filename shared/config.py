@@ -74,6 +74,7 @@ class NotifySettings:
     reminder_before: timedelta = timedelta(minutes=2)  # before a hold's end, if unpaid
     max_attempts: int = 5  # sends of one message before it fails for good
     retry_after: timedelta = timedelta(seconds=30)  # after a first failure; doubled each time
+    retry_longest: timedelta = timedelta(hours=1)  # the doubling stops here
     # An attempt with no outcome after this long was interrupted by a crash and is made
     # again: longer than any channel's own timeouts, or a slow send would be repeated.
     send_timeout: timedelta = timedelta(minutes=2)
@@ -193,6 +194,7 @@ class Settings:
                 reminder_before=timedelta(seconds=float(_env("NOTIFY_REMINDER_BEFORE_S", "120"))),
                 max_attempts=int(_env("NOTIFY_MAX_ATTEMPTS", "5")),
                 retry_after=timedelta(seconds=float(_env("NOTIFY_RETRY_AFTER_S", "30"))),
+                retry_longest=timedelta(seconds=float(_env("NOTIFY_RETRY_MAX_S", "3600"))),
                 send_timeout=timedelta(seconds=float(_env("NOTIFY_SEND_TIMEOUT_S", "120"))),
                 dispatch_every=timedelta(seconds=float(_env("NOTIFY_DISPATCH_S", "1"))),
             ),

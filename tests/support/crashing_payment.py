@@ -7,16 +7,12 @@ it in the place of ``python -m payment`` (``LocalSystem.modules``), as the simul
                                          n-th <call> (create_intent, confirm, cancel,
                                          refund, retrieve); unset: payment as it is
 
-Each start counts from zero: payment started again with the same setting dies again.
-Before dying it writes ``CRASH_LINE`` with the call and the intent to its log.
+Each start counts from zero (tests/support/crash_point.py). Before dying it writes
+``CRASH_LINE`` with the call and the intent to its log.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
-import threading
 from typing import Any
 
 import payment.wiring
@@ -24,47 +20,21 @@ from launcher.bootstrap import main
 from payment.intents import PaymentProvider
 from shared.clock import Clock
 from shared.config import Settings
+from tests.support.crash_point import CRASH_LINE, VARIABLE, DiesAfter, crash_point
 
-VARIABLE = "CINEMA_TEST_CRASH_AFTER"
-CRASH_LINE = "crash point: killed after"  # then "<call> answered <intent id>"
-
-
-class DyingProvider:
-    """The provider, whose process dies once it answered its n-th ``call``."""
-
-    def __init__(self, provider: PaymentProvider, call: str, n: int) -> None:
-        self.provider, self.call, self.n = provider, call, n
-        self.answered = 0
-        self.lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self.provider, name)
-        if name != self.call:
-            return method
-
-        def answered_then_die(*args: Any, **kwargs: Any) -> Any:
-            answer = method(*args, **kwargs)
-            with self.lock:
-                self.answered += 1
-                if self.answered >= self.n:
-                    intent = getattr(answer, "intent_id", "")
-                    print(f"{CRASH_LINE} {name} answered {intent}", file=sys.stderr, flush=True)
-                    os.kill(os.getpid(), signal.SIGKILL)
-            return answer
-
-        return answered_then_die
+__all__ = ["CRASH_LINE", "VARIABLE"]
 
 
 def dying(settings: Settings, clock: Clock | None = None) -> PaymentProvider:
-    provider = making(settings, clock)
-    call, _, n = os.environ[VARIABLE].partition(":")
-    dies: Any = DyingProvider(provider, call, int(n or 1))
+    call, n = crash_point() or ("", 0)
+    dies: Any = DiesAfter(making(settings, clock), call, n,
+                          lambda answer, _: getattr(answer, "intent_id", ""))
     return dies  # a PaymentProvider by delegation
 
 
 making = payment.wiring.make_provider
 
 if __name__ == "__main__":
-    if os.environ.get(VARIABLE):
+    if crash_point():
         payment.wiring.make_provider = dying  # application() builds its provider with it
     main("payment")

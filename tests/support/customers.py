@@ -47,15 +47,18 @@ def wait_final(system, bookings, timeout=90.0):
 
 class Customers(threading.Thread):
     """Customers one after another, each booking 1 or 2 random seats (of 12) of a random
-    show, one in three with a declined card, retrying through outages. ``bookings``: booking
-    id -> customer; ``refused``: how many were refused at once (seats known taken)."""
+    show, one in three with a declined card, retrying through outages: ``count`` of them,
+    or fewer if ``stop`` is set first. ``bookings``: booking id -> customer; ``refused``:
+    how many were refused at once (seats known taken)."""
 
     def __init__(self, system, rng: random.Random, shows: list[str], count: int, people: int,
                  pause: tuple[float, float], on_booked=lambda booking_id: None,
-                 via: tuple[str, ...] = ("booking",)) -> None:
+                 via: tuple[str, ...] = ("booking",), stop: threading.Event | None = None,
+                 ) -> None:
         super().__init__()
         self.system, self.rng, self.shows, self.count, self.people = system, rng, shows, count, people
         self.pause, self.on_booked, self.via = pause, on_booked, via
+        self.stop = stop or threading.Event()
         self.bookings: dict[str, str] = {}
         self.methods: dict[str, str] = {}  # booking id -> the card it was paid with
         self.refused = 0
@@ -64,6 +67,8 @@ class Customers(threading.Thread):
     def run(self) -> None:
         rng = self.rng
         for i in range(self.count):
+            if self.stop.is_set():
+                break
             show, n = rng.choice(self.shows), rng.choice([1, 2])
             seats = rng.sample([f"A{k}" for k in range(1, 13)], n)
             method = rng.choice(["pm_card_visa", "pm_card_visa", "pm_card_chargeDeclined"])
