@@ -243,7 +243,7 @@ class Distributed:
     def booking_ids(self) -> set[str]:
         """Every booking booking has recorded (with the ids of its other aggregates)."""
         return {str(row[0]) for row in self.sql(
-            "booking", "SELECT DISTINCT originator_id FROM {service}service_events")}
+            "booking", "SELECT DISTINCT originator_id FROM {app}_events")}
 
     def stream_head(self, service: str) -> int:
         """The position of the last event the service has recorded (0: none yet)."""
