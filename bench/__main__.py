@@ -74,6 +74,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     g.add_argument("--quote", action="store_true",
                    help="customers quote (POST /quotes on pricing) and book with the quote;"
                         " a system without pricing books unquoted (needs --through-theatre)")
+    g.add_argument("--contacts", action="store_true",
+                   help="every customer gives an email address (one in four French) to the"
+                        " notification service before the run, so it mails them (to Mailpit)")
     g = p.add_argument_group("flash sale")
     g.add_argument("--flash-customers", type=int, default=2000)
     g.add_argument("--flash-seats", type=int, default=200)
@@ -95,6 +98,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="hold time of the steady system: the declined who do not retry expire")
     g.add_argument("--sweep-seconds", type=float, default=0.2)
     g.add_argument("--seed", type=int, default=6)
+    g.add_argument("--without", action="append", default=[], metavar="SERVICE",
+                   choices=("notifications",),
+                   help="run the system without this service's process (notifications:"
+                        " nothing in the saga waits for it)")
     g.add_argument("--instances", type=int, default=1,
                    help="instances of each of booking, inventory and payment (default 1)")
     g.add_argument("--ferretdb", choices=("private", "shared"), default="private",
@@ -110,6 +117,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quote and not args.through_theatre:
         p.error("--quote needs --through-theatre: pricing prices only the theatre's shows")
+    if args.contacts and "notifications" in args.without:
+        p.error("--contacts needs the notification service")
     return args
 
 
@@ -121,8 +130,8 @@ def process_groups(
     system: BenchSystem, probe_box: list[Probe]
 ) -> Callable[[], dict[str, list[int]]]:
     """The pids to sample: each service, the PostgreSQL backends of each service's
-    database, the Kafka broker and FerretDB (shared with whoever else uses them), this
-    driver."""
+    database, the Kafka broker and FerretDB (shared with whoever else uses them), Mailpit
+    when the notification service sends to it, this driver."""
     servers = infra_ports(system)
     pids: dict[str, int | None] = {}
 
@@ -134,7 +143,9 @@ def process_groups(
             out.setdefault(service_of(name), []).append(pid)
         for svc, backends in probe_box[0].backend_pids().items():
             out["ferretdb-pg" if svc == "ferretdb" else f"pg:{svc}"] = backends
-        for name in ("kafka", "ferretdb"):
+        for name in ("kafka", "ferretdb", "mailpit"):
+            if name not in servers:
+                continue
             if pids.get(name) is None or not os.path.exists(f"/proc/{pids[name]}"):
                 pids[name] = listener_pid(servers[name])  # found again after a restart
             server = pids[name]
@@ -151,7 +162,8 @@ def one_system(args: argparse.Namespace, hold_seconds: float, scenario: Scenario
     log(f"starting a fresh system (hold {hold_seconds:g} s) ...")
     run: dict = {}
     system = start_system(hold_seconds, args.sweep_seconds,
-                          private_ferretdb=args.ferretdb == "private", instances=args.instances)
+                          private_ferretdb=args.ferretdb == "private", instances=args.instances,
+                          without=tuple(args.without), **notify_settings(hold_seconds))
     sampler: Sampler | None = None
     try:
         s = system.local.settings
@@ -191,6 +203,13 @@ def one_system(args: argparse.Namespace, hold_seconds: float, scenario: Scenario
                 probe.close()
         stop_system(system, log)
     return run
+
+
+def notify_settings(hold_seconds: float) -> dict[str, str]:
+    """The payment reminder at the product's proportion of the hold (2 minutes before the
+    end of 10): with the default 2 minutes, every hold of a few seconds would be reminded
+    at once."""
+    return {"notify_reminder_before_s": f"{hold_seconds / 5:g}"}
 
 
 def views_answering(system: Distributed, timeout_ms: int = 3000) -> bool | None:
@@ -245,7 +264,8 @@ def run_scenarios(args: argparse.Namespace, out: dict) -> None:
         p = SteadyParams(duration=args.duration, shows=args.shows, seats=args.seats,
                          zipf=args.zipf, fail_rate=args.fail_rate, retry_rate=args.retry_rate,
                          follow=args.follow, seed=args.seed, drain_timeout=args.hold_seconds + 60,
-                         through_theatre=args.through_theatre, quote=args.quote)
+                         through_theatre=args.through_theatre, quote=args.quote,
+                         contacts=args.contacts)
         rates = [float(r) for r in args.rates.split(",") if r.strip()]
 
         async def run_steady(system: BenchSystem, driver: Driver, sampler: Sampler) -> dict:

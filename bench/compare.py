@@ -6,10 +6,13 @@ alike.
     python -m bench.compare --before 2486d7a --rates 10,20 --through-theatre --quote
     python -m bench.compare --before 57b14a4 --scenario flash-sale --rounds 2
     python -m bench.compare --before 57b14a4 --scenario flash-sale --flash-over 10
+    python -m bench.compare --notifications --rates 20,40 --duration 20 --rounds 2
 
 The other version is checked out with ``git worktree`` under .data/bench/src-<ref>
 (sharing this checkout's .venv) and run from there: its services, driven by the after
-version's bench/ (``--bench-of each``: by its own).
+version's bench/ (``--bench-of each``: by its own). ``--notifications`` compares one
+version with itself: without the notification service's process (before), and with it,
+every customer having given an email address, so that it mails them (after).
 Prints one row per rate and version (the median over the rounds) and the ratio
 after / before, then (steady) the same for each process's CPU per booking, and writes the
 tables to .data/bench/<time>-compare.json.
@@ -33,6 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".data" / "bench"
 # Every registered service (a version without one measures it as 0), then the rest.
 CPU_GROUPS = (*NAMES, "projections", "postgres", "kafka", "ferretdb", "ferretdb-pg")
+# Outside the system, measured but not in its total: the SMTP server the notification
+# service sends to (Mailpit, a mail provider's part).
+PROVIDERS = ("mailpit",)
 
 
 def checkout(ref: str) -> Path:
@@ -56,7 +62,7 @@ def use_bench_of(tree: Path, source: Path) -> None:
                         ignore=shutil.ignore_patterns("__pycache__"))
 
 
-def run_bench(tree: Path, args: argparse.Namespace) -> dict:
+def run_bench(tree: Path, args: argparse.Namespace, variant: list[str]) -> dict:
     if args.scenario == "flash-sale":
         cmd = [sys.executable, "-m", "bench", "flash-sale", "--no-limits",
                "--flash-customers", str(args.customers), "--seed", str(args.seed),
@@ -65,7 +71,7 @@ def run_bench(tree: Path, args: argparse.Namespace) -> dict:
         cmd = [sys.executable, "-m", "bench", "steady", "--rates", args.rates, "--duration",
                str(args.duration), "--idle-seconds", "1", "--no-limits", "--keep-going",
                "--seed", str(args.seed), *(["--through-theatre"] if args.through_theatre else []),
-               *(["--quote"] if args.quote else [])]
+               *(["--quote"] if args.quote else []), *variant]
     done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=1800,
                           check=False)
     found = re.findall(r"^report: (.+)$", done.stdout, re.MULTILINE)
@@ -115,7 +121,7 @@ def figures(report: dict) -> dict[float, dict]:
             "seen_confirmed_p99": seen["post_to_confirmed_visible"].get("p99"),
             "went_back": seen.get("bookings_whose_status_went_back"),
             # Which process a change moved (the second table).
-            **{f"cpu_{g}": per.get(g) for g in CPU_GROUPS},
+            **{f"cpu_{g}": per.get(g) for g in (*CPU_GROUPS, *PROVIDERS)},
         }
     return out
 
@@ -151,7 +157,7 @@ def print_table(runs: dict[str, list[dict]], keys: list[str], unit: str,
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--before", required=True, help="git ref of the version to compare with")
+    p.add_argument("--before", help="git ref of the version to compare with")
     p.add_argument("--after", default=None,
                    help="git ref of the new version (default: this working tree as it is)")
     p.add_argument("--rates", default="10,20")
@@ -166,6 +172,10 @@ def main() -> None:
     p.add_argument("--quote", action="store_true",
                    help="steady: customers quote before booking where the version has pricing\n"
                         "(with --through-theatre; the bench/ that runs must know both flags)")
+    p.add_argument("--notifications", action="store_true",
+                   help="steady: one version, without the notification service (before) and\n"
+                        "with it, every customer with an email address, so it mails them to\n"
+                        "Mailpit (after); --before is not given")
     p.add_argument("--flash-over", type=float, default=0.0,
                    help="flash-sale: the customers arrive evenly over this many seconds")
     p.add_argument("--bench-of", choices=["after", "each"], default="after",
@@ -176,9 +186,18 @@ def main() -> None:
     args = p.parse_args()
     if args.quote and not args.through_theatre:
         p.error("--quote needs --through-theatre: pricing prices only the theatre's shows")
-    before = checkout(args.before)
+    if args.notifications == bool(args.before):
+        p.error("either --before REF, or --notifications (one version with and without it)")
+    if args.notifications and args.scenario != "steady":
+        p.error("--notifications compares steady runs")
     after = checkout(args.after) if args.after else ROOT
-    use_bench_of(before, after if args.bench_of == "after" else before)
+    variants: dict[str, list[str]] = {"before": [], "after": []}
+    if args.notifications:
+        before = after
+        variants = {"before": ["--without", "notifications"], "after": ["--contacts"]}
+    else:
+        before = checkout(args.before)
+        use_bench_of(before, after if args.bench_of == "after" else before)
     head = subprocess.run(["git", "rev-parse", "--short", args.after or "HEAD"], cwd=ROOT,
                           check=True, capture_output=True, text=True).stdout.strip()
     runs: dict[str, list[dict]] = {"before": [], "after": []}
@@ -186,19 +205,24 @@ def main() -> None:
         order = [("before", before), ("after", after)]
         for name, tree in order if n % 2 == 0 else order[::-1]:  # alternate who goes first
             print(f"round {n + 1}: {name} ({tree}) ...", flush=True)
-            runs[name].append(figures(run_bench(tree, args)))
+            runs[name].append(figures(run_bench(tree, args, variants[name])))
     keys = (["exact", "told_p50", "told_p99", "told_max", "refused_at_once", "posts_answered_s",
              "settled_s", "cpu_ms_per_customer"] if args.scenario == "flash-sale" else
             ["confirmed_per_s", "held_p50", "held_p99", "confirmed_p50", "confirmed_p99",
              "cpu_ms_per_booking", "ferretdb_ms_per_booking", "view_lag_p50", "view_lag_p99",
              "other_cores"])
     where = "" if args.after else " + the working tree's changes"
-    print(f"\nbefore = {args.before}, after = {head}{where}, median of {args.rounds} rounds")
+    if args.notifications:
+        print(f"\nbefore = {head}{where} without the notification service, after = the same"
+              f" with it, every customer with an email address; median of {args.rounds} rounds")
+    else:
+        print(f"\nbefore = {args.before}, after = {head}{where}, median of {args.rounds} rounds")
     unit = "customers" if args.scenario == "flash-sale" else "rate/s"
     table = print_table(runs, keys, unit, width=18)
     if args.scenario == "steady":
         print("\nCPU ms per confirmed booking, by process:")
-        by_process = print_table(runs, [f"cpu_{g}" for g in CPU_GROUPS], unit, width=15)
+        by_process = print_table(runs, [f"cpu_{g}" for g in (*CPU_GROUPS, *PROVIDERS)], unit,
+                                 width=15)
         print("\nThrough the API, as the customers who follow their booking polled it (ms;"
               " went_back: bookings whose status was seen going back):")
         seen = print_table(runs, ["seen_held_p50", "seen_held_p99", "seen_confirmed_p99",

@@ -136,7 +136,8 @@ def steady_text(steps: list[dict], limits: dict, note: str = FSYNC_NOTE) -> str:
             _per({k: v.get("inbox") for k, v in s["backlog_max"].items()}),
         ])
     cost_names = [*NAMES, "projections", "postgres", "kafka", "ferretdb", "ferretdb-pg",
-                  "driver"]
+                  "driver", *(["mailpit"] if any("mailpit" in s["cpu"].get("ms_per_confirmed", {})
+                                                 for s in steps) else [])]
     cost_rows = [[s["offered_rate"], *(s["cpu"].get("ms_per_confirmed", {}).get(n, "-")
                                        for n in cost_names)] for s in steps]
     hop_names = list(steps[0].get("hops", {})) if steps else []

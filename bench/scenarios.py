@@ -24,7 +24,7 @@ from bench.driver import DECLINED, VISA, Driver, HttpStats, Trace
 from bench.procstats import Sampler, all_processes, top_others
 from bench.projection import projection_lag
 from bench.report import dist_ms
-from bench.system import SAGA, Probe, infra_pids
+from bench.system import Probe, infra_pids, mail_domain, projected, running
 from booking.application import BookingService
 from inventory.application import InventoryService
 from payment.application import PaymentService
@@ -53,6 +53,7 @@ class SteadyParams:
     # it) rather than opened with inventory's PUT; the wait for them is not measured.
     through_theatre: bool = False
     quote: bool = False  # customers book with a quote from pricing, where the system has it
+    contacts: bool = False  # customers give the notification service an email address first
 
 
 class ShowPicker:
@@ -109,7 +110,7 @@ class Backlogs:
         """(max during [start, end], last sample at or before end) per service."""
         inside = [b for t, b in self.samples if start <= t <= end + self.interval]
         peak = {s: {k: max(b[s][k] for b in inside) for k in ("outbox", "inbox")}
-                for s in SAGA} if inside else {}
+                for s in inside[-1]} if inside else {}
         return peak, (inside[-1] if inside else {})
 
 
@@ -260,7 +261,7 @@ async def steady_step(system: Distributed, driver: Driver, sampler: Sampler, app
     try:
         start_id = probe.max_event_id("booking")
         commits0, rows0 = probe.commits(), probe.rows_written()
-        events0 = {s: probe.max_event_id(s) for s in SAGA}
+        events0 = {s: probe.max_event_id(s) for s in probe.services}
         servers0 = infra_pids(system)
         with Backlogs(system) as backlogs:
             procs0 = all_processes()
@@ -338,14 +339,14 @@ def wait_quiet(system: Distributed, timeout: float) -> bool:
             time.sleep(0.1)
     finally:
         probe.close()
-    return system.views_caught_up(SAGA, max(deadline - time.monotonic(), 0))
+    return system.views_caught_up(projected(system), max(deadline - time.monotonic(), 0))
 
 
 def step_projection_lag(system: Distributed, since: float, timeout: float) -> dict | None:
     """The step's commit -> view lag, once the views have caught up with every stream
     (bounded): the events of this step, projected from its start on."""
     with contextlib.suppress(Exception):  # a report without it beats a failed run
-        system.views_caught_up(SAGA, timeout)
+        system.views_caught_up(projected(system), timeout)
     return projection_lag(system, since=since)
 
 
@@ -447,6 +448,10 @@ async def steady(system: Distributed, driver: Driver, sampler: Sampler, rates: l
     apps = analysis_apps(system)
     steps = []
     try:
+        if p.contacts:
+            log(f"steady: {p.customers} customers give an email address ...")
+            await driver.give_contacts([f"c{i}" for i in range(p.customers)],
+                                       mail_domain(system))
         log(f"steady: {idle_seconds:g} s idle first (the system's cost with no load) ...")
         procs0, t0 = all_processes(), time.monotonic()
         await asyncio.sleep(idle_seconds)
@@ -498,7 +503,7 @@ async def flash_sale(system: Distributed, driver: Driver, sampler: Sampler, cust
     probe = Probe(system)
     apps = analysis_apps(system)
     try:
-        after = {svc: probe.max_event_id(svc) for svc in SAGA}
+        after = {svc: probe.max_event_id(svc) for svc in running(system)}
         servers0 = infra_pids(system)
         go, spacing = asyncio.Event(), arrive_over / customers
 

@@ -18,14 +18,34 @@ import psycopg
 from confluent_kafka import Consumer, TopicPartition
 
 from bench.ferret import PrivateFerretDB
+from launcher.processes import service_of
 from shared.contracts import TOPICS
-from shared.services import BY_NAME, NAMES
+from shared.services import BY_NAME, NAMES, PROJECTED
 from tests.e2e.harness import Distributed
 from tests.support.servers import Endpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".data" / "bench"
-SAGA = NAMES  # the services with a database and a topic
+
+
+def running(system: Distributed) -> list[str]:
+    """The registered services (each with a database and a topic) the system runs."""
+    return [s for s in NAMES if s in system.local.processes]
+
+
+def projected(system: Distributed) -> list[str]:
+    """The services it runs whose streams the views fold."""
+    return [s for s in running(system) if s in PROJECTED]
+
+
+def table(service: str, kind: str) -> str:
+    """A service's ``events`` or ``tracking`` table, named after its application."""
+    return f"{BY_NAME[service].application.lower()}_{kind}"
+
+
+def mail_domain(system: Distributed) -> str:
+    """The domain of the run's customers' email addresses (``bench<tag>.example``)."""
+    return f"{system.local.settings.topic_prefix.strip('.')}.example"
 
 
 @dataclass
@@ -39,10 +59,12 @@ class BenchSystem(Distributed):
 
 
 def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bool = True,
-                 instances: int = 1, **settings: str) -> BenchSystem:
+                 instances: int = 1, without: tuple[str, ...] = (),
+                 **settings: str) -> BenchSystem:
     """Start the system's processes as the end-to-end tests do (``Distributed.create``,
     so settings the harness gains are picked up), renamed ``bench<tag>``, optionally with
-    a FerretDB of its own; the caller must ``stop_system``."""
+    a FerretDB of its own and ``without`` some services (their processes not started);
+    the caller must ``stop_system``."""
     ep = Endpoints.from_env()
     urls = [ep.mongo_url, getattr(ep, "redis_url", "")]  # an older version has no Redis
     for host in (ep.pg_host, ep.kafka_bootstrap.rsplit(":", 1)[0],
@@ -62,6 +84,9 @@ def start_system(hold_seconds: float, sweep_seconds: float, private_ferretdb: bo
         raise
     tag = system.local.log_dir.name
     system.local.env = {k: v.replace(f"e2e{tag}", f"bench{tag}") for k, v in system.local.env.items()}
+    system.local.services = tuple(p for p in system.local.services if p not in without)
+    system.local.instances = {p: v for p, v in system.local.instances.items()
+                              if service_of(p) not in without}
     system.tag = tag
     system.ferret = ferret
     system.ferret_db = ferret.database if ferret else "ferretdb"
@@ -86,12 +111,27 @@ def stop_system(system: Distributed, log: Callable[[str], object] = print) -> No
                 step()
             except Exception as e2:
                 log(f"teardown: {step.__name__}: {type(e2).__name__}: {e2}")
+    try:
+        forget_mail(system)
+    except Exception as e:
+        log(f"teardown: Mailpit: {type(e).__name__}: {e}")
     ferret = getattr(system, "ferret", None)
     if ferret is not None:
         try:
             ferret.stop()
         except Exception as e:
             log(f"teardown: private FerretDB: {type(e).__name__}: {e}")
+
+
+def forget_mail(system: Distributed) -> None:
+    """Delete what the run's notification service sent to Mailpit (its customers' domain),
+    as the rest of the run's data."""
+    import httpx
+
+    api = Endpoints.from_env().mailpit_api
+    if api and "notifications" in system.local.processes:
+        httpx.request("DELETE", f"{api}/api/v1/search",
+                      params={"query": f"to:@{mail_domain(system)}"}, timeout=30)
 
 
 def service_pids(system: Distributed) -> dict[str, int]:
@@ -109,7 +149,8 @@ class Probe:
     def __post_init__(self) -> None:
         s = self.system.local.settings
         self.settings = s
-        self.dbs = {svc: s.service_db(svc) for svc in SAGA}
+        self.services = running(self.system)
+        self.dbs = {svc: s.service_db(svc) for svc in self.services}
         self.admin = psycopg.connect(s.postgres_conninfo("postgres"), autocommit=True)
         self.conns = {
             svc: psycopg.connect(s.postgres_conninfo(db), autocommit=True)
@@ -153,17 +194,18 @@ class Probe:
         processed by the inbox, plus the relay's position updates)."""
         out = {}
         for svc, conn in self.conns.items():
+            events, tracking = table(svc, "events"), table(svc, "tracking")
             rows: dict[str, int] = dict(conn.execute(
                 "SELECT relname, n_tup_ins + n_tup_upd FROM pg_stat_user_tables"
-                " WHERE relname = ANY(%s)", ([f"{svc}service_events", f"{svc}service_tracking"],),
+                " WHERE relname = ANY(%s)", ([events, tracking],),
             ).fetchall())
-            out[svc] = {"events": int(rows.get(f"{svc}service_events", 0)),
-                        "tracking": int(rows.get(f"{svc}service_tracking", 0))}
+            out[svc] = {"events": int(rows.get(events, 0)),
+                        "tracking": int(rows.get(tracking, 0))}
         return out
 
     def max_event_id(self, service: str) -> int:
         row = self.conns[service].execute(
-            f"SELECT coalesce(max(notification_id), 0) FROM {service}service_events"
+            f"SELECT coalesce(max(notification_id), 0) FROM {table(service, 'events')}"
         ).fetchone()
         assert row is not None
         return int(row[0])
@@ -189,7 +231,7 @@ class Probe:
             self._kafka = Consumer({"bootstrap.servers": s.kafka_bootstrap,
                                     "group.id": f"bench-probe-{uuid.uuid4().hex}"})
         ends: dict[str, int] = {}
-        for svc in SAGA:
+        for svc in self.services:
             topic = s.topic_prefix + TOPICS[svc]
             for p in range(6):
                 try:
@@ -200,7 +242,7 @@ class Probe:
         out = {}
         for svc, conn in self.conns.items():
             rows: dict[str, int] = dict(conn.execute(
-                f"SELECT application_name, notification_id FROM {svc}service_tracking"
+                f"SELECT application_name, notification_id FROM {table(svc, 'tracking')}"
             ).fetchall())
             outbox = self.max_event_id(svc) - int(rows.get("outbox") or 0)
             subscribed = [s.topic_prefix + TOPICS[o] for o in BY_NAME[svc].subscribes_to]
@@ -214,8 +256,11 @@ class Probe:
 
 def infra_ports(system: Distributed) -> dict[str, int]:
     s = system.local.settings
-    return {"postgres": s.postgres_port, "kafka": int(s.kafka_bootstrap.rsplit(":", 1)[1]),
-            "ferretdb": int(s.mongo_url.rstrip("/").rsplit(":", 1)[1])}
+    ports = {"postgres": s.postgres_port, "kafka": int(s.kafka_bootstrap.rsplit(":", 1)[1]),
+             "ferretdb": int(s.mongo_url.rstrip("/").rsplit(":", 1)[1])}
+    if "notifications" in system.local.processes:  # the SMTP server it sends to
+        ports["mailpit"] = s.channels.smtp_port
+    return ports
 
 
 def infra_pids(system: Distributed) -> dict[str, int | None]:

@@ -3,9 +3,12 @@ Topic and payload, VAPID keys (notifications/email.py, web_push.py, vapid.py).""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import re
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 import pytest
 from hypothesis import given
@@ -22,8 +25,15 @@ EMAIL = Email(message_id="<booking-confirmed.b17@cinema-saga>", to="ana@customer
               images=(InlineImage("qr", b"png-bytes"),))
 
 
+def parsed(raw: bytes) -> EmailMessage:
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # as SMTP sends it
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
 def test_an_email_is_text_or_html_with_its_images_and_carries_its_headers() -> None:
-    message = compose(EMAIL, "Cinema <t@cinema.example>", NOW)
+    message = parsed(compose(EMAIL, "Cinema <t@cinema.example>", NOW))
     assert message["Message-ID"] == EMAIL.message_id
     assert message["Content-Language"] == "pt-BR"  # survives building the body
     assert message["Date"] == "Sat, 05 Dec 2026 20:30:00 +0000"
@@ -36,9 +46,21 @@ def test_an_email_is_text_or_html_with_its_images_and_carries_its_headers() -> N
 
 
 def test_an_email_without_images_has_no_related_part() -> None:
-    message = compose(Email(**{**EMAIL.__dict__, "images": ()}), "t@cinema.example", NOW)
+    message = parsed(compose(Email(**{**EMAIL.__dict__, "images": ()}), "t@cinema.example", NOW))
     assert [part.get_content_type() for part in message.iter_parts()] == [
         "text/plain", "text/html"]
+
+
+@pytest.mark.parametrize(("to", "subject"), [
+    ("ana@customers.example", "Vos billets : réservation B-17"),  # a subject encoded
+    ("josé@exámple.fr", "Séance"),  # an address that needs SMTPUTF8: headers in UTF-8
+])
+def test_an_email_in_other_letters_than_ascii_reads_back_as_written(to: str, subject: str) -> None:
+    message = parsed(compose(Email(**{**EMAIL.__dict__, "to": to, "subject": subject,
+                                      "text": "Réservé"}), "t@cinema.example", NOW))
+    assert (message["To"], message["Subject"]) == (to, subject)
+    text, _ = message.iter_parts()
+    assert text.get_content() == "Réservé\n"
 
 
 @pytest.mark.parametrize("wrong", [

@@ -79,6 +79,13 @@ def test_an_email_arrives_with_its_id_subject_both_parts_and_its_qr_code(
     assert [part.get_content_type() for part in related.iter_parts()] == ["text/html", "image/png"]
 
 
+def test_an_address_that_is_not_ascii_goes_by_smtputf8(channel, ticket_email, mailpit) -> None:
+    channel.send(Email(**{**ticket_email.__dict__, "to": "José Souza <josé@exámple.fr>"}))
+    [stored] = mailpit.wait_for(ticket_email.message_id)
+    assert stored.to == ["josé@exámple.fr"] and stored.subject == ticket_email.subject
+    assert stored.text.strip() == ticket_email.text
+
+
 def test_a_second_send_of_one_email_is_stored_twice_and_counted(
     channel, ticket_email, mailpit,
 ) -> None:
