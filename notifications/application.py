@@ -58,6 +58,13 @@ _REMINDER_ENDS = (BookingNotices.Paid, BookingNotices.Confirmed, BookingNotices.
                   BookingNotices.Cancelled, BookingNotices.ReminderDecided)
 
 
+# Messages whose attempts are recorded in one write, then sent one after another (over
+# one SMTP connection), then their outcomes recorded in one write: two transactions for
+# the batch instead of two per message. A crash meanwhile leaves the batch's attempts
+# without outcome: each is made again after the send timeout, recorded as interrupted.
+DISPATCH_BATCH = 50
+
+
 class BookingNotFound(LookupError):
     pass
 
@@ -228,71 +235,100 @@ class NotificationService(ServiceApplication):
     # --- the dispatcher -----------------------------------------------------------------
 
     def dispatch_due(self) -> int:
-        """Send every message due now, oldest first; returns how many were sent."""
+        """Send every message due now, oldest first, in batches; returns how many were sent."""
         self._learn_if_asked()
         now = self.clock.now()
+        due = [i for i, at in sorted(self.due.items(), key=lambda d: d[1]) if at <= now]
         sent = 0
-        for notification_id, at in sorted(self.due.items(), key=lambda d: d[1]):
-            if at > now:
-                break
-            try:
-                sent += self.dispatch(notification_id)
-            except Exception:  # the store, say: the next run looks again
-                log.exception("dispatching %s failed; the next run tries again", notification_id)
+        for first in range(0, len(due), DISPATCH_BATCH):
+            sent += self.dispatch(due[first:first + DISPATCH_BATCH])
         return sent
 
-    def dispatch(self, notification_id: UUID) -> int:
-        """One message: its attempt recorded, then sent, then its outcome recorded."""
-        started = self.write(lambda: self._start_attempt(notification_id)).result
-        if started is None:
+    def dispatch(self, notification_ids: list[UUID]) -> int:
+        """A batch of messages: their attempts recorded in one write, each sent, their
+        outcomes recorded in one write; returns how many were sent. A batch whose write
+        fails is tried message by message, so that one message's trouble (or the store's)
+        never stops the others."""
+        try:
+            started = self.write(lambda: self._start_attempts(notification_ids)).result
+        except Exception:
+            if len(notification_ids) > 1:
+                return sum(self.dispatch([one]) for one in notification_ids)
+            log.exception("dispatching %s failed; the next run tries again", notification_ids[0])
             return 0
-        n, show, theatre = started
-        failure: tuple[str, bool] | None = None
+        outcomes = [(n.id, n.attempt, self._send(n, show, theatre))
+                    for n, show, theatre in started]
+        try:
+            self.write(lambda: self._record_outcomes(outcomes))
+        except Exception:
+            log.warning("recording a batch's outcomes failed; one by one", exc_info=True)
+            for one in outcomes:  # one by one: the others' outcomes are not lost to one's
+                try:
+                    self.write(lambda: self._record_outcomes([one]))  # noqa: B023 (called now)
+                except Exception:  # left sending: its attempt is made again after the timeout
+                    log.exception("recording the outcome of %s failed", one[0])
+        return sum(failure is None for *_, failure in outcomes)
+
+    def _send(self, n: Notification, show: ShowDetails | None,
+              theatre: TheatreDetails | None) -> tuple[str, bool] | None:
+        """Write the message and hand it to its channel: None once accepted, else why not
+        and whether for good."""
         try:
             message = self.writer.write(n, show, theatre)
         except Exception as e:  # a template that cannot word these facts: no retry helps
             log.exception("notification %s cannot be written", n.id)
-            failure = (f"unwritable: {e}", True)
-        else:
-            try:
-                self.channels.send(message)
-            except DeliveryFailed as e:
-                failure = (e.reason, e.permanent)
-            except Exception as e:  # a channel's own fault: the provider may be fine later
-                log.warning("channel %s failed on %s", n.channel, n.id, exc_info=True)
-                failure = (f"{type(e).__name__}: {e}", False)
-        self.write(lambda: self._record_outcome(notification_id, n.attempt, failure))
-        return failure is None
+            return f"unwritable: {e}", True
+        try:
+            self.channels.send(message)
+        except DeliveryFailed as e:
+            return e.reason, e.permanent
+        except Exception as e:  # a channel's own fault: the provider may be fine later
+            log.warning("channel %s failed on %s", n.channel, n.id, exc_info=True)
+            return f"{type(e).__name__}: {e}", False
+        return None
 
-    def _start_attempt(self, notification_id: UUID) -> tuple[
-            tuple[Notification, ShowDetails | None, TheatreDetails | None] | None,
+    def _start_attempts(self, notification_ids: list[UUID]) -> tuple[
+            list[tuple[Notification, ShowDetails | None, TheatreDetails | None]],
             list[Aggregate]]:
-        n = self.find_current(notification_id)
+        """Each message still to be sent and still relevant: its attempt recorded (the
+        others' index entries corrected, or the irrelevant dropped)."""
+        started: list[tuple[Notification, ShowDetails | None, TheatreDetails | None]] = []
+        changed: list[Aggregate] = []
         now = self.clock.now()
-        if n is None or not n.sendable(now, self.retry):
-            self._index(n, notification_id)  # sent meanwhile by another instance, say
-            return None, []
-        booking = self.find_current(ids.booking_notices_id(n.booking_id))
-        assert booking is not None, "a notification is decided with its booking"
-        why = booking.irrelevance(n.kind, n.occasion, now)
-        if why is not None:
-            n.drop(why, now)
-            return None, [n]
-        n.start_attempt(now, self.retry)
-        show = self.find(ids.show_details_id(booking.show_id))
-        theatre = self.find(ids.theatre_details_id(show.theatre_id)) if show else None
-        return (n, show, theatre), [n]
+        for notification_id in notification_ids:
+            # The cached copy: a stale one (another instance's attempt) loses the version
+            # check of this write, which is then decided again on the stored one.
+            n = self.find(notification_id)
+            if n is None or not n.sendable(now, self.retry):
+                self._index(n, notification_id)  # sent meanwhile by another instance, say
+                continue
+            # As stored now: another instance may have learned facts of it since.
+            booking = self.find_current(ids.booking_notices_id(n.booking_id))
+            assert booking is not None, "a notification is decided with its booking"
+            changed.append(n)
+            why = booking.irrelevance(n.kind, n.occasion, now)
+            if why is not None:
+                n.drop(why, now)
+                continue
+            n.start_attempt(now, self.retry)
+            show = self.find(ids.show_details_id(booking.show_id))
+            theatre = self.find(ids.theatre_details_id(show.theatre_id)) if show else None
+            started.append((n, show, theatre))
+        return started, changed
 
-    def _record_outcome(self, notification_id: UUID, attempt: int,
-                        failure: tuple[str, bool] | None) -> tuple[None, list[Aggregate]]:
-        n = self.find_current(notification_id)
-        assert isinstance(n, Notification)
+    def _record_outcomes(self, outcomes: list[tuple[UUID, int, tuple[str, bool] | None]]
+                         ) -> tuple[None, list[Aggregate]]:
+        changed: list[Aggregate] = []
         now = self.clock.now()
-        if failure is None:
-            n.record_sent(attempt, now)
-        else:
-            n.record_failure(attempt, *failure, now, self.retry)
-        return None, [n]
+        for notification_id, attempt, failure in outcomes:
+            n = self.find(notification_id)
+            assert isinstance(n, Notification)
+            if failure is None:
+                n.record_sent(attempt, now)
+            else:
+                n.record_failure(attempt, *failure, now, self.retry)
+            changed.append(n)
+        return None, changed
 
     # --- the timers' indexes ------------------------------------------------------------
 
