@@ -79,8 +79,12 @@ class NotificationService(ServiceApplication):
     def __init__(self, env: EnvType | None = None, clock: Clock | None = None,
                  recorder: ProcessRecorder | None = None, *, channels: Channels | None = None,
                  writer: MessageWriter | None = None, retry: RetryPolicy | None = None,
-                 remind_before: timedelta = timedelta(minutes=2)) -> None:
+                 remind_before: timedelta = timedelta(minutes=2),
+                 gather: timedelta | None = None) -> None:
         super().__init__(env, clock, recorder)
+        # Nothing waits for this service: its inbox gathers messages and decides all of a
+        # poll in one transaction (shared/messaging/kafka.py), not one per partition.
+        self.gather_s = gather.total_seconds() if gather is not None else None
         self.channels = channels or Channels(RecordingEmail(), RecordingPush())
         self.writer = writer or MessageWriter(Settings().token_secret)
         self.retry = retry or RetryPolicy()

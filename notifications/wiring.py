@@ -37,6 +37,7 @@ def application(settings: Settings, env: EnvType, clock: Clock | None = None,
     return NotificationService(
         env, clock, recorder, channels=channels or channels_from(settings),
         writer=MessageWriter(settings.token_secret), remind_before=n.reminder_before,
+        gather=n.gather,
         retry=RetryPolicy(max_attempts=n.max_attempts, first_wait=n.retry_after,
                           longest_wait=n.retry_longest, send_timeout=n.send_timeout),
     )

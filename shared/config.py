@@ -79,6 +79,9 @@ class NotifySettings:
     # again: longer than any channel's own timeouts, or a slow send would be repeated.
     send_timeout: timedelta = timedelta(minutes=2)
     dispatch_every: timedelta = timedelta(seconds=1)  # how often due messages are sent
+    # How long its inbox gathers messages, to decide all those of a poll, whatever their
+    # partitions, in one transaction (nothing in the saga waits for it).
+    gather: timedelta = timedelta(seconds=0.5)
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,7 @@ class Settings:
                 retry_longest=timedelta(seconds=float(_env("NOTIFY_RETRY_MAX_S", "3600"))),
                 send_timeout=timedelta(seconds=float(_env("NOTIFY_SEND_TIMEOUT_S", "120"))),
                 dispatch_every=timedelta(seconds=float(_env("NOTIFY_DISPATCH_S", "1"))),
+                gather=timedelta(seconds=float(_env("NOTIFY_GATHER_S", "0.5"))),
             ),
             cleaning_gap=timedelta(minutes=float(_env("CLEANING_GAP_MINUTES", "20"))),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},

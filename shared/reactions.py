@@ -1,5 +1,7 @@
 """How a service reacts to other services' public events: its policy, run over runs of
-messages of one partition, each run in one transaction with its position.
+messages of one partition, each run in one transaction with its position (or, for a
+service that gathers them, the runs of several partitions in one transaction with their
+positions).
 
 Processing public events and recording their tracking position happen in one
 transaction (the inbox), so a redelivered message is recognised by its position and has
@@ -25,6 +27,11 @@ class ReactingApplication(CachedAggregates):
     recorder: ProcessRecorder  # its inbox's positions are stored with its events
     # Consecutive write conflicts tolerated before giving up (another writer won).
     MAX_CONFLICT_RETRIES: ClassVar[int] = 5
+    # None: each partition's messages are decided as soon as they come, in a transaction
+    # of their own (the saga waits on every hop). A number: what nothing waits for may
+    # gather messages this many seconds, and decide all those of a poll, whatever their
+    # partitions, in one transaction (shared/messaging/kafka.py).
+    gather_s: float | None = None
 
     @singledispatchmethod
     def policy(self, message: PublicEvent, processing: ProcessingEvent) -> None:
@@ -57,17 +64,23 @@ class ReactingApplication(CachedAggregates):
     def handle_batch(
         self, messages: Sequence[tuple[PublicEvent | None, Tracking | None]], record: bool = True
     ) -> bool | None:
-        """Process consecutive messages of one partition in one transaction, recorded at
-        the last one's position. ``None`` stands for an unreadable message (skipped).
+        """Process consecutive messages of one partition (or of several: each partition's
+        in its order) in one transaction, recorded at the last one's position of each
+        partition. ``None`` stands for an unreadable message (skipped).
 
         When the messages cause no events and ``record`` is False, nothing is written and
         None is returned: the position is left for a later batch to record (replaying
         messages a service ignores is harmless). True: processed and recorded. False: the
         position had been recorded before (a redelivery)."""
+        # The last position of each partition, the batch's last one last.
+        last = {t.application_name: t for _, t in messages if t is not None}
         tracking = messages[-1][1]
+        more = [t for t in last.values() if t is not tracking]
         for attempt in range(self.MAX_CONFLICT_RETRIES):
             with self.writing():
                 processing: ProcessingEvent[Any] = ProcessingEvent(tracking)
+                if more:
+                    processing.saved_kwargs["trackings"] = more
                 self._deciding.processing = processing
                 try:
                     for message, _ in messages:
@@ -81,7 +94,7 @@ class ReactingApplication(CachedAggregates):
                     recordings = self._record(processing)
                 except IntegrityError:
                     self._forget(processing.aggregates)
-                    if tracking is not None and self.already_processed(tracking):
+                    if not more and tracking is not None and self.already_processed(tracking):
                         return False
                     if len(messages) > 1:  # part of it was done before: one at a time
                         for message, position in messages:

@@ -10,7 +10,9 @@ and notifies listeners, then COMMIT, for less client CPU per transaction
 
 Same table layout, same guarantees: the EXCLUSIVE table lock that makes commit order
 equal notification order, the unique (originator, version) constraint, and a
-tracking record that must move forward, or nothing is written (IntegrityError).
+tracking record that must move forward, or nothing is written (IntegrityError). A write
+may record several positions (``trackings``: the messages of several partitions, decided
+together), each of which must move forward.
 
 Two more checks, in the same statement, keep a service from writing over state the
 store lost (a crash of a database that acknowledged commits it had not flushed):
@@ -81,9 +83,11 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
             "  WHERE u.id = w.id))"
         ).format(schema=schema, events=events, written=written)
         upsert = SQL(
-            "INSERT INTO {schema}.{tracking} VALUES (%(name)s, %(position)s)"
-            " ON CONFLICT (application_name) DO UPDATE SET notification_id = %(position)s"
-            " WHERE {schema}.{tracking}.notification_id < %(position)s RETURNING 1"
+            "INSERT INTO {schema}.{tracking}"
+            " SELECT * FROM unnest(%(names)s::text[], %(positions)s::bigint[])"
+            " ON CONFLICT (application_name) DO UPDATE"
+            " SET notification_id = excluded.notification_id"
+            " WHERE {schema}.{tracking}.notification_id < excluded.notification_id RETURNING 1"
         ).format(schema=schema, tracking=tracking)
         notify = SQL("SELECT pg_notify({channel}, '')").format(
             channel=Literal(self.channel_name)
@@ -145,17 +149,27 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
                 for row in curs.fetchall()
             ]
 
+    @property
+    def records_several_positions(self) -> bool:
+        """Whether a write may record several positions (``trackings``): not in the legacy
+        layout, which the library's own recorder writes."""
+        return bool(self.datastore.single_row_tracking)
+
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        if not self.datastore.single_row_tracking:  # the legacy layout: the library's way
-            return super().insert_events(stored_events, **kwargs)
+        """``tracking``: the position recorded with the events; ``trackings``: more."""
         tracking: Tracking | None = kwargs.get("tracking")
+        more: Sequence[Tracking] = kwargs.pop("trackings", ())
+        if not self.datastore.single_row_tracking:  # the legacy layout: the library's way
+            assert not more, "several positions in one write need the single-row layout"
+            return super().insert_events(stored_events, **kwargs)
+        positions = [*more, *([tracking] if tracking is not None else [])]
         with self.datastore.get_connection() as conn:
             if not stored_events:
-                if tracking is not None:
-                    self._write_tracking(conn, tracking)
+                if positions:
+                    self._write_tracking(conn, *positions)
                 return None
             params = {
                 "ids": [e.originator_id for e in stored_events],
@@ -163,17 +177,18 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
                 "topics": [e.topic for e in stored_events],
                 "states": [e.state for e in stored_events],
             }
-            if tracking is None:
+            if not positions:
                 query = self._rendered(conn, "_write_events")
             else:
                 query = self._rendered(conn, "_write_events_tracked")
-                params |= {"name": tracking.application_name, "position": tracking.notification_id}
+                params |= {"names": [t.application_name for t in positions],
+                           "positions": [t.notification_id for t in positions]}
             assert conn.autocommit  # the pool's connections: transactions are explicit
             try:
                 conn.execute(self._rendered(conn, "_begin"))
                 rows = conn.execute(query, params, prepare=True).fetchall()
-                if rows and rows[0]["tracked"] == 0:
-                    msg = f"Failed to record tracking for {tracking}"
+                if rows and positions and rows[0]["tracked"] != len(positions):
+                    msg = f"Failed to record tracking for {positions}"
                     raise IntegrityError(msg)
                 if rows and rows[0]["gaps"]:
                     self._diverged()
@@ -194,11 +209,12 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
         with self.datastore.get_connection() as conn:
             self._write_tracking(conn, tracking)
 
-    def _write_tracking(self, conn: Any, tracking: Tracking) -> None:
-        """A position alone: refused after a restart too, since the store may have lost
-        what the messages before it caused."""
+    def _write_tracking(self, conn: Any, *positions: Tracking) -> None:
+        """Positions alone: refused after a restart too, since the store may have lost
+        what the messages before them caused."""
         with conn.transaction(), conn.cursor() as curs:
-            self._insert_tracking(curs, tracking)
+            for tracking in positions:
+                self._insert_tracking(curs, tracking)
             row = curs.execute(self._rendered(conn, "_server_started_query")).fetchone()
             self._check_server(row["server_started"])
 

@@ -8,11 +8,11 @@ A consumer resumes from there, never from the broker's committed offsets.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from shared.contracts import ContractError, decode
+from shared.contracts import ContractError, PublicEvent, decode
 from shared.service import ServiceApplication
 
 log = logging.getLogger(__name__)
@@ -48,23 +48,37 @@ class Inbox:
     ) -> int:
         """Process consecutive messages of one partition in one transaction; returns how
         many were processed now (0 for a redelivered batch)."""
-        name = tracking_name(topic, partition)
-        batch = []
-        for offset, value in records:
-            try:
-                message = decode(value)
-            except ContractError as e:
-                # A message no version of the contracts can read: park it, move on.
-                self.poison_count += 1
-                log.error("%s: unreadable message %s@%s: %s", self.app.name, topic, offset, e)
-                message = None
-            batch.append((message, Tracking(name, offset + 1)))
-        passed = self._unrecorded.pop(name, (0, None))[0] + len(batch)
-        outcome = self.app.handle_batch(batch, record=record or passed >= self.unrecorded_limit)
+        return self.receive_runs({(topic, partition): records}, record)
+
+    def receive_runs(
+        self, runs: Mapping[tuple[str, int], Sequence[tuple[int, bytes | None]]],
+        record: bool = False,
+    ) -> int:
+        """Process consecutive messages of one or more partitions in one transaction,
+        each partition's in its order; returns how many were processed now (0 for a
+        redelivered batch)."""
+        batch: list[tuple[PublicEvent | None, Tracking]] = []
+        passed: dict[str, tuple[int, Tracking]] = {}
+        for (topic, partition), records in runs.items():
+            name = tracking_name(topic, partition)
+            for offset, value in records:
+                batch.append((self._decode(topic, offset, value), Tracking(name, offset + 1)))
+            passed[name] = (self._unrecorded.pop(name, (0, None))[0] + len(records), batch[-1][1])
+        full = any(n >= self.unrecorded_limit for n, _ in passed.values())
+        outcome = self.app.handle_batch(batch, record=record or full)
         if outcome is None:
-            self._unrecorded[name] = (passed, batch[-1][1])
+            self._unrecorded.update(passed)
         readable = sum(m is not None for m, _ in batch)
         return readable if outcome is not False else 0
+
+    def _decode(self, topic: str, offset: int, value: bytes | None) -> PublicEvent | None:
+        try:
+            return decode(value)
+        except ContractError as e:
+            # A message no version of the contracts can read: park it, move on.
+            self.poison_count += 1
+            log.error("%s: unreadable message %s@%s: %s", self.app.name, topic, offset, e)
+            return None
 
     def record_positions(self) -> None:
         """Write the positions passed without a transaction (when the consumer is idle)."""

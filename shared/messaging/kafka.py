@@ -124,13 +124,17 @@ class KafkaInboxConsumer:
     def poll(self, timeout: float = 0.2, max_messages: int = 500) -> int:
         """Wait up to ``timeout`` for a message, then take what else is already fetched
         (never waiting to fill a batch: that wait would be added to every hop of the
-        saga), and process it partition by partition, one transaction each."""
+        saga), and process it partition by partition, one transaction each. A service
+        that gathers (``gather_s``: nothing waits for it) waits that long for more, and
+        processes all of them, whatever their partitions, in one transaction."""
         first = self._consumer.poll(timeout)
         if first is None:
             self.inbox.record_positions()  # idle: write the positions passed silently
             self._commit(due=self._uncommitted)
             return 0
-        messages = [first, *self._consumer.consume(num_messages=max_messages - 1, timeout=0)]
+        gather = self._gather_s()
+        messages = [first, *self._consumer.consume(num_messages=max_messages - 1,
+                                                   timeout=gather or 0)]
         runs: dict[tuple[str, int], list[tuple[int, bytes | None]]] = {}
         for m in messages:
             error = m.error()
@@ -143,14 +147,22 @@ class KafkaInboxConsumer:
             assert topic is not None and partition is not None and offset is not None
             runs.setdefault((topic, partition), []).append((offset, m.value()))
         processed = 0
-        for (topic, partition), records in runs.items():
-            processed += self.inbox.receive_batch(topic, partition, records)
-            self._consumer.store_offsets(
-                offsets=[TopicPartition(topic, partition, records[-1][0] + 1)]
-            )
+        batches = [runs] if gather is not None else [{run: r} for run, r in runs.items()]
+        for batch in filter(None, batches):
+            processed += self.inbox.receive_runs(batch)
+            self._consumer.store_offsets(offsets=[
+                TopicPartition(topic, partition, records[-1][0] + 1)
+                for (topic, partition), records in batch.items()])
         self._uncommitted = self._uncommitted or bool(runs)
         self._commit(due=time.monotonic() - self._committed_at >= self.COMMIT_EVERY)
         return processed
+
+    def _gather_s(self) -> float | None:
+        """How long the service gathers messages, if it does and its store can record the
+        positions of several partitions in one write."""
+        app = self.inbox.app
+        several = getattr(app.recorder, "records_several_positions", False)
+        return app.gather_s if several else None
 
     def _commit(self, due: bool) -> None:
         # Offsets in Kafka are for lag tools only, so not per batch: each commit is a

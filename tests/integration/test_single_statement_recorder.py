@@ -79,6 +79,31 @@ def test_events_and_tracking_commit_together_or_not_at_all(pg_database) -> None:
         r.datastore.close()
 
 
+def test_the_positions_of_several_partitions_move_together_with_the_events(pg_database) -> None:
+    """A service that decides several partitions' messages in one write records each
+    partition's position in it; one position not ahead of its recorded one, and nothing
+    of the write is kept."""
+    r = recorder(pg_database, "svc")
+    try:
+        assert r.records_several_positions
+        a, b = uuid.uuid4(), uuid.uuid4()
+        r.insert_events([event(a, 1)], tracking=Tracking("t:0", 4),
+                        trackings=[Tracking("t:1", 7), Tracking("u:3", 2)])
+        assert [r.max_tracking_id(n) for n in ("t:0", "t:1", "u:3")] == [4, 7, 2]
+
+        with pytest.raises(IntegrityError):  # t:1 does not move forward: a redelivery
+            r.insert_events([event(b, 1)], tracking=Tracking("t:0", 9),
+                            trackings=[Tracking("t:1", 7)])
+        assert r.select_events(b) == [] and r.max_tracking_id("t:0") == 4
+
+        # Positions alone (messages that caused nothing), in one transaction.
+        assert r.insert_events([], tracking=Tracking("t:0", 10),
+                               trackings=[Tracking("t:2", 1)]) is None
+        assert [r.max_tracking_id(n) for n in ("t:0", "t:2")] == [10, 1]
+    finally:
+        r.datastore.close()
+
+
 def test_same_tables_as_the_library_recorder(pg_database) -> None:
     """Either recorder can read what the other wrote (a rollback to the library's is safe)."""
     fast = recorder(pg_database, "svc")
