@@ -120,6 +120,9 @@ def figures(report: dict) -> dict[float, dict]:
             "seen_held_p99": seen["post_to_held_visible"].get("p99"),
             "seen_confirmed_p99": seen["post_to_confirmed_visible"].get("p99"),
             "went_back": seen.get("bookings_whose_status_went_back"),
+            # The notification service's messages: sent in the window, waiting at its end.
+            "told_sent": (step.get("told") or {}).get("sent"),
+            "told_waiting": (step.get("told") or {}).get("waiting_at_end"),
             # Which process a change moved (the second table).
             **{f"cpu_{g}": per.get(g) for g in (*CPU_GROUPS, *PROVIDERS)},
         }
@@ -224,9 +227,10 @@ def main() -> None:
         by_process = print_table(runs, [f"cpu_{g}" for g in (*CPU_GROUPS, *PROVIDERS)], unit,
                                  width=15)
         print("\nThrough the API, as the customers who follow their booking polled it (ms;"
-              " went_back: bookings whose status was seen going back):")
+              " went_back: bookings whose status was seen going back); the notification"
+              " service's messages sent in the window and waiting at its end:")
         seen = print_table(runs, ["seen_held_p50", "seen_held_p99", "seen_confirmed_p99",
-                                  "went_back"], unit, width=18)
+                                  "went_back", "told_sent", "told_waiting"], unit, width=18)
         for more in (by_process, seen):
             for rate, row in more.items():
                 for name, values in row.items():

@@ -158,6 +158,13 @@ def steady_text(steps: list[dict], limits: dict, note: str = FSYNC_NOTE) -> str:
           for s in steps if s["http"]["errors"] or s["http"]["transport_errors"]),
         *(f"  reads at {s['offered_rate']}/s: " + reads_text(s["client_latency"])
           for s in steps if "bookings_whose_status_went_back" in s["client_latency"]),
+        *(f"  notifications at {s['offered_rate']}/s: {t['decided']} decided and {t['sent']} sent"
+          f" in the window ({t['dropped']} dropped, {t['failed_attempts']} attempts failed),"
+          f" {t['waiting_at_end']} waiting at its end; the notification service's CPU (with"
+          f" its database's and Mailpit's) counted over {s['cpu'].get('told_until_s')} s from the"
+          " window's start, until it had sent them"
+          f"{'' if s['cpu'].get('told_complete', True) else ' (it had not, at the timeout)'}"
+          for s in steps if (t := s.get("told"))),
         *(f"  quotes at {s['offered_rate']}/s: {q['n']}, POST /quotes p50/p95/p99 {fmt_ms(q)} ms"
           for s in steps if (q := s["http"].get("latency_ms", {}).get("post_quote"))),
         *(f"  at {s['offered_rate']}/s the system was still busy with the scheduled shows when"

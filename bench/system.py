@@ -220,6 +220,23 @@ class Probe:
         ).fetchall()
         return {topic.rsplit(".", 1)[1]: n for topic, n in rows}
 
+    def messages_told(self) -> dict[str, int]:
+        """The notification service's messages so far (none without it): decided,
+        sent, dropped, and still to be sent (decided, neither sent, dropped nor given
+        up)."""
+        if "notifications" not in self.conns:
+            return {}
+        kinds = ("Due", "Sent", "Dropped", "AttemptFailed")
+        counts: dict[str, int] = dict(self.conns["notifications"].execute(
+            f"SELECT topic, count(*) FROM {table('notifications', 'events')}"
+            " WHERE topic = ANY(%s) GROUP BY topic",
+            ([f"cinema.notifications:Notification.{k}" for k in kinds],),
+        ).fetchall())
+        n = {k: counts.get(f"cinema.notifications:Notification.{k}", 0) for k in kinds}
+        return {"decided": n["Due"], "sent": n["Sent"], "dropped": n["Dropped"],
+                "failed_attempts": n["AttemptFailed"],
+                "waiting": n["Due"] - n["Sent"] - n["Dropped"]}
+
     # --- backlogs ------------------------------------------------------------------
 
     def backlogs(self) -> dict[str, dict[str, int]]:
