@@ -299,15 +299,19 @@ class NotificationService(ServiceApplication):
         started: list[tuple[Notification, ShowDetails | None, TheatreDetails | None]] = []
         changed: list[Aggregate] = []
         now = self.clock.now()
+        sendable: list[Notification] = []
         for notification_id in notification_ids:
             # The cached copy: a stale one (another instance's attempt) loses the version
             # check of this write, which is then decided again on the stored one.
             n = self.find(notification_id)
             if n is None or not n.sendable(now, self.retry):
                 self._index(n, notification_id)  # sent meanwhile by another instance, say
-                continue
-            # As stored now: another instance may have learned facts of it since.
-            booking = self.find_current(ids.booking_notices_id(n.booking_id))
+            else:
+                sendable.append(n)
+        # As stored now: another instance may have learned facts of them since.
+        bookings = self.find_all_current(ids.booking_notices_id(n.booking_id) for n in sendable)
+        for n in sendable:
+            booking = bookings[ids.booking_notices_id(n.booking_id)]
             assert booking is not None, "a notification is decided with its booking"
             changed.append(n)
             why = booking.irrelevance(n.kind, n.occasion, now)

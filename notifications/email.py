@@ -1,19 +1,13 @@
 """The email channel: each ``Email`` as a MIME message to an SMTP relay.
 
-With the standard library (``smtplib``, ``email.message.EmailMessage``) rather than a
-notification library such as apprise: apprise's email plugin writes a random
-``Message-ID`` of its own into every message (``make_msgid``, after any header given),
-so a resend could not carry the notification's stable id, and it answers a send with a
-bool, which cannot say whether retrying could help.
+With the standard library (``smtplib``) rather than a notification library such as
+apprise: apprise's email plugin writes a random ``Message-ID`` of its own into every
+message (``make_msgid``, after any header given), so a resend could not carry the
+notification's stable id, and it answers a send with a bool, which cannot say whether
+retrying could help.
 
-The message: ``Message-ID`` as given, ``From`` from the settings, ``Date``,
-``Content-Language``, ``Auto-Submitted: auto-generated`` (RFC 3834: no vacation
-auto-replies to it), and a ``multipart/alternative`` of the plain text and the HTML; the
-HTML with its inline images forms a ``multipart/related``, each image referenced as
-``cid:<content_id>``. Built with the ``email.mime`` classes under the ``compat32``
-policy, a third of what ``EmailMessage`` under the ``SMTP`` policy costs (which parses
-every header it is given); an address that is not ASCII needs the ``SMTPUTF8`` policy
-and the server's ``SMTPUTF8`` extension (without it: a permanent failure).
+The message is written by notifications/mime.py; an address that is not ASCII needs the
+server's ``SMTPUTF8`` extension (without it: a permanent failure).
 
 Failures (``DeliveryFailed``): a refused connection, a timeout, a dropped connection and
 any 4xx answer can pass, so they are retryable; a 5xx to the recipient or to the message
@@ -29,70 +23,14 @@ socket operation is bounded by the timeout; sends are serialised by a lock.
 
 from __future__ import annotations
 
-import re
 import smtplib
 import socket
 import threading
 from datetime import UTC, datetime
-from email.header import Header
-from email.mime.image import MIMEImage
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.policy import SMTPUTF8, Policy, compat32
-from email.utils import format_datetime, parseaddr
 
 from notifications.channels import DeliveryFailed, Email
+from notifications.mime import address, compose, international
 from shared.config import Settings
-
-MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
-ASCII = compat32.clone(linesep="\r\n")
-INTERNATIONAL = SMTPUTF8  # headers in UTF-8 as they are, for a server that takes them
-
-
-def compose(email: Email, mail_from: str, now: datetime) -> bytes:
-    """The MIME message as sent; ValueError if a header would not be valid (a line break
-    in it)."""
-    if not MESSAGE_ID.fullmatch(email.message_id):
-        raise ValueError(f"message id {email.message_id!r} is not <left@right>")
-    headers = {"Message-ID": email.message_id, "Date": format_datetime(now),
-               "From": mail_from, "To": email.to, "Subject": email.subject,
-               "Auto-Submitted": "auto-generated", "Content-Language": email.language}
-    if any("\r" in v or "\n" in v for v in headers.values()):
-        raise ValueError(f"a header with a line break: {headers!r}")
-    policy: Policy = ASCII if (mail_from + email.to).isascii() else INTERNATIONAL
-    message = MIMEMultipart("alternative", policy=policy)
-    for name, value in headers.items():
-        # compat32 writes a header as given: one that is not ASCII is encoded here (RFC 2047)
-        plain = value.isascii() or policy is INTERNATIONAL
-        message[name] = value if plain else Header(value, "utf-8").encode()
-    message.attach(_part(email.text, "plain", policy))
-    html = _part(email.html, "html", policy)
-    if not email.images:
-        message.attach(html)
-    else:
-        related = MIMEMultipart("related", policy=policy)
-        related.attach(html)
-        for image in email.images:
-            part = MIMEImage(image.png, "png", policy=policy)
-            part["Content-ID"] = f"<{image.content_id}>"
-            part.add_header("Content-Disposition", "inline",
-                            filename=f"{image.content_id}.png")
-            related.attach(part)
-        message.attach(related)
-    return message.as_bytes(policy=policy)
-
-
-def _part(text: str, subtype: str, policy: Policy) -> MIMEText:
-    return MIMEText(text if text.endswith("\n") else text + "\n", subtype, "utf-8",
-                    policy=policy)
-
-
-def address(header: str) -> str:
-    """The bare address of ``Name <addr>`` or ``addr``; ValueError if there is none."""
-    found = parseaddr(header)[1]
-    if "@" not in found:
-        raise ValueError(f"{header!r} has no email address")
-    return found
 
 
 class SmtpEmailChannel:
@@ -124,9 +62,7 @@ class SmtpEmailChannel:
             recipient = address(email.to)
         except ValueError as error:
             raise DeliveryFailed(f"not a valid message: {error}", permanent=True) from None
-        options: tuple[str, ...] = ()
-        if not (self.sender + recipient).isascii():
-            options = ("SMTPUTF8", "BODY=8BITMIME")
+        options = ("SMTPUTF8", "BODY=8BITMIME") if international(self.sender, recipient) else ()
         with self._lock:
             try:
                 smtp = self._connection()

@@ -115,6 +115,12 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
         # Called before a StoreDiverged is raised, whichever caller gets it.
         self.on_diverged: Callable[[], None] | None = None
 
+        # Whether cached copies of some aggregates are still the latest: their versions.
+        self._max_versions = SQL(
+            "SELECT originator_id, max(originator_version) AS version FROM {schema}.{events}"
+            " WHERE originator_id = ANY(%s) GROUP BY originator_id"
+        ).format(schema=schema, events=events)
+
         # The relay's read, composed once (the library composes it on every call).
         self._next_notifications = SQL(
             "SELECT * FROM {schema}.{events} WHERE notification_id >= %s"
@@ -128,6 +134,14 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
             curs.execute(self._rendered(conn, "max_notification_id_statement"), prepare=True)
             row = curs.fetchone()
             return None if row is None else row["max"]
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def max_versions(self, originator_ids: Sequence[Any]) -> dict[Any, int]:
+        """The latest stored version of each of these aggregates (those stored)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._rendered(conn, "_max_versions"), (list(originator_ids),),
+                         prepare=True)
+            return {row["originator_id"]: row["version"] for row in curs.fetchall()}
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def select_notifications(

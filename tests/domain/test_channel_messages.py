@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from notifications import vapid
 from notifications.channels import Email, InlineImage, Push, PushSubscription
-from notifications.email import address, compose
+from notifications.mime import address, compose
 from notifications.web_push import payload, topic
 
 NOW = datetime(2026, 12, 5, 20, 30, tzinfo=UTC)
@@ -71,6 +71,19 @@ def test_an_email_in_other_letters_than_ascii_reads_back_as_written(to: str, sub
 def test_an_email_with_a_header_that_cannot_be_written_is_refused(wrong: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         compose(Email(**{**EMAIL.__dict__, **wrong}), "t@cinema.example", NOW)
+
+
+def test_a_display_name_that_is_not_ascii_is_encoded_and_its_address_kept() -> None:
+    subject = " ".join(["Séance"] * 30)  # longer than a line
+    raw = compose(Email(**{**EMAIL.__dict__, "subject": subject}),
+                  "Cinéma Lumière <t@cinema.example>", NOW)
+    assert raw.isascii()  # every address ASCII: no SMTPUTF8 needed
+    message = parsed(raw)
+    assert message["From"].addresses[0].display_name == "Cinéma Lumière"
+    assert message["From"].addresses[0].addr_spec == "t@cinema.example"
+    assert message["Subject"] == subject  # folded, read back whole
+    [image] = [part for part in message.walk() if part.get_content_type() == "image/png"]
+    assert image.get_content() == b"png-bytes"
 
 
 def test_the_envelope_takes_the_bare_address() -> None:
