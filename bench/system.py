@@ -261,7 +261,9 @@ class Probe:
             rows: dict[str, int] = dict(conn.execute(
                 f"SELECT application_name, notification_id FROM {table(svc, 'tracking')}"
             ).fetchall())
-            outbox = self.max_event_id(svc) - int(rows.get("outbox") or 0)
+            # One that publishes nothing runs no relay: it has no outbox.
+            outbox = self.max_event_id(svc) - int(rows.get("outbox") or 0) if BY_NAME[
+                svc].publishes else 0
             subscribed = [s.topic_prefix + TOPICS[o] for o in BY_NAME[svc].subscribes_to]
             inbox = sum(
                 max(end - int(rows.get(tp) or 0), 0)

@@ -35,6 +35,7 @@ class MessageWriter:
             autoescape=jinja2.select_autoescape(["html"]),
             undefined=jinja2.StrictUndefined,  # a missing fact fails the test, not the customer
             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+            auto_reload=False,  # part of the code: not looked at on disk at every message
         )
 
     def write(self, n: Notification, show: ShowDetails | None,

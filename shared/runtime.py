@@ -25,6 +25,7 @@ from shared.messaging.kafka import KafkaInboxConsumer, KafkaPublisher, ensure_to
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.relay_lease import RelayLease
 from shared.service import ServiceApplication
+from shared.services import spec
 from shared.timers import Timer
 from shared.views import ViewQueries
 
@@ -130,8 +131,10 @@ class ServiceProcess:
 
     def run(self) -> None:
         ensure_topics(self.settings.kafka_bootstrap, [self.topic, *self.subscriptions])
-        # A service that reacts to no other (theatre) has no consumer.
-        loops = (self._relay_loop, self._consumer_loop) if self.subscriptions else (self._relay_loop,)
+        # A service that reacts to no other (theatre) has no consumer; one that publishes
+        # nothing (notifications) no relay: it would read every event it writes for none.
+        loops = [*([self._relay_loop] if spec(self.app.service).publishes else []),
+                 *([self._consumer_loop] if self.subscriptions else [])]
         for target in loops:
             t = threading.Thread(target=target, name=target.__name__, daemon=True)
             t.start()

@@ -36,6 +36,7 @@ class ServiceSpec:
     application: str  # its application class, whose name names its tables
     subscribes_to: tuple[str, ...] = ()  # services whose public events it reacts to
     projected: bool = True  # whether the projector folds its stream into the views
+    publishes: bool = True  # whether it has public events (else: no outbox relay runs)
 
     @property
     def topic(self) -> str:
@@ -59,9 +60,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("payment", 8003, "PaymentService", subscribes_to=("booking", "inventory")),
     ServiceSpec("theatre", 8005, "TheatreService"),
     ServiceSpec("pricing", 8006, "PricingService", subscribes_to=("theatre", "inventory")),
-    # A pure reactor: its messages are its own to read (from its store), not the views'.
+    # A pure reactor: it publishes nothing, and its messages are its own to read (from
+    # its store), not the views'.
     ServiceSpec("notifications", 8007, "NotificationService",
-                subscribes_to=("booking", "inventory", "payment", "theatre"), projected=False),
+                subscribes_to=("booking", "inventory", "payment", "theatre"), projected=False,
+                publishes=False),
 )
 BY_NAME: dict[str, ServiceSpec] = {s.name: s for s in SERVICES}
 NAMES: tuple[str, ...] = tuple(BY_NAME)
