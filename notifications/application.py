@@ -125,7 +125,7 @@ class NotificationService(ServiceApplication):
         for notice in notices:
             assert booking.customer_id is not None
             # As stored now: the customer may have changed them through any instance.
-            contact = self.find_current(ids.contact_id(booking.customer_id))
+            contact = self.find_latest(ids.contact_id(booking.customer_id))
             notifications = address(booking, notice, contact, self.channels.names, now)
             booking.decide(notice, notifications)
             made.extend(notifications)

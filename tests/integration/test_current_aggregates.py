@@ -35,6 +35,10 @@ def test_cached_copies_still_the_latest_are_kept_and_the_others_read_again(pg_da
             assert found[bob] is cached_bob  # still the latest: not read again
         assert found[ann].email == "ann@other.example" and found[ann].version == 3
         assert found[nobody] is None and list(found) == [ann, bob, nobody]
+        other.set_contact("bob", details("bob@other.example"))
+        with one.writing():
+            assert one.find_latest(bob).email == "bob@other.example"
+            assert one.find_latest(nobody) is None
     finally:
         one.close()
         other.close()
