@@ -198,6 +198,8 @@ def main() -> None:
     if args.notifications:
         before = after
         variants = {"before": ["--without", "notifications"], "after": ["--contacts"]}
+        if args.bench_of == "after":  # an older version measured by today's bench/
+            use_bench_of(after, ROOT)
     else:
         before = checkout(args.before)
         use_bench_of(before, after if args.bench_of == "after" else before)
