@@ -10,10 +10,12 @@ import uvicorn
 from litestar import Litestar, get
 from pymongo.database import Database
 
+from projections.metrics import watch_projector
 from projections.sources import stream_readers
 from projections.worker import Projector
 from shared.config import Settings
 from shared.http.health import health_routes
+from shared.observability.http import metrics_routes, observed_http
 from shared.runtime import configure_logging
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,9 @@ def run(settings: Settings, db: Database) -> None:
                 "mongodb": {k: [n, round(t, 3)] for k, (n, t) in
                             (projector.store.timings.items() if projector.store else [])}}
 
-    app = Litestar(route_handlers=[lag, *health_routes(readiness)])
+    app = Litestar(route_handlers=[lag, *health_routes(readiness), *metrics_routes()],
+                   middleware=[observed_http("projections")])
+    unwatch = watch_projector(projector)
     port = settings.service_port("projections")
     log.info("projector listening on %s:%s", settings.http_host, port)
     try:
@@ -57,5 +61,6 @@ def run(settings: Settings, db: Database) -> None:
             uvicorn.Config(app, host=settings.http_host, port=port, log_level="warning")
         ).run()
     finally:
+        unwatch()
         stop.set()
         worker.join(timeout=10)

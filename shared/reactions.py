@@ -19,10 +19,12 @@ from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 
 from shared.aggregate_cache import CachedAggregates
 from shared.contracts import PublicEvent
+from shared.observability.messaging import handling
 
 
 class ReactingApplication(CachedAggregates):
     recorder: ProcessRecorder  # its inbox's positions are stored with its events
+    service: ClassVar[str]  # its name in the registry (shared.services)
     # Consecutive write conflicts tolerated before giving up (another writer won).
     MAX_CONFLICT_RETRIES: ClassVar[int] = 5
 
@@ -72,7 +74,8 @@ class ReactingApplication(CachedAggregates):
                 try:
                     for message, _ in messages:
                         if message is not None:
-                            self.policy(message, processing)
+                            with handling(self.service, message):
+                                self.policy(message, processing)
                 finally:
                     self._deciding.processing = None
                 if not processing.events and not record:

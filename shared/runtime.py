@@ -24,6 +24,7 @@ from shared.messaging.inbox import Inbox
 from shared.messaging.kafka import KafkaInboxConsumer, KafkaPublisher, ensure_topics
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.relay_lease import RelayLease
+from shared.observability.messaging import watch_loops
 from shared.service import ServiceApplication
 from shared.timers import Timer
 from shared.views import ViewQueries
@@ -47,6 +48,7 @@ class ServiceProcess:
         self.subscriptions = [prefix + TOPICS[s] for s in self.app.subscribes_to]
         self.threads: list[threading.Thread] = []
         self.consumer: KafkaInboxConsumer | None = None
+        self.relay: OutboxRelay | None = None  # while this instance holds the relay's lease
 
     # --- loops ------------------------------------------------------------------
 
@@ -66,9 +68,11 @@ class ServiceProcess:
         while not self.stopping.is_set():
             try:
                 if not lease.hold():
+                    self.relay = None
                     relay.forget_position()  # the holder moves it on meanwhile
                     self.stopping.wait(lease.check_every)
                     continue
+                self.relay = relay
                 relay.relay_once()
                 if relay.caught_up:
                     # Woken by the store's NOTIFY of any instance's write; a write that
@@ -113,6 +117,13 @@ class ServiceProcess:
                 self.stopping.wait(1.0)
         self.consumer.close()
 
+    def outbox_backlog(self) -> int | None:
+        """Events stored but not yet published; None where another instance relays."""
+        relay = self.relay
+        if relay is None:
+            return None
+        return max(0, (self.app.recorder.max_notification_id() or 0) - relay.position)
+
     def readiness(self) -> dict[str, bool]:
         try:
             self.app.recorder.max_notification_id()
@@ -143,6 +154,9 @@ class ServiceProcess:
                 next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
             )
         scheduler.start()
+        unwatch = watch_loops(self.app.service,
+                              lambda: self.consumer.offsets() if self.consumer else [],
+                              self.outbox_backlog)
         http = self.create_http(self.app, self.settings, readiness=self.readiness, views=self.views)
         server = uvicorn.Server(
             uvicorn.Config(http, host=self.settings.http_host, port=self.port, log_level="warning")
@@ -152,6 +166,7 @@ class ServiceProcess:
             server.run()  # returns on SIGINT/SIGTERM
         finally:
             self.stopping.set()
+            unwatch()
             scheduler.shutdown(wait=False)
             for t in self.threads:
                 t.join(timeout=10)

@@ -15,6 +15,7 @@ from eventsourcing.utils import EnvType
 from shared.clock import Clock, SystemClock
 from shared.config import Tuning
 from shared.contracts import PublicEvent
+from shared.observability import decisions
 from shared.private_topics import PrivateTopics
 from shared.reactions import ReactingApplication
 from shared.recorder import prune_older_snapshots
@@ -71,8 +72,22 @@ class ServiceApplication(ReactingApplication):
         none is not decoded again: PrivateTopics)."""
         if notification.topic in self._private_topics:
             return None
-        public = self.to_public(self.mapper.to_domain_event(notification))
-        self._private_topics.learn(notification.topic, public)
+        return self.public_of_event(notification.topic, self.mapper.to_domain_event(notification))
+
+    def _notify(self, recordings: list[Any]) -> None:
+        """After every committed write: its public events are the decisions observed."""
+        super()._notify(recordings)
+        for recording in recordings:
+            public = self.public_of_event(recording.notification.topic, recording.domain_event)
+            if public is not None:
+                decisions.decided(self.service, public)
+
+    def public_of_event(self, topic: str, domain_event: Any) -> PublicEvent | None:
+        """``public_of`` for an event at hand (nothing to decode)."""
+        if topic in self._private_topics:
+            return None
+        public = self.to_public(domain_event)
+        self._private_topics.learn(topic, public)
         return public
 
     def save_all(self, *aggregates: Aggregate) -> int:

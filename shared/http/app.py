@@ -23,6 +23,7 @@ from shared.config import Settings
 from shared.http.auth import BearerAuth
 from shared.http.errors import Problem, exception_handlers
 from shared.http.health import Readiness, health_routes
+from shared.observability.http import metrics_routes, observed_http
 from shared.views import ViewQueries
 
 SCHEMA_PATH = "/schema"
@@ -50,7 +51,7 @@ class ServiceApi:
             title=self.title, description=self.description, routes=self.routes,
             settings=settings, readiness=readiness, problems=self.problems,
             dependencies={"api": self.handlers_take(service, views, settings)},
-            open_routes=self.open_routes,
+            open_routes=self.open_routes, name=getattr(service, "service", self.title),
         )
 
 
@@ -64,8 +65,10 @@ def service_app(
     dependencies: Mapping[str, Any],
     problems: Mapping[type[Exception], Problem],
     open_routes: Sequence[Any] = (),
+    name: str = "",
 ) -> Litestar:
-    """``dependencies`` maps handler parameter names to values (the service, limits).
+    """``dependencies`` maps handler parameter names to values (the service, limits);
+    ``name``: the service, as its metrics are labelled.
 
     A handler takes at most one of them (tests/http/test_platform.py checks), and reads
     the caller from ``request.user`` (``CallerRequest``), not from a dependency: litestar
@@ -77,9 +80,10 @@ def service_app(
     }
     secured = Router("/", route_handlers=list(routes), security=[{BEARER: []}])
     return Litestar(
-        route_handlers=[secured, *open_routes, *health_routes(readiness)],
+        route_handlers=[secured, *open_routes, *health_routes(readiness), *metrics_routes()],
         dependencies=provided,
         middleware=[
+            observed_http(name or title),  # first: it counts the refusals of those after it
             DefineMiddleware(BearerAuth, secret=settings.token_secret, exclude=[f"^{SCHEMA_PATH}"])
         ],
         exception_handlers=exception_handlers(problems),

@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from shared.messaging.inbox import Inbox
+from shared.observability import messaging
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class KafkaPublisher:
 
 class KafkaInboxConsumer:
     COMMIT_EVERY = 1.0  # seconds between offset commits (which only lag tools read)
+    NOTE_ENDS_EVERY = 5.0  # seconds between readings of the partitions' end offsets
 
     def __init__(
         self, inbox: Inbox, bootstrap: str, topics: list[str], group_id: str, instance_id: str
@@ -97,6 +99,9 @@ class KafkaInboxConsumer:
             }
         )
         self.assigned: set[tuple[str, int]] = set()
+        # (topic, partition) -> (next offset, end offset): for offsets()
+        self.progress: dict[tuple[str, int], tuple[int, int]] = {}
+        self._ends_noted_at = float("-inf")
         self._committed_at = float("-inf")
         self._uncommitted = False
         self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
@@ -108,6 +113,8 @@ class KafkaInboxConsumer:
             p.offset = self.inbox.next_offset(p.topic, p.partition)
         consumer.assign(partitions)
         self.assigned = {(p.topic, p.partition) for p in partitions}
+        self.progress = {(p.topic, p.partition): (p.offset, p.offset) for p in partitions}
+        self._ends_noted_at = float("-inf")
         if partitions:
             self.inbox.app.partitions_assigned()
         log.info("assigned %s", sorted(self.assigned))
@@ -119,6 +126,7 @@ class KafkaInboxConsumer:
             log.warning("could not record positions on revoke", exc_info=True)
         consumer.unassign()
         self.assigned = set()
+        self.progress = {}
         self.inbox.app.partitions_revoked()
 
     def poll(self, timeout: float = 0.2, max_messages: int = 500) -> int:
@@ -126,6 +134,7 @@ class KafkaInboxConsumer:
         (never waiting to fill a batch: that wait would be added to every hop of the
         saga), and process it partition by partition, one transaction each."""
         first = self._consumer.poll(timeout)
+        self._note_ends()
         if first is None:
             self.inbox.record_positions()  # idle: write the positions passed silently
             self._commit(due=self._uncommitted)
@@ -145,6 +154,10 @@ class KafkaInboxConsumer:
         processed = 0
         for (topic, partition), records in runs.items():
             processed += self.inbox.receive_batch(topic, partition, records)
+            messaging.consumed(self.inbox.app.service, topic, len(records))
+            next_offset = records[-1][0] + 1
+            self.progress[(topic, partition)] = (
+                next_offset, max(next_offset, self.progress.get((topic, partition), (0, 0))[1]))
             self._consumer.store_offsets(
                 offsets=[TopicPartition(topic, partition, records[-1][0] + 1)]
             )
@@ -162,6 +175,26 @@ class KafkaInboxConsumer:
                 log.debug("offset commit skipped: %s", e)
             self._committed_at = time.monotonic()
             self._uncommitted = False
+
+    def offsets(self) -> list[tuple[str, int, int, int]]:
+        """Each partition's (topic, partition, next offset, end offset) as the consumer's
+        thread last saw them, for the scrape-time gauges: another thread calling the
+        client while it polls can wait on it indefinitely."""
+        return [(t, p, position, max(end, position))
+                for (t, p), (position, end) in list(self.progress.items())]
+
+    def _note_ends(self) -> None:
+        """The partitions' end offsets as the client last heard them (no request), at
+        most every NOTE_ENDS_EVERY seconds."""
+        if time.monotonic() - self._ends_noted_at < self.NOTE_ENDS_EVERY:
+            return
+        self._ends_noted_at = time.monotonic()
+        for (t, p), (position, _) in list(self.progress.items()):
+            try:
+                _, end = self._consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
+            except KafkaException:
+                continue
+            self.progress[(t, p)] = (position, end)
 
     def rewind_to_tracking(self) -> None:
         """After a failed batch: go back to what the database says was processed."""

@@ -15,6 +15,7 @@ from typing import Protocol
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from shared.contracts import encode
+from shared.observability import messaging
 from shared.service import ServiceApplication
 
 log = logging.getLogger(__name__)
@@ -67,11 +68,14 @@ class OutboxRelay:
         self.caught_up = len(notifications) < self.batch_size
         if not notifications:
             return None
+        published = 0
         for n in notifications:
             public = self.app.public_of(n)
             if public is not None:
                 self.publisher.publish(self.topic, public.key, encode(public))
+                published += 1
         self.publisher.flush()
+        messaging.produced(self.app.service, self.topic, published)
         return notifications[-1].id
 
     def record(self, last_id: int) -> None:

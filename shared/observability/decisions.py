@@ -1,0 +1,46 @@
+"""The services' decisions, as their public events say them: counted once each, when
+the write that records them has committed.
+
+A policy may decide a message more than once (a write conflict decides again; a
+redelivered message is absorbed), so decisions are observed after the commit, from
+what was recorded, not where they are made. The public events are the decisions'
+names across the services (held, rejected with a reason, charged, declined, released,
+confirmed, cancelled), so one table here serves every service; a service whose events
+mean decisions of a new kind (notifications) adds its rows to ``DECISIONS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from shared import contracts as c
+from shared.observability import metrics
+
+# contract -> (the decision's name, the counter it counts in, its outcome, its reason)
+Decision = tuple[str, Any, str, Callable[[Any], str]]
+_NONE: Callable[[Any], str] = lambda e: ""
+_REASON: Callable[[Any], str] = lambda e: e.reason
+
+DECISIONS: dict[type, Decision] = {
+    c.BookingRequested: ("requested", metrics.BOOKINGS, "requested", _NONE),
+    c.BookingConfirmed: ("confirmed", metrics.BOOKINGS, "confirmed", _NONE),
+    c.BookingCancelled: ("cancelled", metrics.BOOKINGS, "cancelled", _REASON),
+    c.SeatsReserved: ("held", metrics.HOLDS, "placed", _NONE),
+    c.SeatsRejected: ("rejected", metrics.HOLDS, "rejected", _REASON),
+    c.SeatsReleased: ("released", metrics.HOLDS, "released", _REASON),
+    c.SeatsBooked: ("booked", metrics.HOLDS, "booked", _NONE),
+    c.PaymentSucceeded: ("charged", metrics.PAYMENTS, "succeeded", _NONE),
+    c.PaymentFailed: ("declined", metrics.PAYMENTS, "failed", _REASON),
+    c.PaymentActionRequired: ("action_required", metrics.PAYMENTS, "action_required", _NONE),
+    c.PaymentRefunded: ("refunded", metrics.PAYMENTS, "refunded", _NONE),
+}
+
+
+def decided(service: str, event: c.PublicEvent) -> None:
+    """Count one decision a service recorded (events that decide nothing are ignored)."""
+    decision = DECISIONS.get(type(event))
+    if decision is None:
+        return
+    _, counter, outcome, reason = decision
+    metrics.child(counter, outcome, reason(event)).inc()

@@ -1,0 +1,81 @@
+"""The messaging loops' metrics: messages consumed and produced per topic, the time a
+policy takes per message, and, computed when scraped, the inbox's positions and lag
+and the outbox's backlog."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from shared.contracts import TOPICS
+from shared.observability import metrics
+
+_TOPIC_LABELS: dict[str, str] = {}
+
+
+def topic_label(topic: str) -> str:
+    """A topic as labelled: its registered name, without the deployment's prefix (the
+    prefix is one per deployment; a test run's would make the label values unbounded)."""
+    label = _TOPIC_LABELS.get(topic)
+    if label is None:
+        label = next((t for t in TOPICS.values() if topic.endswith(t)), "other")
+        _TOPIC_LABELS[topic] = label
+    return label
+
+
+def consumed(service: str, topic: str, count: int) -> None:
+    metrics.child(metrics.MESSAGES_CONSUMED, service, topic_label(topic)).inc(count)
+
+
+def produced(service: str, topic: str, count: int) -> None:
+    metrics.child(metrics.MESSAGES_PRODUCED, service, topic_label(topic)).inc(count)
+
+
+@contextmanager
+def handling(service: str, message: Any) -> Iterator[None]:
+    """Around one message's policy: how long the service took to decide it."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        metrics.child(metrics.HANDLING, service, type(message).__name__).observe(
+            time.perf_counter() - started)
+
+
+def watch_loops(service: str, inbox: Callable[[], Iterable[tuple[str, int, int, int]]],
+                backlog: Callable[[], int | None]) -> Callable[[], None]:
+    """Register the scrape-time gauges of one service process: ``inbox`` gives each
+    assigned partition's (topic, partition, position, end offset), ``backlog`` the
+    events stored but not yet relayed (None: another instance relays). Returns what
+    unregisters them."""
+
+    def positions() -> Iterator[tuple[list[str], float]]:
+        for topic, partition, position, _ in inbox():
+            yield [service, topic_label(topic), str(partition)], position
+
+    def lag() -> Iterator[tuple[list[str], float]]:
+        behind: dict[str, int] = {}
+        for topic, _, position, end in inbox():
+            label = topic_label(topic)
+            behind[label] = behind.get(label, 0) + max(0, end - position)
+        for label, n in behind.items():
+            yield [service, label], n
+
+    def outbox() -> Iterator[tuple[list[str], float]]:
+        n = backlog()
+        if n is not None:
+            yield [service], n
+
+    stops = [
+        metrics.sampled("cinema_inbox_position", "The next offset the service's consumer"
+                        " takes from each partition it follows.",
+                        ["service", "topic", "partition"], positions),
+        metrics.sampled("cinema_inbox_lag_messages", "Messages on the service's subscribed"
+                        " topics not yet taken by its consumer.", ["service", "topic"], lag),
+        metrics.sampled("cinema_outbox_backlog_events", "Events the service stored that its"
+                        " relay has not yet published (on the relaying instance).",
+                        ["service"], outbox),
+    ]
+    return metrics.together(stops)
