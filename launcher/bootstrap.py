@@ -26,5 +26,6 @@ def service_process(name: str, settings: Settings) -> ServiceProcess:
 
 
 def main(name: str) -> None:
-    configure_logging()
-    service_process(name, Settings.from_env()).run()
+    settings = Settings.from_env()
+    configure_logging(name, settings)
+    service_process(name, settings).run()

@@ -15,6 +15,7 @@ from projections.sources import stream_readers
 from projections.worker import Projector
 from shared.config import Settings
 from shared.http.health import health_routes
+from shared.observability import logs
 from shared.observability.http import metrics_routes, observed_http
 from shared.runtime import configure_logging
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def run(settings: Settings, db: Database) -> None:
-    configure_logging()
+    configure_logging("projections", settings)
     projector = Projector(db, stream_readers(settings))
     stop = threading.Event()
     worker = threading.Thread(
@@ -52,7 +53,7 @@ def run(settings: Settings, db: Database) -> None:
                             (projector.store.timings.items() if projector.store else [])}}
 
     app = Litestar(route_handlers=[lag, *health_routes(readiness), *metrics_routes()],
-                   middleware=[observed_http("projections")])
+                   middleware=[observed_http("projections")], logging_config=logs.LITESTAR)
     unwatch = watch_projector(projector)
     port = settings.service_port("projections")
     log.info("projector listening on %s:%s", settings.http_host, port)

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from psycopg.conninfo import make_conninfo
 
+from shared.observability.settings import ObservabilitySettings
 from shared.services import PROJECTOR, PROJECTOR_PORT, SERVICES
 
 DEFAULT_PORTS = {**{s.name: s.port for s in SERVICES}, PROJECTOR: PROJECTOR_PORT}
@@ -111,6 +112,7 @@ class Settings:
     # Between two shows on one screen, for cleaning: a show occupies its screen from its
     # start until this long after its film ends.
     cleaning_gap: timedelta = timedelta(minutes=20)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -172,6 +174,7 @@ class Settings:
                 push_allow_http=_env("PUSH_ALLOW_HTTP", "0").lower() in ("1", "true", "yes"),
             ),
             cleaning_gap=timedelta(minutes=float(_env("CLEANING_GAP_MINUTES", "20"))),
+            observability=ObservabilitySettings.from_env(variables),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
             databases={s: _env(f"{s.upper()}_DB", db) for s, db in DEFAULT_DATABASES.items()},
         )

@@ -24,6 +24,7 @@ from shared.messaging.inbox import Inbox
 from shared.messaging.kafka import KafkaInboxConsumer, KafkaPublisher, ensure_topics
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.relay_lease import RelayLease
+from shared.observability import logs, metrics
 from shared.observability.messaging import watch_loops
 from shared.service import ServiceApplication
 from shared.timers import Timer
@@ -173,8 +174,7 @@ class ServiceProcess:
             self.app.close()
 
 
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def configure_logging(service: str, settings: Settings) -> None:
+    """The process's logs (JSON lines unless CINEMA_LOG_FORMAT=text) and metrics switch."""
+    logs.configure(service, settings.observability.log_format)
+    metrics.enable(settings.observability.metrics)

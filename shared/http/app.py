@@ -23,6 +23,7 @@ from shared.config import Settings
 from shared.http.auth import BearerAuth
 from shared.http.errors import Problem, exception_handlers
 from shared.http.health import Readiness, health_routes
+from shared.observability import logs
 from shared.observability.http import metrics_routes, observed_http
 from shared.views import ViewQueries
 
@@ -88,6 +89,7 @@ def service_app(
         ],
         exception_handlers=exception_handlers(problems),
         request_max_body_size=settings.limits.max_request_bytes,
+        logging_config=logs.LITESTAR,
         openapi_config=OpenAPIConfig(
             title=title,
             version="1.0.0",

@@ -11,11 +11,14 @@ mean decisions of a new kind (notifications) adds its rows to ``DECISIONS``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from shared import contracts as c
 from shared.observability import metrics
+
+log = logging.getLogger("cinema.decisions")
 
 # contract -> (the decision's name, the counter it counts in, its outcome, its reason)
 Decision = tuple[str, Any, str, Callable[[Any], str]]
@@ -37,10 +40,20 @@ DECISIONS: dict[type, Decision] = {
 }
 
 
-def decided(service: str, event: c.PublicEvent) -> None:
-    """Count one decision a service recorded (events that decide nothing are ignored)."""
+def decided(service: str, event: c.PublicEvent, trace_id: str | None = None) -> None:
+    """Count and log one decision a service recorded (events that decide nothing are
+    ignored); ``trace_id``: the trace of the request or message that made it."""
     decision = DECISIONS.get(type(event))
     if decision is None:
         return
-    _, counter, outcome, reason = decision
-    metrics.child(counter, outcome, reason(event)).inc()
+    name, counter, outcome, reason_of = decision
+    reason = reason_of(event)
+    metrics.child(counter, outcome, reason).inc()
+    fields: dict[str, Any] = {"decision": name, "show_id": getattr(event, "show_id", None)}
+    if reason:
+        fields["reason"] = reason
+    if isinstance(event, c.BookingEvent):
+        fields["booking_id"] = str(event.booking_id)
+    if trace_id:
+        fields["trace_id"] = trace_id
+    log.info(f"{name}: {reason}" if reason else name, extra={"fields": fields})

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from shared.contracts import TOPICS
-from shared.observability import metrics
+from shared.observability import logs, metrics
 
 _TOPIC_LABELS: dict[str, str] = {}
 
@@ -35,10 +35,12 @@ def produced(service: str, topic: str, count: int) -> None:
 
 @contextmanager
 def handling(service: str, message: Any) -> Iterator[None]:
-    """Around one message's policy: how long the service took to decide it."""
+    """Around one message's policy: how long the service took to decide it, and the
+    booking and show its log lines name."""
     started = time.perf_counter()
     try:
-        yield
+        with logs.about(message):
+            yield
     finally:
         metrics.child(metrics.HANDLING, service, type(message).__name__).observe(
             time.perf_counter() - started)

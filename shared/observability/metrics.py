@@ -76,9 +76,31 @@ NOTIFICATIONS = Counter(
 _children: dict[tuple[Any, ...], Any] = {}
 
 
+class _Uncounted:
+    """What ``child`` gives while metrics are off: counts nothing."""
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def observe(self, amount: float) -> None:
+        pass
+
+
+_UNCOUNTED = _Uncounted()
+_enabled = True
+
+
+def enable(on: bool) -> None:
+    """Whether this process counts (CINEMA_METRICS): off, only to measure the cost."""
+    global _enabled
+    _enabled = on
+
+
 def child(metric: Any, *labels: str) -> Any:
     """The metric's child for these label values, created once (a race creates the same
     child twice: prometheus-client returns one object)."""
+    if not _enabled:
+        return _UNCOUNTED
     key = (metric, labels)
     found = _children.get(key)
     if found is None:
