@@ -18,7 +18,8 @@ class InMemoryBroker:
         return zlib.crc32(key.encode()) % self.partitions  # stable across runs
 
     # Publisher protocol (shared.messaging.outbox.Publisher)
-    def publish(self, topic: str, key: str, value: bytes) -> None:
+    def publish(self, topic: str, key: str, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None) -> None:
+        # The in-process runtime carries no trace from one service to the next.
         self.logs[topic][self.partition_for(key)].append((key, value))
 
     def flush(self) -> None:

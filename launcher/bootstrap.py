@@ -11,7 +11,7 @@ from __future__ import annotations
 from projections.mongo_store import connect
 from projections.queries import MongoQueries
 from shared.config import Settings
-from shared.runtime import ServiceProcess, configure_logging
+from shared.runtime import ServiceProcess, configure_observability
 from shared.services import spec
 from shared.wiring import wiring_of
 
@@ -27,5 +27,5 @@ def service_process(name: str, settings: Settings) -> ServiceProcess:
 
 def main(name: str) -> None:
     settings = Settings.from_env()
-    configure_logging(name, settings)
+    configure_observability(name, settings)
     service_process(name, settings).run()

@@ -1,9 +1,11 @@
-"""The projector's metrics: how far the views are behind each stream, per stream and per
-view (a view is as far behind as the furthest of the streams it folds), computed when
-scraped, and the delay of every event from its store to the views."""
+"""What the projector tells an operator: how far the views are behind each stream, per
+stream and per view (a view is as far behind as the furthest of the streams it folds),
+computed when scraped; the delay of every event from its store to the views; and, for
+events of a sampled trace, a span in that trace when the views reflect them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 from prometheus_client import Histogram
 
 from projections.projector import VIEWS
-from shared.observability import metrics
+from shared.observability import metrics, tracing
 
 DELAY = Histogram(
     "cinema_projection_delay_seconds", "Time from an event's recording in its store to the"
@@ -23,6 +25,19 @@ def delayed(stream: str, recorded_at: list[datetime], projected_at: datetime) ->
     histogram = metrics.child(DELAY, stream)
     for t in recorded_at:
         histogram.observe(max(0.0, (projected_at - t).total_seconds()))
+
+
+def projected_spans(stream: str, batch: Any, started_ns: int) -> None:
+    """A span per traced event the round folded, in the event's trace: from the round's
+    start to the views' acknowledged write."""
+    done = time.time_ns()
+    for index, traceparent in batch.traces.items():
+        event = batch.events[index][2]
+        tracing.ended_span(f"{type(event).__name__} project", traceparent, started_ns, done, {
+            "cinema.service": "projections", "cinema.stream": stream,
+            "cinema.event": type(event).__name__,
+            "cinema.booking_id": str(getattr(event, "booking_id", "")),
+        })
 
 
 def behind(projector: Any) -> dict[str, tuple[int, float]]:

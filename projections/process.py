@@ -17,13 +17,13 @@ from shared.config import Settings
 from shared.http.health import health_routes
 from shared.observability import logs
 from shared.observability.http import metrics_routes, observed_http
-from shared.runtime import configure_logging
+from shared.runtime import configure_observability
 
 log = logging.getLogger(__name__)
 
 
 def run(settings: Settings, db: Database) -> None:
-    configure_logging("projections", settings)
+    configure_observability("projections", settings)
     projector = Projector(db, stream_readers(settings))
     stop = threading.Event()
     worker = threading.Thread(

@@ -21,7 +21,7 @@ from typing import Any
 from pymongo.database import Database
 
 from projections.lag import LagRecorder
-from projections.metrics import delayed
+from projections.metrics import delayed, projected_spans
 from projections.mongo_store import (
     POSITIONS,
     REGISTRY,
@@ -105,6 +105,7 @@ class Projector:
         the registry is read at most every ``registry_every`` seconds. None: every
         stream, and the registry now."""
         t0 = time.perf_counter()
+        started_ns = time.time_ns()
         if (self.store is None or streams is None
                 or time.monotonic() - self._registry_checked >= self.registry_every):
             self._registry_checked = time.monotonic()
@@ -152,6 +153,8 @@ class Projector:
                 self.holes[stream] = [*self.holes.get(stream, []), *batch.holes][-HOLES_KEPT:]
             self.lags.record(batch.recorded_at or [], projected_at)
             delayed(stream, batch.recorded_at or [], projected_at)
+            if batch.traces:
+                projected_spans(stream, batch, started_ns)
             full = batch.last - position >= self.batch_size
             self.lag[stream] = self._lag(self.readers[stream], batch.last, batch.oldest_timestamp,
                                          projected_at, at_head=not full)

@@ -72,9 +72,9 @@ class ReactingApplication(CachedAggregates):
                 processing: ProcessingEvent[Any] = ProcessingEvent(tracking)
                 self._deciding.processing = processing
                 try:
-                    for message, _ in messages:
+                    for message, position in messages:
                         if message is not None:
-                            with handling(self.service, message):
+                            with handling(self.service, message, processing, position):
                                 self.policy(message, processing)
                 finally:
                     self._deciding.processing = None

@@ -24,7 +24,7 @@ from shared.messaging.inbox import Inbox
 from shared.messaging.kafka import KafkaInboxConsumer, KafkaPublisher, ensure_topics
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.relay_lease import RelayLease
-from shared.observability import logs, metrics
+from shared.observability import logs, metrics, tracing
 from shared.observability.messaging import watch_loops
 from shared.service import ServiceApplication
 from shared.timers import Timer
@@ -174,7 +174,9 @@ class ServiceProcess:
             self.app.close()
 
 
-def configure_logging(service: str, settings: Settings) -> None:
-    """The process's logs (JSON lines unless CINEMA_LOG_FORMAT=text) and metrics switch."""
+def configure_observability(service: str, settings: Settings) -> None:
+    """The process's logs (JSON lines unless CINEMA_LOG_FORMAT=text), whether it counts
+    (CINEMA_METRICS) and its tracing (docs/observability.md)."""
     logs.configure(service, settings.observability.log_format)
     metrics.enable(settings.observability.metrics)
+    tracing.configure(service, settings.observability, settings.instance)

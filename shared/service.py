@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from copy import deepcopy
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, ProcessRecorder
 from eventsourcing.utils import EnvType
@@ -15,7 +15,7 @@ from eventsourcing.utils import EnvType
 from shared.clock import Clock, SystemClock
 from shared.config import Tuning
 from shared.contracts import PublicEvent
-from shared.observability import decisions
+from shared.observability import decisions, tracing
 from shared.private_topics import PrivateTopics
 from shared.reactions import ReactingApplication
 from shared.recorder import prune_older_snapshots
@@ -52,6 +52,7 @@ class ServiceApplication(ReactingApplication):
         self.clock = clock or SystemClock()
         self.start_caching()
         self._private_topics = PrivateTopics()
+        self.recent_traces = tracing.RecentTraces()  # for work outside requests and messages
         if hasattr(self.recorder, "on_diverged"):
             self.recorder.on_diverged = self.reload_from_store
 
@@ -70,17 +71,33 @@ class ServiceApplication(ReactingApplication):
     def public_of(self, notification: Any) -> PublicEvent | None:
         """The public contract of a stored event, if it has one (a topic found to have
         none is not decoded again: PrivateTopics)."""
+        return self.published(notification)[0]
+
+    def published(self, notification: Any) -> tuple[PublicEvent | None, str | None]:
+        """``public_of``, and the trace the stored event names (tracing.stamp)."""
         if notification.topic in self._private_topics:
-            return None
-        return self.public_of_event(notification.topic, self.mapper.to_domain_event(notification))
+            return None, None
+        event = self.mapper.to_domain_event(notification)
+        return self.public_of_event(notification.topic, event), tracing.stamped(event)
+
+    def _record(self, processing_event: ProcessingEvent) -> list[Any]:
+        """Events decided within a sampled request or follow-up (not a message's: those
+        are stamped as each message is handled) name its trace."""
+        if tracing.enabled():
+            tracing.stamp(processing_event.events, tracing.current_traceparent())
+        return super()._record(processing_event)
 
     def _notify(self, recordings: list[Any]) -> None:
         """After every committed write: its public events are the decisions observed."""
         super()._notify(recordings)
         for recording in recordings:
-            public = self.public_of_event(recording.notification.topic, recording.domain_event)
+            event = recording.domain_event
+            traceparent = tracing.stamped(event)
+            if traceparent is not None:
+                self.recent_traces.remember(event.originator_id, traceparent)
+            public = self.public_of_event(recording.notification.topic, event)
             if public is not None:
-                decisions.decided(self.service, public)
+                decisions.decided(self.service, public, tracing.trace_id_of(traceparent))
 
     def public_of_event(self, topic: str, domain_event: Any) -> PublicEvent | None:
         """``public_of`` for an event at hand (nothing to decode)."""

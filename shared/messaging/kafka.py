@@ -17,8 +17,8 @@ import time
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from shared.messaging.inbox import Inbox
-from shared.observability import messaging
+from shared.messaging.inbox import Inbox, tracking_name
+from shared.observability import messaging, tracing
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,11 @@ class KafkaPublisher:
         if err is not None:
             self._errors.append(err)
 
-    def publish(self, topic: str, key: str, value: bytes) -> None:
+    def publish(self, topic: str, key: str, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None) -> None:
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
+                self._producer.produce(topic, value=value, key=key, on_delivery=self._delivered,
+                                       headers=headers)
                 return
             except BufferError:  # local queue full: let deliveries drain
                 self._producer.poll(0.1)
@@ -141,6 +142,8 @@ class KafkaInboxConsumer:
             return 0
         messages = [first, *self._consumer.consume(num_messages=max_messages - 1, timeout=0)]
         runs: dict[tuple[str, int], list[tuple[int, bytes | None]]] = {}
+        traced = tracing.deliveries()  # messages sent within a sampled trace
+        traced.clear()
         for m in messages:
             error = m.error()
             if error is not None:
@@ -151,6 +154,11 @@ class KafkaInboxConsumer:
             # Every message that is not an error has them (the library types them optional).
             assert topic is not None and partition is not None and offset is not None
             runs.setdefault((topic, partition), []).append((offset, m.value()))
+            headers = m.headers()  # a list of (name, bytes) from the consumer
+            if headers:
+                for name, header in headers:  # type: ignore[str-unpack]  # a dict only to produce()
+                    if name == tracing.TRACEPARENT and isinstance(header, bytes):
+                        traced[(tracking_name(topic, partition), offset + 1)] = header.decode()
         processed = 0
         for (topic, partition), records in runs.items():
             processed += self.inbox.receive_batch(topic, partition, records)

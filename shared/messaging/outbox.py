@@ -15,14 +15,14 @@ from typing import Protocol
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from shared.contracts import encode
-from shared.observability import messaging
+from shared.observability import messaging, tracing
 from shared.service import ServiceApplication
 
 log = logging.getLogger(__name__)
 
 
 class Publisher(Protocol):
-    def publish(self, topic: str, key: str, value: bytes) -> None: ...
+    def publish(self, topic: str, key: str, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None) -> None: ...
 
     def flush(self) -> None:
         """Block until everything published so far is acknowledged, or raise."""
@@ -70,9 +70,11 @@ class OutboxRelay:
             return None
         published = 0
         for n in notifications:
-            public = self.app.public_of(n)
+            public, traceparent = self.app.published(n)
             if public is not None:
-                self.publisher.publish(self.topic, public.key, encode(public))
+                headers = (tracing.produced(self.topic, traceparent, type(public).__name__)
+                           if traceparent else None)
+                self.publisher.publish(self.topic, public.key, encode(public), headers)
                 published += 1
         self.publisher.flush()
         messaging.produced(self.app.service, self.topic, published)

@@ -10,16 +10,27 @@ metrics port to the host beyond the services' own).
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 
 from litestar import Response, get
 from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from opentelemetry.trace import StatusCode
 
-from shared.observability import metrics
+from shared.observability import metrics, tracing
 
 METRICS_PATH = "/metrics"
+# Asked again and again by machines: counted, never traced.
+UNTRACED = frozenset({METRICS_PATH, "/health", "/ready", "/lag"})
+
+
+def _traceparent(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"traceparent":
+            return value.decode("latin-1")
+    return None
 
 
 class ObservedHttp:
@@ -35,6 +46,11 @@ class ObservedHttp:
             return
         started = time.perf_counter()
         status = 500  # what the client gets if the app fails before answering
+        method, route = scope["method"], scope["path_template"]
+        traced = (tracing.server_span(f"{method} {route}", _traceparent(scope),
+                                      {"http.request.method": method, "http.route": route,
+                                       "cinema.service": self.service})
+                  if tracing.enabled() and route not in UNTRACED else nullcontext())
 
         async def answer(message: Message) -> None:
             nonlocal status
@@ -42,16 +58,20 @@ class ObservedHttp:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive, answer)
-        except Exception as error:  # answered by the app's exception handlers, outside
-            status = getattr(error, "status_code", 500)
-            raise
-        finally:
-            method, route = scope["method"], scope["path_template"]
-            metrics.child(metrics.HTTP_REQUESTS, self.service, method, route, str(status)).inc()
-            metrics.child(metrics.HTTP_DURATION, self.service, method, route).observe(
-                time.perf_counter() - started)
+        with traced as span:
+            try:
+                await self.app(scope, receive, answer)
+            except Exception as error:  # answered by the app's exception handlers, outside
+                status = getattr(error, "status_code", 500)
+                raise
+            finally:
+                if span is not None:
+                    span.set_attribute("http.response.status_code", status)
+                    if status >= 500:
+                        span.set_status(StatusCode.ERROR)
+                metrics.child(metrics.HTTP_REQUESTS, self.service, method, route, str(status)).inc()
+                metrics.child(metrics.HTTP_DURATION, self.service, method, route).observe(
+                    time.perf_counter() - started)
 
 
 def observed_http(service: str) -> DefineMiddleware:

@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from shared.contracts import TOPICS
-from shared.observability import logs, metrics
+from shared.observability import logs, metrics, tracing
 
 _TOPIC_LABELS: dict[str, str] = {}
 
@@ -34,15 +36,27 @@ def produced(service: str, topic: str, count: int) -> None:
 
 
 @contextmanager
-def handling(service: str, message: Any) -> Iterator[None]:
-    """Around one message's policy: how long the service took to decide it, and the
-    booking and show its log lines name."""
+def handling(service: str, message: Any, processing: Any = None,
+             position: Any = None) -> Iterator[None]:
+    """Around one message's policy: how long the service took to decide it, the
+    booking and show its log lines name, and, for a message sent within a sampled
+    trace, a CONSUMER span whose context the events it causes are stamped with."""
     started = time.perf_counter()
+    name = type(message).__name__
+    traceparent = tracing.delivered_trace(position)
     try:
-        with logs.about(message):
+        with logs.about(message), tracing.span(
+                f"{name} process", traceparent, SpanKind.CONSUMER,
+                {"cinema.service": service, "cinema.event": name,
+                 "cinema.booking_id": str(getattr(message, "booking_id", "")),
+                 "cinema.show_id": getattr(message, "show_id", "")}) as current:
+            before = len(processing.events) if processing is not None else 0
             yield
+            if current is not None and processing is not None:
+                tracing.stamp(processing.events[before:],
+                              tracing.traceparent_of(current.get_span_context()))
     finally:
-        metrics.child(metrics.HANDLING, service, type(message).__name__).observe(
+        metrics.child(metrics.HANDLING, service, name).observe(
             time.perf_counter() - started)
 
 

@@ -105,6 +105,17 @@ class Distributed:
         local.add_instances(instances, lambda service, n: next(more_ports))
         return cls(local)
 
+    @property
+    def trace_file(self) -> Path:
+        """Where the processes write their spans, once ``trace_everything`` was called."""
+        return self.local.log_dir / "traces.jsonl"
+
+    def trace_everything(self) -> None:
+        """Before start: every process writes its spans to ``trace_file``, and every
+        trace is kept (as shipped, one in ten)."""
+        self.local.env.update({"CINEMA_TRACE_FILE": str(self.trace_file),
+                               "OTEL_TRACES_SAMPLER_ARG": "1"})
+
     def start(self) -> Distributed:
         try:
             self.local.start_all()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
 import pytest
 
+from shared.observability.trace_file import read_spans
 from tests.support.scrape import samples, value
 
 pytestmark = pytest.mark.infra
@@ -18,6 +20,7 @@ def observed(postgres_server, kafka_bootstrap, redis_server):
     from tests.support.paths import E2E_LOGS
 
     system = Distributed.create(postgres_server, E2E_LOGS)
+    system.trace_everything()
     try:
         yield system.start()
     finally:
@@ -88,3 +91,65 @@ def test_every_process_exports_its_series_after_traffic(observed):
         for name, labels in series:
             wanted = set(labels.items())
             assert any(n == name and wanted <= ls for n, ls in found[process]), (process, name)
+
+
+def spans_of(path, trace_id: str, wanted: int = 0, timeout: float = 15.0) -> list[dict]:
+    """The spans of one trace in the system's trace file, once every process has written
+    them (each exports every second): until ``wanted`` projector spans are in."""
+    deadline = time.monotonic() + timeout
+    while True:
+        spans = [s for s in read_spans(str(path)) if s["trace_id"] == trace_id]
+        projected = [s for s in spans if s["service"] == "projections"]
+        if len(projected) >= wanted or time.monotonic() > deadline:
+            return spans
+        time.sleep(0.2)
+
+
+def ancestors(spans: list[dict], span: dict) -> list[dict]:
+    by_id = {s["span_id"]: s for s in spans}
+    chain = [span]
+    while chain[-1]["parent_span_id"] is not None:
+        chain.append(by_id[chain[-1]["parent_span_id"]])  # KeyError: a broken link
+    return chain[::-1]
+
+
+def test_one_booking_is_one_trace_across_every_service(observed):
+    show = f"show-{uuid.uuid4().hex[:8]}"
+    observed.open_show(show)
+    r = observed.book("ann", show, ["A1"])
+    booking_id = r.json()["booking_id"]
+    assert observed.wait_for("ann", booking_id)["status"] == "CONFIRMED"
+    # The booking's trace: the one whose spans name the booking.
+    mine = {s["trace_id"] for s in read_spans(str(observed.trace_file))
+            if s["attributes"].get("cinema.booking_id") == booking_id}
+    deadline = time.monotonic() + 15
+    while len(mine) != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        mine = {s["trace_id"] for s in read_spans(str(observed.trace_file))
+                if s["attributes"].get("cinema.booking_id") == booking_id}
+    assert len(mine) == 1, f"the booking's spans are in {len(mine)} traces"
+    (trace_id,) = mine
+    spans = spans_of(observed.trace_file, trace_id, wanted=5)
+    # It starts at the request.
+    roots = [s for s in spans if s["parent_span_id"] is None]
+    assert [(s["name"], s["service"]) for s in roots] == [("POST /bookings", "booking")]
+    assert roots[0]["kind"] == "SERVER"
+    assert {"booking", "inventory", "payment", "projections"} <= {s["service"] for s in spans}
+    assert any(s["kind"] == "CLIENT" and s["name"] == "simulated confirm" for s in spans)
+    # Every span hangs from the request, each hop the child of the one before: the
+    # confirmation reached the views through booking, inventory, payment, inventory,
+    # booking, in that order.
+    confirmed = [s for s in spans if s["name"] == "BookingConfirmed project"]
+    assert len(confirmed) == 1
+    path = ancestors(spans, confirmed[0])
+    services = [s["service"] for s in path]
+    hops = [svc for i, svc in enumerate(services) if i == 0 or services[i - 1] != svc]
+    assert hops == ["booking", "inventory", "payment", "inventory", "booking", "projections"], \
+        [(s["service"], s["name"]) for s in path]
+    kinds = [s["kind"] for s in path]
+    assert kinds.count("PRODUCER") == 4 and kinds.count("CONSUMER") >= 5, kinds
+    starts = [s["start_ns"] for s in path]
+    assert starts == sorted(starts), "a child started before its parent"
+    for s in spans:
+        if s is not roots[0]:
+            ancestors(spans, s)  # every span reaches the root
