@@ -50,7 +50,7 @@ def relayed(app) -> list[tuple[str, bytes, list | None]]:
     return sent.messages
 
 
-def test_a_request_starts_the_trace_its_events_name_and_its_messages_carry(api, spans):
+def test_a_request_starts_the_trace_its_stored_events_name_and_their_messages_carry(api, spans):
     api.open_show()
     booking_id = api.book().json()["booking_id"]
     (posted,) = [s for s in spans.get_finished_spans() if s.name == "POST /bookings"]
@@ -59,6 +59,7 @@ def test_a_request_starts_the_trace_its_events_name_and_its_messages_carry(api, 
     trace_id = f"{posted.context.trace_id:032x}"
     stored = api.system.booking.recorder.select_events(UUID(booking_id))
     assert trace_id.encode() in stored[0].state  # stamped in the stored state
+    api.system.start_services()  # a restart: the relay reads the trace from the store
     (message,) = [m for m in relayed(api.system.booking) if m[0] == "show-1"]
     (name, header), = message[2]
     assert name == "traceparent" and header.decode()[3:35] == trace_id
