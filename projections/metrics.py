@@ -61,6 +61,14 @@ def behind(projector: Any) -> dict[str, tuple[int, float]]:
     return out
 
 
+def watch_stuck(ops: Any) -> Callable[[], None]:
+    """``cinema_stuck_bookings`` by state, from the stuck-saga detector, when scraped."""
+    return metrics.sampled(
+        "cinema_stuck_bookings", "Bookings not moved on for longer than their step should"
+        " take (GET /ops/stuck-bookings lists them).", ["state"],
+        lambda: [([state], n) for state, n in ops.stuck_counts().items()])
+
+
 def watch_projector(projector: Any) -> Callable[[], None]:
     """Register the projector's scrape-time gauges; returns what unregisters them."""
     last: dict[str, dict[str, tuple[int, float]]] = {}

@@ -1,4 +1,5 @@
-"""The projector as a process: the worker loop plus /health, /ready and /lag."""
+"""The projector as a process: the worker loop plus /health, /ready, /lag, /metrics and the
+operators' /ops routes (projections/ops_http.py)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ import threading
 from typing import Any
 
 import uvicorn
-from litestar import Litestar, get
+from litestar import get
 from pymongo.database import Database
 
-from projections.metrics import watch_projector
+from projections.metrics import watch_projector, watch_stuck
+from projections.operations import Operations
+from projections.ops_http import create_app, rules
+from projections.queries import MongoQueries
 from projections.sources import stream_readers
 from projections.worker import Projector
 from shared.config import Settings
-from shared.http.health import health_routes
-from shared.observability import logs
-from shared.observability.http import metrics_routes, observed_http
+from shared.observability import metrics
 from shared.runtime import configure_observability
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ def run(settings: Settings, db: Database) -> None:
         return {"mongodb": True, "worker_running": worker.is_alive(),
                 "following_a_generation": projector.store is not None}
 
-    @get("/lag", sync_to_thread=False)
+    @get("/lag", sync_to_thread=False, exclude_from_auth=True, security=[])
     def lag(since: float | None = None) -> dict[str, Any]:
         """Per stream: events not yet projected, and the age of the last batch's oldest
         event. Since the process started (or since ``since``, epoch seconds), in ms:
@@ -52,9 +54,9 @@ def run(settings: Settings, db: Database) -> None:
                 "mongodb": {k: [n, round(t, 3)] for k, (n, t) in
                             (projector.store.timings.items() if projector.store else [])}}
 
-    app = Litestar(route_handlers=[lag, *health_routes(readiness), *metrics_routes()],
-                   middleware=[observed_http("projections")], logging_config=logs.LITESTAR)
-    unwatch = watch_projector(projector)
+    ops = Operations(MongoQueries(db), rules(settings), stores=projector.readers)
+    app = create_app(ops, settings, readiness, open_routes=[lag])
+    unwatch = metrics.together([watch_projector(projector), watch_stuck(ops)])
     port = settings.service_port("projections")
     log.info("projector listening on %s:%s", settings.http_host, port)
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 
@@ -19,7 +21,8 @@ def observed(postgres_server, kafka_bootstrap, redis_server):
     from tests.e2e.harness import Distributed
     from tests.support.paths import E2E_LOGS
 
-    system = Distributed.create(postgres_server, E2E_LOGS)
+    # A booking PENDING for 2 s is stuck here (30 s as shipped).
+    system = Distributed.create(postgres_server, E2E_LOGS, stuck_pending_s="2")
     system.trace_everything()
     try:
         yield system.start()
@@ -153,3 +156,51 @@ def test_one_booking_is_one_trace_across_every_service(observed):
     for s in spans:
         if s is not roots[0]:
             ancestors(spans, s)  # every span reaches the root
+
+
+def stuck(system) -> list[dict]:
+    r = system.clients["projections"].get("/ops/stuck-bookings",
+                                          headers=system.auth("ops", operator=True))
+    assert r.status_code == 200, r.text
+    return r.json()["bookings"]
+
+
+def stuck_gauge(system, state: str) -> float:
+    return value(scrape(system, "projections"), "cinema_stuck_bookings", state=state)
+
+
+def test_a_stopped_inventory_leaves_a_booking_stuck_until_it_runs_again(observed):
+    show = f"show-{uuid.uuid4().hex[:8]}"
+    observed.open_show(show)
+    assert stuck(observed) == [] and stuck_gauge(observed, "PENDING") == 0
+    inventory = observed.local.procs["inventory"].pid
+    os.kill(inventory, signal.SIGSTOP)
+    try:
+        booking_id = observed.book("bea", show, ["A1"]).json()["booking_id"]
+        deadline = time.monotonic() + 20  # the threshold is 2 s
+        while not (listed := stuck(observed)):
+            assert time.monotonic() < deadline, "never listed as stuck"
+            time.sleep(0.2)
+        assert [(b["booking_id"], b["status"], b["waiting_for"]) for b in listed] == \
+            [(booking_id, "PENDING", "inventory")]
+        assert listed[0]["stuck_for_s"] >= 2
+        assert stuck_gauge(observed, "PENDING") == 1
+        path = observed.clients["projections"].get(
+            f"/ops/bookings/{booking_id}/trace", headers=observed.auth("ops", operator=True)).json()
+        assert path["stuck"]["waiting_for"] == "inventory"
+        assert [s["event"] for s in path["steps"]] == ["BookingRequested"]
+    finally:
+        os.kill(inventory, signal.SIGCONT)
+    assert observed.wait_for("bea", booking_id, timeout=40)["status"] == "CONFIRMED"
+    deadline = time.monotonic() + 10
+    while stuck(observed):
+        assert time.monotonic() < deadline, "still listed once the saga moved on"
+        time.sleep(0.2)
+    assert stuck_gauge(observed, "PENDING") == 0
+    path = observed.clients["projections"].get(
+        f"/ops/bookings/{booking_id}/trace", headers=observed.auth("ops", operator=True)).json()
+    services = [s["service"] for s in path["steps"]]
+    assert path["stuck"] is None and services[0] == "booking" and "inventory" in services
+    hold = next(s for s in path["steps"] if s["event"] == "SeatsReserved")
+    assert hold["after_ms"] >= 2000  # the hop that waited for inventory
+    assert path["trace_id"] is not None  # every trace is kept here
