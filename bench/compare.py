@@ -6,6 +6,12 @@ alike.
     python -m bench.compare --before 2486d7a --rates 10,20 --through-theatre --quote
     python -m bench.compare --before 57b14a4 --scenario flash-sale --rounds 2
     python -m bench.compare --before 57b14a4 --scenario flash-sale --flash-over 10
+    python -m bench.compare --observability --rates 20,40 --duration 20
+
+``--observability`` runs one version twice: before with metrics and tracing off
+(``CINEMA_METRICS=off``, ``OTEL_SDK_DISABLED=true``), after with both on as shipped (one
+saga in ten traced, its spans written to a JSON-lines file under .data/bench): what
+observing the system costs.
 
 The other version is checked out with ``git worktree`` under .data/bench/src-<ref>
 (sharing this checkout's .venv) and run from there: its services, driven by the after
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -56,7 +63,16 @@ def use_bench_of(tree: Path, source: Path) -> None:
                         ignore=shutil.ignore_patterns("__pycache__"))
 
 
-def run_bench(tree: Path, args: argparse.Namespace) -> dict:
+# What --observability changes, before (off) and after (on, as shipped).
+OBSERVABILITY_OFF = {"CINEMA_METRICS": "off", "OTEL_SDK_DISABLED": "true", "CINEMA_TRACE_FILE": ""}
+
+
+def observability_on(stamp: str) -> dict[str, str]:
+    return {"CINEMA_METRICS": "on", "OTEL_SDK_DISABLED": "false",
+            "CINEMA_TRACE_FILE": str(OUT / f"{stamp}-traces.jsonl")}
+
+
+def run_bench(tree: Path, args: argparse.Namespace, env: dict[str, str] | None = None) -> dict:
     if args.scenario == "flash-sale":
         cmd = [sys.executable, "-m", "bench", "flash-sale", "--no-limits",
                "--flash-customers", str(args.customers), "--seed", str(args.seed),
@@ -67,7 +83,7 @@ def run_bench(tree: Path, args: argparse.Namespace) -> dict:
                "--seed", str(args.seed), *(["--through-theatre"] if args.through_theatre else []),
                *(["--quote"] if args.quote else [])]
     done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=1800,
-                          check=False)
+                          check=False, env={**os.environ, **(env or {})})
     found = re.findall(r"^report: (.+)$", done.stdout, re.MULTILINE)
     if done.returncode != 0 or not found:
         raise RuntimeError(f"bench failed in {tree}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -151,7 +167,10 @@ def print_table(runs: dict[str, list[dict]], keys: list[str], unit: str,
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--before", required=True, help="git ref of the version to compare with")
+    p.add_argument("--before", default=None, help="git ref of the version to compare with"
+                   " (with --observability: the after version by default)")
+    p.add_argument("--observability", action="store_true",
+                   help="before: metrics and tracing off; after: on, sampled as shipped")
     p.add_argument("--after", default=None,
                    help="git ref of the new version (default: this working tree as it is)")
     p.add_argument("--rates", default="10,20")
@@ -176,9 +195,16 @@ def main() -> None:
     args = p.parse_args()
     if args.quote and not args.through_theatre:
         p.error("--quote needs --through-theatre: pricing prices only the theatre's shows")
-    before = checkout(args.before)
+    if args.before is None and not args.observability:
+        p.error("--before is needed (but with --observability)")
     after = checkout(args.after) if args.after else ROOT
-    use_bench_of(before, after if args.bench_of == "after" else before)
+    before = checkout(args.before) if args.before else after
+    if before != after:
+        use_bench_of(before, after if args.bench_of == "after" else before)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    OUT.mkdir(parents=True, exist_ok=True)  # the trace file goes there
+    envs = ({"before": OBSERVABILITY_OFF, "after": observability_on(stamp)}
+            if args.observability else {})
     head = subprocess.run(["git", "rev-parse", "--short", args.after or "HEAD"], cwd=ROOT,
                           check=True, capture_output=True, text=True).stdout.strip()
     runs: dict[str, list[dict]] = {"before": [], "after": []}
@@ -186,14 +212,18 @@ def main() -> None:
         order = [("before", before), ("after", after)]
         for name, tree in order if n % 2 == 0 else order[::-1]:  # alternate who goes first
             print(f"round {n + 1}: {name} ({tree}) ...", flush=True)
-            runs[name].append(figures(run_bench(tree, args)))
+            runs[name].append(figures(run_bench(tree, args, envs.get(name))))
     keys = (["exact", "told_p50", "told_p99", "told_max", "refused_at_once", "posts_answered_s",
              "settled_s", "cpu_ms_per_customer"] if args.scenario == "flash-sale" else
             ["confirmed_per_s", "held_p50", "held_p99", "confirmed_p50", "confirmed_p99",
              "cpu_ms_per_booking", "ferretdb_ms_per_booking", "view_lag_p50", "view_lag_p99",
              "other_cores"])
     where = "" if args.after else " + the working tree's changes"
-    print(f"\nbefore = {args.before}, after = {head}{where}, median of {args.rounds} rounds")
+    if args.observability:
+        print(f"\nbefore = {head}{where} with metrics and tracing off, after = the same with"
+              f" both on (sampled as shipped), median of {args.rounds} rounds")
+    else:
+        print(f"\nbefore = {args.before}, after = {head}{where}, median of {args.rounds} rounds")
     unit = "customers" if args.scenario == "flash-sale" else "rate/s"
     table = print_table(runs, keys, unit, width=18)
     if args.scenario == "steady":
@@ -207,7 +237,7 @@ def main() -> None:
             for rate, row in more.items():
                 for name, values in row.items():
                     table[rate][name].update(values)
-    path = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}-compare.json"
+    path = OUT / f"{stamp}-compare.json"
     path.write_text(json.dumps({"before": args.before, "after": head, "args": vars(args),
                                 "runs": runs, "table": table}, indent=2, default=str))
     print(f"\nreport: {path}")
