@@ -21,14 +21,14 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 from litestar.logging.config import LoggingConfig
 
-BOOKING_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("booking_id", default=None)
-SHOW_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("show_id", default=None)
+# Set while a message is handled (``bind``); formatted only when a line is written.
+BOOKING_ID: contextvars.ContextVar[Any] = contextvars.ContextVar("booking_id", default=None)
+SHOW_ID: contextvars.ContextVar[Any] = contextvars.ContextVar("show_id", default=None)
 
 # The current span's trace id, if any: set by shared.observability.tracing when tracing is on.
 current_trace_id: Callable[[], str | None] = lambda: None
@@ -59,9 +59,9 @@ class JsonLines(logging.Formatter):
         if fields:
             entry.update(fields)
         if "booking_id" not in entry and (booking := BOOKING_ID.get()) is not None:
-            entry["booking_id"] = booking
+            entry["booking_id"] = str(booking)
         if "show_id" not in entry and (show := SHOW_ID.get()) is not None:
-            entry["show_id"] = show
+            entry["show_id"] = str(show)
         if not entry.get("trace_id") and (trace := current_trace_id()) is not None:
             entry["trace_id"] = trace
         if record.exc_info:
@@ -82,15 +82,15 @@ def configure(service: str, log_format: str = "json") -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
-@contextmanager
-def about(message: Any) -> Iterator[None]:
-    """While a message is handled, the lines logged name its booking and show."""
-    booking = getattr(message, "booking_id", None)
-    show = getattr(message, "show_id", None)
-    b = BOOKING_ID.set(None if booking is None else str(booking))
-    s = SHOW_ID.set(show)
-    try:
-        yield
-    finally:
-        BOOKING_ID.reset(b)
-        SHOW_ID.reset(s)
+Bound = tuple[contextvars.Token[Any], contextvars.Token[Any]]
+
+
+def bind(message: Any) -> Bound:
+    """Until ``unbind``, the lines logged name the message's booking and show."""
+    return (BOOKING_ID.set(getattr(message, "booking_id", None)),
+            SHOW_ID.set(getattr(message, "show_id", None)))
+
+
+def unbind(bound: Bound) -> None:
+    BOOKING_ID.reset(bound[0])
+    SHOW_ID.reset(bound[1])

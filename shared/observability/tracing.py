@@ -20,6 +20,7 @@ with neither (or ``OTEL_SDK_DISABLED=true``), nothing is traced.
 from __future__ import annotations
 
 import os
+import random
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -31,7 +32,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
 from shared.observability import logs
@@ -40,6 +41,9 @@ from shared.observability.settings import ObservabilitySettings
 TRACEPARENT = "traceparent"  # the W3C header, and the field of a stored event
 _tracer = trace.get_tracer("cinema")
 _enabled = False
+# The share of requests that start a trace, decided before any span is made (None: the
+# SDK's sampler, from OTEL_TRACES_SAMPLER, decides every root itself).
+_root_ratio: float | None = None
 
 
 def enabled() -> bool:
@@ -49,7 +53,6 @@ def enabled() -> bool:
 def configure(service: str, settings: ObservabilitySettings, instance: str = "1",
               environ: Mapping[str, str] | None = None) -> bool:
     """Install the process's tracer provider; whether tracing is on."""
-    global _enabled, _tracer
     env = os.environ if environ is None else environ
     if env.get("OTEL_SDK_DISABLED", "").lower() == "true":
         return False
@@ -65,19 +68,32 @@ def configure(service: str, settings: ObservabilitySettings, instance: str = "1"
         processors.append(BatchSpanProcessor(OTLPSpanExporter()))
     if not processors:
         return False
-    sampler = (None if "OTEL_TRACES_SAMPLER" in env  # the SDK reads the standard variables
-               else ParentBased(TraceIdRatioBased(settings.trace_ratio)))
+    # Roots start only at requests (server_span), which decide by the ratio before making
+    # a span: an unsampled request makes none. So the SDK's sampler keeps every root it is
+    # given and follows the parent otherwise, unless OTEL_TRACES_SAMPLER names another.
+    custom = "OTEL_TRACES_SAMPLER" in env  # the SDK reads the standard variables
     provider = TracerProvider(
-        sampler=sampler,
+        sampler=None if custom else SAMPLER,
         resource=Resource.create({"service.name": service, "service.instance.id": instance}),
     )
     for processor in processors:
         provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
+    install(provider, None if custom else settings.trace_ratio)
+    return True
+
+
+SAMPLER = ParentBased(ALWAYS_ON)  # with ``install``'s root ratio: sampling as shipped
+
+
+def install(provider: TracerProvider, root_ratio: float | None) -> None:
+    """Trace with this provider's tracer; ``root_ratio``: the share of requests that
+    start a trace (None: the provider's sampler decides). Tests install their own."""
+    global _enabled, _tracer, _root_ratio
     _tracer = provider.get_tracer("cinema")
+    _root_ratio = root_ratio
     logs.current_trace_id = current_trace_id
     _enabled = True
-    return True
 
 
 # --- contexts as text ---------------------------------------------------------------
@@ -157,6 +173,11 @@ class RecentTraces:
         return self._traces.get(aggregate_id)
 
 
+def in_sampled_span() -> bool:
+    """Whether a sampled span is current (a request's, a follow-up's)."""
+    return _enabled and trace.get_current_span().is_recording()
+
+
 @contextmanager
 def span(name: str, traceparent: str | None = None, kind: SpanKind = SpanKind.INTERNAL,
          attributes: Mapping[str, Any] | None = None) -> Iterator[Any]:
@@ -177,6 +198,8 @@ def server_span(name: str, traceparent: str | None,
     caller sent one."""
     if not _enabled:
         return nullcontext()
+    if traceparent is None and _root_ratio is not None and random.random() >= _root_ratio:
+        return nullcontext()  # not sampled: decided before anything is made
     # A refusal (401, 409) is an answer, not a failure of the span: the status says.
     return _tracer.start_as_current_span(name, context=parent(traceparent),
                                          kind=SpanKind.SERVER, attributes=attributes,

@@ -98,12 +98,15 @@ def test_every_process_exports_its_series_after_traffic(observed):
 
 def spans_of(path, trace_id: str, wanted: int = 0, timeout: float = 15.0) -> list[dict]:
     """The spans of one trace in the system's trace file, once every process has written
-    them (each exports every second): until ``wanted`` projector spans are in."""
+    them (each exports every second, on its own schedule): until ``wanted`` projector
+    spans are in and every span's parent is (or the time is up)."""
     deadline = time.monotonic() + timeout
     while True:
         spans = [s for s in read_spans(str(path)) if s["trace_id"] == trace_id]
+        ids = {s["span_id"] for s in spans}
         projected = [s for s in spans if s["service"] == "projections"]
-        if len(projected) >= wanted or time.monotonic() > deadline:
+        whole = all(s["parent_span_id"] in ids for s in spans if s["parent_span_id"])
+        if (len(projected) >= wanted and whole) or time.monotonic() > deadline:
             return spans
         time.sleep(0.2)
 

@@ -10,12 +10,11 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from shared import contracts as c
 from shared.messaging.inbox import Inbox
 from shared.messaging.outbox import OutboxRelay
-from shared.observability import tracing
+from shared.observability import logs, tracing
 
 
 @pytest.fixture
@@ -25,11 +24,14 @@ def spans(monkeypatch):
 
 
 def keep(monkeypatch, ratio: float) -> InMemorySpanExporter:
+    """Sampling as shipped, at this ratio; put back as it was after the test."""
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
+    provider = TracerProvider(sampler=tracing.SAMPLER)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(tracing, "_tracer", provider.get_tracer("test"))
-    monkeypatch.setattr(tracing, "_enabled", True)
+    for name in ("_tracer", "_enabled", "_root_ratio"):
+        monkeypatch.setattr(tracing, name, getattr(tracing, name))
+    monkeypatch.setattr(logs, "current_trace_id", logs.current_trace_id)
+    tracing.install(provider, ratio)
     return exporter
 
 
