@@ -51,6 +51,11 @@ class ServiceSpec:
     def env_prefix(self) -> str:
         return f"CINEMA_{self.name.upper()}"
 
+    def table(self, kind: str) -> str:
+        """Its table ``kind`` (``events``, ``tracking``): eventsourcing names a service's
+        tables after its application class (``notificationservice_events``)."""
+        return f"{self.application.lower()}_{kind}"
+
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("booking", 8001, "BookingService", subscribes_to=("inventory", "payment")),

@@ -240,7 +240,7 @@ class Distributed:
     def booking_ids(self) -> set[str]:
         """Every booking booking has recorded (with the ids of its other aggregates)."""
         return {str(row[0]) for row in self.sql(
-            "booking", "SELECT DISTINCT originator_id FROM {service}service_events")}
+            "booking", "SELECT DISTINCT originator_id FROM {app}_events")}
 
     def stream_head(self, service: str) -> int:
         """The position of the last event the service has recorded (0: none yet)."""
@@ -255,6 +255,6 @@ class Distributed:
         after it (``bookingservice_events``, ``notificationservice_tracking``)."""
         s = self.local.settings
         with psycopg.connect(s.postgres_conninfo(s.service_db(service)), autocommit=True) as conn:
-            cursor = conn.execute(query.replace("{app}", BY_NAME[service].application.lower()),
+            cursor = conn.execute(query.replace("{app}_", BY_NAME[service].table("")),
                                   args)
             return cursor.fetchall() if cursor.description else []
