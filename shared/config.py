@@ -50,6 +50,9 @@ class Tuning:
     relay_record_s: float = 0.5  # how often the relay writes its position, at most
     aggregate_cache: int = 5000  # aggregates kept in memory per service; 0: none
     unrecorded_positions: int = 1000  # ignored messages before their position is written anyway
+    # Tries of a message whose handler fails (a fault of the message, not of the world:
+    # shared/messaging/faults.py) before it is dead-lettered.
+    handler_attempts: int = 3
     # Shortest time between busy projector rounds: fewer, fuller MongoDB writes under load
     # (less CPU taken from the saga), at up to this much more view lag.
     projection_min_round_s: float = 0.1
@@ -133,6 +136,7 @@ class Settings:
                 relay_record_s=float(_env("RELAY_RECORD_MS", "500")) / 1000,
                 aggregate_cache=int(_env("AGGREGATE_CACHE", "5000")),
                 unrecorded_positions=int(_env("UNRECORDED_POSITIONS", "1000")),
+                handler_attempts=int(_env("HANDLER_ATTEMPTS", "3")),
                 projection_min_round_s=float(_env("PROJECTION_MIN_ROUND_MS", "100")) / 1000,
                 seat_claim_s=float(_env("SEAT_CLAIM_SECONDS", "10")),
             ),

@@ -23,6 +23,8 @@ from shared.config import Settings
 from shared.http.auth import BearerAuth
 from shared.http.errors import Problem, exception_handlers
 from shared.http.health import Readiness, health_routes
+from shared.http.ops import ops_routes
+from shared.messaging.dead_letters import DeadLetters
 from shared.views import ViewQueries
 
 SCHEMA_PATH = "/schema"
@@ -50,7 +52,7 @@ class ServiceApi:
             title=self.title, description=self.description, routes=self.routes,
             settings=settings, readiness=readiness, problems=self.problems,
             dependencies={"api": self.handlers_take(service, views, settings)},
-            open_routes=self.open_routes,
+            open_routes=self.open_routes, dead_letters=getattr(service, "dead_letters", None),
         )
 
 
@@ -64,8 +66,10 @@ def service_app(
     dependencies: Mapping[str, Any],
     problems: Mapping[type[Exception], Problem],
     open_routes: Sequence[Any] = (),
+    dead_letters: DeadLetters | None = None,
 ) -> Litestar:
-    """``dependencies`` maps handler parameter names to values (the service, limits).
+    """``dependencies`` maps handler parameter names to values (the service, limits);
+    ``dead_letters``: the service's, read by operators at ``/ops/dead-letters``.
 
     A handler takes at most one of them (tests/http/test_platform.py checks), and reads
     the caller from ``request.user`` (``CallerRequest``), not from a dependency: litestar
@@ -75,7 +79,8 @@ def service_app(
         name: Provide(_constant(value), sync_to_thread=False)
         for name, value in dependencies.items()
     }
-    secured = Router("/", route_handlers=list(routes), security=[{BEARER: []}])
+    ops = ops_routes(dead_letters) if dead_letters is not None else []
+    secured = Router("/", route_handlers=[*routes, *ops], security=[{BEARER: []}])
     return Litestar(
         route_handlers=[secured, *open_routes, *health_routes(readiness)],
         dependencies=provided,
