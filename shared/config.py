@@ -41,6 +41,22 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True)
+class TokenSettings:
+    """Whose bearer tokens the APIs accept (shared/http/identity.py). Without ``jwks``:
+    HS256 tokens signed with ``Settings.token_secret`` (development and tests)."""
+
+    jwks: str = ""  # an identity provider's keys: a file's path, or an http(s) URL
+    issuer: str = ""  # the ``iss`` its tokens carry (required with ``jwks``)
+    audience: str = ""  # the ``aud`` they must be for (required with ``jwks``)
+    leeway_s: float = 30.0  # clock skew tolerated on ``exp``, ``nbf`` and ``iat``
+    # Where a token lists its roles: a claim's name, or a dotted path into nested claims
+    # (Keycloak: ``realm_access.roles``); a name with dots (Auth0's namespaced claims) is
+    # looked up whole first.
+    roles_claim: str = "roles"
+    operator_role: str = "operator"  # the provider's name of the role that operates shows
+
+
+@dataclass(frozen=True)
 class Tuning:
     """Knobs that trade latency, throughput and memory; the defaults suit both."""
 
@@ -77,6 +93,7 @@ class Settings:
     postgres_user: str = "postgres"
     postgres_password: str = ""
     token_secret: str = "dev-only-secret-change-me-in-production"
+    tokens: TokenSettings = field(default_factory=TokenSettings)
     # The Stripe API of the payment provider (payment/stripe_provider.py): by default the
     # localstripe that scripts/infra runs; empty: Stripe itself (api.stripe.com). The key
     # and the webhook secret stay out of repr, so a logged Settings never shows them.
@@ -124,6 +141,14 @@ class Settings:
             postgres_user=_env("POSTGRES_USER", "postgres"),
             postgres_password=_env("POSTGRES_PASSWORD", ""),
             token_secret=_env("TOKEN_SECRET", "dev-only-secret-change-me-in-production"),
+            tokens=TokenSettings(
+                jwks=_env("TOKEN_JWKS", ""),
+                issuer=_env("TOKEN_ISSUER", ""),
+                audience=_env("TOKEN_AUDIENCE", ""),
+                leeway_s=float(_env("TOKEN_LEEWAY_S", "30")),
+                roles_claim=_env("TOKEN_ROLES_CLAIM", "roles"),
+                operator_role=_env("TOKEN_OPERATOR_ROLE", "operator"),
+            ),
             stripe_api_base=_env("STRIPE_API_BASE", DEFAULT_STRIPE_API_BASE),
             stripe_api_key=_env("STRIPE_API_KEY", DEFAULT_STRIPE_API_KEY),
             stripe_webhook_secret=_env("STRIPE_WEBHOOK_SECRET", DEFAULT_STRIPE_WEBHOOK_SECRET),

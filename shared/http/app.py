@@ -23,6 +23,7 @@ from shared.config import Settings
 from shared.http.auth import BearerAuth
 from shared.http.errors import Problem, exception_handlers
 from shared.http.health import Readiness, health_routes
+from shared.http.identity import token_verifier
 from shared.http.ops import ops_routes
 from shared.messaging.dead_letters import DeadLetters
 from shared.views import ViewQueries
@@ -79,13 +80,15 @@ def service_app(
         name: Provide(_constant(value), sync_to_thread=False)
         for name, value in dependencies.items()
     }
+    verify, blocking = token_verifier(settings)
     ops = ops_routes(dead_letters) if dead_letters is not None else []
     secured = Router("/", route_handlers=[*routes, *ops], security=[{BEARER: []}])
     return Litestar(
         route_handlers=[secured, *open_routes, *health_routes(readiness)],
         dependencies=provided,
         middleware=[
-            DefineMiddleware(BearerAuth, secret=settings.token_secret, exclude=[f"^{SCHEMA_PATH}"])
+            DefineMiddleware(BearerAuth, verify=verify, blocking=blocking,
+                             exclude=[f"^{SCHEMA_PATH}"])
         ],
         exception_handlers=exception_handlers(problems),
         request_max_body_size=settings.limits.max_request_bytes,
