@@ -24,6 +24,7 @@ class Limits:
     hold_for: timedelta = timedelta(minutes=10)
     max_seats_per_booking: int = 10
     max_held_per_customer: int = 10  # seats held unpaid by one customer in one show
+    max_held_per_customer_day: int = 20  # ... across the shows of one theatre day
     sweep_interval: timedelta = timedelta(seconds=1)
     max_request_bytes: int = 16 * 1024
 
@@ -38,6 +39,18 @@ class GatewaySettings:
     seed: int = 0
     # An intent pending longer than this is asked about (a webhook lost or never sent).
     reconcile_after: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class WriteLimits:
+    """Writes (POST, PUT, PATCH, DELETE) one caller may make to a service: ``count`` per
+    ``period_s``, at most ``count`` at once, per customer (the token's subject) and per
+    client address, shared by the service's instances through Redis
+    (shared/rate_limits.py). 0: no limit. Operators are not limited."""
+
+    per_customer: int = 60
+    per_address: int = 600
+    period_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,7 @@ class Settings:
     postgres_password: str = ""
     token_secret: str = "dev-only-secret-change-me-in-production"
     tokens: TokenSettings = field(default_factory=TokenSettings)
+    write_limits: WriteLimits = field(default_factory=WriteLimits)
     # The Stripe API of the payment provider (payment/stripe_provider.py): by default the
     # localstripe that scripts/infra runs; empty: Stripe itself (api.stripe.com). The key
     # and the webhook secret stay out of repr, so a logged Settings never shows them.
@@ -121,6 +135,7 @@ class Settings:
                 hold_for=timedelta(seconds=float(_env("HOLD_SECONDS", "600"))),
                 max_seats_per_booking=int(_env("MAX_SEATS_PER_BOOKING", "10")),
                 max_held_per_customer=int(_env("MAX_HELD_PER_CUSTOMER", "10")),
+                max_held_per_customer_day=int(_env("MAX_HELD_PER_CUSTOMER_DAY", "20")),
                 sweep_interval=timedelta(seconds=float(_env("SWEEP_SECONDS", "1"))),
                 max_request_bytes=int(_env("MAX_REQUEST_BYTES", str(16 * 1024))),
             ),
@@ -141,6 +156,11 @@ class Settings:
             postgres_user=_env("POSTGRES_USER", "postgres"),
             postgres_password=_env("POSTGRES_PASSWORD", ""),
             token_secret=_env("TOKEN_SECRET", "dev-only-secret-change-me-in-production"),
+            write_limits=WriteLimits(
+                per_customer=int(_env("WRITES_PER_CUSTOMER", "60")),
+                per_address=int(_env("WRITES_PER_ADDRESS", "600")),
+                period_s=float(_env("WRITES_PERIOD_S", "60")),
+            ),
             tokens=TokenSettings(
                 jwks=_env("TOKEN_JWKS", ""),
                 issuer=_env("TOKEN_ISSUER", ""),

@@ -117,6 +117,9 @@ SeatsRejectReason = Literal[
     "show_cancelled",  # the show was cancelled: nothing of it is sold any more
     "seat_withdrawn",  # a requested seat was withdrawn from sale (broken)
     "price_changed",  # the hold would cost other than the customer's quote
+    # The customer already holds HoldLimits.max_held_per_customer_day seats across the
+    # shows of the show's theatre day.
+    "customer_day_limit",
 ]
 
 

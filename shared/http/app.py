@@ -25,7 +25,10 @@ from shared.http.errors import Problem, exception_handlers
 from shared.http.health import Readiness, health_routes
 from shared.http.identity import token_verifier
 from shared.http.ops import ops_routes
+from shared.http.write_limits import LimitWrites
 from shared.messaging.dead_letters import DeadLetters
+from shared.rate_limits import WriteLimiter
+from shared.redis_link import RedisLink
 from shared.views import ViewQueries
 
 SCHEMA_PATH = "/schema"
@@ -54,6 +57,7 @@ class ServiceApi:
             settings=settings, readiness=readiness, problems=self.problems,
             dependencies={"api": self.handlers_take(service, views, settings)},
             open_routes=self.open_routes, dead_letters=getattr(service, "dead_letters", None),
+            name=getattr(service, "service", self.title),
         )
 
 
@@ -68,9 +72,11 @@ def service_app(
     problems: Mapping[type[Exception], Problem],
     open_routes: Sequence[Any] = (),
     dead_letters: DeadLetters | None = None,
+    name: str = "",
 ) -> Litestar:
     """``dependencies`` maps handler parameter names to values (the service, limits);
-    ``dead_letters``: the service's, read by operators at ``/ops/dead-letters``.
+    ``dead_letters``: the service's, read by operators at ``/ops/dead-letters``; ``name``:
+    the service's, which scopes its limits on writes.
 
     A handler takes at most one of them (tests/http/test_platform.py checks), and reads
     the caller from ``request.user`` (``CallerRequest``), not from a dependency: litestar
@@ -81,6 +87,9 @@ def service_app(
         for name, value in dependencies.items()
     }
     verify, blocking = token_verifier(settings)
+    link = RedisLink(settings.redis_url) if settings.redis_url else None
+    limiter = WriteLimiter(settings.write_limits, link,
+                           namespace=f"{settings.topic_prefix}rate:{{{name or title}}}:")
     ops = ops_routes(dead_letters) if dead_letters is not None else []
     secured = Router("/", route_handlers=[*routes, *ops], security=[{BEARER: []}])
     return Litestar(
@@ -88,7 +97,8 @@ def service_app(
         dependencies=provided,
         middleware=[
             DefineMiddleware(BearerAuth, verify=verify, blocking=blocking,
-                             exclude=[f"^{SCHEMA_PATH}"])
+                             exclude=[f"^{SCHEMA_PATH}"]),
+            DefineMiddleware(LimitWrites, limiter=limiter),  # inside: it needs the caller
         ],
         exception_handlers=exception_handlers(problems),
         request_max_body_size=settings.limits.max_request_bytes,

@@ -13,7 +13,7 @@ import pytest
 from shared.config import Settings, TokenSettings
 from shared.http import identity
 from shared.http.auth import issue_token
-from tests.support.api import Api, serve
+from tests.support.api import Api, http_settings, serve
 from tests.support.embedded import embedded_system
 from tests.support.identity import (
     AUDIENCE,
@@ -34,7 +34,7 @@ RSA, ED, EC = key("RS256"), key("EdDSA"), key("ES256")
 
 @contextmanager
 def provider_api(source: str, **tokens: object) -> Iterator[Api]:
-    settings = Settings(token_secret=SECRET, tokens=TokenSettings(
+    settings = http_settings(tokens=TokenSettings(
         jwks=source, issuer=ISSUER, audience=AUDIENCE, leeway_s=30, **tokens))  # type: ignore[arg-type]
     with serve(embedded_system(), settings) as api:
         yield api
