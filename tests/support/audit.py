@@ -19,6 +19,7 @@ def audit(system, customer_cancelled: set | None = None):
     stores, ledger = system.stores(), system.ledger()
     try:
         inv.all_final(stores)
+        inv.no_dead_letters(stores)
         inv.one_holder_per_seat(stores)
         inv.confirmed_iff_paid_and_booked(stores)
         inv.at_most_one_charge_stands(ledger)
