@@ -129,6 +129,8 @@ class Inbox:
                      error: str) -> None:
         name = tracking_name(topic, partition)
         self._unrecorded.pop(name, None)  # the position written with it passes those too
+        # PostgreSQL's text takes no NUL, which an error may quote from the message.
+        error = error.replace("\x00", "\\x00")
         letter = DeadLetter(topic=topic, partition=partition, offset=r.offset, key=r.key,
                             value=r.value, reason=reason, error=error,
                             recorded_at=self.app.clock.now())

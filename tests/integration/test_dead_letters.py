@@ -89,7 +89,8 @@ def test_bad_messages_are_dead_lettered_between_good_ones_and_replayed_once_fixe
     replays = settings.topic_prefix + "inventory.replays"
     bad, bad_value = requested("A4")
     publisher = KafkaPublisher(settings.kafka_bootstrap, "booking-test")
-    with failing_for(monkeypatch, bad) as tries:
+    # Its error quotes a NUL, which PostgreSQL's text refuses: kept escaped.
+    with failing_for(monkeypatch, bad, ValueError("cannot take booking \x00A4")) as tries:
         for value in (requested("A1")[1], GARBAGE, requested("A2")[1], UNKNOWN_VERSION,
                       requested("A3")[1], bad_value, requested("A5")[1]):
             publisher.publish(topic, SHOW, value, partition=0)
@@ -109,7 +110,7 @@ def test_bad_messages_are_dead_lettered_between_good_ones_and_replayed_once_fixe
         (topic, 0, 5, SHOW.encode(), "handler_failed"),
     ]
     assert [r[5] for r in rows] == [GARBAGE, UNKNOWN_VERSION, bad_value]
-    assert "ValueError: cannot take booking" in rows[2][7]
+    assert "ValueError: cannot take booking \\x00A4" in rows[2][7]
     assert all(r[8] is None for r in rows)
 
     assert dead_letters("inventory", ["list"]) == 0
