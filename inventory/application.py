@@ -45,8 +45,10 @@ class InventoryService(ServiceApplication):
     # request flash sale), while replaying an event costs ~0.1 ms: loading from the store
     # (a cold cache, another instance) costs the snapshot plus on average interval/2
     # events, and taking a snapshot reloads the aggregate (snapshot + interval events).
-    # Requests for a show id never opened pile up on one UnknownShowRequests: snapshot it too.
-    snapshotting_intervals: ClassVar = {ShowInventory: 50, UnknownShowRequests: 200}
+    # Requests for a show id never opened pile up on one UnknownShowRequests: snapshot it too,
+    # and a customer's day (two events per hold, a small state).
+    snapshotting_intervals: ClassVar = {ShowInventory: 50, UnknownShowRequests: 200,
+                                        CustomerDayHolds: 100}
 
     def __init__(
         self,

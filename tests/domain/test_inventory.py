@@ -541,3 +541,20 @@ def test_snapshots_taken_before_shows_knew_their_day_load_without_one():
     ShowInventory.upcast_v4_v5(state)
     assert state["day"] is None
     assert show().day is None  # opened by an operator: no theatre day
+
+
+def test_a_customers_day_is_snapshotted_and_loads_from_its_snapshot():
+    assert InventoryService.snapshotting_intervals[CustomerDayHolds] == 100
+    app = InventoryService(clock=FakeClock(T0))
+    day = CustomerDayHolds(customer_id="ann", day="odeon/2030-01-01")
+    for _ in range(60):
+        b = str(uuid4())
+        day.hold(b, "s1", 1, T0 + timedelta(minutes=10), T0)
+        day.ended(b, T0)
+    day.hold(kept := str(uuid4()), "s1", 2, T0 + timedelta(minutes=10), T0)
+    app.save(day)  # 122 events: a snapshot at 100
+    snapshots = app.snapshots
+    assert snapshots is not None and [s.originator_version for s in snapshots.get(day.id)] == [100]
+    app.partitions_assigned()  # nothing cached: loaded from the snapshot
+    loaded = app.repository.get(day.id)
+    assert list(loaded.holds) == [kept] and loaded.held(T0) == 2
