@@ -1,6 +1,7 @@
 """Assembles one service's litestar app: its routes behind bearer auth (but those a
-caller without a token must reach: a provider's webhooks), health, error mapping, the
-request size limit and the OpenAPI document with its docs page.
+caller without a token must reach: a provider's webhooks), the limits on writes, the
+operators' read of its dead letters, health, error mapping, the request size limit and
+the OpenAPI document with its docs page.
 
 OpenAPI is served by litestar 2.x's render plugins: ``/schema/openapi.json`` and
 Swagger UI at ``/schema`` and ``/schema/swagger``.
