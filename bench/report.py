@@ -278,7 +278,7 @@ def run_text(run: dict) -> list[str]:
     if run.get("audit"):
         a = run["audit"]
         parts.append(f"  audit ({a['took_s']} s, {a['totals']}): " + (
-            "all invariants hold" if a["ok"]
+            f"all {len(a['checks'])} invariants checked hold" if a["ok"]
             else "; ".join(f"{k}: {v}" for k, v in a["checks"].items() if v != "ok")))
     if run.get("error"):
         parts.append(f"  RUN FAILED: {run['error']}")

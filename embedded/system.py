@@ -11,6 +11,9 @@ from embedded.broker import InMemoryBroker
 from embedded.consumer import InMemoryConsumer
 from inventory.application import InventoryService
 from inventory.domain import HoldLimits
+from notifications.application import NotificationService
+from notifications.recording import RecordingEmail, RecordingPush
+from notifications.sending import Channels
 from payment.application import PaymentService
 from payment.gateway import SimulatedProvider
 from pricing.application import PricingService
@@ -60,6 +63,9 @@ class EmbeddedSystem:
         self.provider = provider or SimulatedProvider(clock=self.clock, queue_events=True,
                                                       ids_from="embedded")
         self.webhooks_delivered = True  # False: a test delivers them itself
+        # What the notification service sends, kept in memory, across its restarts as a
+        # mail server would keep it.
+        self.email, self.push = RecordingEmail(), RecordingPush()
         self.db_dir = db_dir
         # Any eventsourcing persistence per service, e.g. PostgreSQL for integration tests.
         self.env_for = env_for or (lambda service: persistence_env(service, self.db_dir))
@@ -73,7 +79,8 @@ class EmbeddedSystem:
         old = getattr(self, "apps", {})
         in_memory = self.env_for(NAMES[0])["PERSISTENCE_MODULE"] == "eventsourcing.popo"
         store = {name: old[name].recorder for name in old} if in_memory else {}
-        given = {"limits": self.limits, "provider": self.provider}  # the parts chosen here
+        given = {"limits": self.limits, "provider": self.provider,  # the parts chosen here
+                 "channels": Channels(self.email, self.push)}
         self.apps: dict[str, ServiceApplication] = {
             name: wiring_of(name).application(self.settings, self.env_for(name), self.clock,
                                               store.get(name), **given)
@@ -111,6 +118,10 @@ class EmbeddedSystem:
     @property
     def pricing(self) -> PricingService:
         return cast(PricingService, self.apps["pricing"])
+
+    @property
+    def notifications(self) -> NotificationService:
+        return cast(NotificationService, self.apps["notifications"])
 
     # --- running ---------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from copy import deepcopy
 from datetime import datetime
 from functools import singledispatchmethod
@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder
+from eventsourcing.persistence import IntegrityError, ProcessRecorder
 from eventsourcing.utils import EnvType
 
 from inventory.domain import (
@@ -112,15 +112,6 @@ class InventoryService(ServiceApplication):
         replace the list prices in its state (at once, if they came before it opened)."""
         opened: Any = self.mapper.to_domain_event(self.recorder.select_events(show.id, lte=1)[0])
         return dict(opened.seats), dict(opened.prices), opened.currency
-
-    def notifications(self, topic: str, after: int = 0) -> Iterator[Notification]:
-        """Every notification of one topic after a position, read page by page."""
-        while True:
-            page = self.recorder.select_notifications(start=after + 1, limit=500, topics=[topic])
-            yield from page
-            if len(page) < 500:
-                return
-            after = page[-1].id
 
     def get_show(self, show_id: str) -> ShowInventory:
         return self._known(self.find(ids.show_inventory_id(show_id)), show_id)

@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
 from launcher.tether import spawn
+from payment import webhook_endpoint
 from shared.config import Settings
 from shared.services import BY_NAME, NAMES, PROJECTOR
 
@@ -47,6 +48,9 @@ class LocalSystem:
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     # further instances: process name -> the settings that differ from the first one's
     instances: dict[str, dict[str, str]] = field(default_factory=dict)
+    # process name -> the module it runs instead of its service's (``python -m``): the
+    # crash tests run payment inside a wrapper that kills it at chosen points
+    modules: dict[str, str] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -119,7 +123,7 @@ class LocalSystem:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{process}.log", "ab")  # noqa: SIM115 (the child owns it)
         self.procs[process] = spawn(  # ends when this process dies, even by kill -9
-            [sys.executable, "-m", service_of(process)],
+            [sys.executable, "-m", self.modules.get(process, service_of(process))],
             env=self._env(process),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -144,6 +148,10 @@ class LocalSystem:
 
     def start_all(self) -> None:
         self.create_databases()
+        if "payment" in self.processes:
+            # Where a local Stripe server delivers the provider's webhooks: to payment's
+            # first instance (Stripe itself is told in its Dashboard).
+            webhook_endpoint.register_with_local_stripe(self.settings, self.url("payment"))
         for process in self.processes:
             self.start(process)
         for process in self.processes:
@@ -167,3 +175,8 @@ class LocalSystem:
     def stop_all(self) -> None:
         for process in list(self.procs):
             self.stop(process)
+        if "payment" in self.processes:
+            try:
+                webhook_endpoint.silence_on_local_stripe(self.settings, self.url("payment"))
+            except OSError as error:  # the local Stripe server is gone: nothing to silence
+                print(f"could not silence payment's webhook endpoint: {error}", file=sys.stderr)

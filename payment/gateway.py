@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from payment.intents import Intent, IntentStatus, InvalidWebhook, ProviderEvent, Refund
+from payment.records import IntentRecord, Ledger, ProviderRecords
 from shared.clock import Clock, SystemClock
 
 # Stripe's test payment methods that always answer the same way.
@@ -73,27 +74,11 @@ class StoredIntent:
         return Intent(self.intent_id, self.status, self.charge_id, self.decline_code,
                       self.client_secret, dict(self.metadata))
 
-
-class Ledger(Protocol):
-    """What the audits read of the provider's records."""
-
-    def captured_by_booking(self) -> dict[str, int]:
-        """Money taken per booking (every successful charge, refunded or not)."""
-
-    def successful_charges_by_booking(self) -> dict[str, int]: ...
-
-    def standing_charges_by_booking(self) -> dict[str, int]:
-        """Successful charges not refunded in full, per booking."""
-
-    def refunded_by_booking(self) -> dict[str, int]: ...
-
-    def refunded_total(self) -> int: ...
-
-    def confirmations_by_intent(self) -> dict[str, int]:
-        """How many times each intent was asked to confirm (refused asks included)."""
+    def record(self) -> IntentRecord:
+        return IntentRecord(self.intent_id, self.booking_id, self.status, self.amount)
 
 
-class IntentStore(Ledger, Protocol):
+class IntentStore(ProviderRecords, Protocol):
     def insert(self, intent: StoredIntent) -> None: ...
 
     def get(self, intent_id: str) -> StoredIntent | None: ...
@@ -141,34 +126,11 @@ class InMemoryIntents:
     def refunded(self, intent_id: str) -> int:
         return sum(r.amount for r in self.refunds.values() if r.intent_id == intent_id)
 
-    def captured_by_booking(self) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for i in self.intents.values():
-            if i.status == "succeeded":
-                out[i.booking_id] += i.amount
-        return dict(out)
+    def intent_records(self) -> list[IntentRecord]:
+        return [i.record() for i in self.intents.values()]
 
-    def successful_charges_by_booking(self) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for i in self.intents.values():
-            out[i.booking_id] += i.status == "succeeded"
-        return dict(out)
-
-    def standing_charges_by_booking(self) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for i in self.intents.values():
-            if i.status == "succeeded":
-                out[i.booking_id] += self.refunded(i.intent_id) < i.amount
-        return dict(out)
-
-    def refunded_by_booking(self) -> dict[str, int]:
-        out: Counter[str] = Counter()
-        for r in self.refunds.values():
-            out[self.intents[r.intent_id].booking_id] += r.amount
-        return dict(out)
-
-    def refunded_total(self) -> int:
-        return sum(r.amount for r in self.refunds.values())
+    def refund_records(self) -> list[Refund]:
+        return list(self.refunds.values())
 
     def confirmations_by_intent(self) -> dict[str, int]:
         return dict(self.confirmations)
@@ -208,7 +170,7 @@ class SimulatedProvider:
 
     @property
     def ledger(self) -> Ledger:
-        return self.store
+        return Ledger(self.store)
 
     # --- the port ----------------------------------------------------------------
 

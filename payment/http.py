@@ -25,6 +25,7 @@ from litestar.params import FromPath, HeaderParameter, RawBody
 from payment.application import PaymentNotFound, PaymentService
 from payment.intents import InvalidWebhook
 from payment.schemas import PaymentView, WebhookReceived, payment_view
+from payment.webhook_endpoint import PATH as WEBHOOK_PATH
 from shared.http.app import ServiceApi
 from shared.http.auth import operator_only
 from shared.http.errors import Problem, error_responses
@@ -58,7 +59,7 @@ def get_payment(booking_id: FromPath[UUID], api: NamedDependency[PaymentApi]) ->
 
 
 @post(
-    "/webhooks/stripe", status_code=200, exclude_from_auth=True, security=[],
+    WEBHOOK_PATH, status_code=200, exclude_from_auth=True, security=[],
     sync_to_thread=True, request_max_body_size=WEBHOOK_MAX_BYTES,
     responses=error_responses(400, 413),
 )

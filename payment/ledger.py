@@ -3,8 +3,9 @@
 They stand in for Stripe's own records: they live in their own schema, are written only
 by the simulated provider, and survive a crash of the payment process, so an intent
 created before a crash can be retrieved and confirmed after it, and the money can be
-audited after chaos. Several payment instances share them: a confirm is a
-compare-and-set on the intent's status, as Stripe refuses a second confirm.
+audited after chaos (payment/records.py reads them). Several payment instances share
+them: a confirm is a compare-and-set on the intent's status, as Stripe refuses a second
+confirm.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from psycopg_pool import ConnectionPool
 
 from payment.gateway import StoredIntent
 from payment.intents import Refund
+from payment.records import IntentRecord
 
 SCHEMA = """
 CREATE SCHEMA IF NOT EXISTS gateway_sim;
@@ -114,41 +116,19 @@ class PostgresLedger:
             "SELECT coalesce(sum(amount), 0) FROM gateway_sim.intent_refunds"
             " WHERE intent_id = %s", intent_id)[0][0])
 
-    # --- Ledger: what the audits read ---------------------------------------------------
+    # --- ProviderRecords: what the audits read (payment/records.py) -------------------
 
     def _rows(self, sql: str, *args: Any) -> list[tuple]:
         with self.pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
             return cur.execute(sql, args or None).fetchall()
 
-    def captured_by_booking(self) -> dict[str, int]:
-        return dict(self._rows(
-            "SELECT booking_id, sum(amount)::bigint FROM gateway_sim.intents"
-            " WHERE status = 'succeeded' GROUP BY booking_id"
-        ))
+    def intent_records(self) -> list[IntentRecord]:
+        return [IntentRecord(i, b, status, int(amount)) for i, b, status, amount in self._rows(
+            "SELECT intent_id, booking_id, status, amount FROM gateway_sim.intents")]
 
-    def successful_charges_by_booking(self) -> dict[str, int]:
-        return dict(self._rows(
-            "SELECT booking_id, count(*) FILTER (WHERE status = 'succeeded')"
-            " FROM gateway_sim.intents GROUP BY booking_id"
-        ))
-
-    def standing_charges_by_booking(self) -> dict[str, int]:
-        return dict(self._rows(
-            "SELECT i.booking_id, count(*) FILTER (WHERE i.status = 'succeeded' AND"
-            "  coalesce((SELECT sum(r.amount) FROM gateway_sim.intent_refunds r"
-            "            WHERE r.intent_id = i.intent_id), 0) < i.amount)"
-            " FROM gateway_sim.intents i GROUP BY i.booking_id"
-        ))
-
-    def refunded_by_booking(self) -> dict[str, int]:
-        return dict(self._rows(
-            "SELECT i.booking_id, sum(r.amount)::bigint FROM gateway_sim.intent_refunds r"
-            " JOIN gateway_sim.intents i USING (intent_id) GROUP BY i.booking_id"
-        ))
-
-    def refunded_total(self) -> int:
-        return int(self._rows(
-            "SELECT coalesce(sum(amount), 0) FROM gateway_sim.intent_refunds")[0][0])
+    def refund_records(self) -> list[Refund]:
+        return [Refund(r, i, int(amount)) for r, i, amount in self._rows(
+            "SELECT refund_id, intent_id, amount FROM gateway_sim.intent_refunds")]
 
     def confirmations_by_intent(self) -> dict[str, int]:
         return dict(self._rows(

@@ -65,6 +65,8 @@ LOCAL_TEST_CARDS: dict[str, str | CardNumber] = {
 }
 # Metadata of an intent made with a replaced test payment method: the documented one.
 TEST_CARD_KEY = "test_payment_method"
+# Metadata of a refund: the idempotency key it was made with.
+REFUND_KEY = "idempotency_key"
 
 _STATUSES: dict[str, IntentStatus] = {
     "requires_confirmation": "requires_confirmation",
@@ -85,10 +87,7 @@ class StripeProvider:
                  webhook_tolerance_s: int = 300,
                  http_client: stripe.HTTPClient | None = None) -> None:
         self.api_base = api_base.rstrip("/")
-        self.localstripe = (
-            bool(self.api_base) and self.api_base != STRIPE_API_BASE
-            if localstripe is None else localstripe
-        )
+        self.localstripe = is_local_stripe(api_base) if localstripe is None else localstripe
         self._webhook_secret = webhook_secret
         self.webhook_tolerance_s = webhook_tolerance_s
         # No retries inside the SDK: the payment service decides when to ask again.
@@ -104,6 +103,11 @@ class StripeProvider:
         """From ``CINEMA_STRIPE_API_BASE``, ``_API_KEY`` and ``_WEBHOOK_SECRET``."""
         return cls(settings.stripe_api_key, settings.stripe_webhook_secret,
                    settings.stripe_api_base)
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        """The SDK's client, for reading Stripe's records (payment/stripe_records.py)."""
+        return self._client
 
     def __repr__(self) -> str:
         return f"StripeProvider(api_base={self.api_base or STRIPE_API_BASE!r})"
@@ -177,16 +181,31 @@ class StripeProvider:
         return self._intent(canceled)
 
     def refund(self, idempotency_key: str, intent_id: str, amount: int) -> Refund:
+        """Each refund keeps its key in its metadata. localstripe ignores idempotency keys
+        (and refunds beyond the charge), so a refund asked again after a crash, before its
+        answer was recorded, would refund twice: there, the refund already made with the
+        key is found first and answered."""
+        if self.localstripe:
+            done = [r for r in self._refunds(intent_id)
+                    if (r.get("metadata") or {}).get(REFUND_KEY) == idempotency_key]
+            if done:  # newest first: the first made is the last
+                return Refund(refund_id=done[-1]["id"], intent_id=intent_id,
+                              amount=int(done[-1]["amount"]))
         refund = self._client.v1.refunds.create(
-            params={"payment_intent": intent_id, "amount": amount},
+            params={"payment_intent": intent_id, "amount": amount,
+                    "metadata": {REFUND_KEY: idempotency_key}},
             options={"idempotency_key": idempotency_key},
         )
         return Refund(refund_id=refund.id, intent_id=intent_id, amount=refund.amount)
 
     def refunds(self, intent_id: str) -> list[Refund]:
         """The refunds of an intent's charge, newest first (up to 100)."""
+        return [Refund(refund_id=r["id"], intent_id=intent_id, amount=int(r["amount"]))
+                for r in self._refunds(intent_id)]
+
+    def _refunds(self, intent_id: str) -> list[dict[str, Any]]:
         listed = self._client.v1.refunds.list(params={"payment_intent": intent_id, "limit": 100})
-        return [Refund(refund_id=r.id, intent_id=intent_id, amount=r.amount) for r in listed.data]
+        return [r.to_dict() for r in listed.data]
 
     # --- webhooks ----------------------------------------------------------
 
@@ -224,6 +243,12 @@ class StripeProvider:
         return intent_from_stripe(payment_intent.to_dict())
 
 
+def is_local_stripe(api_base: str) -> bool:
+    """Whether the API base is a local Stripe server (localstripe): set, and not Stripe's."""
+    base = api_base.rstrip("/")
+    return bool(base) and base != STRIPE_API_BASE
+
+
 # --- reading Stripe's objects (pure: the unit tests call these) --------------
 
 
@@ -242,7 +267,7 @@ def intent_from_stripe(payment_intent: Mapping[str, Any]) -> Intent:
     return Intent(
         intent_id,
         mapped,
-        charge_id=_id(payment_intent.get("latest_charge")) if mapped == "succeeded" else "",
+        charge_id=object_id(payment_intent.get("latest_charge")) if mapped == "succeeded" else "",
         client_secret=str(payment_intent.get("client_secret") or "")
         if mapped == "requires_action" else "",
         metadata=metadata,
@@ -278,7 +303,7 @@ def event_from_stripe(event: Mapping[str, Any]) -> ProviderEvent:
     if kind.startswith("payment_intent.") and obj.get("object") == "payment_intent":
         return ProviderEvent(event_id, kind, intent_from_stripe(obj))
     if kind == "charge.refunded" and obj.get("object") == "charge" and obj.get("payment_intent"):
-        intent_id = _id(obj["payment_intent"])
+        intent_id = object_id(obj["payment_intent"])
         intent = Intent(intent_id, "succeeded", charge_id=str(obj["id"]),
                         metadata={str(k): str(v) for k, v in (obj.get("metadata") or {}).items()
                                   if k != TEST_CARD_KEY})
@@ -297,7 +322,7 @@ def _newest_refund(charge: Mapping[str, Any], intent_id: str) -> Refund | None:
     return Refund(refund_id=str(newest["id"]), intent_id=intent_id, amount=int(newest["amount"]))
 
 
-def _id(value: object) -> str:
+def object_id(value: object) -> str:
     """An object's id, whether the field holds the id (Stripe) or the object (localstripe)."""
     if isinstance(value, Mapping):
         return str(value.get("id") or "")

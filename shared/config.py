@@ -17,6 +17,12 @@ DEFAULT_STRIPE_API_BASE = "http://127.0.0.1:58420"  # scripts/infra's localstrip
 DEFAULT_STRIPE_API_KEY = "sk_test_local"  # localstripe takes any sk_ key
 # For localstripe and tests only: a real endpoint's secret comes from Stripe's dashboard.
 DEFAULT_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_not_a_secret_change_me"
+DEFAULT_SMTP_PORT = 58025  # scripts/infra's Mailpit
+DEFAULT_MAIL_FROM = "Cinema Saga <tickets@cinema-saga.example>"
+DEFAULT_VAPID_SUBJECT = "mailto:tickets@cinema-saga.example"
+# For development and tests only, like the webhook secret above: a deployment makes its own
+# pair (python -m notifications.vapid), since anyone can read this one.
+DEFAULT_VAPID_PRIVATE_KEY = "XE6MxamPsFVdpYLGIVNghhhUYZIUo1ZWLnLAOdlq1R0"
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,40 @@ class TokenSettings:
 
 
 @dataclass(frozen=True)
+class ChannelSettings:
+    """Where notifications go out (notifications/email.py, notifications/web_push.py)."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = DEFAULT_SMTP_PORT
+    smtp_timeout_s: float = 10.0  # each step of an SMTP session (connect, each command)
+    mail_from: str = DEFAULT_MAIL_FROM
+    # Signs every push (RFC 8292); a secret, so not in repr. The subject is a contact
+    # address the push services may write to about this sender.
+    vapid_private_key: str = field(default=DEFAULT_VAPID_PRIVATE_KEY, repr=False)
+    vapid_subject: str = DEFAULT_VAPID_SUBJECT
+    push_timeout_s: float = 10.0  # connect, and then the push service's answer
+    # Push endpoints come from browsers; only https ones are posted to, unless this is on
+    # (for the tests' local push service on 127.0.0.1).
+    push_allow_http: bool = False
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """The notification service: its channels, when it reminds, how it retries."""
+
+    # Which channels send (notifications/wiring.py): "smtp,web_push" (the real ones), or
+    # "recording" (kept in memory: the embedded runtime's, and tests that read no mail).
+    channels: str = "smtp,web_push"
+    reminder_before: timedelta = timedelta(minutes=2)  # before a hold's end, if unpaid
+    max_attempts: int = 5  # sends of one message before it fails for good
+    retry_after: timedelta = timedelta(seconds=30)  # after a first failure; doubled each time
+    # An attempt with no outcome after this long was interrupted by a crash and is made
+    # again: longer than any channel's own timeouts, or a slow send would be repeated.
+    send_timeout: timedelta = timedelta(minutes=2)
+    dispatch_every: timedelta = timedelta(seconds=1)  # how often due messages are sent
+
+
+@dataclass(frozen=True)
 class Tuning:
     """Knobs that trade latency, throughput and memory; the defaults suit both."""
 
@@ -117,6 +157,8 @@ class Settings:
     http_host: str = "127.0.0.1"  # 0.0.0.0 inside a container
     instance: str = "1"  # this instance's stable name within its service (Kafka static membership)
     tuning: Tuning = field(default_factory=lambda: Tuning())
+    channels: ChannelSettings = field(default_factory=ChannelSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
     # Between two shows on one screen, for cleaning: a show occupies its screen from its
     # start until this long after its film ends.
     cleaning_gap: timedelta = timedelta(minutes=20)
@@ -184,6 +226,24 @@ class Settings:
                 handler_attempts=int(_env("HANDLER_ATTEMPTS", "3")),
                 projection_min_round_s=float(_env("PROJECTION_MIN_ROUND_MS", "100")) / 1000,
                 seat_claim_s=float(_env("SEAT_CLAIM_SECONDS", "10")),
+            ),
+            channels=ChannelSettings(
+                smtp_host=_env("SMTP_HOST", "127.0.0.1"),
+                smtp_port=int(_env("SMTP_PORT", str(DEFAULT_SMTP_PORT))),
+                smtp_timeout_s=float(_env("SMTP_TIMEOUT_S", "10")),
+                mail_from=_env("MAIL_FROM", DEFAULT_MAIL_FROM),
+                vapid_private_key=_env("VAPID_PRIVATE_KEY", DEFAULT_VAPID_PRIVATE_KEY),
+                vapid_subject=_env("VAPID_SUBJECT", DEFAULT_VAPID_SUBJECT),
+                push_timeout_s=float(_env("PUSH_TIMEOUT_S", "10")),
+                push_allow_http=_env("PUSH_ALLOW_HTTP", "0").lower() in ("1", "true", "yes"),
+            ),
+            notify=NotifySettings(
+                channels=_env("NOTIFY_CHANNELS", "smtp,web_push"),
+                reminder_before=timedelta(seconds=float(_env("NOTIFY_REMINDER_BEFORE_S", "120"))),
+                max_attempts=int(_env("NOTIFY_MAX_ATTEMPTS", "5")),
+                retry_after=timedelta(seconds=float(_env("NOTIFY_RETRY_AFTER_S", "30"))),
+                send_timeout=timedelta(seconds=float(_env("NOTIFY_SEND_TIMEOUT_S", "120"))),
+                dispatch_every=timedelta(seconds=float(_env("NOTIFY_DISPATCH_S", "1"))),
             ),
             cleaning_gap=timedelta(minutes=float(_env("CLEANING_GAP_MINUTES", "20"))),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},

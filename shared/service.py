@@ -3,13 +3,13 @@ writes, and (through its bases) its cached aggregates and its reactions to other
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from copy import deepcopy
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, ProcessRecorder
+from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder
 from eventsourcing.utils import EnvType
 
 from shared.clock import Clock, SystemClock
@@ -23,6 +23,7 @@ from shared.services import spec
 from shared.tables import racing_to_create_tables
 
 T = TypeVar("T")
+_LATEST = 2**62  # a version past any: Repository.get reads the store, not the cache
 
 
 class Written(NamedTuple, Generic[T]):
@@ -111,6 +112,24 @@ class ServiceApplication(ReactingApplication):
         super().take_snapshot(aggregate_id, version, *args, **kwargs)
         if self.snapshots is not None:
             prune_older_snapshots(self.snapshots.recorder, aggregate_id)
+
+    def notifications(self, *topics: str, after: int = 0) -> Iterator[Notification]:
+        """Every stored event of these topics after a position, in order, read page by page."""
+        while True:
+            page = self.recorder.select_notifications(start=after + 1, limit=500,
+                                                      topics=topics)
+            yield from page
+            if len(page) < 500:
+                return
+            after = page[-1].id
+
+    def find_stored(self, aggregate_id: Any) -> Any | None:
+        """The aggregate as stored now, read past this process's cache: that follows only
+        the aggregates of this instance's partitions, and a query may be about any."""
+        try:
+            return self.repository.get(aggregate_id, version=_LATEST)
+        except AggregateNotFoundError:
+            return None
 
     def find_as_created(self, aggregate_id: Any) -> Any | None:
         """The aggregate as its first event made it, read from the store: what a query

@@ -65,6 +65,11 @@ class ServiceSpec:
     def env_prefix(self) -> str:
         return f"CINEMA_{self.name.upper()}"
 
+    def table(self, kind: str) -> str:
+        """Its table ``kind`` (``events``, ``tracking``): eventsourcing names a service's
+        tables after its application class (``notificationservice_events``)."""
+        return f"{self.application.lower()}_{kind}"
+
 
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("booking", 8001, "BookingService", subscribes_to=("inventory", "payment")),
@@ -73,6 +78,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("payment", 8003, "PaymentService", subscribes_to=("booking", "inventory")),
     ServiceSpec("theatre", 8005, "TheatreService"),
     ServiceSpec("pricing", 8006, "PricingService", subscribes_to=("theatre", "inventory")),
+    # A pure reactor: its messages are its own to read (from its store), not the views'.
+    ServiceSpec("notifications", 8007, "NotificationService",
+                subscribes_to=("booking", "inventory", "payment", "theatre"), projected=False),
 )
 BY_NAME: dict[str, ServiceSpec] = {s.name: s for s in SERVICES}
 NAMES: tuple[str, ...] = tuple(BY_NAME)

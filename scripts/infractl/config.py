@@ -17,6 +17,7 @@ HOST = "127.0.0.1"
 
 KAFKA_VERSION = "4.4.0"  # newest 4.x on Maven Central when this was written
 FERRETDB_VERSION = "v1.24.2"  # last FerretDB v1 release (v2 needs DocumentDB, not plain PostgreSQL)
+MAILPIT_VERSION = "v1.33.1"  # newest on the Go module proxy when this was written
 PG_MAJOR = "15"
 PG_BIN = Path(f"/usr/lib/postgresql/{PG_MAJOR}/bin")
 REDIS_SERVER = Path("/usr/bin/redis-server")  # Debian's redis-server package (7.0 on bookworm)
@@ -57,6 +58,8 @@ class Config:
     mongo_port: int
     redis_port: int = 56379
     stripe_port: int = 58420  # localstripe's HTTP API
+    mailpit_smtp_port: int = 58025
+    mailpit_http_port: int = 58026  # Mailpit's web UI and API
     pg_durable: bool = True  # CINEMA_PG_DURABLE=0: the test cluster only (postgres.py)
 
     @property
@@ -66,7 +69,7 @@ class Config:
 
     def ports(self) -> tuple[int, ...]:
         return (self.pg_port, self.kafka_port, self.kafka_controller_port, self.mongo_port,
-                self.redis_port, self.stripe_port)
+                self.redis_port, self.stripe_port, self.mailpit_smtp_port, self.mailpit_http_port)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -84,6 +87,11 @@ class Config:
     def stripe_api_base(self) -> str:
         return f"http://{HOST}:{self.stripe_port}"
 
+    @property
+    def mailpit_api(self) -> str:
+        """Mailpit's HTTP base: its web UI, and its API under /api/v1."""
+        return f"http://{HOST}:{self.mailpit_http_port}"
+
     def env_lines(self) -> list[str]:
         return [
             f"export CINEMA_POSTGRES_HOST={HOST}",
@@ -94,6 +102,9 @@ class Config:
             f"export CINEMA_MONGO_URL={self.mongo_url}",
             f"export CINEMA_REDIS_URL={self.redis_url}",
             f"export CINEMA_STRIPE_API_BASE={self.stripe_api_base}",
+            f"export CINEMA_SMTP_HOST={HOST}",
+            f"export CINEMA_SMTP_PORT={self.mailpit_smtp_port}",
+            f"export CINEMA_MAILPIT_API={self.mailpit_api}",
         ]
 
 
@@ -108,9 +119,11 @@ def load(root: Path) -> Config:
         mongo_port=_port("CINEMA_MONGO_PORT", 57017),
         redis_port=_port("CINEMA_REDIS_PORT", 56379),
         stripe_port=_port("CINEMA_STRIPE_PORT", 58420),
+        mailpit_smtp_port=_port("CINEMA_MAILPIT_SMTP_PORT", 58025),
+        mailpit_http_port=_port("CINEMA_MAILPIT_HTTP_PORT", 58026),
         pg_durable=_flag("CINEMA_PG_DURABLE", default=True),
     )
     ports = cfg.ports()
     if len(set(ports)) != len(ports):
-        raise SystemExit(f"infra: the six ports must differ, got {ports}")
+        raise SystemExit(f"infra: the {len(ports)} ports must differ, got {ports}")
     return cfg

@@ -7,7 +7,6 @@ FerretDB v1 stores its data in the same PostgreSQL cluster. See docs/infra.md.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 import subprocess
@@ -17,25 +16,10 @@ from typing import Any
 
 from . import ferretdb_ids
 from .config import FERRETDB_DATABASE, FERRETDB_VERSION, HOST, Config
-from .procs import (
-    InfraError,
-    LaunchedServer,
-    check_port_free,
-    locked,
-    process_tree,
-)
+from .gobuild import ensure_built, go, go_env
+from .procs import InfraError, LaunchedServer
 
 MODULE = "github.com/FerretDB/FerretDB"
-
-
-def _go() -> str:
-    go = shutil.which("go") or "/usr/local/go/bin/go"
-    if not os.access(go, os.X_OK):
-        raise InfraError(
-            "ferretdb: Go is not installed (looked in PATH and /usr/local/go/bin) "
-            "and the FerretDB binary is not cached yet"
-        )
-    return go
 
 
 class FerretDB(LaunchedServer):
@@ -69,27 +53,19 @@ class FerretDB(LaunchedServer):
             client.close()
         return True
 
-    def check_port(self) -> None:
-        pid = self.pid()
-        check_port_free(self.name, self.cfg.mongo_port, set(process_tree(pid)) if pid else set())
+    def ports(self) -> tuple[int, ...]:
+        return (self.cfg.mongo_port,)
 
     # --- build -------------------------------------------------------------
 
     def ensure_binary(self) -> str:
-        if self.binary.exists():
-            return "cached"
-        with locked(self.binary.parent.parent / ".lock"):
-            if self.binary.exists():
-                return "cached (built by a concurrent run)"
-            self._build()
-        return "built with Go"
+        return ensure_built(self.binary, self._build)
 
     def _build(self) -> None:
-        go = _go()
-        # GOTOOLCHAIN=local: never try to download another Go toolchain (no network for it).
-        env = {**os.environ, "GOTOOLCHAIN": "local"}
+        go_cmd = go(self.name)
+        env = go_env()
         result = subprocess.run(
-            [go, "mod", "download", "-json", f"{MODULE}@{FERRETDB_VERSION}"],
+            [go_cmd, "mod", "download", "-json", f"{MODULE}@{FERRETDB_VERSION}"],
             capture_output=True,
             text=True,
             env=env,
@@ -116,7 +92,7 @@ class FerretDB(LaunchedServer):
             # ferretdb_no_sqlite: skip the huge pure-Go SQLite backend (we use PostgreSQL).
             result = subprocess.run(
                 [
-                    go,
+                    go_cmd,
                     "build",
                     "-trimpath",
                     "-tags",

@@ -245,7 +245,7 @@ def check_port_free(name: str, port: int, ours: set[int]) -> None:
             f"({describe(foreign[0])}). If it is another checkout's server, run "
             "`scripts/infra down` there; or pick other ports with CINEMA_PG_PORT, "
             "CINEMA_KAFKA_PORT, CINEMA_KAFKA_CONTROLLER_PORT, CINEMA_MONGO_PORT, CINEMA_REDIS_PORT, "
-            "CINEMA_STRIPE_PORT."
+            "CINEMA_STRIPE_PORT, CINEMA_MAILPIT_SMTP_PORT, CINEMA_MAILPIT_HTTP_PORT."
         )
 
 
@@ -293,6 +293,17 @@ class LaunchedServer:
     def answers(self) -> bool:
         """Whether the server takes requests (each server asks in its own way)."""
         raise NotImplementedError
+
+    def ports(self) -> tuple[int, ...]:
+        """The ports it listens on."""
+        raise NotImplementedError
+
+    def check_port(self) -> None:
+        """Fail clearly if one of its ports is held by a process that is not this server."""
+        pid = self.pid()
+        ours = set(process_tree(pid)) if pid else set()
+        for port in self.ports():
+            check_port_free(self.name, port, ours)
 
     # --- what each server says ----------------------------------------------
 

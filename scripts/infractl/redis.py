@@ -12,7 +12,7 @@ import socket
 import subprocess
 
 from .config import HOST, REDIS_SERVER, Config
-from .procs import InfraError, LaunchedServer, check_port_free, process_tree
+from .procs import InfraError, LaunchedServer
 
 
 class Redis(LaunchedServer):
@@ -40,9 +40,8 @@ class Redis(LaunchedServer):
         except OSError:
             return False
 
-    def check_port(self) -> None:
-        pid = self.pid()
-        check_port_free(self.name, self.cfg.redis_port, set(process_tree(pid)) if pid else set())
+    def ports(self) -> tuple[int, ...]:
+        return (self.cfg.redis_port,)
 
     # --- install -----------------------------------------------------------
 

@@ -19,10 +19,8 @@ from .config import HOST, Config
 from .procs import (
     InfraError,
     LaunchedServer,
-    check_port_free,
     cmdline,
     pid_alive,
-    process_tree,
     read_pid,
 )
 
@@ -78,9 +76,8 @@ class LocalStripe(LaunchedServer):
         except (urllib.error.URLError, OSError):
             return False
 
-    def check_port(self) -> None:
-        pid = self.pid()
-        check_port_free(self.name, self.cfg.stripe_port, set(process_tree(pid)) if pid else set())
+    def ports(self) -> tuple[int, ...]:
+        return (self.cfg.stripe_port,)
 
     def ensure_installed(self) -> str:
         """localstripe comes with the project's test extras (scripts/bootstrap)."""

@@ -100,3 +100,30 @@ def test_the_identity_providers_settings():
         "https://id.example/certs", "https://id.example", "cinema-api", 10.0)
     assert (t.tokens.roles_claim, t.tokens.operator_role) == ("realm_access.roles", "ops")
     assert t.tuning.handler_attempts == 5 and Settings().tuning.handler_attempts == 3
+
+
+def test_the_channels_settings_and_the_vapid_key_stay_out_of_repr():
+    from notifications import vapid
+
+    default = Settings.from_env({}).channels
+    assert (default.smtp_host, default.smtp_port) == ("127.0.0.1", 58025)  # scripts/infra's Mailpit
+    assert vapid.public_key_of(default.vapid_private_key)  # a usable development pair
+    mine = vapid.generate()
+    given = Settings.from_env({
+        "CINEMA_SMTP_HOST": "smtp.internal", "CINEMA_SMTP_PORT": "2525",
+        "CINEMA_SMTP_TIMEOUT_S": "3", "CINEMA_MAIL_FROM": "Box Office <box@cinema.example>",
+        "CINEMA_VAPID_PRIVATE_KEY": mine.private_key, "CINEMA_VAPID_SUBJECT": "mailto:ops@x.example",
+        "CINEMA_PUSH_TIMEOUT_S": "4", "CINEMA_PUSH_ALLOW_HTTP": "1",
+    })
+    channels = given.channels
+    assert (channels.smtp_host, channels.smtp_port, channels.smtp_timeout_s) == (
+        "smtp.internal", 2525, 3.0)
+    assert channels.mail_from == "Box Office <box@cinema.example>"
+    assert (channels.vapid_subject, channels.push_timeout_s, channels.push_allow_http) == (
+        "mailto:ops@x.example", 4.0, True)
+    assert not default.push_allow_http  # browsers' endpoints: https only
+    assert vapid.public_key_of(channels.vapid_private_key) == mine.public_key
+    for settings, key in ((Settings(), default.vapid_private_key), (given, mine.private_key)):
+        shown = repr(settings) + str(settings)
+        assert key not in shown, shown
+        assert settings.channels.smtp_host in shown  # the address is no secret

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from launcher.processes import DATABASES, SERVICES
+from shared.config import DEFAULT_VAPID_PRIVATE_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
@@ -64,7 +65,8 @@ def test_compose_runs_each_service_from_the_project_image() -> None:
         assert service["environment"]["CINEMA_KAFKA_BOOTSTRAP"] == "kafka:9092"
         assert "test" in service["healthcheck"]
         assert service["environment"]["CINEMA_REDIS_URL"] == "redis://redis:6379/0"
-        assert set(service["depends_on"]) == {"postgres", "kafka", "mongo", "redis"}
+        sends_mail = {"mailpit"} if name == "notifications" else set()
+        assert set(service["depends_on"]) == {"postgres", "kafka", "mongo", "redis"} | sends_mail
     assert (ROOT / "Dockerfile").exists()
 
 
@@ -75,6 +77,21 @@ def test_kafka_image_matches_local_broker_version() -> None:
     assert kafka["image"] == f"apache/kafka:{version}"
 
 
+def test_mailpit_runs_the_version_scripts_infra_builds_and_the_services_mail_it() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    mailpit = compose["services"]["mailpit"]
+    config = (ROOT / "scripts/infractl/config.py").read_text()
+    version = re.search(r'^MAILPIT_VERSION = "([^"]+)"', config, re.MULTILINE).group(1)
+    assert mailpit["image"] == f"axllent/mailpit:{version}"
+    assert all(port.startswith("127.0.0.1:") for port in mailpit["ports"])
+    assert "test" in mailpit["healthcheck"]
+    assert mailpit["volumes"][0].split(":")[0] in compose["volumes"]  # kept across restarts
+    environment = compose["x-cinema-service"]["environment"]
+    assert environment["CINEMA_SMTP_HOST"] == "${CINEMA_SMTP_HOST:-mailpit}"
+    assert environment["CINEMA_SMTP_PORT"] == "${CINEMA_SMTP_PORT:-1025}"  # Mailpit's own
+    assert DEFAULT_VAPID_PRIVATE_KEY in environment["CINEMA_VAPID_PRIVATE_KEY"]
+
+
 def test_localstripe_runs_the_version_the_tests_use_on_loopback_only() -> None:
     localstripe = yaml.safe_load(COMPOSE.read_text())["services"]["localstripe"]
     assert localstripe["build"] == "compose/localstripe"
@@ -83,3 +100,14 @@ def test_localstripe_runs_the_version_the_tests_use_on_loopback_only() -> None:
     dockerfile = (ROOT / localstripe["build"] / "Dockerfile").read_text()
     assert f"localstripe=={version('localstripe')}" in dockerfile  # as scripts/infra runs it
     assert "--from-scratch" in dockerfile
+
+
+def test_payment_charges_through_localstripe_which_learns_its_webhook_endpoint() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    payment, register = services["payment"], services["stripe-webhooks"]
+    assert payment["environment"]["CINEMA_GATEWAY"].endswith("stripe}")
+    assert payment["environment"]["CINEMA_STRIPE_API_BASE"].endswith("http://localstripe:8420}")
+    assert register["command"][-2:] == ["payment.webhook_endpoint", "http://payment:8003"]
+    assert register["depends_on"]["localstripe"]["condition"] == "service_healthy"
+    for name in ("CINEMA_GATEWAY", "CINEMA_STRIPE_API_BASE", "CINEMA_STRIPE_WEBHOOK_SECRET"):
+        assert register["environment"][name] == payment["environment"][name]

@@ -1,30 +1,28 @@
 """scripts/infra on servers that are already up: `up` is harmless and fast, `status` and
-`env` agree with what the fixtures use. (`down` is checked by scripts/check-infra-lifecycle,
-which CI runs before the suite, since the suite itself needs the servers.)
+`env` agree with what the fixtures use, one server stops and starts alone. (`down` of all
+is checked by scripts/check-infra-lifecycle, which CI runs before the suite, since the
+suite itself needs the servers.)
 """
 
 from __future__ import annotations
 
 import os
 import re
+import smtplib
 import subprocess
 import time
 import urllib.request
-from pathlib import Path
+import uuid
 
 import pytest
 
-from tests.support.servers import Endpoints, pg_connect
+from tests.support.mailpit import mailpit_stopped
+from tests.support.paths import ROOT
+from tests.support.servers import Endpoints, infra, pg_connect
 
 pytestmark = pytest.mark.infra
 
-ROOT = Path(__file__).resolve().parents[2]
-SERVERS = ("postgres", "kafka", "ferretdb", "redis", "stripe")
-
-
-def infra(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(ROOT / "scripts/infra"), *args], capture_output=True, text=True,
-                          timeout=300, env=env, check=False)
+SERVERS = ("postgres", "kafka", "ferretdb", "redis", "stripe", "mailpit")
 
 
 def status_pids() -> dict[str, int]:
@@ -40,7 +38,7 @@ def status_pids() -> dict[str, int]:
 
 
 def test_second_up_is_harmless_and_fast(postgres_server, kafka_bootstrap, mongo_client,
-                                        redis_server, stripe_server) -> None:
+                                        redis_server, stripe_server, mailpit) -> None:
     before = status_pids()
     started = time.monotonic()
     result = infra("up")
@@ -55,12 +53,14 @@ def test_second_up_is_harmless_and_fast(postgres_server, kafka_bootstrap, mongo_
             f"{stripe_server}/v1/payment_intents", headers={"Authorization": "Bearer sk_test_x"})
     ) as response:
         assert response.status == 200
+    assert mailpit.answers()
 
 
 def test_env_agrees_with_fixture_endpoints(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CINEMA_POSTGRES_HOST", "CINEMA_POSTGRES_PORT", "CINEMA_POSTGRES_USER",
                  "CINEMA_POSTGRES_PASSWORD", "CINEMA_KAFKA_BOOTSTRAP", "CINEMA_MONGO_URL",
-                 "CINEMA_REDIS_URL", "CINEMA_STRIPE_API_BASE"):
+                 "CINEMA_REDIS_URL", "CINEMA_STRIPE_API_BASE", "CINEMA_SMTP_HOST",
+                 "CINEMA_SMTP_PORT", "CINEMA_MAILPIT_API"):
         monkeypatch.delenv(name, raising=False)
     result = infra("env", env=dict(os.environ))
     assert result.returncode == 0, result.stderr
@@ -73,6 +73,42 @@ def test_env_agrees_with_fixture_endpoints(monkeypatch: pytest.MonkeyPatch) -> N
     assert exported["CINEMA_MONGO_URL"] == expected.mongo_url
     assert exported["CINEMA_REDIS_URL"] == expected.redis_url
     assert exported["CINEMA_STRIPE_API_BASE"] == expected.stripe_api_base
+    assert exported["CINEMA_SMTP_HOST"] == expected.smtp_host
+    assert int(exported["CINEMA_SMTP_PORT"]) == expected.smtp_port
+    assert exported["CINEMA_MAILPIT_API"] == expected.mailpit_api
+
+
+def test_mailpit_stops_and_starts_alone_and_keeps_its_messages(mailpit, endpoints) -> None:
+    """`scripts/infra down mailpit` / `up mailpit`: the others keep running untouched, and
+    the messages stored before are there after (Mailpit's database is in .data)."""
+    message_id = f"<infra.{uuid.uuid4().hex}@cinema-saga>"
+    with smtplib.SMTP(endpoints.smtp_host, endpoints.smtp_port, timeout=5) as smtp:
+        smtp.sendmail("infra@cinema-saga.example", ["test@cinema-saga.example"],
+                      f"Message-ID: {message_id}\r\nSubject: kept\r\n\r\nacross a restart\r\n")
+    mailpit.wait_for(message_id)
+    before = status_pids()
+    try:
+        with mailpit_stopped(mailpit):
+            assert not mailpit.answers()
+            with pytest.raises(OSError):
+                smtplib.SMTP(endpoints.smtp_host, endpoints.smtp_port, timeout=2)
+            result = infra("status")
+            assert result.returncode == 3, result.stdout
+            assert re.search(r"^mailpit\s+down", result.stdout, re.MULTILINE), result.stdout
+        after = status_pids()
+        assert after["mailpit"] != before["mailpit"]
+        assert {k: v for k, v in after.items() if k != "mailpit"} == {
+            k: v for k, v in before.items() if k != "mailpit"}
+        assert mailpit.copies(message_id) == 1
+    finally:
+        mailpit.delete_message_id(message_id)
+
+
+def test_only_the_servers_that_stand_alone_start_or_stop_alone() -> None:
+    for args in (("down", "postgres"), ("up", "kafka"), ("up", "mailpit", "redis")):
+        result = infra(*args)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "redis|stripe|mailpit" in result.stderr
 
 
 def durability_shown(ep: Endpoints) -> dict[str, str]:

@@ -10,14 +10,16 @@ import pytest
 
 from payment.gateway import AUTHENTICATION_REQUIRED, IntentStateError, SimulatedProvider
 from payment.ledger import PostgresLedger
+from payment.records import Ledger
 
 pytestmark = pytest.mark.infra
 
 
 def test_intents_outlive_the_provider_and_the_audits_read_them(pg_database) -> None:
-    ledger = PostgresLedger(pg_database.conninfo)
+    records = PostgresLedger(pg_database.conninfo)
+    ledger = Ledger(records)
     try:
-        provider = SimulatedProvider(store=ledger)
+        provider = SimulatedProvider(store=records)
         paid = provider.create_intent("pay-1/attempt/1", "pm_card_visa", 2000, "EUR",
                                       {"booking_id": "b1", "attempt": "1"})
         declined = provider.create_intent("pay-2/attempt/1", "pm_card_chargeDeclined", 900,
@@ -74,7 +76,7 @@ def test_instances_racing_to_confirm_an_intent_confirm_it_once(pg_database) -> N
     try:
         assert sorted(a.intent_id for a in answers) == sorted(intents)  # one each
         assert len(refused) == 60
-        ledger = providers[0].store
+        ledger = providers[0].ledger
         assert ledger.successful_charges_by_booking() == {f"b{n}": 1 for n in range(20)}
     finally:
         for p in providers:

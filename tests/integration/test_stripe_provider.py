@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 import time
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -25,6 +22,7 @@ import stripe
 from payment.gateway import ALWAYS_DECLINES
 from payment.intents import InvalidWebhook
 from payment.stripe_provider import THREE_D_SECURE, StripeProvider
+from tests.support.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.infra
 
@@ -148,6 +146,16 @@ def test_cancel_before_confirming_and_after_paying(provider, booking) -> None:
     assert provider.cancel(next(key), intent_id) == succeeded  # charged: answers as it is
 
 
+def test_a_refund_asked_again_with_its_key_refunds_once(provider, booking) -> None:
+    """As after a crash between the refund and the recording of its answer: localstripe
+    ignores the key (and would refund beyond the charge); the refund made with it is
+    found and answered."""
+    intent_id, _ = paid(provider, booking, amount=3000)
+    first = provider.refund(f"{booking}/refund", intent_id, 3000)
+    assert provider.refund(f"{booking}/refund", intent_id, 3000) == first
+    assert provider.refunds(intent_id) == [first]
+
+
 def test_refund_after_success_and_listed_back(provider, booking) -> None:
     intent_id, succeeded = paid(provider, booking, amount=3000)
     assert succeeded.status == "succeeded"
@@ -185,6 +193,7 @@ def test_every_write_carries_the_callers_idempotency_key(stripe_server, booking)
     assert client.sent == [
         ("POST", "/v1/payment_intents", f"{booking}/a"),
         ("POST", f"/v1/payment_intents/{paid_id}/confirm", f"{booking}/b"),
+        ("GET", "/v1/refunds", ""),  # localstripe: a refund made with the key before?
         ("POST", "/v1/refunds", f"{booking}/c"),
         ("POST", "/v1/payment_methods", f"{booking}/d:payment_method"),  # localstripe's card
         ("POST", "/v1/payment_intents", f"{booking}/d"),
@@ -206,45 +215,6 @@ def test_neither_the_key_nor_the_webhook_secret_is_logged(provider, localstripe,
 
 
 # --- webhooks ------------------------------------------------------------------
-
-
-class Receiver:
-    """A webhook endpoint on 127.0.0.1: keeps each delivery's body and signature."""
-
-    def __init__(self) -> None:
-        deliveries: queue.Queue[tuple[bytes, str]] = queue.Queue()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                deliveries.put((body, self.headers.get("Stripe-Signature", "")))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.deliveries = deliveries
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/stripe/webhook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def delivery_for(self, intent_id: str, timeout: float) -> tuple[bytes, str]:
-        """The first delivery about ``intent_id`` (other events are skipped)."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                body, signature = self.deliveries.get(timeout=left)
-            except queue.Empty:
-                break
-            if json.loads(body)["data"]["object"]["id"] == intent_id:
-                return body, signature
-        raise AssertionError(f"no webhook about {intent_id} within {timeout}s")
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

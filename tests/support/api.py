@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 from booking.http import create_app as booking_app
 from embedded.system import EmbeddedSystem
 from inventory.http import create_app as inventory_app
+from notifications.http import create_app as notifications_app
 from payment.http import create_app as payment_app
 from payment.intents import ProviderEvent
 from pricing.http import create_app as pricing_app
@@ -44,9 +45,15 @@ class Api:
     payment: TestClient
     theatre: TestClient
     pricing: TestClient
+    notifications: TestClient
 
     def settle(self) -> None:
         self.system.run_until_quiet()
+
+    def send_notifications(self) -> None:
+        """Let the saga settle and the timers run: the notification service decides its
+        reminders and sends what is due."""
+        self.system.sweep()
 
     def open_show(self, show_id: str = "show-1", layout: dict = LAYOUT) -> None:
         r = self.inventory.put(f"/shows/{show_id}/inventory", json=layout, headers=OPERATOR)
@@ -93,5 +100,7 @@ def serve(system: EmbeddedSystem, settings: Settings) -> Iterator[Api]:
         TestClient(payment_app(system.payment, settings)) as payment,
         TestClient(theatre_app(system.theatre, settings, views=views)) as theatre,
         TestClient(pricing_app(system.pricing, settings)) as pricing,
+        TestClient(notifications_app(system.notifications, settings)) as notifications,
     ):
-        yield Api(system, system.clock, booking, inventory, payment, theatre, pricing)
+        yield Api(system, system.clock, booking, inventory, payment, theatre, pricing,
+                  notifications)
