@@ -13,6 +13,7 @@ from embedded.system import EmbeddedSystem
 from shared.messaging.dead_letters import dead_letters_of
 from shared.messaging.faults import is_message_fault
 from shared.messaging.inbox import tracking_name
+from shared.services import SERVICES, spec
 from tests.support.embedded import embedded_system
 from tests.support.poison import (
     GARBAGE,
@@ -219,3 +220,12 @@ def test_a_message_fault_caused_by_an_outage_is_the_worlds() -> None:
     error = ValueError("parsing the answer")
     error.__cause__ = ConnectionResetError()
     assert not is_message_fault(error)
+
+
+@pytest.mark.parametrize("service", [s.name for s in SERVICES if s.subscribes_to])
+def test_every_service_with_a_consumer_has_dead_letters(service: str) -> None:
+    system = embedded_system()
+    system.broker.publish(spec(spec(service).subscribes_to[0]).topic, "k", GARBAGE)
+    system.deliver_all()
+    assert [d.reason for d in system.apps[service].dead_letters.listed()] == ["undecodable"]
+    assert spec(service).replay_topic in system.consumers[service].topics
