@@ -15,6 +15,7 @@ from eventsourcing.utils import EnvType
 from shared.clock import Clock, SystemClock
 from shared.config import Tuning
 from shared.contracts import PublicEvent
+from shared.messaging.dead_letters import DeadLetters, dead_letters_of
 from shared.private_topics import PrivateTopics
 from shared.reactions import ReactingApplication
 from shared.recorder import prune_older_snapshots
@@ -47,13 +48,19 @@ class ServiceApplication(ReactingApplication):
     ) -> None:
         # A given recorder lets a restarted in-memory service find its old store.
         self._given_recorder = recorder
-        racing_to_create_tables(lambda: super(ServiceApplication, self).__init__(env))
+        racing_to_create_tables(lambda: self._construct(env))
         self.recorder: ProcessRecorder
+        self.dead_letters: DeadLetters
         self.clock = clock or SystemClock()
         self.start_caching()
         self._private_topics = PrivateTopics()
         if hasattr(self.recorder, "on_diverged"):
             self.recorder.on_diverged = self.reload_from_store
+
+    def _construct(self, env: EnvType | None) -> None:
+        super().__init__(env)
+        # The messages its inbox could not take, beside its tracking records.
+        self.dead_letters = dead_letters_of(self.recorder)
 
     @property
     def subscribes_to(self) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ import time
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from shared.messaging.inbox import Inbox
+from shared.messaging.inbox import Inbox, Record
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,17 @@ class KafkaPublisher:
         if err is not None:
             self._errors.append(err)
 
-    def publish(self, topic: str, key: str, value: bytes) -> None:
+    def publish(self, topic: str, key: str | bytes | None, value: bytes | None,
+                partition: int | None = None) -> None:
+        """``partition``: that one, not the key's (a dead letter replayed where it was)."""
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
+                if partition is None:
+                    self._producer.produce(topic, value=value, key=key,
+                                           on_delivery=self._delivered)
+                else:
+                    self._producer.produce(topic, value=value, key=key, partition=partition,
+                                           on_delivery=self._delivered)
                 return
             except BufferError:  # local queue full: let deliveries drain
                 self._producer.poll(0.1)
@@ -131,7 +138,7 @@ class KafkaInboxConsumer:
             self._commit(due=self._uncommitted)
             return 0
         messages = [first, *self._consumer.consume(num_messages=max_messages - 1, timeout=0)]
-        runs: dict[tuple[str, int], list[tuple[int, bytes | None]]] = {}
+        runs: dict[tuple[str, int], list[Record]] = {}
         for m in messages:
             error = m.error()
             if error is not None:
@@ -141,12 +148,12 @@ class KafkaInboxConsumer:
             topic, partition, offset = m.topic(), m.partition(), m.offset()
             # Every message that is not an error has them (the library types them optional).
             assert topic is not None and partition is not None and offset is not None
-            runs.setdefault((topic, partition), []).append((offset, m.value()))
+            runs.setdefault((topic, partition), []).append(Record(offset, m.value(), m.key()))
         processed = 0
         for (topic, partition), records in runs.items():
             processed += self.inbox.receive_batch(topic, partition, records)
             self._consumer.store_offsets(
-                offsets=[TopicPartition(topic, partition, records[-1][0] + 1)]
+                offsets=[TopicPartition(topic, partition, records[-1].offset + 1)]
             )
         self._uncommitted = self._uncommitted or bool(runs)
         self._commit(due=time.monotonic() - self._committed_at >= self.COMMIT_EVERY)

@@ -19,7 +19,7 @@ from pricing.http import create_app as pricing_app
 from projections.queries import InMemoryQueries
 from shared.clock import FakeClock
 from shared.config import Settings
-from tests.support.tokens import ALICE, OPERATOR
+from tests.support.tokens import ALICE, OPERATOR, SECRET
 from theatre.http import create_app as theatre_app
 
 LAYOUT = {
@@ -27,6 +27,13 @@ LAYOUT = {
     "prices": {"standard": 1200, "premium": 1800},
     "currency": "EUR",
 }
+
+
+def http_settings(**overrides: object) -> Settings:
+    """The apps' settings in these tests: the tests' token secret, and no Redis, so each
+    app limits writes in its own memory (keys in a shared Redis would be shared with
+    every other run of these tests)."""
+    return Settings(**{"token_secret": SECRET, "redis_url": "", **overrides})  # type: ignore[arg-type]
 
 
 @dataclass
