@@ -7,6 +7,7 @@ COPY inventory inventory
 COPY payment payment
 COPY theatre theatre
 COPY pricing pricing
+COPY notifications notifications
 COPY projections projections
 COPY shared shared
 COPY embedded embedded

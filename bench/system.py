@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from bench.ferret import PrivateFerretDB
 from shared.contracts import TOPICS
-from shared.services import BY_NAME, NAMES
+from shared.services import BY_NAME, NAMES, spec
 from tests.e2e.harness import Distributed
 from tests.support.servers import Endpoints
 
@@ -155,15 +155,15 @@ class Probe:
         for svc, conn in self.conns.items():
             rows: dict[str, int] = dict(conn.execute(
                 "SELECT relname, n_tup_ins + n_tup_upd FROM pg_stat_user_tables"
-                " WHERE relname = ANY(%s)", ([f"{svc}service_events", f"{svc}service_tracking"],),
+                " WHERE relname = ANY(%s)", ([spec(svc).table("events"), spec(svc).table("tracking")],),
             ).fetchall())
-            out[svc] = {"events": int(rows.get(f"{svc}service_events", 0)),
-                        "tracking": int(rows.get(f"{svc}service_tracking", 0))}
+            out[svc] = {"events": int(rows.get(spec(svc).table("events"), 0)),
+                        "tracking": int(rows.get(spec(svc).table("tracking"), 0))}
         return out
 
     def max_event_id(self, service: str) -> int:
         row = self.conns[service].execute(
-            f"SELECT coalesce(max(notification_id), 0) FROM {service}service_events"
+            f"SELECT coalesce(max(notification_id), 0) FROM {spec(service).table('events')}"
         ).fetchone()
         assert row is not None
         return int(row[0])
@@ -200,7 +200,7 @@ class Probe:
         out = {}
         for svc, conn in self.conns.items():
             rows: dict[str, int] = dict(conn.execute(
-                f"SELECT application_name, notification_id FROM {svc}service_tracking"
+                f"SELECT application_name, notification_id FROM {spec(svc).table('tracking')}"
             ).fetchall())
             outbox = self.max_event_id(svc) - int(rows.get("outbox") or 0)
             subscribed = [s.topic_prefix + TOPICS[o] for o in BY_NAME[svc].subscribes_to]

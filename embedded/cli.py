@@ -21,6 +21,9 @@ from booking.domain import BookingRuleViolation
 from embedded.system import EmbeddedSystem
 from inventory.application import ShowNotFound
 from inventory.domain import HoldLimits, InventoryRuleViolation
+from notifications.channels import Email
+from notifications.contact import ContactDetails, InvalidContact
+from notifications.domain import KINDS
 from pricing.domain import InvalidDemandRule
 from pricing.rules import InvalidRules, PriceRules
 from projections.queries import InMemoryQueries
@@ -35,6 +38,8 @@ screen odeon one A1-A10
 schedule show-1 odeon one Dune +1 19:30 1200
 schedule show-2 odeon one Arrival +1 22:00 1000
 whats-on london
+contact ann ann@example.com
+contact cat cat@example.com fr
 book ann show-1 A1,A2 pm_card_visa
 book bob show-1 A2,A3 pm_card_visa
 book bob show-1 A3,A11 pm_card_visa
@@ -58,6 +63,7 @@ book hal show-1 A9 pm_card_authenticationRequired
 authenticate {hal} ok
 seats show-1
 whats-on london
+sent
 list
 """
 
@@ -85,7 +91,7 @@ class Shell(cmd.Cmd):
             print(f"refused at once, nothing booked: seats {e}")
         except LookupError as e:  # an unknown booking, show, theatre, screen or handle
             print(f"not found: {e}")
-        except (InvalidRules, InvalidDemandRule) as e:
+        except (InvalidRules, InvalidDemandRule, InvalidContact) as e:
             print(f"refused: {e}")
         except (ValueError, IndexError) as e:
             print(f"bad input: {e}")
@@ -139,6 +145,22 @@ class Shell(cmd.Cmd):
         self.system.theatre.withdraw_seats(show_id, seats.split(","), "broken")
         self.system.run_until_quiet()
         print(f"show {show_id}: {seats} withdrawn")
+
+    def do_contact(self, arg: str) -> None:
+        """contact CUSTOMER EMAIL [en|fr]   where the customer's messages go"""
+        customer, email, *language = shlex.split(arg)
+        details = ContactDetails.checked(email, language[0] if language else "en", [], {},
+                                         True, KINDS)
+        self.system.notifications.set_contact(customer, details)
+        print(f"{customer}: messages to {email}")
+
+    def do_sent(self, arg: str) -> None:
+        """sent [CUSTOMER]   the emails the notification service sent (after the timers ran)"""
+        self.system.sweep()
+        for email in self.system.email.accepted:
+            assert isinstance(email, Email)
+            if not arg.strip() or email.to.startswith(f"{arg.strip()}@"):
+                print(f"to {email.to}: {email.subject}")
 
     def do_whats_on(self, arg: str) -> None:
         """whats-on [CITY]   the catalogue: shows on sale, with their free seats"""

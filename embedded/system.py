@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -11,6 +11,9 @@ from embedded.broker import InMemoryBroker
 from embedded.consumer import InMemoryConsumer
 from inventory.application import InventoryService
 from inventory.domain import HoldLimits
+from notifications.application import NotificationService
+from notifications.recording import RecordingEmail, RecordingPush
+from notifications.sending import Channels
 from payment.application import PaymentService
 from payment.gateway import SimulatedProvider
 from pricing.application import PricingService
@@ -21,8 +24,9 @@ from shared.config import Settings
 from shared.contracts import TOPICS
 from shared.messaging.inbox import Inbox
 from shared.messaging.outbox import OutboxRelay
+from shared.messaging.replay import chosen, replay
 from shared.service import ServiceApplication
-from shared.services import NAMES, PROJECTED
+from shared.services import NAMES, PROJECTED, spec
 from shared.timers import Timer
 from shared.wiring import wiring_of
 from theatre.application import TheatreService
@@ -59,6 +63,9 @@ class EmbeddedSystem:
         self.provider = provider or SimulatedProvider(clock=self.clock, queue_events=True,
                                                       ids_from="embedded")
         self.webhooks_delivered = True  # False: a test delivers them itself
+        # What the notification service sends, kept in memory, across its restarts as a
+        # mail server would keep it.
+        self.email, self.push = RecordingEmail(), RecordingPush()
         self.db_dir = db_dir
         # Any eventsourcing persistence per service, e.g. PostgreSQL for integration tests.
         self.env_for = env_for or (lambda service: persistence_env(service, self.db_dir))
@@ -72,7 +79,8 @@ class EmbeddedSystem:
         old = getattr(self, "apps", {})
         in_memory = self.env_for(NAMES[0])["PERSISTENCE_MODULE"] == "eventsourcing.popo"
         store = {name: old[name].recorder for name in old} if in_memory else {}
-        given = {"limits": self.limits, "provider": self.provider}  # the parts chosen here
+        given = {"limits": self.limits, "provider": self.provider,  # the parts chosen here
+                 "channels": Channels(self.email, self.push)}
         self.apps: dict[str, ServiceApplication] = {
             name: wiring_of(name).application(self.settings, self.env_for(name), self.clock,
                                               store.get(name), **given)
@@ -86,9 +94,7 @@ class EmbeddedSystem:
             name: OutboxRelay(app, self.broker, TOPICS[name]) for name, app in self.apps.items()
         }
         self.consumers = {
-            name: InMemoryConsumer(
-                Inbox(app), self.broker, [TOPICS[s] for s in app.subscribes_to]
-            )
+            name: InMemoryConsumer(Inbox(app), self.broker, list(spec(name).consumes))
             for name, app in self.apps.items()
         }
 
@@ -113,6 +119,10 @@ class EmbeddedSystem:
     def pricing(self) -> PricingService:
         return cast(PricingService, self.apps["pricing"])
 
+    @property
+    def notifications(self) -> NotificationService:
+        return cast(NotificationService, self.apps["notifications"])
+
     # --- running ---------------------------------------------------------------
 
     def relay_all(self) -> int:
@@ -135,6 +145,14 @@ class EmbeddedSystem:
             self.payment.provider_event(events.pop(0))
             delivered += 1
         return delivered
+
+    def replay_dead_letters(self, service: str, ids: Sequence[int] | None = None) -> int:
+        """Replay a service's dead letters (those ids; None: every one not replayed), as
+        its operator command does (shared/messaging/replay.py); returns how many."""
+        letters = self.apps[service].dead_letters
+        which = chosen(letters, ids)
+        replay(letters, which, self.broker, spec(service).replay_topic, self.clock.now())
+        return len(which)
 
     def project_all(self) -> int:
         done = 0

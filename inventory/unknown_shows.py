@@ -117,7 +117,7 @@ class UnknownShows:
         Nothing writes those any more, so reading the log once per process (and what
         was appended since, at each opening) finds them all."""
         for n in self.service.notifications(UnknownShowRequest.Rejected.TOPIC,
-                                            self._old_read_to):
+                                            after=self._old_read_to):
             e: Any = self.service.mapper.to_domain_event(n)  # UnknownShowRequest.Rejected
             self._old_by_show.setdefault(e.show_id, set()).add(str(e.booking_id))
             self._old_read_to = n.id

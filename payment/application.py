@@ -364,17 +364,11 @@ class PaymentService(ServiceApplication):
     def learn_unsettled(self) -> None:
         """Rebuild both indexes from the payments on record that started an attempt
         (after a start or crash, or on gaining another instance's partitions)."""
-        after, seen = 0, set()
-        while True:
-            page = self.recorder.select_notifications(
-                start=after + 1, limit=500, topics=[Payment.AttemptStarted.TOPIC])
-            for n in page:
-                started: Any = self.mapper.to_domain_event(n)  # Payment.AttemptStarted
-                self.by_intent[started.intent_id] = started.originator_id
-                seen.add(started.originator_id)
-            if len(page) < 500:
-                break
-            after = page[-1].id
+        seen = set()
+        for n in self.notifications(Payment.AttemptStarted.TOPIC):
+            started: Any = self.mapper.to_domain_event(n)  # Payment.AttemptStarted
+            self.by_intent[started.intent_id] = started.originator_id
+            seen.add(started.originator_id)
         for payment_id in seen:
             payment = self.find(payment_id)
             if payment is not None:

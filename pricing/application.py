@@ -15,9 +15,8 @@ import threading
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any, ClassVar, NamedTuple, TypeVar
-from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
+from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import ProcessRecorder
 from eventsourcing.utils import EnvType
@@ -34,7 +33,6 @@ from shared.contracts import DemandRule
 from shared.service import ServiceApplication, Written
 
 log = logging.getLogger(__name__)
-_LATEST = 2**62  # a version past any: Repository.get reads the store, not the cache
 T = TypeVar("T")
 
 
@@ -159,7 +157,7 @@ class PricingService(ServiceApplication):
         return sheet
 
     def sheet_from_store(self, show_id: str) -> PriceSheet:
-        show = self._stored(ids.show_pricing_id(show_id))
+        show = self.find_stored(ids.show_pricing_id(show_id))
         if show is None or not show.price_version:
             raise ShowNotFound(show_id)
         return PriceSheet.of(show)
@@ -190,7 +188,7 @@ class PricingService(ServiceApplication):
         with self._unput_lock:
             pending, self._unput = self._unput, set()
         for show_id in pending:
-            show = self._stored(ids.show_pricing_id(show_id))
+            show = self.find_stored(ids.show_pricing_id(show_id))
             if show is not None:
                 self._put(PriceSheet.of(show))
 
@@ -244,14 +242,6 @@ class PricingService(ServiceApplication):
             message.price_version, dict(message.uplifts), self.clock.now()))
 
     # --- reading and writing -------------------------------------------------------
-
-    def _stored(self, aggregate_id: UUID) -> Any | None:
-        """The aggregate as stored now, read past this process's cache: that follows only
-        the shows of this instance's partitions, and a lookup may be about any show."""
-        try:
-            return self.repository.get(aggregate_id, version=_LATEST)
-        except AggregateNotFoundError:
-            return None
 
     def _show(self, show_id: str) -> ShowPricing:
         show = self.find_current(ids.show_pricing_id(show_id))

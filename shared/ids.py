@@ -18,6 +18,10 @@ def show_inventory_id(show_id: str) -> UUID:
     return uuid5(NAMESPACE, f"show-inventory/{show_id}")
 
 
+def customer_day_holds_id(customer_id: str, day: str) -> UUID:
+    return uuid5(NAMESPACE, f"customer-day-holds/{customer_id}/{day}")
+
+
 def unknown_show_requests_id(show_id: str) -> UUID:
     return uuid5(NAMESPACE, f"unknown-show-requests/{show_id}")
 
@@ -54,3 +58,27 @@ def price_book_id() -> UUID:
 
 def show_pricing_id(show: str) -> UUID:
     return uuid5(NAMESPACE, f"show-pricing/{show}")
+
+
+# Notifications: what the service knows of a booking, each message it decided, each
+# customer's contact details, and the show and theatre facts its messages quote.
+def booking_notices_id(booking: UUID) -> UUID:
+    return uuid5(NAMESPACE, f"booking-notices/{booking}")
+
+
+def notification_id(booking: UUID, kind: str, occasion: str, channel: str, copy: int) -> UUID:
+    """One message: a notice (kind and occasion, e.g. the attempt that failed) of a
+    booking, by one channel to one of the customer's destinations on it."""
+    return uuid5(NAMESPACE, f"notification/{booking}/{kind}/{occasion}/{channel}/{copy}")
+
+
+def contact_id(customer: str) -> UUID:
+    return uuid5(NAMESPACE, f"contact/{customer}")
+
+
+def show_details_id(show: str) -> UUID:
+    return uuid5(NAMESPACE, f"show-details/{show}")
+
+
+def theatre_details_id(theatre: str) -> UUID:
+    return uuid5(NAMESPACE, f"theatre-details/{theatre}")

@@ -27,6 +27,7 @@ from shared.messaging.relay_lease import RelayLease
 from shared.observability import logs, metrics, tracing
 from shared.observability.messaging import watch_loops
 from shared.service import ServiceApplication
+from shared.services import spec
 from shared.timers import Timer
 from shared.views import ViewQueries
 
@@ -46,7 +47,7 @@ class ServiceProcess:
         self.stopping = threading.Event()
         prefix = self.settings.topic_prefix
         self.topic = prefix + TOPICS[self.app.service]
-        self.subscriptions = [prefix + TOPICS[s] for s in self.app.subscribes_to]
+        self.subscriptions = [prefix + t for t in spec(self.app.service).consumes]
         self.threads: list[threading.Thread] = []
         self.consumer: KafkaInboxConsumer | None = None
         self.relay: OutboxRelay | None = None  # while this instance holds the relay's lease
@@ -94,7 +95,8 @@ class ServiceProcess:
 
     def _consumer_loop(self) -> None:
         tuning = self.settings.tuning
-        inbox = Inbox(self.app, unrecorded_limit=tuning.unrecorded_positions)
+        inbox = Inbox(self.app, unrecorded_limit=tuning.unrecorded_positions,
+                      attempts=tuning.handler_attempts)
         group = f"{self.settings.topic_prefix}{self.app.service}"
         self.consumer = KafkaInboxConsumer(
             inbox, self.settings.kafka_bootstrap, self.subscriptions, group,

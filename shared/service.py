@@ -3,18 +3,19 @@ writes, and (through its bases) its cached aggregates and its reactions to other
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from copy import deepcopy
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, ProcessRecorder
+from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder
 from eventsourcing.utils import EnvType
 
 from shared.clock import Clock, SystemClock
 from shared.config import Tuning
 from shared.contracts import PublicEvent
+from shared.messaging.dead_letters import DeadLetters, dead_letters_of
 from shared.observability import decisions, tracing
 from shared.private_topics import PrivateTopics
 from shared.reactions import ReactingApplication
@@ -23,6 +24,7 @@ from shared.services import spec
 from shared.tables import racing_to_create_tables
 
 T = TypeVar("T")
+_LATEST = 2**62  # a version past any: Repository.get reads the store, not the cache
 
 
 class Written(NamedTuple, Generic[T]):
@@ -47,14 +49,20 @@ class ServiceApplication(ReactingApplication):
     ) -> None:
         # A given recorder lets a restarted in-memory service find its old store.
         self._given_recorder = recorder
-        racing_to_create_tables(lambda: super(ServiceApplication, self).__init__(env))
+        racing_to_create_tables(lambda: self._construct(env))
         self.recorder: ProcessRecorder
+        self.dead_letters: DeadLetters
         self.clock = clock or SystemClock()
         self.start_caching()
         self._private_topics = PrivateTopics()
         self.recent_traces = tracing.RecentTraces()  # for work outside requests and messages
         if hasattr(self.recorder, "on_diverged"):
             self.recorder.on_diverged = self.reload_from_store
+
+    def _construct(self, env: EnvType | None) -> None:
+        super().__init__(env)
+        # The messages its inbox could not take, beside its tracking records.
+        self.dead_letters = dead_letters_of(self.recorder)
 
     @property
     def subscribes_to(self) -> tuple[str, ...]:
@@ -136,6 +144,24 @@ class ServiceApplication(ReactingApplication):
         super().take_snapshot(aggregate_id, version, *args, **kwargs)
         if self.snapshots is not None:
             prune_older_snapshots(self.snapshots.recorder, aggregate_id)
+
+    def notifications(self, *topics: str, after: int = 0) -> Iterator[Notification]:
+        """Every stored event of these topics after a position, in order, read page by page."""
+        while True:
+            page = self.recorder.select_notifications(start=after + 1, limit=500,
+                                                      topics=topics)
+            yield from page
+            if len(page) < 500:
+                return
+            after = page[-1].id
+
+    def find_stored(self, aggregate_id: Any) -> Any | None:
+        """The aggregate as stored now, read past this process's cache: that follows only
+        the aggregates of this instance's partitions, and a query may be about any."""
+        try:
+            return self.repository.get(aggregate_id, version=_LATEST)
+        except AggregateNotFoundError:
+            return None
 
     def find_as_created(self, aggregate_id: Any) -> Any | None:
         """The aggregate as its first event made it, read from the store: what a query

@@ -5,3 +5,4 @@ CREATE DATABASE inventory;
 CREATE DATABASE payment;
 CREATE DATABASE theatre;
 CREATE DATABASE pricing;
+CREATE DATABASE notifications;

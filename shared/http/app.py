@@ -1,6 +1,7 @@
 """Assembles one service's litestar app: its routes behind bearer auth (but those a
-caller without a token must reach: a provider's webhooks), health, error mapping, the
-request size limit and the OpenAPI document with its docs page.
+caller without a token must reach: a provider's webhooks), the limits on writes, the
+operators' read of its dead letters, health, error mapping, the request size limit and
+the OpenAPI document with its docs page.
 
 OpenAPI is served by litestar 2.x's render plugins: ``/schema/openapi.json`` and
 Swagger UI at ``/schema`` and ``/schema/swagger``.
@@ -23,8 +24,14 @@ from shared.config import Settings
 from shared.http.auth import BearerAuth
 from shared.http.errors import Problem, exception_handlers
 from shared.http.health import Readiness, health_routes
+from shared.http.identity import token_verifier
+from shared.http.ops import ops_routes
+from shared.http.write_limits import LimitWrites
+from shared.messaging.dead_letters import DeadLetters
 from shared.observability import logs
 from shared.observability.http import metrics_routes, observed_http
+from shared.rate_limits import WriteLimiter
+from shared.redis_link import RedisLink
 from shared.views import ViewQueries
 
 SCHEMA_PATH = "/schema"
@@ -52,7 +59,8 @@ class ServiceApi:
             title=self.title, description=self.description, routes=self.routes,
             settings=settings, readiness=readiness, problems=self.problems,
             dependencies={"api": self.handlers_take(service, views, settings)},
-            open_routes=self.open_routes, name=getattr(service, "service", self.title),
+            open_routes=self.open_routes, dead_letters=getattr(service, "dead_letters", None),
+            name=getattr(service, "service", self.title),
         )
 
 
@@ -66,10 +74,12 @@ def service_app(
     dependencies: Mapping[str, Any],
     problems: Mapping[type[Exception], Problem],
     open_routes: Sequence[Any] = (),
+    dead_letters: DeadLetters | None = None,
     name: str = "",
 ) -> Litestar:
     """``dependencies`` maps handler parameter names to values (the service, limits);
-    ``name``: the service, as its metrics are labelled.
+    ``dead_letters``: the service's, read by operators at ``/ops/dead-letters``; ``name``:
+    the service's, which scopes its limits on writes and labels its metrics.
 
     A handler takes at most one of them (tests/http/test_platform.py checks), and reads
     the caller from ``request.user`` (``CallerRequest``), not from a dependency: litestar
@@ -79,13 +89,20 @@ def service_app(
         name: Provide(_constant(value), sync_to_thread=False)
         for name, value in dependencies.items()
     }
-    secured = Router("/", route_handlers=list(routes), security=[{BEARER: []}])
+    verify, blocking = token_verifier(settings)
+    link = RedisLink(settings.redis_url) if settings.redis_url else None
+    limiter = WriteLimiter(settings.write_limits, link,
+                           namespace=f"{settings.topic_prefix}rate:{{{name or title}}}:")
+    ops = ops_routes(dead_letters) if dead_letters is not None else []
+    secured = Router("/", route_handlers=[*routes, *ops], security=[{BEARER: []}])
     return Litestar(
         route_handlers=[secured, *open_routes, *health_routes(readiness), *metrics_routes()],
         dependencies=provided,
         middleware=[
             observed_http(name or title),  # first: it counts the refusals of those after it
-            DefineMiddleware(BearerAuth, secret=settings.token_secret, exclude=[f"^{SCHEMA_PATH}"])
+            DefineMiddleware(BearerAuth, verify=verify, blocking=blocking,
+                             exclude=[f"^{SCHEMA_PATH}"]),
+            DefineMiddleware(LimitWrites, limiter=limiter),  # inside: it needs the caller
         ],
         exception_handlers=exception_handlers(problems),
         request_max_body_size=settings.limits.max_request_bytes,

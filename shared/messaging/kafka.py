@@ -17,7 +17,7 @@ import time
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from shared.messaging.inbox import Inbox, tracking_name
+from shared.messaging.inbox import Inbox, Record, tracking_name
 from shared.observability import messaging, tracing
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,18 @@ class KafkaPublisher:
         if err is not None:
             self._errors.append(err)
 
-    def publish(self, topic: str, key: str, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None) -> None:
+    def publish(self, topic: str, key: str | bytes | None, value: bytes | None,
+                partition: int | None = None, headers: tracing.Headers | None = None) -> None:
+        """``partition``: that one, not the key's (a dead letter replayed where it was);
+        ``headers``: the trace's context (shared/observability/tracing.py)."""
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._delivered,
-                                       headers=headers)
+                if partition is None:
+                    self._producer.produce(topic, value=value, key=key,
+                                           on_delivery=self._delivered, headers=headers)
+                else:
+                    self._producer.produce(topic, value=value, key=key, partition=partition,
+                                           on_delivery=self._delivered, headers=headers)
                 return
             except BufferError:  # local queue full: let deliveries drain
                 self._producer.poll(0.1)
@@ -141,7 +148,7 @@ class KafkaInboxConsumer:
             self._commit(due=self._uncommitted)
             return 0
         messages = [first, *self._consumer.consume(num_messages=max_messages - 1, timeout=0)]
-        runs: dict[tuple[str, int], list[tuple[int, bytes | None]]] = {}
+        runs: dict[tuple[str, int], list[Record]] = {}
         traced = tracing.deliveries()  # messages sent within a sampled trace
         traced.clear()
         for m in messages:
@@ -153,7 +160,7 @@ class KafkaInboxConsumer:
             topic, partition, offset = m.topic(), m.partition(), m.offset()
             # Every message that is not an error has them (the library types them optional).
             assert topic is not None and partition is not None and offset is not None
-            runs.setdefault((topic, partition), []).append((offset, m.value()))
+            runs.setdefault((topic, partition), []).append(Record(offset, m.value(), m.key()))
             headers = m.headers()  # a list of (name, bytes) from the consumer
             if headers:
                 for name, header in headers:  # type: ignore[str-unpack]  # a dict only to produce()
@@ -167,7 +174,7 @@ class KafkaInboxConsumer:
             self.progress[(topic, partition)] = (
                 next_offset, max(next_offset, self.progress.get((topic, partition), (0, 0))[1]))
             self._consumer.store_offsets(
-                offsets=[TopicPartition(topic, partition, records[-1][0] + 1)]
+                offsets=[TopicPartition(topic, partition, records[-1].offset + 1)]
             )
         self._uncommitted = self._uncommitted or bool(runs)
         self._commit(due=time.monotonic() - self._committed_at >= self.COMMIT_EVERY)

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 
 class Publisher(Protocol):
-    def publish(self, topic: str, key: str, value: bytes, headers: list[tuple[str, str | bytes | None]] | None = None) -> None: ...
+    def publish(self, topic: str, key: str, value: bytes, *,
+                headers: tracing.Headers | None = None) -> None: ...
 
     def flush(self) -> None:
         """Block until everything published so far is acknowledged, or raise."""
@@ -74,7 +75,7 @@ class OutboxRelay:
             if public is not None:
                 headers = (tracing.produced(self.topic, traceparent, type(public).__name__)
                            if traceparent else None)
-                self.publisher.publish(self.topic, public.key, encode(public), headers)
+                self.publisher.publish(self.topic, public.key, encode(public), headers=headers)
                 published += 1
         self.publisher.flush()
         messaging.produced(self.app.service, self.topic, published)

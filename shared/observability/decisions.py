@@ -40,6 +40,20 @@ DECISIONS: dict[type, Decision] = {
 }
 
 
+def notified(channel: str, kind: str, booking_id: Any,
+             failure: tuple[str, bool] | None) -> None:
+    """A notification's send and its outcome, recorded: counted by channel and state
+    (sent, failed, failed_permanently) and logged as a decision of the notification
+    service (notifications publish no public event)."""
+    state = "sent" if failure is None else ("failed_permanently" if failure[1] else "failed")
+    metrics.notification(channel, state)
+    fields: dict[str, Any] = {"decision": f"notification_{state}", "booking_id": str(booking_id),
+                              "channel": channel, "kind": kind}
+    if failure is not None:
+        fields["reason"] = failure[0]
+    log.info(f"notification {state}: {kind} by {channel}", extra={"fields": fields})
+
+
 def decided(service: str, event: c.PublicEvent, trace_id: str | None = None) -> None:
     """Count and log one decision a service recorded (events that decide nothing are
     ignored); ``trace_id``: the trace of the request or message that made it."""

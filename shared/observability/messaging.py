@@ -10,19 +10,21 @@ from typing import Any
 
 from opentelemetry.trace import SpanKind
 
-from shared.contracts import TOPICS
 from shared.observability import logs, metrics, tracing
+from shared.services import NAMES
 
 _TOPIC_LABELS: dict[str, str] = {}
 
 
 def topic_label(topic: str) -> str:
-    """A topic as labelled: its registered name, without the deployment's prefix (the
-    prefix is one per deployment; a test run's would make the label values unbounded)."""
+    """A topic as labelled: ``<service>.<kind>`` (``booking.events``, ``booking.replays``),
+    without the deployment's prefix (one per deployment; the tests' would make the label
+    values unbounded)."""
     label = _TOPIC_LABELS.get(topic)
     if label is None:
-        label = next((t for t in TOPICS.values() if topic.endswith(t)), "other")
-        _TOPIC_LABELS[topic] = label
+        head, _, kind = topic.rpartition(".")
+        service = next((name for name in NAMES if head.endswith(name)), "other")
+        label = _TOPIC_LABELS[topic] = f"{service}.{kind}"
     return label
 
 

@@ -39,6 +39,7 @@ from shared.observability import logs
 from shared.observability.settings import ObservabilitySettings
 
 TRACEPARENT = "traceparent"  # the W3C header, and the field of a stored event
+Headers = list[tuple[str, str | bytes | None]]  # a Kafka message's, as the client takes them
 _tracer = trace.get_tracer("cinema")
 _enabled = False
 # The share of requests that start a trace, decided before any span is made (None: the
@@ -212,8 +213,7 @@ def client_span(name: str, attributes: Mapping[str, Any] | None = None) -> Any:
     return span(name, kind=SpanKind.CLIENT, attributes=attributes)
 
 
-def produced(topic: str, traceparent: str,
-             event_type: str) -> list[tuple[str, str | bytes | None]]:
+def produced(topic: str, traceparent: str, event_type: str) -> Headers:
     """The PRODUCER span of one message (the stamped event's child) and the message's
     headers, which carry it to the consumers."""
     context = parent(traceparent)

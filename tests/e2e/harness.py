@@ -24,6 +24,7 @@ from payment.stripe_provider import StripeProvider
 from payment.stripe_records import StripeRecords
 from projections.mongo_store import connect
 from shared.http.auth import issue_token
+from shared.services import BY_NAME
 
 if TYPE_CHECKING:
     from tests.support.servers import Endpoints
@@ -96,6 +97,12 @@ class Distributed:
             "CINEMA_TOKEN_SECRET": SECRET,
             "CINEMA_HOLD_SECONDS": "30",
             "CINEMA_SWEEP_SECONDS": "0.2",
+            # Every simulated customer (the benchmark's thousands too) calls from 127.0.0.1:
+            # no limit per address. Each customer's own limit stands.
+            "CINEMA_WRITES_PER_ADDRESS": "0",
+            # The notification service's messages kept in its memory: these tests read no
+            # mail (an SMTP server and a push service are the channels' own tests).
+            "CINEMA_NOTIFY_CHANNELS": "recording",
             **{f"CINEMA_{s.upper()}_DB": f"e2e{tag}_{s}" for s in DATABASES},
             **{f"CINEMA_{s.upper()}_PORT": str(p) for s, p in zip(SERVICES, ports[:len(SERVICES)], strict=True)},
             **{f"CINEMA_{k.upper()}": v for k, v in settings.items()},
@@ -247,20 +254,21 @@ class Distributed:
     def booking_ids(self) -> set[str]:
         """Every booking booking has recorded (with the ids of its other aggregates)."""
         return {str(row[0]) for row in self.sql(
-            "booking", "SELECT DISTINCT originator_id FROM {service}service_events")}
+            "booking", "SELECT DISTINCT originator_id FROM {app}_events")}
 
     def stream_head(self, service: str) -> int:
         """The position of the last event the service has recorded (0: none yet)."""
-        return self.sql(service, "SELECT max(notification_id) FROM {service}service_events")[0][0] or 0
+        return self.sql(service, "SELECT max(notification_id) FROM {app}_events")[0][0] or 0
 
     def stored_events(self, service: str) -> int:
-        return self.sql(service, "SELECT count(*) FROM {service}service_events")[0][0]
+        return self.sql(service, "SELECT count(*) FROM {app}_events")[0][0]
 
     def sql(self, service: str, query: str, *args: Any) -> list[tuple]:
         """Run a statement on a service's database; its rows, if it returns any.
-        ``{service}`` in the query is the service's name: eventsourcing names the tables
-        after the application (``bookingservice_events``, ``bookingservice_tracking``)."""
+        ``{app}`` in the query is the service's application: eventsourcing names the tables
+        after it (``bookingservice_events``, ``notificationservice_tracking``)."""
         s = self.local.settings
         with psycopg.connect(s.postgres_conninfo(s.service_db(service)), autocommit=True) as conn:
-            cursor = conn.execute(query.replace("{service}", service), args)
+            cursor = conn.execute(query.replace("{app}_", BY_NAME[service].table("")),
+                                  args)
             return cursor.fetchall() if cursor.description else []

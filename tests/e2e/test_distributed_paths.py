@@ -118,3 +118,30 @@ def test_contention_each_seat_won_once_and_losers_told_why(shared_system):
     }
     stores = shared_system.stores()
     inv.one_holder_per_seat(stores)
+
+
+def test_the_customer_is_told_of_the_confirmation(shared_system):
+    """The notification service follows the saga in the distributed system: it decides
+    the confirmation and sends it (its channels record, here), and the booking's customer
+    reads what was sent."""
+    notifications = shared_system.clients["notifications"]
+    r = notifications.put("/customers/me/contact", json={"email": "dan@example.com"},
+                          headers=shared_system.auth("dan"))
+    assert r.status_code == 200, r.text
+    show = new_show(shared_system)
+    booking_id = shared_system.book("dan", show, ["A9"]).json()["booking_id"]
+    assert shared_system.wait_for("dan", booking_id)["status"] == "CONFIRMED"
+    deadline = time.monotonic() + 20
+    while True:
+        r = notifications.get(f"/bookings/{booking_id}/notifications",
+                              headers=shared_system.auth("dan"))
+        told = r.json().get("notifications", []) if r.status_code == 200 else []
+        if any(n["status"] == "sent" for n in told):
+            break
+        assert time.monotonic() < deadline, f"no confirmation sent: {r.status_code} {r.text}"
+        time.sleep(0.1)
+    assert [(n["kind"], n["channel"], n["to"]) for n in told] == [
+        ("confirmation", "email", "dan@example.com")]
+    other = notifications.get(f"/bookings/{booking_id}/notifications",
+                              headers=shared_system.auth("eve"))
+    assert other.status_code == 404

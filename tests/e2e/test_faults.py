@@ -76,7 +76,7 @@ def test_rewound_consumers_and_republished_logs_have_no_effect(start_system):
     for service in NAMES:
         system.sql(
             service,
-            "UPDATE {service}service_tracking SET notification_id = 0"
+            "UPDATE {app}_tracking SET notification_id = 0"
             " WHERE application_name <> '__migration__'",  # the library's own row
         )
     system.local.start_all()

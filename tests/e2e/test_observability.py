@@ -46,8 +46,16 @@ def scrape(system, process: str) -> dict:
 
 
 def test_every_process_exports_its_series_after_traffic(observed):
+    r = observed.clients["notifications"].put(  # so the confirmations are sent to someone
+        "/customers/me/contact", json={"email": "ann@example.com"}, headers=observed.auth("ann"))
+    assert r.status_code == 200, r.text
     confirmed_bookings(observed)
     assert observed.views_caught_up(["booking", "inventory", "payment"], timeout=10)
+    deadline = time.monotonic() + 15  # the notification service sends every second
+    while not value(scrape(observed, "notifications"), "cinema_notifications_total",
+                    state="sent"):
+        assert time.monotonic() < deadline, "no notification counted as sent"
+        time.sleep(0.2)
     found = {p: scrape(observed, p) for p in observed.local.processes}
     positive = {
         "booking": [
@@ -71,6 +79,8 @@ def test_every_process_exports_its_series_after_traffic(observed):
             ("cinema_messages_consumed_total", {"topic": "booking.events"}),
         ],
         "pricing": [("cinema_messages_consumed_total", {"topic": "inventory.events"})],
+        "notifications": [("cinema_notifications_total", {"state": "sent"}),
+                          ("cinema_messages_consumed_total", {"topic": "booking.events"})],
         "theatre": [("cinema_http_requests_total", {"route": "/ready"})],
         "projections": [
             ("cinema_projection_delay_seconds_count", {"stream": "booking"}),
@@ -96,17 +106,19 @@ def test_every_process_exports_its_series_after_traffic(observed):
             assert any(n == name and wanted <= ls for n, ls in found[process]), (process, name)
 
 
-def spans_of(path, trace_id: str, wanted: int = 0, timeout: float = 15.0) -> list[dict]:
+def spans_of(path, trace_id: str, wanted: int = 0, timeout: float = 15.0,
+             named: str = "") -> list[dict]:
     """The spans of one trace in the system's trace file, once every process has written
     them (each exports every second, on its own schedule): until ``wanted`` projector
-    spans are in and every span's parent is (or the time is up)."""
+    spans, and a span ``named`` so, are in and every span's parent is (or the time is up)."""
     deadline = time.monotonic() + timeout
     while True:
         spans = [s for s in read_spans(str(path)) if s["trace_id"] == trace_id]
         ids = {s["span_id"] for s in spans}
         projected = [s for s in spans if s["service"] == "projections"]
         whole = all(s["parent_span_id"] in ids for s in spans if s["parent_span_id"])
-        if (len(projected) >= wanted and whole) or time.monotonic() > deadline:
+        found = not named or any(s["name"] == named for s in spans)
+        if (len(projected) >= wanted and whole and found) or time.monotonic() > deadline:
             return spans
         time.sleep(0.2)
 
@@ -120,6 +132,9 @@ def ancestors(spans: list[dict], span: dict) -> list[dict]:
 
 
 def test_one_booking_is_one_trace_across_every_service(observed):
+    r = observed.clients["notifications"].put(  # so the confirmation is sent to someone
+        "/customers/me/contact", json={"email": "ann@example.com"}, headers=observed.auth("ann"))
+    assert r.status_code == 200, r.text
     show = f"show-{uuid.uuid4().hex[:8]}"
     observed.open_show(show)
     r = observed.book("ann", show, ["A1"])
@@ -135,13 +150,17 @@ def test_one_booking_is_one_trace_across_every_service(observed):
                 if s["attributes"].get("cinema.booking_id") == booking_id}
     assert len(mine) == 1, f"the booking's spans are in {len(mine)} traces"
     (trace_id,) = mine
-    spans = spans_of(observed.trace_file, trace_id, wanted=5)
+    # The confirmation's message is sent by notifications' dispatch, within a second.
+    spans = spans_of(observed.trace_file, trace_id, wanted=5, named="notification dispatch")
     # It starts at the request.
     roots = [s for s in spans if s["parent_span_id"] is None]
     assert [(s["name"], s["service"]) for s in roots] == [("POST /bookings", "booking")]
     assert roots[0]["kind"] == "SERVER"
-    assert {"booking", "inventory", "payment", "projections"} <= {s["service"] for s in spans}
+    assert {"booking", "inventory", "payment", "pricing", "notifications",
+            "projections"} <= {s["service"] for s in spans}
     assert any(s["kind"] == "CLIENT" and s["name"] == "simulated confirm" for s in spans)
+    sent = [s for s in spans if s["service"] == "notifications" and s["kind"] == "CLIENT"]
+    assert sent and all(s["name"].endswith(" send") for s in sent)
     # Every span hangs from the request, each hop the child of the one before: the
     # confirmation reached the views through booking, inventory, payment, inventory,
     # booking, in that order.

@@ -7,14 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from shared.config import Settings
-from tests.support.api import Api, serve
+from tests.support.api import Api, http_settings, serve
 from tests.support.embedded import embedded_system
-from tests.support.tokens import SECRET
 
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(token_secret=SECRET)
+    return http_settings()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """/metrics: open to scrapers, requests by route template, the saga's decisions counted."""
 
+from shared.messaging.inbox import Inbox
 from tests.support.scrape import names, samples, value
 from tests.support.tokens import ALICE
 
@@ -49,3 +50,12 @@ def test_the_sagas_decisions_are_counted(api):
     assert {"process_cpu_seconds_total", "cinema_notifications_total",
             "cinema_dead_letters_total"} - names(after) <= {"cinema_notifications_total",
                                                              "cinema_dead_letters_total"}
+
+
+def test_a_dead_letter_is_counted_by_service_and_topic(api):
+    before = scrape(api.booking)
+    assert not Inbox(api.system.booking).receive("e2eabc.inventory.events", 0, 0, b"{not json")
+    after = scrape(api.booking)
+    labels = {"service": "booking", "topic": "inventory.events"}
+    assert value(after, "cinema_dead_letters_total", **labels) == \
+        value(before, "cinema_dead_letters_total", **labels) + 1

@@ -2,14 +2,16 @@
 
 Customers race for overlapping seats on two small shows, some with a quote for seats of
 show-b; payments succeed, fail or wait for 3-D Secure, which customers complete, fail or
-abandon for another method; customers retry and cancel; the theatre withdraws seats and
+abandon for another method; customers retry and cancel, and change their contact details; the theatre withdraws seats and
 cancels a show; operators change the chain's price rules (at once, or from a moment that
 the timers then reach) and set or clear show-b's demand rule; the clock jumps and the
 services' timers run; the broker delivers partitions in any interleaving, relays crash
 and republish, consumers are rewound and restarted, and whole services restart from
 their stores. The provider's webhooks are delivered in any order, repeated or lost (the
 reconciliation finds what a lost one said), and payment dies after creating an intent,
-before confirming it or after the provider charged. After every step the invariants that
+before confirming it or after the provider charged. The notification service's email
+provider has outages, and the service dies right after a send it had not yet recorded.
+After every step the invariants that
 hold at every moment are checked (tests/support/invariants.py), the prices' among them,
 and at rest all of them (6, no further effect of a repeat, is checked by the steps that
 repeat).
@@ -30,6 +32,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from booking.application import IdempotencyConflict, SeatsTaken
 from booking.domain import BookingRuleViolation
 from inventory.domain import HoldLimits
+from notifications.contact import LANGUAGES, ContactDetails
+from notifications.domain import KINDS
+from notifications.recording import Crash as NotifierCrash
 from payment.gateway import AUTHENTICATION_REQUIRED, SimulatedProvider
 from pricing.application import ShowNotFound
 from pricing.domain import ShowNotPriceable
@@ -52,6 +57,12 @@ HOLD = timedelta(minutes=10)
 HELD_PER_CUSTOMER = 2  # low, so that customers with several bookings run into it
 SHOWS = {"show-a": ["A1", "A2", "A3", "A4"], "show-b": ["B1", "B2", "B3"]}
 CUSTOMERS = ["ann", "bob", "cat"]
+# Ann and Bob gave an email address (Bob a browser's push subscription too); Cat gave no
+# contact details, so she is told nothing.
+CONTACTS = {"ann": "ann@example.com", "bob": "bob@example.com"}
+PUSH = {"endpoint": "https://push.example.net/send/bob",
+        "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+        "auth": "tBHItJI5svbpez7KI4CCXg"}
 METHODS = ["pm_card_visa", "pm_card_chargeDeclined", AUTHENTICATION_REQUIRED]
 SERVICES = list(NAMES)
 FILM = {"title": "Dune", "runtime_minutes": 100, "rating": "12A", "language": "en",
@@ -136,6 +147,8 @@ class SagaSimulation(RuleBasedStateMachine):
         theatre.schedule_show(ShowPlan("show-b", "odeon", "one", FILM, "2030-06-01T18:00",
                                        {"Regular": 900, "Premium": 1300}, "EUR"))
         self.system.run_until_quiet()
+        for customer in CONTACTS:
+            self.customer_changes_contact(customer, "en", True, customer == "bob")
         # Pricing prices show-b (its version 1: the list prices) and quotes for it; show-a
         # keeps its list prices (version 0), and requests for it carry no quote.
         assert self.system.inventory.get_show("show-b").seats == SEATS_B
@@ -287,6 +300,38 @@ class SagaSimulation(RuleBasedStateMachine):
     def _intents(self, status: str) -> list[str]:
         return sorted(i.intent_id for i in self.provider.store.intents.values()
                       if i.status == status)
+
+    @rule(customer=st.sampled_from(sorted(CONTACTS)), language=st.sampled_from(LANGUAGES),
+          reminders=st.booleans(), push=st.booleans())
+    def customer_changes_contact(self, customer, language, reminders, push) -> None:
+        """A language, payment reminders or not, a browser subscribed or not; the email
+        address stays (a confirmation is owed to it at rest)."""
+        self.system.notifications.set_contact(customer, ContactDetails.checked(
+            CONTACTS[customer], language, [PUSH] if push else [], {}, reminders, KINDS))
+
+    # --- the notifications' channels ------------------------------------------------
+
+    @rule(outage=st.sampled_from([None, None, "smtp 421 busy"]))
+    def email_provider(self, outage) -> None:
+        """The email provider refuses every message for a while (retryable), or is back."""
+        self.system.email.outage = outage
+
+    @rule(order=st.permutations(SERVICES), jump=st.booleans())
+    def notifier_dies_after_a_send(self, order, jump) -> None:
+        """The notification service dies right after its provider accepted an email, before
+        the send is recorded; every service restarts from its store (the fault rule's
+        restart). Its next attempt is made once the send timeout has passed."""
+        self.everyone_catches_up(order)
+        if jump:
+            self.clock.advance(self.system.notifications.retry.send_timeout)
+        self.system.email.crash_after_next = True
+        try:
+            self.system.notifications.remind_due()
+            self.system.notifications.dispatch_due()
+        except NotifierCrash:
+            self.system.start_services()
+        finally:
+            self.system.email.crash_after_next = False
 
     # --- the provider's webhooks and the reconciliation ----------------------------
 
@@ -530,6 +575,7 @@ class SagaSimulation(RuleBasedStateMachine):
             inv.customer_holds_within(self.system, HELD_PER_CUSTOMER)
 
     def teardown(self) -> None:
+        self.system.email.outage = None  # over: what was refused meanwhile goes out now
         inv.settle(self.system, self.clock, HOLD)
         inv.check_at_rest(self.system, self.provider.ledger, self.statuses, self.customer_cancelled)
 

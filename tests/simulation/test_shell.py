@@ -26,6 +26,12 @@ def test_the_demo_tours_every_path(capsys: pytest.CaptureFixture[str]) -> None:
     # 3-D Secure: the payment waits for the customer, who authenticates.
     assert "hal-10: PAYMENT_PENDING seats=A9 15.00 EUR, waiting for the customer to" in out
     assert "CONFIRMED seats=A9" in outcomes["hal-10"]
+    # What the notification service sent to the customers who gave an address, each once.
+    sent = [line for line in out.splitlines() if line.startswith("to ")]
+    assert sent.count(next(s for s in sent if "Your tickets for Dune" in s)) == 1
+    assert any(s.startswith("to cat@example.com: Vos billets pour Dune") for s in sent)
+    assert any(s.startswith("to ann@example.com: Booking") and "is cancelled" in s for s in sent)
+    assert any(s.startswith("to ann@example.com: €24.00 refunded") for s in sent)
 
 
 def test_the_shell_says_what_it_cannot_do(capsys: pytest.CaptureFixture[str],

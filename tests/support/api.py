@@ -12,13 +12,14 @@ from litestar.testing import TestClient
 from booking.http import create_app as booking_app
 from embedded.system import EmbeddedSystem
 from inventory.http import create_app as inventory_app
+from notifications.http import create_app as notifications_app
 from payment.http import create_app as payment_app
 from payment.intents import ProviderEvent
 from pricing.http import create_app as pricing_app
 from projections.queries import InMemoryQueries
 from shared.clock import FakeClock
 from shared.config import Settings
-from tests.support.tokens import ALICE, OPERATOR
+from tests.support.tokens import ALICE, OPERATOR, SECRET
 from theatre.http import create_app as theatre_app
 
 LAYOUT = {
@@ -26,6 +27,13 @@ LAYOUT = {
     "prices": {"standard": 1200, "premium": 1800},
     "currency": "EUR",
 }
+
+
+def http_settings(**overrides: object) -> Settings:
+    """The apps' settings in these tests: the tests' token secret, and no Redis, so each
+    app limits writes in its own memory (keys in a shared Redis would be shared with
+    every other run of these tests)."""
+    return Settings(**{"token_secret": SECRET, "redis_url": "", **overrides})  # type: ignore[arg-type]
 
 
 @dataclass
@@ -37,9 +45,15 @@ class Api:
     payment: TestClient
     theatre: TestClient
     pricing: TestClient
+    notifications: TestClient
 
     def settle(self) -> None:
         self.system.run_until_quiet()
+
+    def send_notifications(self) -> None:
+        """Let the saga settle and the timers run: the notification service decides its
+        reminders and sends what is due."""
+        self.system.sweep()
 
     def open_show(self, show_id: str = "show-1", layout: dict = LAYOUT) -> None:
         r = self.inventory.put(f"/shows/{show_id}/inventory", json=layout, headers=OPERATOR)
@@ -86,5 +100,7 @@ def serve(system: EmbeddedSystem, settings: Settings) -> Iterator[Api]:
         TestClient(payment_app(system.payment, settings)) as payment,
         TestClient(theatre_app(system.theatre, settings, views=views)) as theatre,
         TestClient(pricing_app(system.pricing, settings)) as pricing,
+        TestClient(notifications_app(system.notifications, settings)) as notifications,
     ):
-        yield Api(system, system.clock, booking, inventory, payment, theatre, pricing)
+        yield Api(system, system.clock, booking, inventory, payment, theatre, pricing,
+                  notifications)

@@ -43,7 +43,7 @@ def high_watermarks(bootstrap: str, topics: list[str]) -> dict[str, int]:
 
 def inbox_positions(system, service: str) -> dict[str, int]:
     return dict(system.sql(
-        service, "SELECT application_name, notification_id FROM {service}service_tracking"
+        service, "SELECT application_name, notification_id FROM {app}_tracking"
         " WHERE application_name LIKE %s", f"{system.local.settings.topic_prefix}%",
     ))
 

@@ -14,6 +14,16 @@ from booking.domain import ALLOWED_TRANSITIONS, BY_THE_THEATRE, Booking, Booking
 from embedded.system import EmbeddedSystem
 from inventory.application import InventoryService
 from inventory.domain import BOOKED, RELEASED, RESERVED, ShowInventory
+from notifications.contact import EMAIL, ContactPreferences
+from notifications.domain import (
+    CONFIRMATION,
+    FAILED_PERMANENTLY,
+    NO_CONTACT,
+    PAYMENT_REMINDER,
+    SENT,
+    BookingNotices,
+    Notification,
+)
 from payment.application import PaymentService
 from payment.domain import Payment
 from payment.records import Ledger
@@ -21,7 +31,7 @@ from pricing.domain import ShowPricing
 from pricing.rules import governing, price_show
 from projections.projector import InMemoryViewStore, project
 from projections.sources import read_public
-from shared import price_list
+from shared import ids, price_list
 from shared.clock import FakeClock
 from shared.contracts import DemandRule, ShowPriced
 from shared.service import ServiceApplication
@@ -400,6 +410,49 @@ def holds_keep_their_price(system: EmbeddedSystem, ledger: Ledger) -> None:
             f"its hold: {made.get(booking_id)}")
 
 
+# --- notifications, at every moment ---------------------------------------------------
+
+
+def notifications(system: EmbeddedSystem) -> list[Notification]:
+    return aggregates(system, "notifications", Notification)
+
+
+def sent_once(system: EmbeddedSystem) -> None:
+    """12 (every moment). No message reached a channel before its attempt was recorded,
+    nor twice, but once more for each attempt recorded as interrupted (a crash between
+    the send and its record: an allowed repeat, with the same message id)."""
+    by_id = {n.message_id: n for n in notifications(system)}
+    for message_id, times in (system.email.times_sent() + system.push.times_sent()).items():
+        n = by_id.get(message_id)
+        assert n is not None and n.attempt >= 1, f"{message_id} sent before its attempt was recorded"
+        assert times <= 1 + len(n.interrupted), (
+            f"{message_id} sent {times} times; interrupted attempts recorded: {n.interrupted}")
+
+
+def reminders_in_time(system: EmbeddedSystem) -> None:
+    """12 (every moment). A payment reminder is decided no earlier than its time before the
+    hold's end, and no attempt of it starts once the service has learned that the booking
+    was paid, cancelled or released, nor once the hold has ended."""
+    moved_on: set[UUID] = set()  # booking notices the service knows paid or over
+    reminders: dict[UUID, Any] = {}  # notification id -> its Due event
+    before = system.notifications.remind_before
+    ends = (BookingNotices.Paid, BookingNotices.Confirmed, BookingNotices.Cancelled,
+            BookingNotices.SeatsGone)
+    for e in domain_events(system, "notifications"):
+        if isinstance(e, ends):
+            moved_on.add(e.originator_id)
+        elif isinstance(e, Notification.Due) and e.kind == PAYMENT_REMINDER:
+            reminders[e.originator_id] = e
+            until = datetime.fromisoformat(e.facts["reserved_until"])
+            assert e.at >= until - before, f"reminder {e.originator_id} decided early"
+        elif isinstance(e, Notification.AttemptStarted) and e.originator_id in reminders:
+            due = reminders[e.originator_id]
+            assert ids.booking_notices_id(due.booking_id) not in moved_on, (
+                f"reminder of {due.booking_id} sent after it was paid, cancelled or released")
+            assert e.at < datetime.fromisoformat(due.facts["reserved_until"]), (
+                f"reminder of {due.booking_id} sent after the hold ended")
+
+
 # --- at quiescence -----------------------------------------------------------
 
 
@@ -407,6 +460,14 @@ def all_final(system: ServiceStores) -> None:
     """5. Every booking reaches CONFIRMED or CANCELLED."""
     stuck = [(b.id, b.status) for b in bookings(system) if b.is_active]
     assert not stuck, f"bookings not settled: {stuck}"
+
+
+def no_dead_letters(system: ServiceStores) -> None:
+    """Every message the services publish is taken: crashes, restarts, redeliveries and
+    outages never make a good one a dead letter."""
+    found = {name: [(d.topic, d.offset, d.reason) for d in app.dead_letters.listed()]
+             for name, app in system.apps.items()}
+    assert not any(found.values()), f"dead letters: {found}"
 
 
 def confirmed_iff_paid_and_booked(system: ServiceStores) -> None:
@@ -516,12 +577,49 @@ def taken_seats_agree(system: EmbeddedSystem) -> None:
     assert system.booking.taken_seats.claimed() == {}, "a claim outlived inventory's answer"
 
 
+def notified(system: EmbeddedSystem) -> None:
+    """12 (at rest). Every message decided is sent, given up or dropped; every CONFIRMED
+    booking whose customer gave an email address has one confirmation by email, sent
+    (or given up after the channel refused every attempt); a customer who gave no
+    contact details was sent nothing."""
+    all_notifications = notifications(system)
+    left = [(n.kind, n.status) for n in all_notifications if not n.final]
+    assert not left, f"messages not settled: {left}"
+    contacts = {c.customer_id: c for c in aggregates(system, "notifications", ContactPreferences)}
+    refused = Counter(m for m, _ in [*system.email.refused, *system.push.refused])
+    emailed: dict[UUID, list[Notification]] = {}
+    for n in all_notifications:
+        if n.kind == CONFIRMATION and n.channel == EMAIL:
+            emailed.setdefault(n.booking_id, []).append(n)
+        if n.customer_id not in contacts:
+            assert n.reason == NO_CONTACT, f"{n.kind} for {n.customer_id}: no contact, {n.status}"
+    for b in bookings(system):
+        contact = contacts.get(b.customer_id)
+        if (b.status is not BookingStatus.CONFIRMED or contact is None or contact.email is None
+                or EMAIL not in contact.channels_for(CONFIRMATION)):
+            continue
+        found = emailed.get(b.id, [])
+        assert len(found) == 1, f"{len(found)} confirmations by email decided for {b.id}"
+        n = found[0]
+        assert n.status == SENT or (n.status == FAILED_PERMANENTLY and
+                                    refused[n.message_id] >= n.attempt - len(n.interrupted)), (
+            f"the confirmation of {b.id} is {n.status} ({n.reason})")
+
+
 def settle(system: EmbeddedSystem, clock: FakeClock, hold_for: timedelta) -> None:
-    """Let the system come to rest: deliver everything, let every deadline pass."""
+    """Let the system come to rest: deliver everything, let every deadline pass, and
+    the messages due be sent (tried again as their backoffs end)."""
     system.run_until_quiet()
     clock.advance(hold_for)
     system.sweep()
     system.run_until_quiet()
+    for _ in range(50):
+        due = list(system.notifications.due.values())
+        if not due:
+            return
+        clock.advance(max(timedelta(0), min(due) - clock.now()) + timedelta(seconds=1))
+        system.sweep()
+    raise AssertionError("the notifications never settled")
 
 
 def check_always(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancelled: set) -> None:
@@ -534,12 +632,15 @@ def check_always(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancell
         holds_priced_as_published(system)
         quotes_honoured(system, ledger)
         holds_keep_their_price(system, ledger)
+        sent_once(system)
+        reminders_in_time(system)
 
 
 def check_at_rest(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancelled: set) -> None:
     with one_moment(system):
         check_always(system, ledger, previous, cancelled)
         all_final(system)
+        no_dead_letters(system)
         confirmed_iff_paid_and_booked(system)
         at_most_one_charge_stands(ledger)
         one_charge_kept_per_payment(system)
@@ -549,6 +650,7 @@ def check_at_rest(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancel
         holds_released(system)
         taken_seats_agree(system)
         views_equal_fold(system)
+        notified(system)
 
 
 def audit_checks(stores: ServiceStores, ledger: Ledger, customer_cancelled: set[UUID],
@@ -560,6 +662,7 @@ def audit_checks(stores: ServiceStores, ledger: Ledger, customer_cancelled: set[
     ``transitions``: reload every version of every booking (slow on big runs)."""
     checks: list[tuple[str, Callable[[], None]]] = [
         ("every booking final", lambda: all_final(stores)),
+        ("no message dead-lettered", lambda: no_dead_letters(stores)),
         ("no seat held or sold twice", lambda: one_holder_per_seat(stores)),
         ("confirmed iff paid and booked", lambda: confirmed_iff_paid_and_booked(stores)),
         ("at most one charge per booking", lambda: at_most_one_charge_stands(ledger)),
