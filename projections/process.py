@@ -13,7 +13,7 @@ from pymongo.database import Database
 from projections.sources import stream_readers
 from projections.worker import Projector
 from shared.config import Settings
-from shared.http.health import health_routes
+from shared.http.health import Readiness, health_routes
 from shared.runtime import configure_logging
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,21 @@ def run(settings: Settings, db: Database) -> None:
         return {"mongodb": True, "worker_running": worker.is_alive(),
                 "following_a_generation": projector.store is not None}
 
+    app = projector_app(projector, readiness)
+    port = settings.service_port("projections")
+    log.info("projector listening on %s:%s", settings.http_host, port)
+    try:
+        uvicorn.Server(
+            uvicorn.Config(app, host=settings.http_host, port=port, log_level="warning")
+        ).run()
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+
+
+def projector_app(projector: Projector, readiness: Readiness) -> Litestar:
+    """The projector's HTTP API: /health, /ready and /lag."""
+
     @get("/lag", sync_to_thread=False)
     def lag(since: float | None = None) -> dict[str, Any]:
         """Per stream: events not yet projected, and the age of the last batch's oldest
@@ -49,13 +64,4 @@ def run(settings: Settings, db: Database) -> None:
                 "mongodb": {k: [n, round(t, 3)] for k, (n, t) in
                             (projector.store.timings.items() if projector.store else [])}}
 
-    app = Litestar(route_handlers=[lag, *health_routes(readiness)])
-    port = settings.service_port("projections")
-    log.info("projector listening on %s:%s", settings.http_host, port)
-    try:
-        uvicorn.Server(
-            uvicorn.Config(app, host=settings.http_host, port=port, log_level="warning")
-        ).run()
-    finally:
-        stop.set()
-        worker.join(timeout=10)
+    return Litestar(route_handlers=[lag, *health_routes(readiness)])
