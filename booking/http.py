@@ -34,6 +34,7 @@ from shared.config import Limits
 from shared.http.app import ServiceApi
 from shared.http.auth import Caller, CallerRequest
 from shared.http.errors import Problem, error_responses
+from shared.http.links import links, to
 from shared.http.schemas import ConsistencyToken, consistency_token, stale_header
 from shared.views import ViewQueries, wait_for
 
@@ -51,6 +52,13 @@ PROBLEMS = {
     quotes.InvalidQuote: Problem(422, "invalid_quote"),
     quotes.QuoteExpired: Problem(409, "quote_expired"),
     BookingRuleViolation: Problem(409, "booking_rule_violation"),
+}
+# What a client does next with a booking it was given.
+THE_BOOKING = "$response.body#/booking_id"
+FOLLOW_BOOKING = {
+    "GetBooking": to("GET", "/bookings/{booking_id}", booking_id=THE_BOOKING),
+    "RetryPayment": to("POST", "/bookings/{booking_id}/payment-attempts", booking_id=THE_BOOKING),
+    "CancelBooking": to("POST", "/bookings/{booking_id}/cancel", booking_id=THE_BOOKING),
 }
 
 
@@ -99,6 +107,7 @@ def read_bookings(
         200: ResponseSpec(BookingView, description="the same request with this key, again"),
         **error_responses(400, 401, 409, 413, 422),
     },
+    operation_class=links({202: FOLLOW_BOOKING, 200: FOLLOW_BOOKING}),
 )
 def request_booking(
     data: JSONBody[BookingRequest], idempotency_key: IdempotencyKey, request: CallerRequest,
@@ -156,6 +165,7 @@ def list_bookings(
 @post(
     "/bookings/{booking_id:uuid}/payment-attempts", status_code=202, sync_to_thread=True,
     responses=error_responses(400, 401, 404, 409),
+    operation_class=links({202: FOLLOW_BOOKING}),
 )
 def retry_payment(
     booking_id: FromPath[UUID], data: JSONBody[PaymentRetry], request: CallerRequest,
@@ -174,6 +184,7 @@ def retry_payment(
 @post(
     "/bookings/{booking_id:uuid}/cancel", status_code=200, sync_to_thread=True,
     responses=error_responses(401, 404, 409),
+    operation_class=links({200: {"GetBooking": FOLLOW_BOOKING["GetBooking"]}}),
 )
 def cancel_booking(
     booking_id: FromPath[UUID], request: CallerRequest, api: NamedDependency[BookingApi],
