@@ -23,6 +23,7 @@ from shared.config import Settings
 from shared.http.auth import BearerAuth
 from shared.http.errors import Problem, exception_handlers
 from shared.http.health import Readiness, health_routes
+from shared.http.struct_schemas import StructSchemas
 from shared.views import ViewQueries
 
 SCHEMA_PATH = "/schema"
@@ -84,6 +85,7 @@ def service_app(
         ],
         exception_handlers=exception_handlers(problems),
         request_max_body_size=settings.limits.max_request_bytes,
+        plugins=[StructSchemas()],
         openapi_config=OpenAPIConfig(
             title=title,
             version="1.0.0",
