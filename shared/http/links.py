@@ -29,8 +29,9 @@ def links(by_status: Mapping[int, Mapping[str, Link]]) -> type[Operation]:
         def __post_init__(self) -> None:
             for status, named in by_status.items():
                 response = (self.responses or {}).get(str(status))
-                if not isinstance(response, OpenAPIResponse):
-                    raise ValueError(f"{status} is not a documented response of this route")
-                response.links = {**(response.links or {}), **named}
+                if response is None:
+                    raise KeyError(f"{status} is not a documented response of this route")
+                if isinstance(response, OpenAPIResponse):  # litestar makes no Reference here
+                    response.links = {**(response.links or {}), **named}
 
     return Linked
