@@ -8,11 +8,14 @@ from typing import Any
 
 import uvicorn
 from litestar import Litestar, get
+from litestar.openapi import OpenAPIConfig
 from pymongo.database import Database
 
 from projections.sources import stream_readers
 from projections.worker import Projector
 from shared.config import Settings
+from shared.http.app import SCHEMA_PATH
+from shared.http.errors import exception_handlers
 from shared.http.health import Readiness, health_routes
 from shared.runtime import configure_logging
 
@@ -64,4 +67,8 @@ def projector_app(projector: Projector, readiness: Readiness) -> Litestar:
                 "mongodb": {k: [n, round(t, 3)] for k, (n, t) in
                             (projector.store.timings.items() if projector.store else [])}}
 
-    return Litestar(route_handlers=[lag, *health_routes(readiness)])
+    # Its errors in the services' shape (a malformed ``since``, an unknown path or method).
+    return Litestar(route_handlers=[lag, *health_routes(readiness)],
+                    exception_handlers=exception_handlers({}),
+                    openapi_config=OpenAPIConfig(title="cinema-saga projector", version="1.0.0",
+                                                 path=SCHEMA_PATH))
