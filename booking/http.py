@@ -140,7 +140,7 @@ def request_booking(
     )
 
 
-@get("/bookings/{booking_id:uuid}", sync_to_thread=True, responses=error_responses(401, 404))
+@get("/bookings/{booking_id:uuid}", sync_to_thread=True, responses=error_responses(400, 401, 404))
 def get_booking(
     booking_id: FromPath[UUID], request: CallerRequest, api: NamedDependency[BookingApi],
     consistency_token: ConsistencyToken = None,
@@ -183,7 +183,7 @@ def retry_payment(
 
 @post(
     "/bookings/{booking_id:uuid}/cancel", status_code=200, sync_to_thread=True,
-    responses=error_responses(401, 404, 409),
+    responses=error_responses(400, 401, 404, 409),
     operation_class=links({200: {"GetBooking": FOLLOW_BOOKING["GetBooking"]}}),
 )
 def cancel_booking(
