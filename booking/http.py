@@ -164,7 +164,7 @@ def list_bookings(
 
 @post(
     "/bookings/{booking_id:uuid}/payment-attempts", status_code=202, sync_to_thread=True,
-    responses=error_responses(400, 401, 404, 409),
+    responses=error_responses(400, 401, 404, 409, 413),
     operation_class=links({202: FOLLOW_BOOKING}),
 )
 def retry_payment(

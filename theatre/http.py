@@ -126,7 +126,7 @@ def written(api: TheatreApi, done: Outcome[Any], body: Any, location: str = "") 
 
 @put("/theatres/{theatre_id:str}", guards=[operator_only], sync_to_thread=True,
      responses={201: ResponseSpec(TheatreView, description="registered"),
-                **error_responses(400, 401, 403, 409, 422)},
+                **error_responses(400, 401, 403, 409, 413, 422)},
      operation_class=links({201: FOLLOW_THEATRE, 200: FOLLOW_THEATRE}))
 def register_theatre(theatre_id: Slug, data: JSONBody[TheatreRegistration],
                      api: NamedDependency[TheatreApi]) -> Response[TheatreView]:
@@ -154,7 +154,7 @@ def lay_out_screen(theatre_id: Slug, screen_id: Slug, data: JSONBody[ScreenLayou
 
 @put("/shows/{show_id:str}", guards=[operator_only], sync_to_thread=True,
      responses={201: ResponseSpec(ShowView, description="scheduled: on sale"),
-                **error_responses(400, 401, 403, 404, 409, 422)},
+                **error_responses(400, 401, 403, 404, 409, 413, 422)},
      operation_class=links({201: FOLLOW_SHOW, 200: FOLLOW_SHOW}))
 def schedule_show(show_id: Slug, data: JSONBody[ShowRequest],
                   api: NamedDependency[TheatreApi]) -> Response[ShowView]:
@@ -182,7 +182,7 @@ def schedule_programme(theatre_id: Slug, data: JSONBody[Programme],
 
 
 @post("/shows/{show_id:str}/reschedule", status_code=200, guards=[operator_only],
-      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 409, 422),
+      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 409, 413, 422),
       operation_class=links({200: READ_SHOW}))
 def reschedule_show(show_id: Slug, data: JSONBody[Reschedule],
                     api: NamedDependency[TheatreApi]) -> Response[ShowView]:
@@ -192,7 +192,7 @@ def reschedule_show(show_id: Slug, data: JSONBody[Reschedule],
 
 
 @post("/shows/{show_id:str}/cancel", status_code=200, guards=[operator_only],
-      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 422),
+      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 413, 422),
       operation_class=links({200: READ_SHOW}))
 def cancel_show(show_id: Slug, data: JSONBody[Cancellation],
                 api: NamedDependency[TheatreApi]) -> Response[ShowView]:
@@ -203,7 +203,7 @@ def cancel_show(show_id: Slug, data: JSONBody[Cancellation],
 
 
 @post("/shows/{show_id:str}/withdrawn-seats", status_code=200, guards=[operator_only],
-      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 409, 422),
+      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 409, 413, 422),
       operation_class=links({200: READ_SHOW}))
 def withdraw_seats(show_id: Slug, data: JSONBody[Withdrawal],
                    api: NamedDependency[TheatreApi]) -> Response[ShowView]:
