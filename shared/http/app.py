@@ -21,6 +21,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from shared.config import Settings
 from shared.http.auth import BearerAuth
+from shared.http.bodies import strictly_typed
 from shared.http.errors import Problem, exception_handlers
 from shared.http.health import Readiness, health_routes
 from shared.http.struct_schemas import StructSchemas
@@ -84,6 +85,7 @@ def service_app(
             DefineMiddleware(BearerAuth, secret=settings.token_secret, exclude=[f"^{SCHEMA_PATH}"])
         ],
         exception_handlers=exception_handlers(problems),
+        before_request=strictly_typed,
         request_max_body_size=settings.limits.max_request_bytes,
         plugins=[StructSchemas()],
         openapi_config=OpenAPIConfig(

@@ -138,6 +138,12 @@ def test_an_invalid_layout_is_422_with_its_reason_and_changes_nothing(api, rows,
         {"number": 1, "column": 1, "category": "Gold"}]}]}, "category"),
     ({"name": "Two", "rows": [{"row": "a", "seats": []}]}, "row"),
     ({"name": "Two", "rows": []}, "rows"),
+    # Found by the fuzzer: 0 was taken for false, "7" for 7 (litestar converts leniently).
+    ({"name": "Two", "rows": [{"row": "A", "seats": [
+        {"number": 1, "column": 1, "category": "Premium", "wheelchair": 0}]}]},
+     "rows[0].seats[0].wheelchair"),
+    ({"name": "Two", "rows": [{"row": "A", "seats": [
+        {"number": "7", "column": 1, "category": "Premium"}]}]}, "rows[0].seats[0].number"),
 ])
 def test_a_malformed_layout_is_400_naming_the_field(api, body, field):
     r = api.theatre.put("/theatres/odeon/screens/two", json=body, headers=OPERATOR)
