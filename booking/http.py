@@ -14,7 +14,6 @@ from uuid import UUID
 import msgspec
 from litestar import Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
@@ -45,7 +44,13 @@ IdempotencyKey = Annotated[
         description="Repeat the same key to repeat the request safely.",
     ),
 ]
+class TooManySeats(Exception):
+    """More seats than this deployment's limit (CINEMA_MAX_SEATS_PER_BOOKING): a rule of
+    the deployment, not a malformed request, so 422 and not the document's 400."""
+
+
 PROBLEMS = {
+    TooManySeats: Problem(422, "too_many_seats"),
     BookingNotFound: Problem(404, "booking_not_found", "no booking {}"),
     IdempotencyConflict: Problem(409, "idempotency_conflict"),
     SeatsTaken: Problem(409, "seats_taken", "seats {}; nothing was booked, choose others"),
@@ -120,11 +125,8 @@ def request_booking(
     answer (otherwise a taken seat cancels the booking a moment later)."""
     bookings, limits = api.bookings, api.limits
     if len(data.seat_ids) > limits.max_seats_per_booking:
-        raise ValidationException(
-            detail="Validation failed for POST /bookings",
-            extra=[{"message": f"Expected `array` of length <= {limits.max_seats_per_booking}",
-                    "key": "seat_ids", "source": "body"}],
-        )
+        raise TooManySeats(f"{len(data.seat_ids)} seats asked; a booking takes at most "
+                           f"{limits.max_seats_per_booking}")
     quoted_amount = None
     if data.quote is not None:
         quote = quotes.read(data.quote, api.quote_secret, bookings.clock.now())
