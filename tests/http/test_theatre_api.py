@@ -150,6 +150,14 @@ def test_a_malformed_layout_is_400_naming_the_field(api, body, field):
     problem(r, 400, "invalid_request", field)
 
 
+def test_a_number_without_a_fraction_is_an_integer(api):
+    """Found by the fuzzer: JSON Schema takes 7.0 for an integer, and so does the API."""
+    rows = [{"row": "A", "seats": [{"number": 1.0, "column": 283.0, "category": "Premium"}]}]
+    r = api.theatre.put("/theatres/odeon/screens/two", json={"name": "Two", "rows": rows},
+                        headers=OPERATOR)
+    assert r.status_code == 201 and r.json()["seats"][0]["number"] == 1
+
+
 def test_a_screen_of_an_unknown_theatre_is_404(api):
     problem(api.theatre.put("/theatres/rex/screens/one", json={"name": "One", "rows": ROWS},
                             headers=OPERATOR), 404, "theatre_not_found", "no theatre rex")
