@@ -81,9 +81,14 @@ def _nested_structs(struct: type) -> set[type]:
 
 
 def _name_keys(schema: dict[str, Any], info: msgspec.inspect.Type) -> None:
-    """Adds ``propertyNames`` to the schema of each mapping whose keys are constrained (a
-    seat category, a day type), which msgspec's JSON Schema leaves unsaid."""
-    if isinstance(info, msgspec.inspect.Metadata):
+    """Adds what msgspec's JSON Schema leaves unsaid: the keys a mapping takes (a seat
+    category, a day type) as ``propertyNames``, and that a datetime or a time is one
+    (``format``; msgspec refuses any other string)."""
+    if isinstance(info, msgspec.inspect.DateTimeType | msgspec.inspect.TimeType):
+        if schema.get("type") == "string":
+            schema.setdefault(
+                "format", "date-time" if isinstance(info, msgspec.inspect.DateTimeType) else "time")
+    elif isinstance(info, msgspec.inspect.Metadata):
         _name_keys(schema, info.type)
     elif isinstance(info, msgspec.inspect.UnionType):
         for member in info.types:

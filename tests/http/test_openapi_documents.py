@@ -90,3 +90,10 @@ def test_a_body_over_the_request_limit_is_413_where_no_larger_one_is_allowed(api
     body = {"seat_ids": ["A1"] * settings.limits.max_request_bytes, "reason": "broken"}
     r = api.theatre.post("/shows/show-1/withdrawn-seats", json=body, headers=OPERATOR)
     assert r.status_code == 413 and r.json()["error"] == "request_too_large"
+
+
+def test_a_datetime_is_documented_as_one(documents):
+    """Found by the fuzzer: msgspec documents a datetime as any string, and "" was
+    refused as malformed."""
+    change = documents["pricing"]["components"]["schemas"]["RulesChange"]
+    assert {"type": "string", "format": "date-time"} in change["properties"]["effective_from"]["anyOf"]
