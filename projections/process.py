@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
 from litestar import Litestar, get
 from litestar.openapi import OpenAPIConfig
+from litestar.params import QueryParameter
 from pymongo.database import Database
 
 from projections.sources import stream_readers
 from projections.worker import Projector
 from shared.config import Settings
 from shared.http.app import SCHEMA_PATH
-from shared.http.errors import exception_handlers
+from shared.http.errors import error_responses, exception_handlers
 from shared.http.health import Readiness, health_routes
 from shared.runtime import configure_logging
 
@@ -52,8 +53,8 @@ def run(settings: Settings, db: Database) -> None:
 def projector_app(projector: Projector, readiness: Readiness) -> Litestar:
     """The projector's HTTP API: /health, /ready and /lag."""
 
-    @get("/lag", sync_to_thread=False)
-    def lag(since: float | None = None) -> dict[str, Any]:
+    @get("/lag", sync_to_thread=False, responses=error_responses(400))
+    def lag(since: Annotated[float | None, QueryParameter()] = None) -> dict[str, Any]:
         """Per stream: events not yet projected, and the age of the last batch's oldest
         event. Since the process started (or since ``since``, epoch seconds), in ms:
         ``commit_to_view`` per committed transaction (its NOTIFY's arrival -> the round

@@ -31,3 +31,10 @@ def test_an_unknown_path_or_method_is_in_the_error_shape():
         assert c.get("/nope").json()["error"] == "not_found"
         r = c.delete("/health")
     assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+
+
+def test_its_document_says_a_400_is_in_the_error_shape():
+    with client() as c:
+        doc = c.get("/schema/openapi.json").json()
+    assert doc["paths"]["/lag"]["get"]["responses"]["400"]["content"]["application/json"][
+        "schema"] == {"$ref": "#/components/schemas/ErrorBody"}
