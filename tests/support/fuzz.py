@@ -9,8 +9,9 @@ status, content type, headers and body the document promises, and every error in
 read, paid again, cancelled), a state machine follows the links from real answers.
 
 Figures (cases, operations, failures) add up over a run in ``FIGURES``; the conftest prints
-them at the end. ``FUZZ_EXAMPLES`` sets how many cases hypothesis draws per operation,
-caller and kind of data; by default as many as the profile says (``HYPOTHESIS_PROFILE``).
+them at the end. ``FUZZ_EXAMPLES`` sets how many cases hypothesis draws per operation and
+caller, valid and invalid together, and how many scenarios per API (a tenth for callers
+who are no one); by default as many as the profile says (``HYPOTHESIS_PROFILE``).
 """
 
 from __future__ import annotations
