@@ -22,10 +22,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from shared.config import Settings
 from shared.http.auth import BearerAuth
+from shared.http.bodies import strictly_typed
 from shared.http.errors import Problem, exception_handlers
 from shared.http.health import Readiness, health_routes
 from shared.http.identity import token_verifier
 from shared.http.ops import ops_routes
+from shared.http.struct_schemas import StructSchemas
 from shared.http.write_limits import LimitWrites
 from shared.messaging.dead_letters import DeadLetters
 from shared.observability import logs
@@ -105,8 +107,10 @@ def service_app(
             DefineMiddleware(LimitWrites, limiter=limiter),  # inside: it needs the caller
         ],
         exception_handlers=exception_handlers(problems),
+        before_request=strictly_typed,
         request_max_body_size=settings.limits.max_request_bytes,
         logging_config=logs.LITESTAR,
+        plugins=[StructSchemas()],
         openapi_config=OpenAPIConfig(
             title=title,
             version="1.0.0",
