@@ -15,6 +15,7 @@ from typing import Any
 
 from litestar import Litestar, Router
 from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
@@ -23,12 +24,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 from shared.config import Settings
 from shared.http.auth import BearerAuth
 from shared.http.bodies import strictly_typed
-from shared.http.errors import Problem, exception_handlers
+from shared.http.errors import Problem, error_responses, exception_handlers
 from shared.http.health import Readiness, health_routes
 from shared.http.identity import token_verifier
 from shared.http.ops import ops_routes
 from shared.http.struct_schemas import StructSchemas
-from shared.http.write_limits import LimitWrites
+from shared.http.write_limits import WRITES, LimitWrites
 from shared.messaging.dead_letters import DeadLetters
 from shared.observability import logs
 from shared.observability.http import metrics_routes, observed_http
@@ -66,6 +67,13 @@ class ServiceApi:
         )
 
 
+def documents_write_limits(handler: Any) -> None:
+    """A customer's write may be refused by the write limits (shared/http/write_limits.py):
+    its OpenAPI entry says so, whatever the handler declared."""
+    if isinstance(handler, HTTPRouteHandler) and handler.http_methods & WRITES:
+        handler.responses = {**error_responses(429), **(handler.responses or {})}
+
+
 def service_app(
     *,
     title: str,
@@ -96,6 +104,8 @@ def service_app(
     limiter = WriteLimiter(settings.write_limits, link,
                            namespace=f"{settings.topic_prefix}rate:{{{name or title}}}:")
     ops = ops_routes(dead_letters) if dead_letters is not None else []
+    for route in routes:
+        documents_write_limits(route)
     secured = Router("/", route_handlers=[*routes, *ops], security=[{BEARER: []}])
     return Litestar(
         route_handlers=[secured, *open_routes, *health_routes(readiness), *metrics_routes()],

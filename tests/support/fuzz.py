@@ -49,13 +49,13 @@ from schemathesis.specs.openapi.checks import (
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from shared import views
-from shared.config import Settings
+from shared.config import WriteLimits
 from shared.http.app import SCHEMA_PATH
 from shared.http.auth import issue_token
 from shared.services import NAMES, PROJECTOR
-from tests.support.api import projector_api, service_apps
+from tests.support.api import http_settings, projector_api, service_apps
 from tests.support.embedded import embedded_system
-from tests.support.tokens import SECRET, bearer
+from tests.support.tokens import bearer
 
 PROFILE_EXAMPLES = {"dev": 5, "ci": 10, "long": 1_000}
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES")
@@ -134,7 +134,9 @@ def fuzzed_api(api: str) -> Iterator[tuple[OpenApiSchema, Callable[[], None]]]:
     that lets the saga move between calls."""
     waited = views.TOKEN_WAIT_S
     system = embedded_system()
-    settings_ = Settings(token_secret=SECRET)
+    # No write limits: a stream of writes from one fuzzing customer would mostly meet 429
+    # (documented on every write; tests/http/test_abuse_limits.py tests the limits).
+    settings_ = http_settings(write_limits=WriteLimits(per_customer=0, per_address=0))
     app: Litestar
     if api == PROJECTOR:
         app = projector_api(system, settings_)
