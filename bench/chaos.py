@@ -22,6 +22,8 @@ from bench.chaos_audit import full_audit, wait_at_rest
 from bench.chaos_load import Load, LoadParams
 from bench.chaos_schedule import Fault, schedule
 from bench.driver import Driver
+from bench.durability import durable
+from bench.limits import settings as limit_settings
 from bench.system import DATA, BenchSystem, loadavg, machine, start_system, stop_system
 from tests.support.servers import Endpoints
 
@@ -99,6 +101,20 @@ def main(argv: list[str]) -> int:
     out: dict = {"scenario": "chaos", "args": vars(args), "machine": machine(),
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                  "schedule": [vars(f) for f in faults], "provider": "simulated"}
+    # A crash of PostgreSQL loses nothing acknowledged only on a durable cluster (the
+    # test cluster runs without synchronous commits): durable for the run, as
+    # tests/e2e/test_database_crash.py makes it.
+    with durable(limit_settings(), on=True) as note:
+        out["postgres"] = note
+        soak_and_audit(args, faults, ep, out)
+    out["machine"]["loadavg_after"] = loadavg()
+    path = rp.write_json(out, "chaos", DATA)
+    print(render(out))
+    print(f"\nreport: {path}")
+    return 0 if clean(out) else 1
+
+
+def soak_and_audit(args: argparse.Namespace, faults: list[Fault], ep: Endpoints, out: dict) -> None:
     system = start_system(args.hold_seconds, 0.2, private_ferretdb=True,
                           notify_channels="smtp", smtp_host=ep.smtp_host, smtp_port=str(ep.smtp_port),
                           notify_retry_after_s="5", notify_send_timeout_s="30",
@@ -115,11 +131,6 @@ def main(argv: list[str]) -> int:
         log(f"run failed: {out['error']}")
     finally:
         stop_system(system, log)
-    out["machine"]["loadavg_after"] = loadavg()
-    path = rp.write_json(out, "chaos", DATA)
-    print(render(out))
-    print(f"\nreport: {path}")
-    return 0 if clean(out) else 1
 
 
 def clean(out: dict) -> bool:
