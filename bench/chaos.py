@@ -142,7 +142,7 @@ def render(out: dict) -> str:
     head = (f"\nchaos soak, seed {out['args']['seed']}: {out['args']['minutes']:g} min of load"
             f" (ran {out.get('load_seconds', '?')} s), load average before"
             f" {out['machine']['loadavg_before']}, after {out['machine']['loadavg_after']}")
-    lines = [head]
+    lines = [head, f"PostgreSQL: {out.get('postgres', '?')}"]
     if "load" in out:
         load = out["load"]
         lines.append(f"load: {load['customers']} customers, seen {load['outcomes_seen']};"
@@ -156,6 +156,7 @@ def render(out: dict) -> str:
         lines.append(f"at rest: {out['rest']}")
     if "audit" in out:
         a = out["audit"]
+        lines.append(f"bookings by outcome: {a['bookings_by_outcome']}")
         lines.append(f"audit ({'clean' if a['ok'] else 'FAILED'}): totals {a['totals']}; mail {a['mail']}")
         lines += [f"  {name}: {result}" for name, result in a["checks"].items()]
     if "error" in out:

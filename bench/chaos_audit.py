@@ -14,6 +14,7 @@ import importlib
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from bench.audit import audit
 from booking.domain import BookingStatus
@@ -28,23 +29,35 @@ from tests.support import invariants as inv
 from tests.support.mailpit import MailpitApi, bare
 
 
+def store(system: Distributed, name: str) -> Any:
+    """A service's store (its application, reading), to be closed by the caller."""
+    s = system.local.settings
+    cls = getattr(importlib.import_module(f"{name}.application"), BY_NAME[name].application)
+    return cls(env=s.postgres_env(s.service_db(name)))
+
+
 def all_stores(system: Distributed) -> Stores:
     """Every service's store (the harness's ``stores`` has the saga's three)."""
-    s = system.local.settings
-    apps = {}
-    for name in NAMES:
-        cls = getattr(importlib.import_module(f"{name}.application"), BY_NAME[name].application)
-        apps[name] = cls(env=s.postgres_env(s.service_db(name)))
-    return Stores(apps)
+    return Stores({name: store(system, name) for name in NAMES})
 
 
 def notifications(system: Distributed) -> list[Notification]:
-    stores = all_stores(system)
+    stores = Stores({"notifications": store(system, "notifications")})
     try:
         return inv.aggregates(stores, "notifications", Notification)
     finally:
-        for app in stores.apps.values():
-            app.close()
+        stores.apps["notifications"].close()
+
+
+def outcomes(system: Distributed) -> dict[str, int]:
+    """The bookings recorded, by status and, for the cancelled, reason."""
+    stores = Stores({"booking": store(system, "booking")})
+    try:
+        return dict(Counter(
+            b.status.value + (f" ({b.cancellation_reason.value})" if b.cancellation_reason else "")
+            for b in inv.bookings(stores)))
+    finally:
+        stores.booking.close()
 
 
 def wait_at_rest(system: Distributed, timeout: float, log: Callable[[str], object]) -> dict:
@@ -122,4 +135,5 @@ def full_audit(system: Distributed, customer_cancelled: set, mailpit_api: str) -
     result["checks"]["each email sent once (or per interrupted attempt)"], result["mail"] = (
         mail_check(system, mailpit_api))
     result["ok"] = all(v == "ok" for v in result["checks"].values())
+    result["bookings_by_outcome"] = outcomes(system)
     return result
