@@ -54,6 +54,7 @@ class Trace:
     retries: bool  # declined customers only: pays again with a good card
     followed: bool  # polls until final (else: POST only, outcome from the store)
     quote: bool = False  # asks pricing for a quote first and books with it
+    cancels: bool = False  # declined customers who do not retry: cancel instead of waiting
     booking_id: str = ""
     sent: float = 0.0  # monotonic, when the POST was started
     sent_wall: float = 0.0  # time.time() at the same moment, to compare with event times
@@ -69,6 +70,7 @@ class Trace:
     held_from_store: bool = False  # the hold was first seen in a not-yet-projected answer
     post_attempts: int = 1  # >1: the POST was repeated (same Idempotency-Key) after a timeout
     quote_status: int | None = None  # POST /quotes' answer (None: not asked, or no answer)
+    cancel_asked: bool = False  # asked once (its answer may be lost to a fault)
     error: str | None = None
 
     def __post_init__(self) -> None:
@@ -136,7 +138,8 @@ class Driver:
         self.inventory, self.theatre = "inventory", "theatre"
         self._pool_sizes = {**dict.fromkeys(bookings, connections),
                             **dict.fromkeys(pricings, connections), self.inventory: 16,
-                            **dict.fromkeys(of(self.theatre)[:1], 8)}  # none before the theatre
+                            **dict.fromkeys(of(self.theatre)[:1], 8),  # none before the theatre
+                            **dict.fromkeys(of("notifications")[:1], 8)}
         self._urls = {p: system.local.url(p) for p in self._pool_sizes}
         for url in self._urls.values():
             assert url.startswith("http://127.0.0.1:"), url
@@ -237,7 +240,7 @@ class Driver:
                                        for n in range(1, seats + 1)]}]})
             self._screens.add(screen)
         planned = [{"show_id": show, "screen_id": screen, "film": FILM,
-                    "start": f"{self._first_start + next(self._slots) * SLOT:%Y-%m-%dT%H:%M}",
+                    "start": self.next_start(),
                     "prices": {"Regular": price}, "currency": "EUR"} for show in shows]
         for i in range(0, len(planned), PROGRAMME_MAX):
             await write("POST", f"/theatres/{THEATRE}/programme",
@@ -282,7 +285,24 @@ class Driver:
             await asyncio.sleep(0.5)
         return {}
 
+    async def show_change(self, show: str, action: str, body: dict) -> int | None:
+        """The theatre changes a show (``reschedule``, ``cancel``, ``withdrawn-seats``):
+        its answer's status, None if there was none."""
+        r = await self.call(f"show_{action}", self.theatre, "POST", f"/shows/{show}/{action}",
+                            json=body, headers=self.auth("ops", operator=True))
+        return r.status_code if r is not None else None
+
+    def next_start(self) -> str:
+        """A start in a slot of its own (for a rescheduled show)."""
+        return f"{self._first_start + next(self._slots) * SLOT:%Y-%m-%dT%H:%M}"
+
     # --- a customer -----------------------------------------------------------------
+
+    async def give_contact(self, customer: str, email: str) -> bool:
+        """The customer's email address, for the notification service's messages."""
+        r = await self.call("put_contact", "notifications", "PUT", "/customers/me/contact",
+                            json={"email": email}, headers=self.auth(customer))
+        return r is not None and r.status_code == 200
 
     async def customer(self, t: Trace) -> None:
         try:
@@ -370,6 +390,10 @@ class Driver:
                 await self.call("post_retry", self._next_booking(), "POST",
                                 f"/bookings/{t.booking_id}/payment-attempts",
                                 json={"payment_method": VISA}, headers=headers)
+            elif declined and t.cancels and not t.cancel_asked:
+                t.cancel_asked = True
+                await self.call("post_cancel", self._next_booking(), "POST",
+                                f"/bookings/{t.booking_id}/cancel", headers=headers)
             elif declined and not t.retries:
                 # Lets the hold expire: sleep until the deadline, then poll slowly.
                 until = datetime.fromisoformat(doc["reserved_until"]).timestamp()

@@ -80,8 +80,7 @@ class KafkaInboxConsumer:
     ) -> None:
         self.inbox = inbox
         self.topics = topics
-        self._consumer = Consumer(
-            {
+        self._config = {
                 "bootstrap.servers": bootstrap,
                 "group.id": group_id,
                 # Static membership: a restarted instance (same id) takes its partitions
@@ -105,14 +104,35 @@ class KafkaInboxConsumer:
                 "topic.metadata.refresh.interval.ms": 10_000,
                 **CLIENT,
             }
-        )
         self.assigned: set[tuple[str, int]] = set()
         # (topic, partition) -> (next offset, end offset): for offsets()
         self.progress: dict[tuple[str, int], tuple[int, int]] = {}
         self._ends_noted_at = float("-inf")
         self._committed_at = float("-inf")
         self._uncommitted = False
-        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._consumer = self._subscribed()
+
+    def _subscribed(self) -> Consumer:
+        consumer = Consumer(self._config)
+        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        return consumer
+
+    def _renew(self, error: KafkaError) -> None:
+        """After a fatal error the consumer takes nothing more (librdkafka's rule): a
+        static member fenced once the broker came back (its old session's commit arrived
+        after its new join). A new consumer with the same instance id takes over, from the
+        positions the database recorded; the batch in hand is dropped, to be read again."""
+        log.warning("consumer error: %s; a new consumer takes over", error)
+        try:
+            self._consumer.close()
+        except KafkaException:  # closing a fenced member fails: it is gone anyway
+            pass
+        if self.assigned:
+            self.assigned = set()
+            self.inbox.app.partitions_revoked()
+        self.inbox.forget_positions()
+        self._uncommitted = False
+        self._consumer = self._subscribed()
 
     def _on_assign(self, consumer: Consumer, partitions: list) -> None:
         """The whole new assignment (the range assignor rebalances eagerly: everything is
@@ -153,6 +173,9 @@ class KafkaInboxConsumer:
         traced.clear()
         for m in messages:
             error = m.error()
+            if error is not None and (error.fatal() or error.code() == KafkaError._FATAL):
+                self._renew(error)
+                return 0
             if error is not None:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", error)
