@@ -130,6 +130,7 @@ class KafkaInboxConsumer:
         if self.assigned:
             self.assigned = set()
             self.inbox.app.partitions_revoked()
+        self.progress = {}  # the new consumer's assignment sets it again
         self.inbox.forget_positions()
         self._uncommitted = False
         self._consumer = self._subscribed()
