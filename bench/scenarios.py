@@ -29,6 +29,7 @@ from booking.application import BookingService
 from inventory.application import InventoryService
 from payment.application import PaymentService
 from shared.service import ServiceApplication
+from shared.services import PROJECTED
 from tests.e2e.harness import Distributed
 
 SEATS_PER_BOOKING = ([1, 2, 3, 4], [0.4, 0.3, 0.2, 0.1])
@@ -338,14 +339,14 @@ def wait_quiet(system: Distributed, timeout: float) -> bool:
             time.sleep(0.1)
     finally:
         probe.close()
-    return system.views_caught_up(SAGA, max(deadline - time.monotonic(), 0))
+    return system.views_caught_up(PROJECTED, max(deadline - time.monotonic(), 0))
 
 
 def step_projection_lag(system: Distributed, since: float, timeout: float) -> dict | None:
     """The step's commit -> view lag, once the views have caught up with every stream
     (bounded): the events of this step, projected from its start on."""
     with contextlib.suppress(Exception):  # a report without it beats a failed run
-        system.views_caught_up(SAGA, timeout)
+        system.views_caught_up(PROJECTED, timeout)
     return projection_lag(system, since=since)
 
 
