@@ -6,6 +6,7 @@
     python -m bench flash-sale                    # 2,000 customers, 200 seats, at once
     python -m bench prices                        # price lookups, cache against store, in a flash sale
     python -m bench all                           # limits, the steady curve, the flash sale
+    python -m bench chaos --minutes 20 --seed 1   # a soak under faults, audited (bench/chaos.py)
 
 The report is printed and written to .data/bench/<time>-<scenario>.json.
 """
@@ -241,6 +242,10 @@ def source_version() -> str:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["chaos"]:  # its own options: bench/chaos.py
+        from bench import chaos
+
+        return chaos.main(argv[1:])
     args = parse(argv)
     out: dict = {"scenario": args.scenario, "args": vars(args), "machine": machine(),
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}

@@ -7,18 +7,23 @@ from __future__ import annotations
 import time
 
 from booking.domain import BookingStatus
-from tests.e2e.harness import Distributed
+from tests.e2e.harness import Distributed, Stores
 from tests.support import invariants as inv
 
 
-def audit(system: Distributed, transitions: bool = False) -> dict:
-    """Run each invariant, timing it; a failure is reported, not raised."""
-    stores, ledger = system.stores(), system.ledger()
+def audit(system: Distributed, transitions: bool = False, customer_cancelled: set | None = None,
+          stores: Stores | None = None) -> dict:
+    """Run each invariant, timing it; a failure is reported, not raised.
+    ``customer_cancelled``: the bookings whose customers asked to cancel; ``stores``: the
+    services' stores to read (the booking, inventory and payment ones by default; dead
+    letters are looked for in each)."""
+    stores, ledger = stores or system.stores(), system.ledger()
     results: dict[str, str] = {}
     start = time.monotonic()
     try:
         with inv.one_moment(stores):
-            for name, check in inv.audit_checks(stores, ledger, set(), transitions):
+            for name, check in inv.audit_checks(stores, ledger, customer_cancelled or set(),
+                                                 transitions):
                 try:
                     check()
                     results[name] = "ok"

@@ -6,13 +6,19 @@ alike.
     python -m bench.compare --before 2486d7a --rates 10,20 --through-theatre --quote
     python -m bench.compare --before 57b14a4 --scenario flash-sale --rounds 2
     python -m bench.compare --before 57b14a4 --scenario flash-sale --flash-over 10
+    python -m bench.compare --observability --rates 20,40 --duration 20
     python -m bench.compare --notifications --rates 20,40 --duration 20 --rounds 2
+
+``--observability`` runs one version twice: before with metrics and tracing off
+(``CINEMA_METRICS=off``, ``OTEL_SDK_DISABLED=true``), after with both on as shipped (one
+saga in ten traced, its spans written to a JSON-lines file under .data/bench): what
+observing the system costs. ``--notifications`` runs one version twice too: without the
+notification service's process (before), and with it, every customer having given an
+email address, so that it mails them (after).
 
 The other version is checked out with ``git worktree`` under .data/bench/src-<ref>
 (sharing this checkout's .venv) and run from there: its services, driven by the after
-version's bench/ (``--bench-of each``: by its own). ``--notifications`` compares one
-version with itself: without the notification service's process (before), and with it,
-every customer having given an email address, so that it mails them (after).
+version's bench/ (``--bench-of each``: by its own).
 Prints one row per rate and version (the median over the rounds) and the ratio
 after / before, then (steady) the same for each process's CPU per booking, and writes the
 tables to .data/bench/<time>-compare.json.
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import statistics
@@ -62,7 +69,17 @@ def use_bench_of(tree: Path, source: Path) -> None:
                         ignore=shutil.ignore_patterns("__pycache__"))
 
 
-def run_bench(tree: Path, args: argparse.Namespace, variant: list[str]) -> dict:
+# What --observability changes, before (off) and after (on, as shipped).
+OBSERVABILITY_OFF = {"CINEMA_METRICS": "off", "OTEL_SDK_DISABLED": "true", "CINEMA_TRACE_FILE": ""}
+
+
+def observability_on(stamp: str) -> dict[str, str]:
+    return {"CINEMA_METRICS": "on", "OTEL_SDK_DISABLED": "false",
+            "CINEMA_TRACE_FILE": str(OUT / f"{stamp}-traces.jsonl")}
+
+
+def run_bench(tree: Path, args: argparse.Namespace, env: dict[str, str] | None = None,
+              flags: tuple[str, ...] = ()) -> dict:
     if args.scenario == "flash-sale":
         cmd = [sys.executable, "-m", "bench", "flash-sale", "--no-limits",
                "--flash-customers", str(args.customers), "--seed", str(args.seed),
@@ -71,9 +88,9 @@ def run_bench(tree: Path, args: argparse.Namespace, variant: list[str]) -> dict:
         cmd = [sys.executable, "-m", "bench", "steady", "--rates", args.rates, "--duration",
                str(args.duration), "--idle-seconds", "1", "--no-limits", "--keep-going",
                "--seed", str(args.seed), *(["--through-theatre"] if args.through_theatre else []),
-               *(["--quote"] if args.quote else []), *variant]
+               *(["--quote"] if args.quote else []), *flags]
     done = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=1800,
-                          check=False)
+                          check=False, env={**os.environ, **(env or {})})
     found = re.findall(r"^report: (.+)$", done.stdout, re.MULTILINE)
     if done.returncode != 0 or not found:
         raise RuntimeError(f"bench failed in {tree}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -160,7 +177,13 @@ def print_table(runs: dict[str, list[dict]], keys: list[str], unit: str,
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--before", help="git ref of the version to compare with")
+    p.add_argument("--before", default=None, help="git ref of the version to compare with"
+                   " (with --observability: the after version by default)")
+    p.add_argument("--observability", action="store_true",
+                   help="before: metrics and tracing off; after: on, sampled as shipped")
+    p.add_argument("--notifications", action="store_true",
+                   help="steady: before without the notification service; after with it,\n"
+                        "every customer with an email address, so it mails them to Mailpit")
     p.add_argument("--after", default=None,
                    help="git ref of the new version (default: this working tree as it is)")
     p.add_argument("--rates", default="10,20")
@@ -175,10 +198,6 @@ def main() -> None:
     p.add_argument("--quote", action="store_true",
                    help="steady: customers quote before booking where the version has pricing\n"
                         "(with --through-theatre; the bench/ that runs must know both flags)")
-    p.add_argument("--notifications", action="store_true",
-                   help="steady: one version, without the notification service (before) and\n"
-                        "with it, every customer with an email address, so it mails them to\n"
-                        "Mailpit (after); --before is not given")
     p.add_argument("--flash-over", type=float, default=0.0,
                    help="flash-sale: the customers arrive evenly over this many seconds")
     p.add_argument("--bench-of", choices=["after", "each"], default="after",
@@ -189,20 +208,22 @@ def main() -> None:
     args = p.parse_args()
     if args.quote and not args.through_theatre:
         p.error("--quote needs --through-theatre: pricing prices only the theatre's shows")
-    if args.notifications == bool(args.before):
-        p.error("either --before REF, or --notifications (one version with and without it)")
-    if args.notifications and args.scenario != "steady":
-        p.error("--notifications compares steady runs")
+    if args.before is None and not (args.observability or args.notifications):
+        p.error("--before is needed (but with --observability or --notifications)")
+    if args.notifications and (args.observability or args.scenario != "steady"):
+        p.error("--notifications compares steady runs of one version, alone")
     after = checkout(args.after) if args.after else ROOT
-    variants: dict[str, list[str]] = {"before": [], "after": []}
-    if args.notifications:
-        before = after
-        variants = {"before": ["--without", "notifications"], "after": ["--contacts"]}
-        if args.bench_of == "after":  # an older version measured by today's bench/
-            use_bench_of(after, ROOT)
-    else:
-        before = checkout(args.before)
+    before = checkout(args.before) if args.before else after
+    if before != after:
         use_bench_of(before, after if args.bench_of == "after" else before)
+    elif args.notifications and after != ROOT and args.bench_of == "after":
+        use_bench_of(after, ROOT)  # an older version measured by today's bench/
+    flags = ({"before": ("--without", "notifications"), "after": ("--contacts",)}
+             if args.notifications else {})
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    OUT.mkdir(parents=True, exist_ok=True)  # the trace file goes there
+    envs = ({"before": OBSERVABILITY_OFF, "after": observability_on(stamp)}
+            if args.observability else {})
     head = subprocess.run(["git", "rev-parse", "--short", args.after or "HEAD"], cwd=ROOT,
                           check=True, capture_output=True, text=True).stdout.strip()
     runs: dict[str, list[dict]] = {"before": [], "after": []}
@@ -210,14 +231,18 @@ def main() -> None:
         order = [("before", before), ("after", after)]
         for name, tree in order if n % 2 == 0 else order[::-1]:  # alternate who goes first
             print(f"round {n + 1}: {name} ({tree}) ...", flush=True)
-            runs[name].append(figures(run_bench(tree, args, variants[name])))
+            runs[name].append(figures(run_bench(tree, args, envs.get(name),
+                                                flags.get(name, ()))))
     keys = (["exact", "told_p50", "told_p99", "told_max", "refused_at_once", "posts_answered_s",
              "settled_s", "cpu_ms_per_customer"] if args.scenario == "flash-sale" else
             ["confirmed_per_s", "held_p50", "held_p99", "confirmed_p50", "confirmed_p99",
              "cpu_ms_per_booking", "ferretdb_ms_per_booking", "view_lag_p50", "view_lag_p99",
              "other_cores"])
     where = "" if args.after else " + the working tree's changes"
-    if args.notifications:
+    if args.observability:
+        print(f"\nbefore = {head}{where} with metrics and tracing off, after = the same with"
+              f" both on (sampled as shipped), median of {args.rounds} rounds")
+    elif args.notifications:
         print(f"\nbefore = {head}{where} without the notification service, after = the same"
               f" with it, every customer with an email address; median of {args.rounds} rounds")
     else:
@@ -237,7 +262,7 @@ def main() -> None:
             for rate, row in more.items():
                 for name, values in row.items():
                     table[rate][name].update(values)
-    path = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}-compare.json"
+    path = OUT / f"{stamp}-compare.json"
     path.write_text(json.dumps({"before": args.before, "after": head, "args": vars(args),
                                 "runs": runs, "table": table}, indent=2, default=str))
     print(f"\nreport: {path}")

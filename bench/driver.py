@@ -54,6 +54,7 @@ class Trace:
     retries: bool  # declined customers only: pays again with a good card
     followed: bool  # polls until final (else: POST only, outcome from the store)
     quote: bool = False  # asks pricing for a quote first and books with it
+    cancels: bool = False  # declined customers who do not retry: cancel instead of waiting
     booking_id: str = ""
     sent: float = 0.0  # monotonic, when the POST was started
     sent_wall: float = 0.0  # time.time() at the same moment, to compare with event times
@@ -69,6 +70,7 @@ class Trace:
     held_from_store: bool = False  # the hold was first seen in a not-yet-projected answer
     post_attempts: int = 1  # >1: the POST was repeated (same Idempotency-Key) after a timeout
     quote_status: int | None = None  # POST /quotes' answer (None: not asked, or no answer)
+    cancel_asked: bool = False  # asked once (its answer may be lost to a fault)
     error: str | None = None
 
     def __post_init__(self) -> None:
@@ -215,18 +217,15 @@ class Driver:
         await asyncio.gather(*(one(s, n) for s, n in shows.items()))
 
     async def give_contacts(self, customers: list[str], domain: str, parallel: int = 8) -> None:
-        """Each customer's email address (``<customer>@<domain>``; one in four in French),
-        through the notification service's ``PUT /customers/me/contact``."""
+        """Each customer's email address (``<customer>@<domain>``; one in four in French)."""
         gate = asyncio.Semaphore(parallel)
 
         async def one(n: int, customer: str) -> None:
-            details = {"email": f"{customer}@{domain}", "language": "fr" if n % 4 == 3 else "en"}
             async with gate:
-                r = await self.call("put_contact", self.notifications, "PUT",
-                                    "/customers/me/contact", json=details,
-                                    headers=self.auth(customer))
-            if r is None or r.status_code != 200:
-                raise RuntimeError(f"contact of {customer}: {r and r.status_code} {r and r.text}")
+                given = await self.give_contact(customer, f"{customer}@{domain}",
+                                                "fr" if n % 4 == 3 else "en")
+            if not given:
+                raise RuntimeError(f"the notification service did not take {customer}'s contact")
 
         await asyncio.gather(*(one(n, c) for n, c in enumerate(customers)))
 
@@ -255,7 +254,7 @@ class Driver:
                                        for n in range(1, seats + 1)]}]})
             self._screens.add(screen)
         planned = [{"show_id": show, "screen_id": screen, "film": FILM,
-                    "start": f"{self._first_start + next(self._slots) * SLOT:%Y-%m-%dT%H:%M}",
+                    "start": self.next_start(),
                     "prices": {"Regular": price}, "currency": "EUR"} for show in shows]
         for i in range(0, len(planned), PROGRAMME_MAX):
             await write("POST", f"/theatres/{THEATRE}/programme",
@@ -300,7 +299,25 @@ class Driver:
             await asyncio.sleep(0.5)
         return {}
 
+    async def show_change(self, show: str, action: str, body: dict) -> int | None:
+        """The theatre changes a show (``reschedule``, ``cancel``, ``withdrawn-seats``):
+        its answer's status, None if there was none."""
+        r = await self.call(f"show_{action}", self.theatre, "POST", f"/shows/{show}/{action}",
+                            json=body, headers=self.auth("ops", operator=True))
+        return r.status_code if r is not None else None
+
+    def next_start(self) -> str:
+        """A start in a slot of its own (for a rescheduled show)."""
+        return f"{self._first_start + next(self._slots) * SLOT:%Y-%m-%dT%H:%M}"
+
     # --- a customer -----------------------------------------------------------------
+
+    async def give_contact(self, customer: str, email: str, language: str = "en") -> bool:
+        """The customer's email address, for the notification service's messages."""
+        r = await self.call("put_contact", self.notifications, "PUT", "/customers/me/contact",
+                            json={"email": email, "language": language},
+                            headers=self.auth(customer))
+        return r is not None and r.status_code == 200
 
     async def customer(self, t: Trace) -> None:
         try:
@@ -388,6 +405,10 @@ class Driver:
                 await self.call("post_retry", self._next_booking(), "POST",
                                 f"/bookings/{t.booking_id}/payment-attempts",
                                 json={"payment_method": VISA}, headers=headers)
+            elif declined and t.cancels and not t.cancel_asked:
+                t.cancel_asked = True
+                await self.call("post_cancel", self._next_booking(), "POST",
+                                f"/bookings/{t.booking_id}/cancel", headers=headers)
             elif declined and not t.retries:
                 # Lets the hold expire: sleep until the deadline, then poll slowly.
                 until = datetime.fromisoformat(doc["reserved_until"]).timestamp()

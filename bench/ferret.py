@@ -57,6 +57,10 @@ class PrivateFerretDB:
         if os.environ.get("BENCH_FERRETDB_ID_INDEX", "on") != "off":  # "off" to measure without
             with self._admin(self.database) as c:
                 ferretdb_ids.install(c)
+        return self.launch(timeout)
+
+    def launch(self, timeout: float = 30) -> PrivateFerretDB:
+        """Run the server on its database and port (again, after a kill: the chaos soak)."""
         self.state.mkdir(parents=True, exist_ok=True)
         log = open(self.state / "ferretdb.log", "ab")  # noqa: SIM115 (the child owns it)
         auth = f"{self.ep.pg_user}:{self.ep.pg_password}@" if self.ep.pg_password else f"{self.ep.pg_user}@"

@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, TopicPartition
 from bench.ferret import PrivateFerretDB
 from launcher.processes import service_of
 from shared.contracts import TOPICS
-from shared.services import BY_NAME, NAMES, PROJECTED
+from shared.services import BY_NAME, NAMES, PROJECTED, spec
 from tests.e2e.harness import Distributed
 from tests.support.servers import Endpoints
 
@@ -36,11 +36,6 @@ def running(system: Distributed) -> list[str]:
 def projected(system: Distributed) -> list[str]:
     """The services it runs whose streams the views fold."""
     return [s for s in running(system) if s in PROJECTED]
-
-
-def table(service: str, kind: str) -> str:
-    """A service's ``events`` or ``tracking`` table, named after its application."""
-    return f"{BY_NAME[service].application.lower()}_{kind}"
 
 
 def mail_domain(system: Distributed) -> str:
@@ -194,18 +189,17 @@ class Probe:
         processed by the inbox, plus the relay's position updates)."""
         out = {}
         for svc, conn in self.conns.items():
-            events, tracking = table(svc, "events"), table(svc, "tracking")
             rows: dict[str, int] = dict(conn.execute(
                 "SELECT relname, n_tup_ins + n_tup_upd FROM pg_stat_user_tables"
-                " WHERE relname = ANY(%s)", ([events, tracking],),
+                " WHERE relname = ANY(%s)", ([spec(svc).table("events"), spec(svc).table("tracking")],),
             ).fetchall())
-            out[svc] = {"events": int(rows.get(events, 0)),
-                        "tracking": int(rows.get(tracking, 0))}
+            out[svc] = {"events": int(rows.get(spec(svc).table("events"), 0)),
+                        "tracking": int(rows.get(spec(svc).table("tracking"), 0))}
         return out
 
     def max_event_id(self, service: str) -> int:
         row = self.conns[service].execute(
-            f"SELECT coalesce(max(notification_id), 0) FROM {table(service, 'events')}"
+            f"SELECT coalesce(max(notification_id), 0) FROM {spec(service).table('events')}"
         ).fetchone()
         assert row is not None
         return int(row[0])
@@ -228,7 +222,7 @@ class Probe:
             return {}
         kinds = ("Due", "Sent", "Dropped", "AttemptFailed")
         counts: dict[str, int] = dict(self.conns["notifications"].execute(
-            f"SELECT topic, count(*) FROM {table('notifications', 'events')}"
+            f"SELECT topic, count(*) FROM {spec('notifications').table('events')}"
             " WHERE topic = ANY(%s) GROUP BY topic",
             ([f"cinema.notifications:Notification.{k}" for k in kinds],),
         ).fetchall())
@@ -259,7 +253,7 @@ class Probe:
         out = {}
         for svc, conn in self.conns.items():
             rows: dict[str, int] = dict(conn.execute(
-                f"SELECT application_name, notification_id FROM {table(svc, 'tracking')}"
+                f"SELECT application_name, notification_id FROM {spec(svc).table('tracking')}"
             ).fetchall())
             # One that publishes nothing runs no relay: it has no outbox.
             outbox = self.max_event_id(svc) - int(rows.get("outbox") or 0) if BY_NAME[

@@ -14,7 +14,6 @@ from uuid import UUID
 import msgspec
 from litestar import Response, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
@@ -34,6 +33,7 @@ from shared.config import Limits
 from shared.http.app import ServiceApi
 from shared.http.auth import Caller, CallerRequest
 from shared.http.errors import Problem, error_responses
+from shared.http.links import links, to
 from shared.http.schemas import ConsistencyToken, consistency_token, stale_header
 from shared.views import ViewQueries, wait_for
 
@@ -44,13 +44,26 @@ IdempotencyKey = Annotated[
         description="Repeat the same key to repeat the request safely.",
     ),
 ]
+class TooManySeats(Exception):
+    """More seats than this deployment's limit (CINEMA_MAX_SEATS_PER_BOOKING): a rule of
+    the deployment, not a malformed request, so 422 and not the document's 400."""
+
+
 PROBLEMS = {
+    TooManySeats: Problem(422, "too_many_seats"),
     BookingNotFound: Problem(404, "booking_not_found", "no booking {}"),
     IdempotencyConflict: Problem(409, "idempotency_conflict"),
     SeatsTaken: Problem(409, "seats_taken", "seats {}; nothing was booked, choose others"),
     quotes.InvalidQuote: Problem(422, "invalid_quote"),
     quotes.QuoteExpired: Problem(409, "quote_expired"),
     BookingRuleViolation: Problem(409, "booking_rule_violation"),
+}
+# What a client does next with a booking it was given.
+THE_BOOKING = "$response.body#/booking_id"
+FOLLOW_BOOKING = {
+    "GetBooking": to("GET", "/bookings/{booking_id}", booking_id=THE_BOOKING),
+    "RetryPayment": to("POST", "/bookings/{booking_id}/payment-attempts", booking_id=THE_BOOKING),
+    "CancelBooking": to("POST", "/bookings/{booking_id}/cancel", booking_id=THE_BOOKING),
 }
 
 
@@ -99,6 +112,7 @@ def read_bookings(
         200: ResponseSpec(BookingView, description="the same request with this key, again"),
         **error_responses(400, 401, 409, 413, 422),
     },
+    operation_class=links({202: FOLLOW_BOOKING, 200: FOLLOW_BOOKING}),
 )
 def request_booking(
     data: JSONBody[BookingRequest], idempotency_key: IdempotencyKey, request: CallerRequest,
@@ -111,11 +125,8 @@ def request_booking(
     answer (otherwise a taken seat cancels the booking a moment later)."""
     bookings, limits = api.bookings, api.limits
     if len(data.seat_ids) > limits.max_seats_per_booking:
-        raise ValidationException(
-            detail="Validation failed for POST /bookings",
-            extra=[{"message": f"Expected `array` of length <= {limits.max_seats_per_booking}",
-                    "key": "seat_ids", "source": "body"}],
-        )
+        raise TooManySeats(f"{len(data.seat_ids)} seats asked; a booking takes at most "
+                           f"{limits.max_seats_per_booking}")
     quoted_amount = None
     if data.quote is not None:
         quote = quotes.read(data.quote, api.quote_secret, bookings.clock.now())
@@ -131,7 +142,7 @@ def request_booking(
     )
 
 
-@get("/bookings/{booking_id:uuid}", sync_to_thread=True, responses=error_responses(401, 404))
+@get("/bookings/{booking_id:uuid}", sync_to_thread=True, responses=error_responses(400, 401, 404))
 def get_booking(
     booking_id: FromPath[UUID], request: CallerRequest, api: NamedDependency[BookingApi],
     consistency_token: ConsistencyToken = None,
@@ -155,7 +166,8 @@ def list_bookings(
 
 @post(
     "/bookings/{booking_id:uuid}/payment-attempts", status_code=202, sync_to_thread=True,
-    responses=error_responses(400, 401, 404, 409),
+    responses=error_responses(400, 401, 404, 409, 413),
+    operation_class=links({202: FOLLOW_BOOKING}),
 )
 def retry_payment(
     booking_id: FromPath[UUID], data: JSONBody[PaymentRetry], request: CallerRequest,
@@ -173,7 +185,8 @@ def retry_payment(
 
 @post(
     "/bookings/{booking_id:uuid}/cancel", status_code=200, sync_to_thread=True,
-    responses=error_responses(401, 404, 409),
+    responses=error_responses(400, 401, 404, 409),
+    operation_class=links({200: {"GetBooking": FOLLOW_BOOKING["GetBooking"]}}),
 )
 def cancel_booking(
     booking_id: FromPath[UUID], request: CallerRequest, api: NamedDependency[BookingApi],

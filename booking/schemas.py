@@ -20,12 +20,14 @@ from shared.http.schemas import (
 
 class BookingRequest(RequestBody, frozen=True):
     show_id: ShowId
-    # The upper bound is configuration (Limits.max_seats_per_booking), checked per app.
+    # The upper bound is configuration (Limits.max_seats_per_booking), checked per app:
+    # more is a 422 too_many_seats.
     seat_ids: Annotated[
         list[SeatId],
         msgspec.Meta(
             min_length=1, examples=[["A1", "A2"]],
-            description="1 to max_seats_per_booking (10 by default) seat ids of 1..16 chars",
+            description="1 to max_seats_per_booking (10 by default) seat ids of 1..16 chars;"
+                        " more than the limit is 422 too_many_seats",
         ),
     ]
     payment_method: PaymentMethod

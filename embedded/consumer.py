@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from embedded.broker import InMemoryBroker
-from shared.messaging.inbox import Inbox
+from shared.messaging.inbox import Inbox, Record
 
 
 class InMemoryConsumer:
@@ -31,7 +31,8 @@ class InMemoryConsumer:
         offset = self.offsets[(topic, partition)]
         if offset >= self.broker.end_offset(topic, partition):
             return False
-        self.inbox.receive(topic, partition, offset, self.broker.read(topic, partition, offset))
+        self.inbox.receive(topic, partition, offset, self.broker.read(topic, partition, offset),
+                           self.broker.key(topic, partition, offset))
         self.offsets[(topic, partition)] = offset + 1
         return True
 
@@ -42,7 +43,8 @@ class InMemoryConsumer:
         end = min(self.broker.end_offset(topic, partition), offset + most)
         if offset >= end:
             return 0
-        records = [(o, self.broker.read(topic, partition, o)) for o in range(offset, end)]
+        records = [Record(o, self.broker.read(topic, partition, o), self.broker.key(topic, partition, o))
+                   for o in range(offset, end)]
         self.inbox.receive_batch(topic, partition, records)
         self.offsets[(topic, partition)] = end
         return end - offset

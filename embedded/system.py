@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -24,8 +24,9 @@ from shared.config import Settings
 from shared.contracts import TOPICS
 from shared.messaging.inbox import Inbox
 from shared.messaging.outbox import OutboxRelay
+from shared.messaging.replay import chosen, replay
 from shared.service import ServiceApplication
-from shared.services import NAMES, PROJECTED
+from shared.services import NAMES, PROJECTED, spec
 from shared.timers import Timer
 from shared.wiring import wiring_of
 from theatre.application import TheatreService
@@ -93,9 +94,7 @@ class EmbeddedSystem:
             name: OutboxRelay(app, self.broker, TOPICS[name]) for name, app in self.apps.items()
         }
         self.consumers = {
-            name: InMemoryConsumer(
-                Inbox(app), self.broker, [TOPICS[s] for s in app.subscribes_to]
-            )
+            name: InMemoryConsumer(Inbox(app), self.broker, list(spec(name).consumes))
             for name, app in self.apps.items()
         }
 
@@ -146,6 +145,14 @@ class EmbeddedSystem:
             self.payment.provider_event(events.pop(0))
             delivered += 1
         return delivered
+
+    def replay_dead_letters(self, service: str, ids: Sequence[int] | None = None) -> int:
+        """Replay a service's dead letters (those ids; None: every one not replayed), as
+        its operator command does (shared/messaging/replay.py); returns how many."""
+        letters = self.apps[service].dead_letters
+        which = chosen(letters, ids)
+        replay(letters, which, self.broker, spec(service).replay_topic, self.clock.now())
+        return len(which)
 
     def project_all(self) -> int:
         done = 0

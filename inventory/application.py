@@ -9,12 +9,21 @@ from copy import deepcopy
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any, ClassVar
+from uuid import UUID
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, ProcessRecorder
 from eventsourcing.utils import EnvType
 
-from inventory.domain import HoldLimits, InventoryRuleViolation, ShowInventory, UnknownShowRequests
+from inventory.domain import (
+    REJECTED,
+    CustomerDayHolds,
+    HoldLimits,
+    InventoryRuleViolation,
+    ShowInventory,
+    UnknownShowRequests,
+    theatre_day,
+)
 from inventory.publishing import to_public
 from inventory.unknown_shows import UnknownShows
 from shared import contracts as c
@@ -36,8 +45,10 @@ class InventoryService(ServiceApplication):
     # request flash sale), while replaying an event costs ~0.1 ms: loading from the store
     # (a cold cache, another instance) costs the snapshot plus on average interval/2
     # events, and taking a snapshot reloads the aggregate (snapshot + interval events).
-    # Requests for a show id never opened pile up on one UnknownShowRequests: snapshot it too.
-    snapshotting_intervals: ClassVar = {ShowInventory: 50, UnknownShowRequests: 200}
+    # Requests for a show id never opened pile up on one UnknownShowRequests: snapshot it too,
+    # and a customer's day (two events per hold, a small state).
+    snapshotting_intervals: ClassVar = {ShowInventory: 50, UnknownShowRequests: 200,
+                                        CustomerDayHolds: 100}
 
     def __init__(
         self,
@@ -183,11 +194,39 @@ class InventoryService(ServiceApplication):
                 return
         if self.unknown_shows.rejected_before_opening(show, message):
             return
+        day_holds = self._day_holds(show, message, now)
         show.request_hold(
             message.booking_id, message.seat_ids, now, self.limits, message.customer_id,
-            message.quoted_amount,
+            message.quoted_amount, day_holds,
         )
         processing.collect_events(show)
+        if day_holds is not None and str(message.booking_id) in day_holds.holds:
+            processing.collect_events(day_holds)
+
+    def _day_holds(self, show: ShowInventory, message: c.BookingRequested,
+                   now: datetime) -> CustomerDayHolds | None:
+        """What the customer holds across the show's theatre day, for a request the show
+        has not decided yet (None: the show has no day, or it decided it before)."""
+        if show.day is None or not message.customer_id or show.decided(message.booking_id):
+            return None
+        day_id = ids.customer_day_holds_id(message.customer_id, show.day)
+        holds = self.find(day_id)
+        if holds is not None and not holds.has_room(
+                len(message.seat_ids), now, self.limits.max_held_per_customer_day):
+            # Before refusing, the stored version: this copy may be older than a write of
+            # another instance's (a hold of another show that ended meanwhile).
+            holds = self.find_current(day_id)
+        return holds or CustomerDayHolds(customer_id=message.customer_id, day=show.day)
+
+    def _hold_ended(self, show: ShowInventory, customer_id: str, booking_id: UUID,
+                    processing: ProcessingEvent) -> None:
+        """A hold was booked or released: the customer's day no longer counts it."""
+        if show.day is None or not customer_id:
+            return
+        holds = self.find(ids.customer_day_holds_id(customer_id, show.day))
+        if holds is not None and str(booking_id) in holds.holds:
+            holds.ended(str(booking_id), self.clock.now())
+            processing.collect_events(holds)
 
     @policy.register
     def on_show_scheduled(self, message: c.ShowScheduled, processing: ProcessingEvent) -> None:
@@ -207,8 +246,17 @@ class InventoryService(ServiceApplication):
             return
         requests, rejected, priced = self.unknown_shows.hand_over(message.show_id)
         show = ShowInventory(show_id=message.show_id, seats=layout[0], prices=layout[1],
-                             currency=layout[2], rejected_as_unknown=rejected, priced=priced)
+                             currency=layout[2], rejected_as_unknown=rejected, priced=priced,
+                             day=theatre_day(message.theatre_id, message.local_start))
         processing.collect_events(show, requests)
+
+    @policy.register
+    def on_show_rescheduled(self, message: c.ShowRescheduled,
+                            processing: ProcessingEvent) -> None:
+        """Holds made from now on count on the show's new day (those made before count
+        on the old one until they end or lapse)."""
+        day = theatre_day(message.theatre_id, message.local_start)
+        self._react(message, processing, lambda show: show.move_to_day(day, self.clock.now()))
 
     @policy.register
     def on_show_priced(self, message: c.ShowPriced, processing: ProcessingEvent) -> None:
@@ -243,10 +291,18 @@ class InventoryService(ServiceApplication):
     ) -> None:
         self._react(message, processing,
                     lambda show: show.booking_cancelled(message.booking_id, self.clock.now()))
+        show = self.aggregate_of(message)  # the same object: found in the batch being decided
+        hold = show.hold_of(message.booking_id) if show is not None else None
+        if show is not None and hold is not None and hold["status"] != REJECTED:  # it held
+            self._hold_ended(show, message.customer_id, message.booking_id, processing)
 
     @policy.register
     def on_payment_succeeded(
         self, message: c.PaymentSucceeded, processing: ProcessingEvent
     ) -> None:
+        show = self.aggregate_of(message)
+        hold = show.holds.get(str(message.booking_id)) if show is not None else None
         self._react(message, processing,
                     lambda show: show.payment_succeeded(message.booking_id, self.clock.now()))
+        if show is not None and hold is not None:  # booked, or released if too late
+            self._hold_ended(show, hold.get("customer_id", ""), message.booking_id, processing)

@@ -66,6 +66,14 @@ class HoldLimits:
     # Seats one customer may hold unpaid in one show at once, over all their bookings:
     # without it, one client could hold a whole show for the hold time, over and over.
     max_held_per_customer: int = 10
+    # Seats one customer may hold unpaid across the shows of one theatre day: without it,
+    # one client holds the limit in every show of an evening (CustomerDayHolds).
+    max_held_per_customer_day: int = 20
+
+
+def theatre_day(theatre_id: str, local_start: str) -> str:
+    """A show's theatre day: its theatre and the local date it starts on (ISO 8601)."""
+    return f"{theatre_id}/{local_start[:10]}"
 
 
 def seats_rejection(
@@ -86,8 +94,8 @@ def seats_rejection(
 class ShowInventory(Aggregate):
     TOPIC = "cinema.inventory:ShowInventory"
     # 2: ended holds moved from ``holds`` to ``ended``; ``unknown_adopted``. 3: ``cancelled``
-    # and ``withdrawn``. 4: prices from pricing (older snapshots are upcast below).
-    class_version = 4
+    # and ``withdrawn``. 4: prices from pricing. 5: ``day`` (older snapshots are upcast below).
+    class_version = 5
 
     class Created(Aggregate.Created):
         TOPIC = "cinema.inventory:ShowInventory.Created"
@@ -105,8 +113,12 @@ class ShowInventory(Aggregate):
         currency: str,
         rejected_as_unknown: list[str] | None = None,
         priced: dict[str, Any] | None = None,
+        day: str | None = None,
     ) -> None:
         self.show_id = show_id
+        # Its theatre day (``theatre_day``) when the theatre scheduled it; None when an
+        # operator opened it alone, or before shows knew it: no per-day hold limit then.
+        self.day = day
         self.seats = dict(seats)  # seat id -> price category
         self.prices = dict(prices)  # category -> minor units
         self.currency = currency
@@ -153,6 +165,11 @@ class ShowInventory(Aggregate):
     def upcast_v3_v4(state: dict[str, Any]) -> None:
         """Snapshots taken before prices came from pricing."""
         state.update(price_version=0, rounding=1, caps={}, demand=None, uplifts={})
+
+    @staticmethod
+    def upcast_v4_v5(state: dict[str, Any]) -> None:
+        """Snapshots taken before shows knew their theatre day."""
+        state["day"] = None
 
     def __deepcopy__(self, memo: dict) -> ShowInventory:
         """What the aggregate cache hands out per message: a copy that shares nothing
@@ -238,9 +255,12 @@ class ShowInventory(Aggregate):
     def request_hold(
         self, booking_id: UUID, seat_ids: list[str], now: datetime, limits: HoldLimits,
         customer_id: str = "", quoted_amount: int | None = None,
+        day_holds: CustomerDayHolds | None = None,
     ) -> None:
         """Hold all these seats for the booking, or none, at the price they cost now; not
-        at all if the customer was quoted another total. Repeating it changes nothing."""
+        at all if the customer was quoted another total, or would hold more than the
+        limits allow in this show or (``day_holds``: the customer's, for the show's day)
+        across its theatre day. Repeating it changes nothing."""
         if self.decided(booking_id):
             return
         reason = seats_rejection(seat_ids, self.seats, limits)
@@ -255,6 +275,9 @@ class ShowInventory(Aggregate):
         if (reason is None and customer_id
                 and self.reserved_by(customer_id) + len(seat_ids) > limits.max_held_per_customer):
             reason = "customer_hold_limit"
+        if (reason is None and day_holds is not None
+                and not day_holds.has_room(len(seat_ids), now, limits.max_held_per_customer_day)):
+            reason = "customer_day_limit"
         amount = self.price_of(seat_ids) if reason is None else 0
         if reason is None and quoted_amount is not None and quoted_amount != amount:
             reason = "price_changed"
@@ -276,6 +299,8 @@ class ShowInventory(Aggregate):
             price_version=self.price_version,
             uplifts={c: u for c, u in self.uplifts.items() if u},
         )
+        if day_holds is not None:
+            day_holds.hold(str(booking_id), self.show_id, len(seat_ids), now + limits.hold_for, now)
 
     # Event names as in the public contract; the topics stay as first stored.
     @event("SeatsRejected", topic="cinema.inventory:ShowInventory.HoldRejected")
@@ -343,6 +368,15 @@ class ShowInventory(Aggregate):
         self._record_cancellation(show_id=self.show_id, at=now)
         for booking_id in list(self.holds):
             self._release(booking_id, "show_cancelled", now)
+
+    def move_to_day(self, day: str, now: datetime) -> None:
+        """The theatre moved the show to another day: later holds count there."""
+        if day != self.day:
+            self._record_day(show_id=self.show_id, day=day, at=now)
+
+    @event("DayChanged", topic="cinema.inventory:ShowInventory.DayChanged")
+    def _record_day(self, show_id: str, day: str, at: datetime) -> None:
+        self.day = day
 
     @event("Cancelled", topic="cinema.inventory:ShowInventory.Cancelled")
     def _record_cancellation(self, show_id: str, at: datetime) -> None:
@@ -454,6 +488,60 @@ class ShowInventory(Aggregate):
             if self.holders.get(seat) == booking_id:
                 del self.holders[seat]
         self.ended[booking_id] = RELEASED
+
+
+class CustomerDayHolds(Aggregate):
+    """The seats one customer holds unpaid across the shows of one theatre day: one
+    aggregate per customer and day, written in the same transaction as the show's hold
+    it counts, so the day's limit holds whichever shows (and partitions, and instances)
+    the requests go to: two holds decided at once on two copies conflict on saving, and
+    the loser is decided again. A hold counts until it ends (booked or released:
+    ``ended``) or its deadline passes, whichever comes first, so an end that never comes
+    here costs nothing once the hold would have lapsed."""
+
+    TOPIC = "cinema.inventory:CustomerDayHolds"
+
+    class Created(Aggregate.Created):
+        TOPIC = "cinema.inventory:CustomerDayHolds.Created"
+
+    @staticmethod
+    def create_id(customer_id: str, day: str) -> UUID:
+        return ids.customer_day_holds_id(customer_id, day)
+
+    @event("Started", topic="cinema.inventory:CustomerDayHolds.Started")
+    def __init__(self, customer_id: str, day: str) -> None:
+        self.customer_id, self.day = customer_id, day
+        self.holds: dict[str, dict] = {}  # booking id -> {show_id, seats, until}
+
+    def held(self, now: datetime) -> int:
+        """Seats held now: holds that neither ended nor lapsed."""
+        return sum(h["seats"] for h in self.holds.values() if h["until"] > now)
+
+    def has_room(self, seats: int, now: datetime, limit: int) -> bool:
+        return self.held(now) + seats <= limit
+
+    def hold(self, booking_id: str, show_id: str, seats: int, until: datetime,
+             now: datetime) -> None:
+        if booking_id not in self.holds:  # lapsed holds leave with it: the state stays small
+            lapsed = [b for b, h in self.holds.items() if h["until"] <= now]
+            self._hold(booking_id=booking_id, show_id=show_id, seats=seats, until=until,
+                       lapsed=lapsed, at=now)
+
+    @event("Held", topic="cinema.inventory:CustomerDayHolds.Held")
+    def _hold(self, booking_id: str, show_id: str, seats: int, until: datetime,
+              lapsed: list[str], at: datetime) -> None:
+        for gone in lapsed:
+            self.holds.pop(gone, None)
+        self.holds[booking_id] = {"show_id": show_id, "seats": seats, "until": until}
+
+    def ended(self, booking_id: str, now: datetime) -> None:
+        """The hold was booked or released: it no longer counts."""
+        if booking_id in self.holds:
+            self._end(booking_id=booking_id, at=now)
+
+    @event("Ended", topic="cinema.inventory:CustomerDayHolds.Ended")
+    def _end(self, booking_id: str, at: datetime) -> None:
+        del self.holds[booking_id]
 
 
 # --- requests for a show that is not open (yet): why and how in inventory/unknown_shows.py

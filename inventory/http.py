@@ -20,6 +20,7 @@ from inventory.schemas import MAX_SEATS_PER_SHOW, SeatLayout, SeatMap, seat_map,
 from shared.http.app import ServiceApi
 from shared.http.auth import Caller, CallerRequest, operator_only
 from shared.http.errors import Problem, error_responses
+from shared.http.links import links, to
 from shared.views import ViewQueries
 
 # A full layout is larger than the general request limit: ~64 bytes per seat at most.
@@ -36,6 +37,10 @@ PROBLEMS = {
     InvalidLayout: Problem(422, "invalid_layout"),
     InventoryRuleViolation: Problem(409, "show_conflict"),
 }
+
+
+# A show put on sale links to its seats.
+SEATS = {"GetSeats": to("GET", "/shows/{show_id}/seats", show_id="$request.path.show_id")}
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ def read_seats(
         201: ResponseSpec(SeatMap, description="the show is now on sale"),
         **error_responses(400, 401, 403, 409, 413, 422),
     },
+    operation_class=links({201: SEATS, 200: SEATS}),
 )
 def open_show(
     show_id: ShowPath, data: JSONBody[SeatLayout], api: NamedDependency[InventoryApi]

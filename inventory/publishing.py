@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from inventory.domain import ShowInventory, UnknownShowRequest, UnknownShowRequests
+from inventory.domain import (
+    CustomerDayHolds,
+    ShowInventory,
+    UnknownShowRequest,
+    UnknownShowRequests,
+)
 from shared import contracts as c
 
 
 def to_public(e: Any) -> c.PublicEvent | None:
+    if isinstance(e, CustomerDayHolds.Event):  # what a customer holds in a day: inventory's own
+        return None
     event_id = c.event_id("inventory", e.originator_id, e.originator_version)
     if isinstance(e, ShowInventory.Opened):
         return c.ShowInventoryOpened(

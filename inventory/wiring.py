@@ -23,7 +23,8 @@ def application(settings: Settings, env: EnvType, clock: Clock | None = None,
     if limits is None:
         s = settings.limits
         limits = HoldLimits(max_seats=s.max_seats_per_booking, hold_for=s.hold_for,
-                            max_held_per_customer=s.max_held_per_customer)
+                            max_held_per_customer=s.max_held_per_customer,
+                            max_held_per_customer_day=s.max_held_per_customer_day)
     return InventoryService(env, clock, limits, recorder)
 
 

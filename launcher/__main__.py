@@ -31,9 +31,10 @@ def main(argv: list[str]) -> int:
     print("starting", ", ".join(system.processes), "(logs in .data/logs/) ...", flush=True)
     try:
         system.start_all()
+        width = max(map(len, system.processes))
         for process in system.processes:
             extra = "lag: /lag" if process == "projections" else "docs: /schema/swagger"
-            print(f"  {process:<11} {system.url(process)}   {extra}", flush=True)
+            print(f"  {process:<{width}} {system.url(process)}   {extra}", flush=True)
         s = system.settings
         where = f" at {s.stripe_api_base or 'api.stripe.com'}" if s.gateway.provider == "stripe" else ""
         print(f"  payment provider: {s.gateway.provider}{where}", flush=True)

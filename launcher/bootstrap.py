@@ -8,10 +8,12 @@ the read side's storage.
 
 from __future__ import annotations
 
+import sys
+
 from projections.mongo_store import connect
 from projections.queries import MongoQueries
 from shared.config import Settings
-from shared.runtime import ServiceProcess, configure_logging
+from shared.runtime import ServiceProcess, configure_observability
 from shared.services import spec
 from shared.wiring import wiring_of
 
@@ -25,6 +27,16 @@ def service_process(name: str, settings: Settings) -> ServiceProcess:
                           wiring.timers(app, settings), views=views)
 
 
-def main(name: str) -> None:
-    configure_logging()
-    service_process(name, Settings.from_env()).run()
+def main(name: str, argv: list[str] | None = None) -> None:
+    """``python -m <name>``: run the service; ``python -m <name> dead-letters ...``: the
+    operator's commands on its dead letters (launcher/dead_letters.py)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dead-letters"]:
+        from launcher.dead_letters import main as dead_letters
+
+        sys.exit(dead_letters(name, argv[1:]))
+    if argv:
+        sys.exit(f"usage: python -m {name} [dead-letters {{list,show,replay}} ...]")
+    settings = Settings.from_env()
+    configure_observability(name, settings)
+    service_process(name, settings).run()

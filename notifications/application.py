@@ -49,6 +49,7 @@ from shared import contracts as c
 from shared import ids
 from shared.clock import Clock
 from shared.config import Settings
+from shared.observability import decisions, tracing
 from shared.service import ServiceApplication, Written
 
 log = logging.getLogger(__name__)
@@ -260,8 +261,12 @@ class NotificationService(ServiceApplication):
                 return sum(self.dispatch([one]) for one in notification_ids)
             log.exception("dispatching %s failed; the next run tries again", notification_ids[0])
             return 0
-        outcomes = [(n.id, n.attempt, self._send(n, show, theatre))
-                    for n, show, theatre in started]
+        outcomes = []
+        for n, show, theatre in started:
+            # In the trace of the message that made it due, if sampled.
+            with tracing.span("notification dispatch", self.recent_traces.of(n.id)):
+                outcomes.append((n.id, n.attempt, self._send(n, show, theatre)))
+        failures = {notification_id: failure for notification_id, _, failure in outcomes}
         try:
             self.write(lambda: self._record_outcomes(outcomes))
         except Exception:
@@ -271,6 +276,8 @@ class NotificationService(ServiceApplication):
                     self.write(lambda: self._record_outcomes([one]))  # noqa: B023 (called now)
                 except Exception:  # left sending: its attempt is made again after the timeout
                     log.exception("recording the outcome of %s failed", one[0])
+        for n, _, _ in started:
+            decisions.notified(n.channel, n.kind, n.booking_id, failures[n.id])
         return sum(failure is None for *_, failure in outcomes)
 
     def _send(self, n: Notification, show: ShowDetails | None,
@@ -283,7 +290,8 @@ class NotificationService(ServiceApplication):
             log.exception("notification %s cannot be written", n.id)
             return f"unwritable: {e}", True
         try:
-            self.channels.send(message)
+            with tracing.client_span(f"{n.channel} send", {"cinema.kind": n.kind}):
+                self.channels.send(message)
         except DeliveryFailed as e:
             return e.reason, e.permanent
         except Exception as e:  # a channel's own fault: the provider may be fine later

@@ -38,6 +38,7 @@ from payment.publishing import to_public
 from shared import contracts as c
 from shared import ids
 from shared.clock import Clock
+from shared.observability import tracing
 from shared.service import ServiceApplication
 
 log = logging.getLogger(__name__)
@@ -289,7 +290,12 @@ class PaymentService(ServiceApplication):
                   ask_before: datetime | None = None) -> None:
         """One write on a payment, outside any message: confirm an intent just recorded
         (``confirm``), ask the provider about the intents started before ``ask_before``
-        (the reconciliation), then whatever is due."""
+        (the reconciliation), then whatever is due. In the payment's trace, if sampled."""
+        with tracing.span("payment follow-up", self.recent_traces.of(payment_id)):
+            self._follow_up(payment_id, confirm, ask_before)
+
+    def _follow_up(self, payment_id: UUID, confirm: str | None,
+                   ask_before: datetime | None) -> None:
         asked = False  # once a confirm was sent, the intent is only retrieved
         for attempt in range(1, self.MAX_CONFLICT_RETRIES + 1):
             try:

@@ -51,7 +51,7 @@ def read_payment(payments: PaymentService, booking_id: UUID) -> PaymentView:
 
 @get(
     "/bookings/{booking_id:uuid}/payment", guards=[operator_only], sync_to_thread=True,
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(400, 401, 403, 404),
 )
 def get_payment(booking_id: FromPath[UUID], api: NamedDependency[PaymentApi]) -> PaymentView:
     """A booking's payment: its attempts, amount and status (operators only)."""

@@ -14,6 +14,7 @@ from payment.gateway import SimulatedProvider
 from payment.http import create_app as http
 from payment.intents import PaymentProvider
 from payment.ledger import PostgresLedger
+from payment.provider_spans import traced
 from shared.clock import Clock
 from shared.config import Settings
 from shared.timers import Timer
@@ -24,7 +25,8 @@ __all__ = ["application", "http", "timers"]
 def application(settings: Settings, env: EnvType, clock: Clock | None = None,
                 recorder: ProcessRecorder | None = None, *,
                 provider: PaymentProvider | None = None, **given: Any) -> PaymentService:
-    return PaymentService(env, clock, provider or make_provider(settings, clock), recorder,
+    made = provider or traced(make_provider(settings, clock), settings.gateway.provider)
+    return PaymentService(env, clock, made, recorder,
                           reconcile_after=settings.gateway.reconcile_after)
 
 

@@ -35,6 +35,7 @@ from pricing.schemas import (
 from shared.http.app import ServiceApi
 from shared.http.auth import CallerRequest, operator_only
 from shared.http.errors import Problem, error_responses
+from shared.http.links import links, to
 from shared.http.schemas import consistency_token
 from shared.quotes import InvalidQuote
 
@@ -82,7 +83,9 @@ def list_rules(api: NamedDependency[PricingApi]) -> RulesView:
 
 
 @put("/shows/{show_id:str}/demand", guards=[operator_only], sync_to_thread=True,
-     status_code=200, responses=error_responses(400, 401, 403, 404, 409, 422))
+     status_code=200, responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+     operation_class=links({200: {"GetPrices": to("GET", "/shows/{show_id}/prices",
+                                                  show_id="$request.path.show_id")}}))
 def set_demand(request: CallerRequest, show_id: ShowPath,
                data: JSONBody[DemandSetting],
                api: NamedDependency[PricingApi]) -> Response[PricesView]:
@@ -102,7 +105,7 @@ def show_prices(show_id: ShowPath, api: NamedDependency[PricingApi]) -> PricesVi
 
 
 @post("/quotes", sync_to_thread=True, status_code=201,
-      responses=error_responses(400, 401, 404, 422))
+      responses=error_responses(400, 401, 404, 413, 422))
 def make_quote(data: JSONBody[QuoteRequest], api: NamedDependency[PricingApi]) -> QuoteView:
     """What these seats cost now, as a quote valid for a few minutes. Pass ``quote`` with
     the booking request: the booking is charged exactly this, or is refused with

@@ -31,7 +31,9 @@ STATUS = "projector_status"
 
 # Indexes each view needs for its queries, declared here and created with the generation.
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
-    "bookings": [[("customer_id", ASCENDING), ("requested_at", DESCENDING)]],
+    "bookings": [[("customer_id", ASCENDING), ("requested_at", DESCENDING)],
+                 # the stuck-saga detector's: the bookings in flight, by age
+                 [("status", ASCENDING), ("requested_at", ASCENDING)]],
     "payments": [[("show_id", ASCENDING)]],
     "seat_maps": [],
     "show_sales": [],

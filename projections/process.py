@@ -1,26 +1,34 @@
-"""The projector as a process: the worker loop plus /health, /ready and /lag."""
+"""The projector as a process: the worker loop plus /health, /ready, /lag, /metrics and the
+operators' /ops routes (projections/ops_http.py)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
 from litestar import Litestar, get
+from litestar.params import QueryParameter
 from pymongo.database import Database
 
+from projections.metrics import watch_projector, watch_stuck
+from projections.operations import Operations
+from projections.ops_http import create_app, rules
+from projections.queries import MongoQueries
 from projections.sources import stream_readers
 from projections.worker import Projector
 from shared.config import Settings
-from shared.http.health import health_routes
-from shared.runtime import configure_logging
+from shared.http.errors import error_responses
+from shared.http.health import Readiness
+from shared.observability import metrics
+from shared.runtime import configure_observability
 
 log = logging.getLogger(__name__)
 
 
 def run(settings: Settings, db: Database) -> None:
-    configure_logging()
+    configure_observability("projections", settings)
     projector = Projector(db, stream_readers(settings))
     stop = threading.Event()
     worker = threading.Thread(
@@ -34,8 +42,29 @@ def run(settings: Settings, db: Database) -> None:
         return {"mongodb": True, "worker_running": worker.is_alive(),
                 "following_a_generation": projector.store is not None}
 
-    @get("/lag", sync_to_thread=False)
-    def lag(since: float | None = None) -> dict[str, Any]:
+    ops = Operations(MongoQueries(db), rules(settings), stores=projector.readers)
+    app = projector_app(projector, readiness, ops, settings)
+    unwatch = metrics.together([watch_projector(projector), watch_stuck(ops)])
+    port = settings.service_port("projections")
+    log.info("projector listening on %s:%s", settings.http_host, port)
+    try:
+        uvicorn.Server(
+            uvicorn.Config(app, host=settings.http_host, port=port, log_level="warning")
+        ).run()
+    finally:
+        unwatch()
+        stop.set()
+        worker.join(timeout=10)
+
+
+def projector_app(projector: Projector, readiness: Readiness, ops: Operations,
+                  settings: Settings) -> Litestar:
+    """The projector's HTTP API: /health, /ready, /lag and /metrics open, the operators'
+    /ops routes behind a token (projections/ops_http.py)."""
+
+    @get("/lag", sync_to_thread=False, exclude_from_auth=True, security=[],
+         responses=error_responses(400))
+    def lag(since: Annotated[float | None, QueryParameter()] = None) -> dict[str, Any]:
         """Per stream: events not yet projected, and the age of the last batch's oldest
         event. Since the process started (or since ``since``, epoch seconds), in ms:
         ``commit_to_view`` per committed transaction (its NOTIFY's arrival -> the round
@@ -49,13 +78,4 @@ def run(settings: Settings, db: Database) -> None:
                 "mongodb": {k: [n, round(t, 3)] for k, (n, t) in
                             (projector.store.timings.items() if projector.store else [])}}
 
-    app = Litestar(route_handlers=[lag, *health_routes(readiness)])
-    port = settings.service_port("projections")
-    log.info("projector listening on %s:%s", settings.http_host, port)
-    try:
-        uvicorn.Server(
-            uvicorn.Config(app, host=settings.http_host, port=port, log_level="warning")
-        ).run()
-    finally:
-        stop.set()
-        worker.join(timeout=10)
+    return create_app(ops, settings, readiness, open_routes=[lag])

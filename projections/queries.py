@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from pymongo import DESCENDING
@@ -15,6 +16,7 @@ from projections import seat_map
 from projections.catalogue_queries import CatalogueReads, Filter, Order, page
 from projections.mongo_store import MongoViewStore, current_generation, from_stored
 from projections.projector import InMemoryViewStore
+from projections.stuck import IN_FLIGHT
 from shared.services import PROJECTED
 from shared.views import BadToken, ViewQueries, parse_token, wait_for
 
@@ -67,6 +69,13 @@ class MongoQueries(CatalogueReads):
     def seat_map(self, show_id: str) -> dict[str, Any] | None:
         return seat_map.shown(self._store().get("seat_maps", show_id))
 
+    def in_flight_bookings(self, requested_before: datetime) -> list[dict[str, Any]]:
+        """Bookings neither confirmed nor cancelled, requested before then (an index on
+        status and requested_at: only the bookings in flight are read)."""
+        cursor = self._store().collection("bookings").find(
+            {"status": {"$in": list(IN_FLIGHT)}, "requested_at": {"$lt": requested_before}})
+        return [from_stored("bookings", d) for d in cursor]
+
     def payment(self, booking_id: str) -> dict[str, Any] | None:
         return self._store().get("payments", booking_id)
 
@@ -103,6 +112,12 @@ class InMemoryQueries(CatalogueReads):
     def seat_map(self, show_id: str) -> dict[str, Any] | None:
         self.refresh()
         return seat_map.shown(self.views.get("seat_maps", show_id))
+
+    def in_flight_bookings(self, requested_before: datetime) -> list[dict[str, Any]]:
+        self.refresh()
+        return [d for d in self.views.docs["bookings"].values()
+                if d["status"] in IN_FLIGHT and d["requested_at"] is not None
+                and d["requested_at"] < requested_before]
 
     def payment(self, booking_id: str) -> dict[str, Any] | None:
         self.refresh()

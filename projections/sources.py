@@ -24,6 +24,7 @@ from psycopg.rows import tuple_row
 from projections.projector import Event
 from shared.config import Settings
 from shared.contracts import PublicEvent
+from shared.observability.tracing import TRACEPARENT
 from shared.private_topics import PrivateTopics
 from shared.services import BY_NAME, PROJECTED
 
@@ -62,6 +63,8 @@ class Batch:
     # Events read whose aggregate's previous version is not in the store, as
     # "<originator> v<version>": a store that lost commits (a hole) is reported, not folded past silently.
     holes: list[str] = field(default_factory=list)
+    # The traces the events' stores name (shared.observability.tracing), by index in events.
+    traces: dict[int, str] = field(default_factory=dict)
 
 
 def read_public(app: Any, start: int, limit: int = 1000) -> Batch:
@@ -99,6 +102,7 @@ def read_public_fast(app: Any, start: int, limit: int = 1000) -> Batch:
     events: list[Event] = []
     recorded: list[datetime] = []
     holes: list[str] = []
+    traces: dict[int, str] = {}
     oldest = None
     to_public = app.to_public
     private = _PRIVATE_TOPICS.setdefault(stream, PrivateTopics())
@@ -121,10 +125,13 @@ def read_public_fast(app: Any, start: int, limit: int = 1000) -> Batch:
         oldest = oldest or timestamp
         public = to_public(domain_event)
         if public is not None:
+            traceparent = getattr(domain_event, TRACEPARENT, None)
+            if traceparent is not None:
+                traces[len(events)] = traceparent
             events.append((stream, notification_id, public))
             recorded.append(timestamp)
         private.learn(topic, public)
-    return Batch(events, rows[-1][0] if rows else None, oldest, recorded, holes)
+    return Batch(events, rows[-1][0] if rows else None, oldest, recorded, holes, traces)
 
 
 _PRIVATE_TOPICS: dict[str, PrivateTopics] = {}  # per stream; skipped before decoding

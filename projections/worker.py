@@ -21,6 +21,7 @@ from typing import Any
 from pymongo.database import Database
 
 from projections.lag import LagRecorder
+from projections.metrics import delayed, projected_spans
 from projections.mongo_store import (
     POSITIONS,
     REGISTRY,
@@ -90,6 +91,10 @@ class Projector:
             self._positions = self.store.positions(self.readers)
         return self.store
 
+    def projected(self, stream: str) -> int | None:
+        """How far the views reflect a stream; None while no generation is followed."""
+        return None if self.store is None else self._positions.get(stream, 0)
+
     def run_once(self, streams: set[str] | None = None) -> int:
         """Project the next batch of every stream in one fold, so a document touched by
         several streams (a booking) is written once per round, not once per stream.
@@ -100,6 +105,7 @@ class Projector:
         the registry is read at most every ``registry_every`` seconds. None: every
         stream, and the registry now."""
         t0 = time.perf_counter()
+        started_ns = time.time_ns()
         if (self.store is None or streams is None
                 or time.monotonic() - self._registry_checked >= self.registry_every):
             self._registry_checked = time.monotonic()
@@ -146,6 +152,9 @@ class Projector:
                           stream, ", ".join(batch.holes[:10]))
                 self.holes[stream] = [*self.holes.get(stream, []), *batch.holes][-HOLES_KEPT:]
             self.lags.record(batch.recorded_at or [], projected_at)
+            delayed(stream, batch.recorded_at or [], projected_at)
+            if batch.traces:
+                projected_spans(stream, batch, started_ns)
             full = batch.last - position >= self.batch_size
             self.lag[stream] = self._lag(self.readers[stream], batch.last, batch.oldest_timestamp,
                                          projected_at, at_head=not full)

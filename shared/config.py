@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from psycopg.conninfo import make_conninfo
 
+from shared.observability.settings import ObservabilitySettings
 from shared.services import PROJECTOR, PROJECTOR_PORT, SERVICES
 
 DEFAULT_PORTS = {**{s.name: s.port for s in SERVICES}, PROJECTOR: PROJECTOR_PORT}
@@ -30,6 +31,7 @@ class Limits:
     hold_for: timedelta = timedelta(minutes=10)
     max_seats_per_booking: int = 10
     max_held_per_customer: int = 10  # seats held unpaid by one customer in one show
+    max_held_per_customer_day: int = 20  # ... across the shows of one theatre day
     sweep_interval: timedelta = timedelta(seconds=1)
     max_request_bytes: int = 16 * 1024
 
@@ -44,6 +46,34 @@ class GatewaySettings:
     seed: int = 0
     # An intent pending longer than this is asked about (a webhook lost or never sent).
     reconcile_after: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class WriteLimits:
+    """Writes (POST, PUT, PATCH, DELETE) one caller may make to a service: ``count`` per
+    ``period_s``, at most ``count`` at once, per customer (the token's subject) and per
+    client address, shared by the service's instances through Redis
+    (shared/rate_limits.py). 0: no limit. Operators are not limited."""
+
+    per_customer: int = 60
+    per_address: int = 600
+    period_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    """Whose bearer tokens the APIs accept (shared/http/identity.py). Without ``jwks``:
+    HS256 tokens signed with ``Settings.token_secret`` (development and tests)."""
+
+    jwks: str = ""  # an identity provider's keys: a file's path, or an http(s) URL
+    issuer: str = ""  # the ``iss`` its tokens carry (required with ``jwks``)
+    audience: str = ""  # the ``aud`` they must be for (required with ``jwks``)
+    leeway_s: float = 30.0  # clock skew tolerated on ``exp``, ``nbf`` and ``iat``
+    # Where a token lists its roles: a claim's name, or a dotted path into nested claims
+    # (Keycloak: ``realm_access.roles``); a name with dots (Auth0's namespaced claims) is
+    # looked up whole first.
+    roles_claim: str = "roles"
+    operator_role: str = "operator"  # the provider's name of the role that operates shows
 
 
 @dataclass(frozen=True)
@@ -94,6 +124,9 @@ class Tuning:
     relay_record_s: float = 0.5  # how often the relay writes its position, at most
     aggregate_cache: int = 5000  # aggregates kept in memory per service; 0: none
     unrecorded_positions: int = 1000  # ignored messages before their position is written anyway
+    # Tries of a message whose handler fails (a fault of the message, not of the world:
+    # shared/messaging/faults.py) before it is dead-lettered.
+    handler_attempts: int = 3
     # Shortest time between busy projector rounds: fewer, fuller MongoDB writes under load
     # (less CPU taken from the saga), at up to this much more view lag.
     projection_min_round_s: float = 0.1
@@ -118,6 +151,8 @@ class Settings:
     postgres_user: str = "postgres"
     postgres_password: str = ""
     token_secret: str = "dev-only-secret-change-me-in-production"
+    tokens: TokenSettings = field(default_factory=TokenSettings)
+    write_limits: WriteLimits = field(default_factory=WriteLimits)
     # The Stripe API of the payment provider (payment/stripe_provider.py): by default the
     # localstripe that scripts/infra runs; empty: Stripe itself (api.stripe.com). The key
     # and the webhook secret stay out of repr, so a logged Settings never shows them.
@@ -132,6 +167,7 @@ class Settings:
     # Between two shows on one screen, for cleaning: a show occupies its screen from its
     # start until this long after its film ends.
     cleaning_gap: timedelta = timedelta(minutes=20)
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -147,6 +183,7 @@ class Settings:
                 hold_for=timedelta(seconds=float(_env("HOLD_SECONDS", "600"))),
                 max_seats_per_booking=int(_env("MAX_SEATS_PER_BOOKING", "10")),
                 max_held_per_customer=int(_env("MAX_HELD_PER_CUSTOMER", "10")),
+                max_held_per_customer_day=int(_env("MAX_HELD_PER_CUSTOMER_DAY", "20")),
                 sweep_interval=timedelta(seconds=float(_env("SWEEP_SECONDS", "1"))),
                 max_request_bytes=int(_env("MAX_REQUEST_BYTES", str(16 * 1024))),
             ),
@@ -167,6 +204,19 @@ class Settings:
             postgres_user=_env("POSTGRES_USER", "postgres"),
             postgres_password=_env("POSTGRES_PASSWORD", ""),
             token_secret=_env("TOKEN_SECRET", "dev-only-secret-change-me-in-production"),
+            write_limits=WriteLimits(
+                per_customer=int(_env("WRITES_PER_CUSTOMER", "60")),
+                per_address=int(_env("WRITES_PER_ADDRESS", "600")),
+                period_s=float(_env("WRITES_PERIOD_S", "60")),
+            ),
+            tokens=TokenSettings(
+                jwks=_env("TOKEN_JWKS", ""),
+                issuer=_env("TOKEN_ISSUER", ""),
+                audience=_env("TOKEN_AUDIENCE", ""),
+                leeway_s=float(_env("TOKEN_LEEWAY_S", "30")),
+                roles_claim=_env("TOKEN_ROLES_CLAIM", "roles"),
+                operator_role=_env("TOKEN_OPERATOR_ROLE", "operator"),
+            ),
             stripe_api_base=_env("STRIPE_API_BASE", DEFAULT_STRIPE_API_BASE),
             stripe_api_key=_env("STRIPE_API_KEY", DEFAULT_STRIPE_API_KEY),
             stripe_webhook_secret=_env("STRIPE_WEBHOOK_SECRET", DEFAULT_STRIPE_WEBHOOK_SECRET),
@@ -179,6 +229,7 @@ class Settings:
                 relay_record_s=float(_env("RELAY_RECORD_MS", "500")) / 1000,
                 aggregate_cache=int(_env("AGGREGATE_CACHE", "5000")),
                 unrecorded_positions=int(_env("UNRECORDED_POSITIONS", "1000")),
+                handler_attempts=int(_env("HANDLER_ATTEMPTS", "3")),
                 projection_min_round_s=float(_env("PROJECTION_MIN_ROUND_MS", "100")) / 1000,
                 seat_claim_s=float(_env("SEAT_CLAIM_SECONDS", "10")),
             ),
@@ -203,6 +254,7 @@ class Settings:
                 gather=timedelta(seconds=float(_env("NOTIFY_GATHER_S", "0.5"))),
             ),
             cleaning_gap=timedelta(minutes=float(_env("CLEANING_GAP_MINUTES", "20"))),
+            observability=ObservabilitySettings.from_env(variables),
             ports={s: int(_env(f"{s.upper()}_PORT", str(p))) for s, p in DEFAULT_PORTS.items()},
             databases={s: _env(f"{s.upper()}_DB", db) for s, db in DEFAULT_DATABASES.items()},
         )

@@ -13,7 +13,7 @@ facts (its screens, their layouts) are keyed by the theatre.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 from uuid import UUID
 
 import msgspec
@@ -117,6 +117,9 @@ SeatsRejectReason = Literal[
     "show_cancelled",  # the show was cancelled: nothing of it is sold any more
     "seat_withdrawn",  # a requested seat was withdrawn from sale (broken)
     "price_changed",  # the hold would cost other than the customer's quote
+    # The customer already holds HoldLimits.max_held_per_customer_day seats across the
+    # shows of the show's theatre day.
+    "customer_day_limit",
 ]
 
 
@@ -345,8 +348,19 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(AnyPublicEvent)
 
 
+# Every contract version this code reads, by its tag ("SeatsReserved.v1").
+KNOWN_TAGS = frozenset(t.__struct_config__.tag for t in get_args(AnyPublicEvent))
+
+
 class ContractError(ValueError):
-    """A message that is not a valid public event of any known version."""
+    """A message that is not a valid public event of any known version. ``reason``:
+    ``undecodable`` (no value, not a JSON object), ``unknown_contract`` (a type no
+    version of this code knows: a newer producer's ``.v2``, a typo) or
+    ``invalid_contract`` (a known type whose fields do not match it)."""
+
+    def __init__(self, message: str, reason: str = "undecodable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def encode(event: PublicEvent) -> bytes:
@@ -359,9 +373,17 @@ def decode(data: bytes | None) -> AnyPublicEvent:
     try:
         return _decoder.decode(data)
     except msgspec.ValidationError as e:
-        raise ContractError(str(e)) from e
+        raise ContractError(str(e), _why_unreadable(data)) from e
     except msgspec.DecodeError as e:
         raise ContractError(f"not JSON: {e}") from e
+
+
+def _why_unreadable(data: bytes) -> str:
+    """JSON that is no valid contract: of an unknown type, or a known one gone wrong."""
+    document = msgspec.json.decode(data)
+    if not isinstance(document, dict):
+        return "undecodable"
+    return "invalid_contract" if document.get("type") in KNOWN_TAGS else "unknown_contract"
 
 
 def event_id(service: str, originator_id: UUID, version: int) -> str:

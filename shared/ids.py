@@ -18,6 +18,10 @@ def show_inventory_id(show_id: str) -> UUID:
     return uuid5(NAMESPACE, f"show-inventory/{show_id}")
 
 
+def customer_day_holds_id(customer_id: str, day: str) -> UUID:
+    return uuid5(NAMESPACE, f"customer-day-holds/{customer_id}/{day}")
+
+
 def unknown_show_requests_id(show_id: str) -> UUID:
     return uuid5(NAMESPACE, f"unknown-show-requests/{show_id}")
 

@@ -21,10 +21,12 @@ from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 
 from shared.aggregate_cache import CachedAggregates
 from shared.contracts import PublicEvent
+from shared.observability.messaging import handling
 
 
 class ReactingApplication(CachedAggregates):
     recorder: ProcessRecorder  # its inbox's positions are stored with its events
+    service: ClassVar[str]  # its name in the registry (shared.services)
     # Consecutive write conflicts tolerated before giving up (another writer won).
     MAX_CONFLICT_RETRIES: ClassVar[int] = 5
     # None: each partition's messages are decided as soon as they come, in a transaction
@@ -83,9 +85,10 @@ class ReactingApplication(CachedAggregates):
                     processing.saved_kwargs["trackings"] = more
                 self._deciding.processing = processing
                 try:
-                    for message, _ in messages:
+                    for message, position in messages:
                         if message is not None:
-                            self.policy(message, processing)
+                            with handling(self.service, message, processing, position):
+                                self.policy(message, processing)
                 finally:
                     self._deciding.processing = None
                 if not processing.events and not record:

@@ -229,8 +229,13 @@ class SingleStatementProcessRecorder(PostgresProcessRecorder):
         with conn.transaction(), conn.cursor() as curs:
             for tracking in positions:
                 self._insert_tracking(curs, tracking)
-            row = curs.execute(self._rendered(conn, "_server_started_query")).fetchone()
-            self._check_server(row["server_started"])
+            self.check_server(curs)
+
+    def check_server(self, curs: Any) -> None:
+        """In a transaction of the caller's (a dead letter recorded with its position):
+        refuse it, as this recorder's own writes, if the server restarted since the last."""
+        row = curs.execute(self._rendered(curs.connection, "_server_started_query")).fetchone()
+        self._check_server(row["server_started"])
 
     def _check_server(self, started: Any) -> None:
         """Inside the write's transaction, before COMMIT: refuse the write if the server

@@ -24,6 +24,8 @@ from shared.messaging.inbox import Inbox
 from shared.messaging.kafka import KafkaInboxConsumer, KafkaPublisher, ensure_topics
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.relay_lease import RelayLease
+from shared.observability import logs, metrics, tracing
+from shared.observability.messaging import watch_loops
 from shared.service import ServiceApplication
 from shared.services import spec
 from shared.timers import Timer
@@ -45,9 +47,10 @@ class ServiceProcess:
         self.stopping = threading.Event()
         prefix = self.settings.topic_prefix
         self.topic = prefix + TOPICS[self.app.service]
-        self.subscriptions = [prefix + TOPICS[s] for s in self.app.subscribes_to]
+        self.subscriptions = [prefix + t for t in spec(self.app.service).consumes]
         self.threads: list[threading.Thread] = []
         self.consumer: KafkaInboxConsumer | None = None
+        self.relay: OutboxRelay | None = None  # while this instance holds the relay's lease
 
     # --- loops ------------------------------------------------------------------
 
@@ -67,9 +70,11 @@ class ServiceProcess:
         while not self.stopping.is_set():
             try:
                 if not lease.hold():
+                    self.relay = None
                     relay.forget_position()  # the holder moves it on meanwhile
                     self.stopping.wait(lease.check_every)
                     continue
+                self.relay = relay
                 relay.relay_once()
                 if relay.caught_up:
                     # Woken by the store's NOTIFY of any instance's write; a write that
@@ -90,7 +95,8 @@ class ServiceProcess:
 
     def _consumer_loop(self) -> None:
         tuning = self.settings.tuning
-        inbox = Inbox(self.app, unrecorded_limit=tuning.unrecorded_positions)
+        inbox = Inbox(self.app, unrecorded_limit=tuning.unrecorded_positions,
+                      attempts=tuning.handler_attempts)
         group = f"{self.settings.topic_prefix}{self.app.service}"
         self.consumer = KafkaInboxConsumer(
             inbox, self.settings.kafka_bootstrap, self.subscriptions, group,
@@ -113,6 +119,13 @@ class ServiceProcess:
                     epoch = -1
                 self.stopping.wait(1.0)
         self.consumer.close()
+
+    def outbox_backlog(self) -> int | None:
+        """Events stored but not yet published; None where another instance relays."""
+        relay = self.relay
+        if relay is None:
+            return None
+        return max(0, (self.app.recorder.max_notification_id() or 0) - relay.position)
 
     def readiness(self) -> dict[str, bool]:
         try:
@@ -146,6 +159,9 @@ class ServiceProcess:
                 next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
             )
         scheduler.start()
+        unwatch = watch_loops(self.app.service,
+                              lambda: self.consumer.offsets() if self.consumer else [],
+                              self.outbox_backlog)
         http = self.create_http(self.app, self.settings, readiness=self.readiness, views=self.views)
         server = uvicorn.Server(
             uvicorn.Config(http, host=self.settings.http_host, port=self.port, log_level="warning")
@@ -155,14 +171,16 @@ class ServiceProcess:
             server.run()  # returns on SIGINT/SIGTERM
         finally:
             self.stopping.set()
+            unwatch()
             scheduler.shutdown(wait=False)
             for t in self.threads:
                 t.join(timeout=10)
             self.app.close()
 
 
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def configure_observability(service: str, settings: Settings) -> None:
+    """The process's logs (JSON lines unless CINEMA_LOG_FORMAT=text), whether it counts
+    (CINEMA_METRICS) and its tracing (docs/observability.md)."""
+    logs.configure(service, settings.observability.log_format)
+    metrics.enable(settings.observability.metrics)
+    tracing.configure(service, settings.observability, settings.instance)

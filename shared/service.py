@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from copy import deepcopy
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification, ProcessRecorder
 from eventsourcing.utils import EnvType
@@ -15,6 +15,8 @@ from eventsourcing.utils import EnvType
 from shared.clock import Clock, SystemClock
 from shared.config import Tuning
 from shared.contracts import PublicEvent
+from shared.messaging.dead_letters import DeadLetters, dead_letters_of
+from shared.observability import decisions, tracing
 from shared.private_topics import PrivateTopics
 from shared.reactions import ReactingApplication
 from shared.recorder import prune_older_snapshots
@@ -47,13 +49,20 @@ class ServiceApplication(ReactingApplication):
     ) -> None:
         # A given recorder lets a restarted in-memory service find its old store.
         self._given_recorder = recorder
-        racing_to_create_tables(lambda: super(ServiceApplication, self).__init__(env))
+        racing_to_create_tables(lambda: self._construct(env))
         self.recorder: ProcessRecorder
+        self.dead_letters: DeadLetters
         self.clock = clock or SystemClock()
         self.start_caching()
         self._private_topics = PrivateTopics()
+        self.recent_traces = tracing.RecentTraces()  # for work outside requests and messages
         if hasattr(self.recorder, "on_diverged"):
             self.recorder.on_diverged = self.reload_from_store
+
+    def _construct(self, env: EnvType | None) -> None:
+        super().__init__(env)
+        # The messages its inbox could not take, beside its tracking records.
+        self.dead_letters = dead_letters_of(self.recorder)
 
     @property
     def subscribes_to(self) -> tuple[str, ...]:
@@ -70,10 +79,40 @@ class ServiceApplication(ReactingApplication):
     def public_of(self, notification: Any) -> PublicEvent | None:
         """The public contract of a stored event, if it has one (a topic found to have
         none is not decoded again: PrivateTopics)."""
+        return self.published(notification)[0]
+
+    def published(self, notification: Any) -> tuple[PublicEvent | None, str | None]:
+        """``public_of``, and the trace the stored event names (tracing.stamp)."""
         if notification.topic in self._private_topics:
+            return None, None
+        event = self.mapper.to_domain_event(notification)
+        return self.public_of_event(notification.topic, event), tracing.stamped(event)
+
+    def _record(self, processing_event: ProcessingEvent) -> list[Any]:
+        """Events decided within a sampled request or follow-up (not a message's: those
+        are stamped as each message is handled) name its trace."""
+        if tracing.enabled():
+            tracing.stamp(processing_event.events, tracing.current_traceparent())
+        return super()._record(processing_event)
+
+    def _notify(self, recordings: list[Any]) -> None:
+        """After every committed write: its public events are the decisions observed."""
+        super()._notify(recordings)
+        for recording in recordings:
+            event = recording.domain_event
+            traceparent = tracing.stamped(event)
+            if traceparent is not None:
+                self.recent_traces.remember(event.originator_id, traceparent)
+            public = self.public_of_event(recording.notification.topic, event)
+            if public is not None:
+                decisions.decided(self.service, public, tracing.trace_id_of(traceparent))
+
+    def public_of_event(self, topic: str, domain_event: Any) -> PublicEvent | None:
+        """``public_of`` for an event at hand (nothing to decode)."""
+        if topic in self._private_topics:
             return None
-        public = self.to_public(self.mapper.to_domain_event(notification))
-        self._private_topics.learn(notification.topic, public)
+        public = self.to_public(domain_event)
+        self._private_topics.learn(topic, public)
         return public
 
     def save_all(self, *aggregates: Aggregate) -> int:

@@ -44,6 +44,20 @@ class ServiceSpec:
         return f"{self.name}.events"
 
     @property
+    def replay_topic(self) -> str:
+        """Where an operator replays its dead letters (shared/messaging/replay.py): read by
+        it alone, partition n by the instance that follows partition n of the others."""
+        return f"{self.name}.replays"
+
+    @property
+    def consumes(self) -> tuple[str, ...]:
+        """The topics its consumer reads: its subscriptions', then its replays (none
+        without subscriptions: no consumer)."""
+        if not self.subscribes_to:
+            return ()
+        return (*(spec(s).topic for s in self.subscribes_to), self.replay_topic)
+
+    @property
     def database(self) -> str:
         """Its own PostgreSQL database by default (CINEMA_<NAME>_DB)."""
         return self.name
@@ -51,6 +65,11 @@ class ServiceSpec:
     @property
     def env_prefix(self) -> str:
         return f"CINEMA_{self.name.upper()}"
+
+    def table(self, kind: str) -> str:
+        """Its table ``kind`` (``events``, ``tracking``): eventsourcing names a service's
+        tables after its application class (``notificationservice_events``)."""
+        return f"{self.application.lower()}_{kind}"
 
 
 SERVICES: tuple[ServiceSpec, ...] = (

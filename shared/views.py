@@ -18,6 +18,9 @@ from shared.services import PROJECTED
 # A consistency token: a projected stream and a position in it.
 TOKEN_PATTERN = rf"^({'|'.join(PROJECTED)}):[0-9]{{1,18}}$"
 _TOKEN = re.compile(TOKEN_PATTERN)
+# How long a read waits, at most, for the views to show a token's write (read at each
+# call: the API fuzzer sets it to 0, as its tokens name writes that never happened).
+TOKEN_WAIT_S = 2.0
 
 
 class BadToken(ValueError):
@@ -67,12 +70,13 @@ class CatalogueQueries(Protocol):
         ...
 
 
-def wait_for(views: ViewQueries, token: str | None, timeout: float = 2.0) -> bool:
-    """Wait until the views reflect the token's write; False if they did not in time."""
+def wait_for(views: ViewQueries, token: str | None, timeout: float | None = None) -> bool:
+    """Wait until the views reflect the token's write (``TOKEN_WAIT_S`` by default);
+    False if they did not in time."""
     if not token:
         return True
     stream, position = parse_token(token)
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + (TOKEN_WAIT_S if timeout is None else timeout)
     while views.position(stream) < position:
         if time.monotonic() > deadline:
             return False

@@ -22,6 +22,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from shared.http.app import ServiceApi
 from shared.http.auth import operator_only
 from shared.http.errors import Problem, error_responses
+from shared.http.links import links, to
 from shared.http.schemas import ConsistencyToken, consistency_token, stale_header
 from shared.views import CatalogueQueries, ViewQueries, wait_for
 from theatre import domain
@@ -86,6 +87,24 @@ PROBLEMS = {
 }
 
 
+# What an operator does next with a theatre or a show just written.
+THE_THEATRE, THE_SHOW = "$request.path.theatre_id", "$request.path.show_id"
+FOLLOW_THEATRE = {
+    "GetTheatre": to("GET", "/catalogue/theatres/{theatre_id}", theatre_id=THE_THEATRE),
+    "LayOutScreen": to("PUT", "/theatres/{theatre_id}/screens/{screen_id}",
+                       theatre_id=THE_THEATRE),
+    "ScheduleProgramme": to("POST", "/theatres/{theatre_id}/programme", theatre_id=THE_THEATRE),
+}
+READ_SHOW = {"GetShow": to("GET", "/shows/{show_id}", show_id=THE_SHOW)}
+FOLLOW_SHOW = {
+    **READ_SHOW,
+    "GetCatalogueShow": to("GET", "/catalogue/shows/{show_id}", show_id=THE_SHOW),
+    "RescheduleShow": to("POST", "/shows/{show_id}/reschedule", show_id=THE_SHOW),
+    "WithdrawSeats": to("POST", "/shows/{show_id}/withdrawn-seats", show_id=THE_SHOW),
+    "CancelShow": to("POST", "/shows/{show_id}/cancel", show_id=THE_SHOW),
+}
+
+
 @dataclass(frozen=True)
 class TheatreApi:
     """What the handlers use, handed to them as one dependency (shared.http.app: why)."""
@@ -107,7 +126,8 @@ def written(api: TheatreApi, done: Outcome[Any], body: Any, location: str = "") 
 
 @put("/theatres/{theatre_id:str}", guards=[operator_only], sync_to_thread=True,
      responses={201: ResponseSpec(TheatreView, description="registered"),
-                **error_responses(400, 401, 403, 409, 422)})
+                **error_responses(400, 401, 403, 409, 413, 422)},
+     operation_class=links({201: FOLLOW_THEATRE, 200: FOLLOW_THEATRE}))
 def register_theatre(theatre_id: Slug, data: JSONBody[TheatreRegistration],
                      api: NamedDependency[TheatreApi]) -> Response[TheatreView]:
     """Register a theatre with its IANA time zone. The same registration again is
@@ -134,7 +154,8 @@ def lay_out_screen(theatre_id: Slug, screen_id: Slug, data: JSONBody[ScreenLayou
 
 @put("/shows/{show_id:str}", guards=[operator_only], sync_to_thread=True,
      responses={201: ResponseSpec(ShowView, description="scheduled: on sale"),
-                **error_responses(400, 401, 403, 404, 409, 422)})
+                **error_responses(400, 401, 403, 404, 409, 413, 422)},
+     operation_class=links({201: FOLLOW_SHOW, 200: FOLLOW_SHOW}))
 def schedule_show(show_id: Slug, data: JSONBody[ShowRequest],
                   api: NamedDependency[TheatreApi]) -> Response[ShowView]:
     """Schedule a show at a local start in its theatre's time zone, with a price for
@@ -161,7 +182,8 @@ def schedule_programme(theatre_id: Slug, data: JSONBody[Programme],
 
 
 @post("/shows/{show_id:str}/reschedule", status_code=200, guards=[operator_only],
-      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 409, 422))
+      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+      operation_class=links({200: READ_SHOW}))
 def reschedule_show(show_id: Slug, data: JSONBody[Reschedule],
                     api: NamedDependency[TheatreApi]) -> Response[ShowView]:
     """Move a show to a new local start on its screen (its old slot does not count)."""
@@ -170,7 +192,8 @@ def reschedule_show(show_id: Slug, data: JSONBody[Reschedule],
 
 
 @post("/shows/{show_id:str}/cancel", status_code=200, guards=[operator_only],
-      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 422))
+      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 413, 422),
+      operation_class=links({200: READ_SHOW}))
 def cancel_show(show_id: Slug, data: JSONBody[Cancellation],
                 api: NamedDependency[TheatreApi]) -> Response[ShowView]:
     """Cancel a show for good (its bookings are cancelled and refunded) and free its
@@ -180,7 +203,8 @@ def cancel_show(show_id: Slug, data: JSONBody[Cancellation],
 
 
 @post("/shows/{show_id:str}/withdrawn-seats", status_code=200, guards=[operator_only],
-      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 409, 422))
+      sync_to_thread=True, responses=error_responses(400, 401, 403, 404, 409, 413, 422),
+      operation_class=links({200: READ_SHOW}))
 def withdraw_seats(show_id: Slug, data: JSONBody[Withdrawal],
                    api: NamedDependency[TheatreApi]) -> Response[ShowView]:
     """Take broken seats out of a show's sale (a booking holding one is cancelled and

@@ -1,6 +1,7 @@
 """Assembles one service's litestar app: its routes behind bearer auth (but those a
-caller without a token must reach: a provider's webhooks), health, error mapping, the
-request size limit and the OpenAPI document with its docs page.
+caller without a token must reach: a provider's webhooks), the limits on writes, the
+operators' read of its dead letters, health, error mapping, the request size limit and
+the OpenAPI document with its docs page.
 
 OpenAPI is served by litestar 2.x's render plugins: ``/schema/openapi.json`` and
 Swagger UI at ``/schema`` and ``/schema/swagger``.
@@ -14,6 +15,7 @@ from typing import Any
 
 from litestar import Litestar, Router
 from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
@@ -21,8 +23,18 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from shared.config import Settings
 from shared.http.auth import BearerAuth
-from shared.http.errors import Problem, exception_handlers
+from shared.http.bodies import strictly_typed
+from shared.http.errors import Problem, error_responses, exception_handlers
 from shared.http.health import Readiness, health_routes
+from shared.http.identity import token_verifier
+from shared.http.ops import ops_routes
+from shared.http.struct_schemas import StructSchemas
+from shared.http.write_limits import WRITES, LimitWrites
+from shared.messaging.dead_letters import DeadLetters
+from shared.observability import logs
+from shared.observability.http import metrics_routes, observed_http
+from shared.rate_limits import WriteLimiter
+from shared.redis_link import RedisLink
 from shared.views import ViewQueries
 
 SCHEMA_PATH = "/schema"
@@ -50,8 +62,16 @@ class ServiceApi:
             title=self.title, description=self.description, routes=self.routes,
             settings=settings, readiness=readiness, problems=self.problems,
             dependencies={"api": self.handlers_take(service, views, settings)},
-            open_routes=self.open_routes,
+            open_routes=self.open_routes, dead_letters=getattr(service, "dead_letters", None),
+            name=getattr(service, "service", self.title),
         )
+
+
+def documents_write_limits(handler: Any) -> None:
+    """A customer's write may be refused by the write limits (shared/http/write_limits.py):
+    its OpenAPI entry says so, whatever the handler declared."""
+    if isinstance(handler, HTTPRouteHandler) and handler.http_methods & WRITES:
+        handler.responses = {**error_responses(429), **(handler.responses or {})}
 
 
 def service_app(
@@ -64,8 +84,12 @@ def service_app(
     dependencies: Mapping[str, Any],
     problems: Mapping[type[Exception], Problem],
     open_routes: Sequence[Any] = (),
+    dead_letters: DeadLetters | None = None,
+    name: str = "",
 ) -> Litestar:
-    """``dependencies`` maps handler parameter names to values (the service, limits).
+    """``dependencies`` maps handler parameter names to values (the service, limits);
+    ``dead_letters``: the service's, read by operators at ``/ops/dead-letters``; ``name``:
+    the service's, which scopes its limits on writes and labels its metrics.
 
     A handler takes at most one of them (tests/http/test_platform.py checks), and reads
     the caller from ``request.user`` (``CallerRequest``), not from a dependency: litestar
@@ -75,15 +99,28 @@ def service_app(
         name: Provide(_constant(value), sync_to_thread=False)
         for name, value in dependencies.items()
     }
-    secured = Router("/", route_handlers=list(routes), security=[{BEARER: []}])
+    verify, blocking = token_verifier(settings)
+    link = RedisLink(settings.redis_url) if settings.redis_url else None
+    limiter = WriteLimiter(settings.write_limits, link,
+                           namespace=f"{settings.topic_prefix}rate:{{{name or title}}}:")
+    ops = ops_routes(dead_letters) if dead_letters is not None else []
+    for route in routes:
+        documents_write_limits(route)
+    secured = Router("/", route_handlers=[*routes, *ops], security=[{BEARER: []}])
     return Litestar(
-        route_handlers=[secured, *open_routes, *health_routes(readiness)],
+        route_handlers=[secured, *open_routes, *health_routes(readiness), *metrics_routes()],
         dependencies=provided,
         middleware=[
-            DefineMiddleware(BearerAuth, secret=settings.token_secret, exclude=[f"^{SCHEMA_PATH}"])
+            observed_http(name or title),  # first: it counts the refusals of those after it
+            DefineMiddleware(BearerAuth, verify=verify, blocking=blocking,
+                             exclude=[f"^{SCHEMA_PATH}"]),
+            DefineMiddleware(LimitWrites, limiter=limiter),  # inside: it needs the caller
         ],
         exception_handlers=exception_handlers(problems),
+        before_request=strictly_typed,
         request_max_body_size=settings.limits.max_request_bytes,
+        logging_config=logs.LITESTAR,
+        plugins=[StructSchemas()],
         openapi_config=OpenAPIConfig(
             title=title,
             version="1.0.0",

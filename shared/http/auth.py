@@ -1,8 +1,10 @@
 """Signed bearer tokens: who the caller is (``sub``) and whether they operate shows.
 
-HS256 with ``settings.token_secret``; claims ``sub`` (the customer id), ``roles``
-and ``exp``. The services trust the token and nothing else about identity, so a
-customer id never comes from a request body.
+By default HS256 with ``settings.token_secret`` (development and tests); with an
+identity provider's keys configured, its RS256, ES256 or EdDSA tokens instead
+(shared/http/identity.py). Claims ``sub`` (the customer id), the roles and ``exp``. The
+services trust the token and nothing else about identity, so a customer id never comes
+from a request body.
 
     python -m shared.http.auth alice               # a customer's token, 24 hours
     python -m shared.http.auth ops --operator --ttl-hours 1
@@ -13,11 +15,12 @@ from __future__ import annotations
 import argparse
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import jwt
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -57,28 +60,54 @@ def issue_token(
 
 def read_token(secret: str, token: str) -> Caller:
     """The caller a token names; 401 with the reason when it names no one."""
-    return _verify(secret, token)[0]
+    return verify_secret_token(secret, token)[0]
 
 
-def _verify(secret: str, token: str) -> tuple[Caller, float]:
-    """The caller and the token's expiry (epoch seconds)."""
+# Verifies a token: the caller it names and when it expires (epoch seconds), or raises
+# the HTTP error to answer (401 with the reason).
+Verify = Callable[[str], tuple[Caller, float]]
+
+
+def verify_secret_token(secret: str, token: str) -> tuple[Caller, float]:
+    """An HS256 token signed with the services' own secret."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
         )
     except jwt.ExpiredSignatureError:
-        raise _unauthorized("the bearer token has expired", invalid=True) from None
+        raise unauthorized("the bearer token has expired", invalid=True) from None
     except jwt.InvalidTokenError:
-        raise _unauthorized("the bearer token is invalid", invalid=True) from None
-    subject, roles = claims["sub"], claims.get("roles", [])
+        raise unauthorized("the bearer token is invalid", invalid=True) from None
+    return caller_of(claims), float(claims["exp"])
+
+
+def caller_of(claims: dict[str, Any], roles_claim: str = "roles",
+              operator_role: str = OPERATOR) -> Caller:
+    """The caller verified claims name: ``sub``, and the roles at ``roles_claim`` (a
+    claim's name, else a dotted path into nested claims), the provider's
+    ``operator_role`` read as ours."""
+    subject, roles = claims["sub"], _claim_at(claims, roles_claim)
     if not (isinstance(subject, str) and 1 <= len(subject) <= 64):
-        raise _unauthorized("the token's subject must be 1..64 characters", invalid=True)
+        raise unauthorized("the token's subject must be 1..64 characters", invalid=True)
     if not (isinstance(roles, list) and all(isinstance(r, str) for r in roles)):
-        raise _unauthorized("the token's roles must be a list of strings", invalid=True)
-    return Caller(subject, frozenset(roles)), float(claims["exp"])
+        raise unauthorized(f"the token's roles ({roles_claim}) must be a list of strings",
+                           invalid=True)
+    return Caller(subject, frozenset(OPERATOR if r == operator_role else r for r in roles))
 
 
-def _unauthorized(message: str, invalid: bool = False) -> NotAuthorizedException:
+def _claim_at(claims: dict[str, Any], path: str) -> Any:
+    """A claim by its whole name, else by a dotted path; no roles where there is none."""
+    if path in claims:
+        return claims[path]
+    found: Any = claims
+    for part in path.split("."):
+        if not isinstance(found, dict) or part not in found:
+            return []
+        found = found[part]
+    return found
+
+
+def unauthorized(message: str, invalid: bool = False) -> NotAuthorizedException:
     challenge = f'{REALM}, error="invalid_token"' if invalid else REALM  # RFC 6750 section 3
     return NotAuthorizedException(detail=message, headers={"WWW-Authenticate": challenge})
 
@@ -91,21 +120,28 @@ class BearerAuth(AbstractAuthenticationMiddleware):
     # of booking's CPU under load. Keyed by the whole token, so any change is a new one.
     VERIFIED_TOKENS = 10_000
 
-    def __init__(self, app: ASGIApp, secret: str, **options: Any) -> None:
+    def __init__(self, app: ASGIApp, verify: Verify, blocking: bool = False,
+                 **options: Any) -> None:
+        """``blocking``: ``verify`` may wait on the network (an identity provider's keys),
+        so it runs off the event loop."""
         super().__init__(app, **options)
-        self.secret = secret
+        self.verify, self.blocking = verify, blocking
         self._verified: OrderedDict[str, tuple[Caller, float]] = OrderedDict()  # event loop only
 
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         scheme, _, token = connection.headers.get("authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise _unauthorized("send 'Authorization: Bearer <token>' (python -m shared.http.auth)")
+            raise unauthorized("send 'Authorization: Bearer <token>' (python -m shared.http.auth)")
         known = self._verified.get(token)
         if known is not None and time.time() < known[1]:
             self._verified.move_to_end(token)
             return AuthenticationResult(user=known[0], auth=token)
-        caller, expires = _verify(self.secret, token)  # an expired one is refused here
+        # An expired one is refused here.
+        if self.blocking:
+            caller, expires = await anyio.to_thread.run_sync(self.verify, token)
+        else:
+            caller, expires = self.verify(token)
         self._verified[token] = (caller, expires)
         if len(self._verified) > self.VERIFIED_TOKENS:
             self._verified.popitem(last=False)

@@ -39,6 +39,7 @@ class Problem(NamedTuple):
 STATUS_CODES = {
     400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 413: "request_too_large", 422: "unprocessable",
+    429: "rate_limited", 503: "unavailable",
 }
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 

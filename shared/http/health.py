@@ -28,6 +28,13 @@ class Ready(msgspec.Struct, frozen=True):
     checks: dict[str, bool]
 
 
+class NotReady(Ready, frozen=True):
+    """A 503 carries the error shape every error has, besides the checks."""
+
+    error: str  # not_ready
+    message: str  # which checks failed
+
+
 def health_routes(readiness: Readiness | None) -> list[HTTPRouteHandler]:
     @get("/health", exclude_from_auth=True, tags=["health"], security=[], sync_to_thread=False)
     def health() -> Alive:
@@ -35,7 +42,7 @@ def health_routes(readiness: Readiness | None) -> list[HTTPRouteHandler]:
 
     @get(
         "/ready", exclude_from_auth=True, tags=["health"], security=[], sync_to_thread=True,
-        responses={503: ResponseSpec(Ready, description="a check failed")},
+        responses={503: ResponseSpec(NotReady, description="a check failed")},
     )
     def ready() -> Response[Ready]:
         try:
@@ -43,7 +50,10 @@ def health_routes(readiness: Readiness | None) -> list[HTTPRouteHandler]:
         except Exception:  # a probe that cannot even ask is not ready
             log.exception("readiness check failed")
             checks = {"readiness_probe": False}
-        ok = all(checks.values())
-        return Response(Ready(ok, checks), status_code=200 if ok else 503)
+        failed = [name for name, ok in checks.items() if not ok]
+        if failed:
+            return Response(NotReady(False, checks, "not_ready", f"failing: {', '.join(failed)}"),
+                            status_code=503)
+        return Response(Ready(True, checks))
 
     return [health, ready]

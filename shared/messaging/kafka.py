@@ -17,7 +17,8 @@ import time
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from shared.messaging.inbox import Inbox
+from shared.messaging.inbox import Inbox, Record, tracking_name
+from shared.observability import messaging, tracing
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,18 @@ class KafkaPublisher:
         if err is not None:
             self._errors.append(err)
 
-    def publish(self, topic: str, key: str, value: bytes) -> None:
+    def publish(self, topic: str, key: str | bytes | None, value: bytes | None,
+                partition: int | None = None, headers: tracing.Headers | None = None) -> None:
+        """``partition``: that one, not the key's (a dead letter replayed where it was);
+        ``headers``: the trace's context (shared/observability/tracing.py)."""
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._delivered)
+                if partition is None:
+                    self._producer.produce(topic, value=value, key=key,
+                                           on_delivery=self._delivered, headers=headers)
+                else:
+                    self._producer.produce(topic, value=value, key=key, partition=partition,
+                                           on_delivery=self._delivered, headers=headers)
                 return
             except BufferError:  # local queue full: let deliveries drain
                 self._producer.poll(0.1)
@@ -64,14 +73,14 @@ class KafkaPublisher:
 
 class KafkaInboxConsumer:
     COMMIT_EVERY = 1.0  # seconds between offset commits (which only lag tools read)
+    NOTE_ENDS_EVERY = 5.0  # seconds between readings of the partitions' end offsets
 
     def __init__(
         self, inbox: Inbox, bootstrap: str, topics: list[str], group_id: str, instance_id: str
     ) -> None:
         self.inbox = inbox
         self.topics = topics
-        self._consumer = Consumer(
-            {
+        self._config = {
                 "bootstrap.servers": bootstrap,
                 "group.id": group_id,
                 # Static membership: a restarted instance (same id) takes its partitions
@@ -95,11 +104,36 @@ class KafkaInboxConsumer:
                 "topic.metadata.refresh.interval.ms": 10_000,
                 **CLIENT,
             }
-        )
         self.assigned: set[tuple[str, int]] = set()
+        # (topic, partition) -> (next offset, end offset): for offsets()
+        self.progress: dict[tuple[str, int], tuple[int, int]] = {}
+        self._ends_noted_at = float("-inf")
         self._committed_at = float("-inf")
         self._uncommitted = False
-        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._consumer = self._subscribed()
+
+    def _subscribed(self) -> Consumer:
+        consumer = Consumer(self._config)
+        consumer.subscribe(self.topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        return consumer
+
+    def _renew(self, error: KafkaError) -> None:
+        """After a fatal error the consumer takes nothing more (librdkafka's rule): a
+        static member fenced once the broker came back (its old session's commit arrived
+        after its new join). A new consumer with the same instance id takes over, from the
+        positions the database recorded; the batch in hand is dropped, to be read again."""
+        log.warning("consumer error: %s; a new consumer takes over", error)
+        try:
+            self._consumer.close()
+        except KafkaException:  # closing a fenced member fails: it is gone anyway
+            pass
+        if self.assigned:
+            self.assigned = set()
+            self.inbox.app.partitions_revoked()
+        self.progress = {}  # the new consumer's assignment sets it again
+        self.inbox.forget_positions()
+        self._uncommitted = False
+        self._consumer = self._subscribed()
 
     def _on_assign(self, consumer: Consumer, partitions: list) -> None:
         """The whole new assignment (the range assignor rebalances eagerly: everything is
@@ -108,6 +142,8 @@ class KafkaInboxConsumer:
             p.offset = self.inbox.next_offset(p.topic, p.partition)
         consumer.assign(partitions)
         self.assigned = {(p.topic, p.partition) for p in partitions}
+        self.progress = {(p.topic, p.partition): (p.offset, p.offset) for p in partitions}
+        self._ends_noted_at = float("-inf")
         if partitions:
             self.inbox.app.partitions_assigned()
         log.info("assigned %s", sorted(self.assigned))
@@ -119,6 +155,7 @@ class KafkaInboxConsumer:
             log.warning("could not record positions on revoke", exc_info=True)
         consumer.unassign()
         self.assigned = set()
+        self.progress = {}
         self.inbox.app.partitions_revoked()
 
     def poll(self, timeout: float = 0.2, max_messages: int = 500) -> int:
@@ -128,6 +165,7 @@ class KafkaInboxConsumer:
         that gathers (``gather_s``: nothing waits for it) waits that long for more, and
         processes all of them, whatever their partitions, in one transaction."""
         first = self._consumer.poll(timeout)
+        self._note_ends()
         if first is None:
             self.inbox.record_positions()  # idle: write the positions passed silently
             self._commit(due=self._uncommitted)
@@ -135,9 +173,14 @@ class KafkaInboxConsumer:
         gather = self._gather_s()
         messages = [first, *self._consumer.consume(num_messages=max_messages - 1,
                                                    timeout=gather or 0)]
-        runs: dict[tuple[str, int], list[tuple[int, bytes | None]]] = {}
+        runs: dict[tuple[str, int], list[Record]] = {}
+        traced = tracing.deliveries()  # messages sent within a sampled trace
+        traced.clear()
         for m in messages:
             error = m.error()
+            if error is not None and (error.fatal() or error.code() == KafkaError._FATAL):
+                self._renew(error)
+                return 0
             if error is not None:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", error)
@@ -145,13 +188,23 @@ class KafkaInboxConsumer:
             topic, partition, offset = m.topic(), m.partition(), m.offset()
             # Every message that is not an error has them (the library types them optional).
             assert topic is not None and partition is not None and offset is not None
-            runs.setdefault((topic, partition), []).append((offset, m.value()))
+            runs.setdefault((topic, partition), []).append(Record(offset, m.value(), m.key()))
+            headers = m.headers()  # a list of (name, bytes) from the consumer
+            if headers:
+                for name, header in headers:  # type: ignore[str-unpack]  # a dict only to produce()
+                    if name == tracing.TRACEPARENT and isinstance(header, bytes):
+                        traced[(tracking_name(topic, partition), offset + 1)] = header.decode()
         processed = 0
         batches = [runs] if gather is not None else [{run: r} for run, r in runs.items()]
         for batch in filter(None, batches):
             processed += self.inbox.receive_runs(batch)
+            for (topic, partition), records in batch.items():
+                messaging.consumed(self.inbox.app.service, topic, len(records))
+                next_offset = records[-1].offset + 1
+                self.progress[(topic, partition)] = (
+                    next_offset, max(next_offset, self.progress.get((topic, partition), (0, 0))[1]))
             self._consumer.store_offsets(offsets=[
-                TopicPartition(topic, partition, records[-1][0] + 1)
+                TopicPartition(topic, partition, records[-1].offset + 1)
                 for (topic, partition), records in batch.items()])
         self._uncommitted = self._uncommitted or bool(runs)
         self._commit(due=time.monotonic() - self._committed_at >= self.COMMIT_EVERY)
@@ -174,6 +227,26 @@ class KafkaInboxConsumer:
                 log.debug("offset commit skipped: %s", e)
             self._committed_at = time.monotonic()
             self._uncommitted = False
+
+    def offsets(self) -> list[tuple[str, int, int, int]]:
+        """Each partition's (topic, partition, next offset, end offset) as the consumer's
+        thread last saw them, for the scrape-time gauges: another thread calling the
+        client while it polls can wait on it indefinitely."""
+        return [(t, p, position, max(end, position))
+                for (t, p), (position, end) in list(self.progress.items())]
+
+    def _note_ends(self) -> None:
+        """The partitions' end offsets as the client last heard them (no request), at
+        most every NOTE_ENDS_EVERY seconds."""
+        if time.monotonic() - self._ends_noted_at < self.NOTE_ENDS_EVERY:
+            return
+        self._ends_noted_at = time.monotonic()
+        for (t, p), (position, _) in list(self.progress.items()):
+            try:
+                _, end = self._consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)
+            except KafkaException:
+                continue
+            self.progress[(t, p)] = (position, end)
 
     def rewind_to_tracking(self) -> None:
         """After a failed batch: go back to what the database says was processed."""

@@ -15,13 +15,15 @@ from typing import Protocol
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from shared.contracts import encode
+from shared.observability import messaging, tracing
 from shared.service import ServiceApplication
 
 log = logging.getLogger(__name__)
 
 
 class Publisher(Protocol):
-    def publish(self, topic: str, key: str, value: bytes) -> None: ...
+    def publish(self, topic: str, key: str, value: bytes, *,
+                headers: tracing.Headers | None = None) -> None: ...
 
     def flush(self) -> None:
         """Block until everything published so far is acknowledged, or raise."""
@@ -67,11 +69,16 @@ class OutboxRelay:
         self.caught_up = len(notifications) < self.batch_size
         if not notifications:
             return None
+        published = 0
         for n in notifications:
-            public = self.app.public_of(n)
+            public, traceparent = self.app.published(n)
             if public is not None:
-                self.publisher.publish(self.topic, public.key, encode(public))
+                headers = (tracing.produced(self.topic, traceparent, type(public).__name__)
+                           if traceparent else None)
+                self.publisher.publish(self.topic, public.key, encode(public), headers=headers)
+                published += 1
         self.publisher.flush()
+        messaging.produced(self.app.service, self.topic, published)
         return notifications[-1].id
 
     def record(self, last_id: int) -> None:

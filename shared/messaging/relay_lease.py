@@ -98,10 +98,15 @@ class RelayLease:
             self.release()
 
     def release(self) -> None:
-        """Give the lease up (closing the session releases the lock)."""
+        """Give the lease up. Unlocked before the session closes: the server ends a closed
+        session a moment later, and until then a standby's try would still find it held."""
         self.held = False
         conn, self._conn = self._conn, None
         if conn is not None:
+            try:
+                conn.execute("SELECT pg_advisory_unlock_all()")
+            except (psycopg.Error, OSError):
+                pass  # the session is gone already, and the lock with it
             try:
                 conn.close()
             except (psycopg.Error, OSError):

@@ -26,7 +26,7 @@ def test_a_tiny_steady_run_confirms_bookings_and_audits_clean(postgres_server, k
         [sys.executable, "-m", "bench", "steady", "--rates", "4", "--duration", "3",
          "--shows", "4", "--seats", "20", "--no-limits", "--hold-seconds", "2", "--idle-seconds", "1",
          "--follow", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     report = json.loads(Path(re.search(r"report: (\S+)", run.stdout).group(1)).read_text())
@@ -49,7 +49,7 @@ def test_a_tiny_flash_sale_spread_over_time_sells_exactly_and_tells_every_loser(
     run = subprocess.run(
         [sys.executable, "-m", "bench", "flash-sale", "--flash-customers", "60",
          "--flash-seats", "6", "--flash-over", "1.5", "--no-limits"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "arriving evenly over 1.5 s (40 customers/s" in run.stdout
@@ -69,7 +69,7 @@ def test_a_tiny_steady_run_through_the_theatre_books_with_quotes(
         [sys.executable, "-m", "bench", "steady", "--rates", "4", "--duration", "3",
          "--shows", "4", "--seats", "20", "--no-limits", "--hold-seconds", "2", "--idle-seconds", "1",
          "--through-theatre", "--quote"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     report = json.loads(Path(re.search(r"report: (\S+)", run.stdout).group(1)).read_text())

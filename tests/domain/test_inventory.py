@@ -13,11 +13,13 @@ from inventory.domain import (
     REJECTED,
     RELEASED,
     RESERVED,
+    CustomerDayHolds,
     HoldLimits,
     InventoryRuleViolation,
     ShowInventory,
     UnknownShowRequest,
     UnknownShowRequests,
+    theatre_day,
 )
 from inventory.publishing import to_public
 from shared import contracts as c
@@ -473,3 +475,86 @@ def test_a_repriced_show_is_still_the_show_it_was_opened_as(caplog):
     assert not created and show_.price_of(["A1"]) == 1200
     with pytest.raises(InventoryRuleViolation, match="another layout"):
         app.open_show("s1", SEATS, {"std": 1100}, "EUR")
+
+
+# --- the customer's holds across a theatre day ---------------------------------------
+
+DAY_LIMITS = HoldLimits(max_seats=3, hold_for=timedelta(minutes=10), max_held_per_customer=3,
+                        max_held_per_customer_day=4)
+
+
+def day_show(show_id: str) -> ShowInventory:
+    return ShowInventory(show_id=show_id, seats={"A1": "std", "A2": "std", "A3": "std"},
+                         prices={"std": 1000}, currency="EUR",
+                         day=theatre_day("odeon", "2030-01-01T19:30:00+00:00"))
+
+
+def test_a_customer_holds_at_most_the_days_limit_across_its_shows():
+    first, second = day_show("s1"), day_show("s2")
+    assert first.day == "odeon/2030-01-01"
+    day = CustomerDayHolds(customer_id="ann", day=first.day)
+    first.request_hold(uuid4(), ["A1", "A2", "A3"], T0, DAY_LIMITS, "ann", day_holds=day)
+    second.request_hold(over := uuid4(), ["A1", "A2"], T0, DAY_LIMITS, "ann", day_holds=day)
+    e = last_event(second)
+    assert isinstance(e, ShowInventory.SeatsRejected) and e.reason == "customer_day_limit"
+    assert second.hold_of(over)["status"] == REJECTED and day.held(T0) == 3
+    second.request_hold(uuid4(), ["A1"], T0, DAY_LIMITS, "ann", day_holds=day)  # 3 + 1 = 4
+    assert second.seat_state("A1") == RESERVED and day.held(T0) == 4
+
+
+def test_a_hold_counts_on_the_day_until_it_ends_or_lapses():
+    show, day = day_show("s1"), CustomerDayHolds(customer_id="ann", day="odeon/2030-01-01")
+    show.request_hold(paid := uuid4(), ["A1", "A2"], T0, DAY_LIMITS, "ann", day_holds=day)
+    show.request_hold(uuid4(), ["A3"], T0 + timedelta(minutes=5), DAY_LIMITS, "ann",
+                      day_holds=day)
+    assert day.held(T0 + timedelta(minutes=5)) == 3
+    day.ended(str(paid), T0 + timedelta(minutes=6))  # booked: no longer held
+    assert day.held(T0 + timedelta(minutes=6)) == 1
+    assert day.held(T0 + timedelta(minutes=15)) == 0  # the other's deadline passed
+    day.ended(str(paid), T0)  # again: nothing more
+    later = uuid4()
+    day.hold(str(later), "s2", 1, T0 + timedelta(minutes=30), T0 + timedelta(minutes=20))
+    assert list(day.holds) == [str(later)]  # the lapsed one left with it
+    events = day.collect_events()
+    assert [type(e).__name__ for e in events] == ["Started", "Held", "Held", "Ended", "Held"]
+
+
+def test_a_repeated_request_is_not_counted_twice_on_the_day():
+    show, day = day_show("s1"), CustomerDayHolds(customer_id="ann", day="odeon/2030-01-01")
+    b = uuid4()
+    show.request_hold(b, ["A1", "A2"], T0, DAY_LIMITS, "ann", day_holds=day)
+    show.request_hold(b, ["A1", "A2"], T0, DAY_LIMITS, "ann", day_holds=day)
+    day.hold(str(b), "s1", 2, T0 + timedelta(minutes=10), T0)
+    assert day.held(T0) == 2
+
+
+def test_a_show_moved_to_another_day_counts_its_later_holds_there():
+    show = day_show("s1")
+    show.move_to_day("odeon/2030-01-02", T0)
+    show.move_to_day("odeon/2030-01-02", T0)  # again: nothing
+    assert show.day == "odeon/2030-01-02"
+    assert [type(e).__name__ for e in show.collect_events()] == ["Opened", "DayChanged"]
+
+
+def test_snapshots_taken_before_shows_knew_their_day_load_without_one():
+    state = {"show_id": "s1"}
+    ShowInventory.upcast_v4_v5(state)
+    assert state["day"] is None
+    assert show().day is None  # opened by an operator: no theatre day
+
+
+def test_a_customers_day_is_snapshotted_and_loads_from_its_snapshot():
+    assert InventoryService.snapshotting_intervals[CustomerDayHolds] == 100
+    app = InventoryService(clock=FakeClock(T0))
+    day = CustomerDayHolds(customer_id="ann", day="odeon/2030-01-01")
+    for _ in range(60):
+        b = str(uuid4())
+        day.hold(b, "s1", 1, T0 + timedelta(minutes=10), T0)
+        day.ended(b, T0)
+    day.hold(kept := str(uuid4()), "s1", 2, T0 + timedelta(minutes=10), T0)
+    app.save(day)  # 122 events: a snapshot at 100
+    snapshots = app.snapshots
+    assert snapshots is not None and [s.originator_version for s in snapshots.get(day.id)] == [100]
+    app.partitions_assigned()  # nothing cached: loaded from the snapshot
+    loaded = app.repository.get(day.id)
+    assert list(loaded.holds) == [kept] and loaded.held(T0) == 2

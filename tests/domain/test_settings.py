@@ -88,6 +88,20 @@ def test_the_payment_provider_and_its_reconciliation_are_settings_payment_takes(
             wiring.make_provider(Settings.from_env({"CINEMA_GATEWAY": "stripe"}))
 
 
+def test_the_identity_providers_settings():
+    assert Settings.from_env({}).tokens.jwks == ""  # the development secret's tokens
+    t = Settings.from_env({
+        "CINEMA_TOKEN_JWKS": "https://id.example/certs", "CINEMA_TOKEN_ISSUER": "https://id.example",
+        "CINEMA_TOKEN_AUDIENCE": "cinema-api", "CINEMA_TOKEN_LEEWAY_S": "10",
+        "CINEMA_TOKEN_ROLES_CLAIM": "realm_access.roles", "CINEMA_TOKEN_OPERATOR_ROLE": "ops",
+        "CINEMA_HANDLER_ATTEMPTS": "5",
+    })
+    assert (t.tokens.jwks, t.tokens.issuer, t.tokens.audience, t.tokens.leeway_s) == (
+        "https://id.example/certs", "https://id.example", "cinema-api", 10.0)
+    assert (t.tokens.roles_claim, t.tokens.operator_role) == ("realm_access.roles", "ops")
+    assert t.tuning.handler_attempts == 5 and Settings().tuning.handler_attempts == 3
+
+
 def test_the_channels_settings_and_the_vapid_key_stay_out_of_repr():
     from notifications import vapid
 

@@ -97,6 +97,9 @@ class Distributed:
             "CINEMA_TOKEN_SECRET": SECRET,
             "CINEMA_HOLD_SECONDS": "30",
             "CINEMA_SWEEP_SECONDS": "0.2",
+            # Every simulated customer (the benchmark's thousands too) calls from 127.0.0.1:
+            # no limit per address. Each customer's own limit stands.
+            "CINEMA_WRITES_PER_ADDRESS": "0",
             # The notification service's real channels: email to this checkout's Mailpit,
             # web push to whatever push service a subscription names, the tests' own on
             # 127.0.0.1 over plain HTTP (tests/support/push_receiver.py).
@@ -111,6 +114,17 @@ class Distributed:
         more_ports = iter(ports[len(SERVICES):])
         local.add_instances(instances, lambda service, n: next(more_ports))
         return cls(local)
+
+    @property
+    def trace_file(self) -> Path:
+        """Where the processes write their spans, once ``trace_everything`` was called."""
+        return self.local.log_dir / "traces.jsonl"
+
+    def trace_everything(self) -> None:
+        """Before start: every process writes its spans to ``trace_file``, and every
+        trace is kept (as shipped, one in ten)."""
+        self.local.env.update({"CINEMA_TRACE_FILE": str(self.trace_file),
+                               "OTEL_TRACES_SAMPLER_ARG": "1"})
 
     def start(self) -> Distributed:
         try:
@@ -258,6 +272,6 @@ class Distributed:
         after it (``bookingservice_events``, ``notificationservice_tracking``)."""
         s = self.local.settings
         with psycopg.connect(s.postgres_conninfo(s.service_db(service)), autocommit=True) as conn:
-            cursor = conn.execute(query.replace("{app}", BY_NAME[service].application.lower()),
+            cursor = conn.execute(query.replace("{app}_", BY_NAME[service].table("")),
                                   args)
             return cursor.fetchall() if cursor.description else []

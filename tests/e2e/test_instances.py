@@ -123,7 +123,7 @@ def test_two_instances_of_each_service_publish_every_event_once_and_survive_a_ki
     # A killed member keeps its partitions for Kafka's session timeout (static membership
     # waits that long for a restart), then the survivor is given them: all of them.
     deadline = time.monotonic() + 40
-    every = {s.name: [PARTITIONS * len(s.subscribes_to)] for s in SPECS if s.subscribes_to}
+    every = {s.name: [PARTITIONS * len(s.consumes)] for s in SPECS if s.consumes}
     while (held := partitions_held(system)) != every:
         assert time.monotonic() < deadline, f"the partitions never moved: {held}"
         time.sleep(0.5)

@@ -22,6 +22,7 @@ from scripts.infractl.redis import Redis
 from tests.support.audit import audit, settle
 from tests.support.customers import wait_final
 from tests.support.paths import ROOT
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -45,13 +46,6 @@ def operator(system, service: str, method: str, path: str, body: dict) -> httpx.
 def price_version(system, show: str) -> int:
     r = system.clients["pricing"].get(f"/shows/{show}/prices", headers=system.auth("x"))
     return r.json()["price_version"] if r.status_code == 200 else 0
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def quote(system, customer: str, show: str, seats: list[str]) -> dict:

@@ -102,7 +102,7 @@ def event_about(system: Distributed, intent_id: str, kind: str, timeout: float =
 
 def webhooks_recorded(system: Distributed) -> set[str]:
     """The ids of the provider's events that payment recorded (its webhooks)."""
-    rows = system.sql("payment", "SELECT application_name FROM {service}service_tracking"
+    rows = system.sql("payment", "SELECT application_name FROM {app}_tracking"
                       " WHERE application_name LIKE %s", f"{WEBHOOK_TRACKING}:%")
     return {name.partition(":")[2] for (name,) in rows}
 

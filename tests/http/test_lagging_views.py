@@ -20,10 +20,9 @@ from projections.booking_view import STATUS_RANK
 from projections.projector import project
 from projections.queries import InMemoryQueries
 from projections.sources import read_public
-from shared.config import Settings
-from tests.support.api import LAYOUT
+from tests.support.api import LAYOUT, http_settings
 from tests.support.embedded import embedded_system
-from tests.support.tokens import ALICE, OPERATOR, SECRET
+from tests.support.tokens import ALICE, OPERATOR
 
 SEAT_RANK = {"AVAILABLE": 0, "RESERVED": 1, "BOOKED": 2}
 STREAMS = ("booking", "inventory", "payment")
@@ -33,7 +32,7 @@ STREAMS = ("booking", "inventory", "payment")
 def lagging_system() -> Iterator[tuple[EmbeddedSystem, TestClient, TestClient]]:
     system = embedded_system()
     views = InMemoryQueries(system.views)  # no refresh: the views move only when projected
-    s = Settings(token_secret=SECRET)
+    s = http_settings()
     with (TestClient(booking_app(system.booking, s, views=views)) as booking,
           TestClient(inventory_app(system.inventory, s, views=views)) as inventory):
         yield system, booking, inventory

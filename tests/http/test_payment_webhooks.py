@@ -212,7 +212,7 @@ def test_an_event_about_no_payment_of_ours_is_acknowledged_and_ignored(api):
 def test_only_the_webhook_is_open_without_a_token(api):
     assert api.payment.post("/webhooks/stripe", content=b"{}").status_code == 400  # not 401
     paths = {route.path for route in api.payment.app.routes}
-    open_paths = {"/webhooks/stripe", "/health", "/ready"}
+    open_paths = {"/webhooks/stripe", "/health", "/ready", "/metrics"}  # /metrics: scrapers
     for path in paths - open_paths:
         if path.startswith("/schema"):
             continue

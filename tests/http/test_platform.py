@@ -59,7 +59,8 @@ def test_ready_is_503_when_a_check_fails(settings):
     with client(settings, readiness=lambda: checks) as c:
         r = c.get("/ready")
         assert r.status_code == 503
-        assert r.json() == {"ready": False, "checks": checks}
+        assert r.json() == {"ready": False, "checks": checks, "error": "not_ready",
+                            "message": "failing: kafka_partitions_assigned"}
         assert c.get("/health").status_code == 200
 
 

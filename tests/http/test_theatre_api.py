@@ -138,10 +138,24 @@ def test_an_invalid_layout_is_422_with_its_reason_and_changes_nothing(api, rows,
         {"number": 1, "column": 1, "category": "Gold"}]}]}, "category"),
     ({"name": "Two", "rows": [{"row": "a", "seats": []}]}, "row"),
     ({"name": "Two", "rows": []}, "rows"),
+    # Found by the fuzzer: 0 was taken for false, "7" for 7 (litestar converts leniently).
+    ({"name": "Two", "rows": [{"row": "A", "seats": [
+        {"number": 1, "column": 1, "category": "Premium", "wheelchair": 0}]}]},
+     "rows[0].seats[0].wheelchair"),
+    ({"name": "Two", "rows": [{"row": "A", "seats": [
+        {"number": "7", "column": 1, "category": "Premium"}]}]}, "rows[0].seats[0].number"),
 ])
 def test_a_malformed_layout_is_400_naming_the_field(api, body, field):
     r = api.theatre.put("/theatres/odeon/screens/two", json=body, headers=OPERATOR)
     problem(r, 400, "invalid_request", field)
+
+
+def test_a_number_without_a_fraction_is_an_integer(api):
+    """Found by the fuzzer: JSON Schema takes 7.0 for an integer, and so does the API."""
+    rows = [{"row": "A", "seats": [{"number": 1.0, "column": 283.0, "category": "Premium"}]}]
+    r = api.theatre.put("/theatres/odeon/screens/two", json={"name": "Two", "rows": rows},
+                        headers=OPERATOR)
+    assert r.status_code == 201 and r.json()["seats"][0]["number"] == 1
 
 
 def test_a_screen_of_an_unknown_theatre_is_404(api):

@@ -7,6 +7,7 @@ machines) PyYAML and the structural checks below are the test.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from launcher.processes import DATABASES, SERVICES
-from shared.config import DEFAULT_VAPID_PRIVATE_KEY
+from shared.config import DEFAULT_VAPID_PRIVATE_KEY, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"
@@ -65,7 +66,8 @@ def test_compose_runs_each_service_from_the_project_image() -> None:
         assert service["environment"]["CINEMA_KAFKA_BOOTSTRAP"] == "kafka:9092"
         assert "test" in service["healthcheck"]
         assert service["environment"]["CINEMA_REDIS_URL"] == "redis://redis:6379/0"
-        assert set(service["depends_on"]) == {"postgres", "kafka", "mongo", "redis"}
+        sends_mail = {"mailpit"} if name == "notifications" else set()
+        assert set(service["depends_on"]) == {"postgres", "kafka", "mongo", "redis"} | sends_mail
     assert (ROOT / "Dockerfile").exists()
 
 
@@ -110,3 +112,30 @@ def test_payment_charges_through_localstripe_which_learns_its_webhook_endpoint()
     assert register["depends_on"]["localstripe"]["condition"] == "service_healthy"
     for name in ("CINEMA_GATEWAY", "CINEMA_STRIPE_API_BASE", "CINEMA_STRIPE_WEBHOOK_SECRET"):
         assert register["environment"][name] == payment["environment"][name]
+
+
+def test_every_process_is_scraped_and_traced_and_the_dashboard_reads_what_they_export() -> None:
+    compose = yaml.safe_load(COMPOSE.read_text())
+    services = compose["services"]
+    assert {"otel-collector", "jaeger", "prometheus", "grafana"} <= set(services)
+    environment = compose["x-cinema-service"]["environment"]
+    assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    scrape = yaml.safe_load((ROOT / "compose/prometheus/prometheus.yml").read_text())
+    targets = {job["job_name"]: job["static_configs"][0]["targets"]
+               for job in scrape["scrape_configs"]}
+    settings = Settings()
+    for name in SERVICES:  # every registered service and the projector
+        assert targets.get(name) == [f"{name}:{settings.service_port(name)}"], name
+    collector = yaml.safe_load((ROOT / "compose/otel-collector/config.yaml").read_text())
+    assert collector["exporters"]["otlp/jaeger"]["endpoint"] == "jaeger:4317"
+    for name in ("otel-collector", "jaeger", "prometheus", "grafana"):
+        for port in services[name].get("ports", []):
+            assert port.startswith("127.0.0.1:"), (name, port)
+    dashboard = json.loads((ROOT / "compose/grafana/dashboards/cinema.json").read_text())
+    exprs = " ".join(t["expr"] for p in dashboard["panels"] for t in p["targets"])
+    for series in ("cinema_stuck_bookings", "cinema_http_requests_total", "cinema_holds_total",
+                   "cinema_payments_total", "cinema_messages_consumed_total",
+                   "cinema_inbox_lag_messages", "cinema_outbox_backlog_events",
+                   "cinema_view_lag_seconds", "cinema_dead_letters_total",
+                   "cinema_notifications_total"):
+        assert series in exprs, series

@@ -47,3 +47,39 @@ def test_an_instance_that_loses_partitions_forgets_the_seats_it_knew(kafka_topic
         for consumer in (first, second):
             if consumer is not None:
                 consumer.close()
+
+
+def test_a_fenced_consumer_is_replaced_and_reads_on(kafka_topics) -> None:
+    """A static member fenced by another with its instance id (what a restarted broker
+    did to booking's consumer under the chaos soak: a commit of the old session after the
+    new join) has a fatal error and takes nothing more; a new consumer takes over."""
+    from confluent_kafka import Consumer, Producer
+
+    from tests.support.poison import GARBAGE
+
+    topic = kafka_topics.create("inventory", partitions=1)
+    group = f"{kafka_topics.prefix}.booking"
+    app = BookingService()
+    first = KafkaInboxConsumer(Inbox(app), kafka_topics.bootstrap, [topic], group, "one")
+    intruder = Consumer({"bootstrap.servers": kafka_topics.bootstrap, "group.id": group,
+                         "group.instance.id": "one", "session.timeout.ms": 10_000})
+    try:
+        deadline = time.monotonic() + 30
+        while not first.assigned:
+            assert time.monotonic() < deadline, "never assigned"
+            first.poll(0.2)
+        old = first._consumer
+        intruder.subscribe([topic])
+        while first._consumer is old:  # the same instance id joins: the first is fenced
+            assert time.monotonic() < deadline + 30, "the first consumer was never fenced"
+            intruder.poll(0.2)
+            first.poll(0.2)
+        intruder.close()
+        producer = Producer({"bootstrap.servers": kafka_topics.bootstrap})
+        producer.produce(topic, GARBAGE, partition=0)
+        producer.flush(10)
+        while first.inbox.next_offset(topic, 0) < 1:  # the new consumer reads on
+            assert time.monotonic() < deadline + 90, "nothing read after the fencing"
+            first.poll(0.2)
+    finally:
+        first.close()

@@ -34,6 +34,9 @@ class CounterService(ServiceApplication):
         super().__init__(*args, **kwargs)
         self.hooks: list[str] = []
 
+    def to_public(self, domain_event: Any) -> None:
+        return None  # a counter has no public events
+
     def start(self) -> uuid.UUID:
         counter = Counter()
         with self.writing():

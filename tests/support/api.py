@@ -7,26 +7,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from litestar import Litestar
 from litestar.testing import TestClient
 
-from booking.http import create_app as booking_app
 from embedded.system import EmbeddedSystem
-from inventory.http import create_app as inventory_app
-from notifications.http import create_app as notifications_app
-from payment.http import create_app as payment_app
 from payment.intents import ProviderEvent
-from pricing.http import create_app as pricing_app
+from projections.operations import Operations
+from projections.ops_http import rules
+from projections.process import projector_app
 from projections.queries import InMemoryQueries
+from projections.worker import Projector
 from shared.clock import FakeClock
 from shared.config import Settings
-from tests.support.tokens import ALICE, OPERATOR
-from theatre.http import create_app as theatre_app
+from shared.wiring import wiring_of
+from tests.support.tokens import ALICE, OPERATOR, SECRET
 
 LAYOUT = {
     "seats": {"A1": "standard", "A2": "standard", "A3": "premium"},
     "prices": {"standard": 1200, "premium": 1800},
     "currency": "EUR",
 }
+
+
+def http_settings(**overrides: object) -> Settings:
+    """The apps' settings in these tests: the tests' token secret, and no Redis, so each
+    app limits writes in its own memory (keys in a shared Redis would be shared with
+    every other run of these tests)."""
+    return Settings(**{"token_secret": SECRET, "redis_url": "", **overrides})  # type: ignore[arg-type]
 
 
 @dataclass
@@ -83,17 +90,34 @@ class Api:
             "Stripe-Signature": signature, "content-type": "application/json"})
 
 
+def service_apps(system: EmbeddedSystem, settings: Settings) -> dict[str, Litestar]:
+    """Every registered service's app over ``system``, each built by its wiring as its
+    process builds it; their views projected afresh before each read."""
+    views = InMemoryQueries(system.views, refresh=system.project_all)
+    return {name: wiring_of(name).http(app, settings, views=views)
+            for name, app in system.apps.items()}
+
+
+def projector_api(system: EmbeddedSystem, settings: Settings) -> Litestar:
+    """The projector's app (/lag, the operators' /ops routes) over ``system``'s views; no
+    worker runs, so /lag reports none."""
+    views = InMemoryQueries(system.views, refresh=system.project_all)
+    ops = Operations(views, rules(settings), stores=system.apps, now=system.clock.now)
+    return projector_app(Projector(db=None, readers={}), lambda: {"worker_running": True},
+                         ops, settings)
+
+
 @contextmanager
 def serve(system: EmbeddedSystem, settings: Settings) -> Iterator[Api]:
-    """The apps over ``system``, their views projected afresh before each read."""
-    views = InMemoryQueries(system.views, refresh=system.project_all)
+    """The apps over ``system``."""
+    apps = service_apps(system, settings)
     with (
-        TestClient(booking_app(system.booking, settings, views=views)) as booking,
-        TestClient(inventory_app(system.inventory, settings, views=views)) as inventory,
-        TestClient(payment_app(system.payment, settings)) as payment,
-        TestClient(theatre_app(system.theatre, settings, views=views)) as theatre,
-        TestClient(pricing_app(system.pricing, settings)) as pricing,
-        TestClient(notifications_app(system.notifications, settings)) as notifications,
+        TestClient(apps["booking"]) as booking,
+        TestClient(apps["inventory"]) as inventory,
+        TestClient(apps["payment"]) as payment,
+        TestClient(apps["theatre"]) as theatre,
+        TestClient(apps["pricing"]) as pricing,
+        TestClient(apps["notifications"]) as notifications,
     ):
         yield Api(system, system.clock, booking, inventory, payment, theatre, pricing,
                   notifications)

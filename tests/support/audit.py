@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -13,8 +14,11 @@ from shared.contracts import TOPICS
 from shared.services import SERVICES
 from tests.support import invariants as inv
 
+if TYPE_CHECKING:
+    from tests.e2e.harness import Distributed
 
-def audit(system, customer_cancelled: set | None = None):
+
+def audit(system: Distributed, customer_cancelled: set | None = None) -> None:
     """``customer_cancelled``: the bookings whose customers cancelled (their seats may be
     released for that reason). The money is read from the payment provider's own records
     (``system.ledger()``: the simulated provider's, or Stripe's)."""
@@ -41,7 +45,7 @@ def high_watermarks(bootstrap: str, topics: list[str]) -> dict[str, int]:
         c.close()
 
 
-def inbox_positions(system, service: str) -> dict[str, int]:
+def inbox_positions(system: Distributed, service: str) -> dict[str, int]:
     return dict(system.sql(
         service, "SELECT application_name, notification_id FROM {app}_tracking"
         " WHERE application_name LIKE %s", f"{system.local.settings.topic_prefix}%",
@@ -52,7 +56,7 @@ def inbox_positions(system, service: str) -> dict[str, int]:
 SUBSCRIPTIONS = {s.name: s.subscribes_to for s in SERVICES}
 
 
-def consumers_caught_up(system) -> dict[str, int] | None:
+def consumers_caught_up(system: Distributed) -> dict[str, int] | None:
     """The topics' end offsets if every service has read (and recorded) every partition
     it follows to its end; None if one has not."""
     s = system.local.settings
@@ -65,7 +69,7 @@ def consumers_caught_up(system) -> dict[str, int] | None:
     return marks
 
 
-def settle(system, timeout: float = 60.0) -> None:
+def settle(system: Distributed, timeout: float = 60.0) -> None:
     """Until the system is quiet: nothing recorded for half a second and every message
     consumed. Bookings can be final while their last effects are still on their way (the
     seats booked, a late charge refunded), and the audit reads every store."""

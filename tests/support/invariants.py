@@ -462,6 +462,14 @@ def all_final(system: ServiceStores) -> None:
     assert not stuck, f"bookings not settled: {stuck}"
 
 
+def no_dead_letters(system: ServiceStores) -> None:
+    """Every message the services publish is taken: crashes, restarts, redeliveries and
+    outages never make a good one a dead letter."""
+    found = {name: [(d.topic, d.offset, d.reason) for d in app.dead_letters.listed()]
+             for name, app in system.apps.items()}
+    assert not any(found.values()), f"dead letters: {found}"
+
+
 def confirmed_iff_paid_and_booked(system: ServiceStores) -> None:
     """2. CONFIRMED iff its payment succeeded (and stands) and all its seats are BOOKED for it."""
     show_by_id = {s.show_id: s for s in shows(system)}
@@ -632,6 +640,7 @@ def check_at_rest(system: EmbeddedSystem, ledger: Ledger, previous: dict, cancel
     with one_moment(system):
         check_always(system, ledger, previous, cancelled)
         all_final(system)
+        no_dead_letters(system)
         confirmed_iff_paid_and_booked(system)
         at_most_one_charge_stands(ledger)
         one_charge_kept_per_payment(system)
@@ -653,6 +662,7 @@ def audit_checks(stores: ServiceStores, ledger: Ledger, customer_cancelled: set[
     ``transitions``: reload every version of every booking (slow on big runs)."""
     checks: list[tuple[str, Callable[[], None]]] = [
         ("every booking final", lambda: all_final(stores)),
+        ("no message dead-lettered", lambda: no_dead_letters(stores)),
         ("no seat held or sold twice", lambda: one_holder_per_seat(stores)),
         ("confirmed iff paid and booked", lambda: confirmed_iff_paid_and_booked(stores)),
         ("at most one charge per booking", lambda: at_most_one_charge_stands(ledger)),
