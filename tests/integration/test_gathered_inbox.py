@@ -1,7 +1,9 @@
 """A service that gathers its messages (the notification service: nothing in the saga
 waits for it) on the real broker and PostgreSQL: the messages of several topics and
 partitions taken in one poll are decided in one transaction, which records every
-partition's position; a batch of several partitions delivered again has no effect."""
+partition's position; a batch of several partitions delivered again has no effect; one
+with a message no contract reads is taken partition by partition, that message a dead
+letter."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from eventsourcing.persistence import Tracking
 from notifications.application import NotificationService
 from shared import contracts as c
 from shared import ids
-from shared.messaging.inbox import Inbox
+from shared.messaging.inbox import Inbox, Record
 from shared.messaging.kafka import KafkaInboxConsumer
 from shared.recorder import TOPIC
 
@@ -88,3 +90,15 @@ def test_a_batch_of_several_partitions_delivered_again_changes_nothing(app) -> N
     notices = app.find_stored(ids.booking_notices_id(uuid.UUID(int=7)))
     assert notices is not None and notices.reserved_until is not None
     assert app.recorder.max_tracking_id("inventory:7") == 1
+
+
+def test_a_gathered_batch_with_an_unreadable_message_is_taken_partition_by_partition(app) -> None:
+    requested, held = facts(3)
+    runs = {("booking", 3): [Record(0, c.encode(requested))],
+            ("inventory", 3): [Record(0, b"not a contract"), Record(1, c.encode(held))]}
+    assert Inbox(app).receive_runs(runs) == 2
+    [letter] = app.dead_letters.listed()
+    assert (letter.topic, letter.partition, letter.offset) == ("inventory", 3, 0)
+    notices = app.find_stored(ids.booking_notices_id(uuid.UUID(int=3)))
+    assert (notices.customer_id, notices.reserved_until) == ("c3", held.reserved_until)
+    assert [app.recorder.max_tracking_id(n) for n in ("booking:3", "inventory:3")] == [1, 2]
