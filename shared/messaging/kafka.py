@@ -104,6 +104,13 @@ class KafkaInboxConsumer:
                 "topic.metadata.refresh.interval.ms": 10_000,
                 **CLIENT,
             }
+        gather = self._gather_s()
+        if gather:
+            # A service that gathers: the broker holds a fetch until it has much to give
+            # or the gathering time has passed, rather than answering each message as it
+            # comes (a fetch each, for the broker and for this consumer to serve).
+            self._config |= {"fetch.wait.max.ms": max(int(gather * 1000), 1),
+                             "fetch.min.bytes": 1 << 20}
         self.assigned: set[tuple[str, int]] = set()
         # (topic, partition) -> (next offset, end offset): for offsets()
         self.progress: dict[tuple[str, int], tuple[int, int]] = {}
