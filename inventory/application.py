@@ -29,6 +29,7 @@ from inventory.unknown_shows import UnknownShows
 from shared import contracts as c
 from shared import ids
 from shared.clock import Clock
+from shared.observability import tracing
 from shared.service import ServiceApplication
 
 log = logging.getLogger(__name__)
@@ -146,11 +147,29 @@ class InventoryService(ServiceApplication):
                 with self.writing():
                     show = self.get_show(show_id)
                     expired = show.release_expired(now)
+                    self._trace_expiries(show)
                     self.save_all(show)
                 released += len(expired)
             except IntegrityError:
                 continue  # writing() dropped the stale copy; the next sweep reads the store
         return released
+
+    def _trace_expiries(self, show: ShowInventory) -> None:
+        """A hold the sweep released goes on in its booking's trace (if this instance saw
+        it placed since it started): a span there, which the release's events name."""
+        if not tracing.enabled():
+            return
+        for event in show.pending_events:
+            booking_id = getattr(event, "booking_id", None)
+            traceparent = self.recent_traces.of(booking_id) if booking_id else None
+            if traceparent is not None:
+                tracing.stamp([event], tracing.marked(
+                    "hold expired", traceparent, {"cinema.booking_id": booking_id}))
+
+    def traced_as(self, domain_event: Any) -> tuple[Any, ...]:
+        """A show serves many bookings: a trace is remembered under its booking."""
+        booking_id = getattr(domain_event, "booking_id", None)
+        return (booking_id,) if booking_id else ()
 
     def recover_deadlines(self) -> None:
         """Rebuild the deadline index from the shows on record (after a start or crash,

@@ -150,8 +150,13 @@ class PaymentService(ServiceApplication):
         or concerns no payment of ours."""
         tracking = Tracking(f"{WEBHOOK_TRACKING}:{event.event_id}", 1)
         self._local.event_payment = None
-        if self.handle_batch([(event, tracking)]) is False:
-            return None
+        payment_id = self._payment_id_of(event.intent)
+        traceparent = self.trace_of(payment_id) if payment_id is not None else None
+        # What the provider says joins the booking's trace (its request is one of its own).
+        with tracing.span("provider event", traceparent,
+                          attributes={"cinema.provider_event": event.event_id}):
+            if self.handle_batch([(event, tracking)]) is False:
+                return None
         found: UUID | None = self._local.event_payment
         return found
 
@@ -178,15 +183,17 @@ class PaymentService(ServiceApplication):
         """By the intent's metadata (the booking it charges for), else by its id. As
         stored now: any instance takes webhooks, and a copy cached by one that does not
         follow the payment's partition may be behind (not know the intent yet)."""
-        payment_id = self.by_intent.get(intent.intent_id)
-        try:
-            payment_id = ids.payment_id(UUID(intent.metadata["booking_id"]))
-        except (KeyError, ValueError):
-            pass
+        payment_id = self._payment_id_of(intent)
         payment = self.find_current(payment_id) if payment_id is not None else None
         if payment is None or payment.attempt_of(intent.intent_id) is None:
             return None
         return payment
+
+    def _payment_id_of(self, intent: Intent) -> UUID | None:
+        try:
+            return ids.payment_id(UUID(intent.metadata["booking_id"]))
+        except (KeyError, ValueError):
+            return self.by_intent.get(intent.intent_id)
 
     # --- what is due, after every change ---------------------------------------------
 
@@ -291,7 +298,7 @@ class PaymentService(ServiceApplication):
         """One write on a payment, outside any message: confirm an intent just recorded
         (``confirm``), ask the provider about the intents started before ``ask_before``
         (the reconciliation), then whatever is due. In the payment's trace, if sampled."""
-        with tracing.span("payment follow-up", self.recent_traces.of(payment_id)):
+        with tracing.span("payment follow-up", self.trace_of(payment_id)):
             self._follow_up(payment_id, confirm, ask_before)
 
     def _follow_up(self, payment_id: UUID, confirm: str | None,

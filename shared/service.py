@@ -102,10 +102,29 @@ class ServiceApplication(ReactingApplication):
             event = recording.domain_event
             traceparent = tracing.stamped(event)
             if traceparent is not None:
-                self.recent_traces.remember(event.originator_id, traceparent)
+                for key in self.traced_as(event):
+                    self.recent_traces.remember(key, traceparent)
             public = self.public_of_event(recording.notification.topic, event)
             if public is not None:
                 decisions.decided(self.service, public, tracing.trace_id_of(traceparent))
+
+    def traced_as(self, domain_event: Any) -> tuple[Any, ...]:
+        """What a stamped event's trace is remembered under: its aggregate, which here is
+        one booking's (a service whose aggregates serve many bookings names the booking)."""
+        return (domain_event.originator_id,)
+
+    def trace_of(self, aggregate_id: Any) -> str | None:
+        """The trace an aggregate's latest sampled event named, for work on it outside
+        any request or message: as remembered, else as its latest stored event says (it
+        was written by another instance, or before a restart)."""
+        if not tracing.enabled():
+            return None
+        found = self.recent_traces.of(aggregate_id)
+        if found is None:
+            latest = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+            if latest:
+                found = tracing.stamped(self.mapper.to_domain_event(latest[0]))
+        return found
 
     def public_of_event(self, topic: str, domain_event: Any) -> PublicEvent | None:
         """``public_of`` for an event at hand (nothing to decode)."""

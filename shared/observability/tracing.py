@@ -228,6 +228,17 @@ def produced(topic: str, traceparent: str, event_type: str) -> Headers:
     return [(TRACEPARENT, sent.encode())]
 
 
+def marked(name: str, traceparent: str, attributes: Mapping[str, Any]) -> str | None:
+    """A moment in a trace (a span that ends as it starts), the child of ``traceparent``:
+    its own traceparent, for what it decided to name; None when not traced."""
+    context = parent(traceparent)
+    if not _enabled or context is None:
+        return None
+    current = _tracer.start_span(name, context=context, attributes=attributes)
+    current.end()
+    return traceparent_of(current.get_span_context())
+
+
 def ended_span(name: str, traceparent: str, start_ns: int, end_ns: int,
                attributes: Mapping[str, Any]) -> None:
     """A span recorded after the fact (the projector's, once the views' write is

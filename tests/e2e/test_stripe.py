@@ -291,9 +291,10 @@ def test_payment_killed_between_stripe_and_its_records_loses_and_duplicates_noth
         if call == "create_intent":  # never recorded, so never confirmed: charged nothing
             assert intent_id not in recorded
             assert at_stripe[intent_id].status == "requires_confirmation"
-        else:  # confirmed, then recorded by the payment started again
+        else:  # confirmed, then recorded by the payment started again. A decline still
+            # open when the hold ended (the restart came late) is cancelled: never charged.
             assert intent_id in recorded
-            assert at_stripe[intent_id].status in ("succeeded", "failed")
+            assert at_stripe[intent_id].status in ("succeeded", "failed", "canceled")
     audit(system)  # settled, none charged twice, captured = confirmed + refunded at Stripe
     outcomes = Counter(system.booking(c, b)["status"] for b, c in client.bookings.items())
     print(f"\n{len(client.bookings)} bookings ({dict(outcomes)}), {client.refused} refused at"

@@ -3,7 +3,7 @@ records, sent on in the relayed message's header, and a message's span the child
 the header's context, its events stamped with it. (Across processes:
 tests/e2e/test_observability.py.)"""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
@@ -11,7 +11,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from payment.gateway import AUTHENTICATION_REQUIRED
 from shared import contracts as c
+from shared import ids
 from shared.messaging.inbox import Inbox
 from shared.messaging.outbox import OutboxRelay
 from shared.observability import logs, tracing
@@ -99,3 +101,52 @@ def test_a_message_is_handled_in_its_senders_trace_and_stamps_what_it_causes(api
     (last,) = api.system.inventory.recorder.select_notifications(head, 1)
     own = tracing.traceparent_of(handled.context)
     assert own is not None and own.encode() in last.state  # SeatsReserved names the span
+
+
+def saga_in_one_trace(api, method: str) -> tuple[str, str]:
+    """A booking made and settled inside one sampled span (the embedded bus carries no
+    headers, so the span stands for the trace they would carry): its id, the trace id."""
+    with tracing._tracer.start_as_current_span("customer") as root:
+        booking_id = api.book(method=method).json()["booking_id"]
+        api.settle()
+    return booking_id, f"{root.get_span_context().trace_id:032x}"
+
+
+def stamp_of_last(app) -> str | None:
+    head = app.recorder.max_notification_id()
+    (last,) = app.recorder.select_notifications(head, 1)
+    return tracing.stamped(app.mapper.to_domain_event(last))
+
+
+def test_a_hold_expired_by_the_sweep_goes_on_in_its_bookings_trace(api, spans):
+    api.open_show()
+    booking_id, trace_id = saga_in_one_trace(api, "pm_card_chargeDeclined")
+    assert api.booking_of(booking_id)["status"] == "PAYMENT_PENDING"
+    api.clock.advance(timedelta(minutes=11))
+    assert api.system.inventory.release_expired_holds() == 1  # outside any span
+    (expired,) = [s for s in spans.get_finished_spans() if s.name == "hold expired"]
+    assert f"{expired.context.trace_id:032x}" == trace_id
+    assert expired.attributes["cinema.booking_id"] == booking_id
+    assert stamp_of_last(api.system.inventory) == tracing.traceparent_of(expired.context)
+    api.settle()
+    assert api.booking_of(booking_id)["status"] == "CANCELLED"
+
+
+def test_a_providers_webhook_goes_on_in_the_payments_trace(api, spans):
+    api.system.webhooks_delivered = False
+    api.open_show()
+    booking_id, trace_id = saga_in_one_trace(api, AUTHENTICATION_REQUIRED)
+    [pending] = api.payment_of(booking_id)["pending"]
+    api.take_webhooks()  # its requires_action, known from the confirm's answer
+    api.system.provider.authenticate(pending["intent_id"], success=True)
+    [succeeded] = api.take_webhooks()
+    r = api.webhook(succeeded)  # a request of its own: sampled, a trace of its own
+    assert r.status_code == 200 and r.json()["recorded"] is True, r.text
+    (event,) = [s for s in spans.get_finished_spans() if s.name == "provider event"]
+    assert f"{event.context.trace_id:032x}" == trace_id
+    assert event.attributes["cinema.provider_event"] == succeeded.event_id
+    # Read from the payment's stored events: an instance that never saw it knows it too.
+    api.system.payment.recent_traces = tracing.RecentTraces()
+    assert api.system.payment.trace_of(ids.payment_id(UUID(booking_id)))[3:35] == trace_id
+    api.settle()
+    assert api.booking_of(booking_id)["status"] == "CONFIRMED"
