@@ -397,7 +397,8 @@ class Notification(Aggregate):
 
     @event("Sent", topic="cinema.notifications:Notification.Sent")
     def _sent(self, attempt: int, at: datetime) -> None:
-        self.status, self.sent_at, self.next_try_at = SENT, at, None
+        # An earlier failure's reason stays in the history, not on a message that got through.
+        self.status, self.sent_at, self.next_try_at, self.reason = SENT, at, None, ""
         for h in self.history:
             if h["attempt"] == attempt:
                 h["outcome"] = "sent"

@@ -295,6 +295,18 @@ def test_failures_back_off_and_end_in_failed_after_the_bounded_attempts():
     assert (n.status, n.reason, n.next_look(POLICY)) == (FAILED_PERMANENTLY, "smtp 451", None)
 
 
+def test_a_message_sent_after_a_failure_says_no_reason_its_history_does():
+    n = due()
+    n.start_attempt(T0, POLICY)
+    n.record_failure(1, "smtp 451", False, T0, POLICY)
+    later = T0 + timedelta(seconds=30)
+    n.start_attempt(later, POLICY)
+    n.record_sent(2, later)
+    assert (n.status, n.reason) == (SENT, "")
+    assert [(h["outcome"], h["reason"]) for h in n.history] == [("failed", "smtp 451"),
+                                                                ("sent", "")]
+
+
 def test_a_permanent_refusal_is_not_tried_again():
     n = due()
     n.start_attempt(T0, POLICY)
