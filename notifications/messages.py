@@ -10,6 +10,7 @@ is told at its new time).
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,16 +28,23 @@ TEMPLATES = Path(__file__).parent / "templates"
 QR_CID = "ticket-qr"
 
 
+@functools.cache
+def templates_at(folder: Path) -> jinja2.Environment:
+    """The templates of a folder, each compiled once per process (a service started
+    again in the same process, as the embedded runtime does, finds them compiled)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,  # a missing fact fails the test, not the customer
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        auto_reload=False,  # part of the code: not looked at on disk at every message
+    )
+
+
 class MessageWriter:
     def __init__(self, secret: str, templates: Path = TEMPLATES) -> None:
         self.secret = secret  # signs the tickets' codes (tickets.py)
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(templates),
-            autoescape=jinja2.select_autoescape(["html"]),
-            undefined=jinja2.StrictUndefined,  # a missing fact fails the test, not the customer
-            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-            auto_reload=False,  # part of the code: not looked at on disk at every message
-        )
+        self.env = templates_at(templates)
 
     def write(self, n: Notification, show: ShowDetails | None,
               theatre: TheatreDetails | None) -> Email | Push:

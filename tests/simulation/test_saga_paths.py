@@ -575,3 +575,21 @@ def test_a_confirm_whose_write_loses_to_another_writer_is_not_sent_again(
     assert list(provider.ledger.confirmations_by_intent().values()) == [1]
     monkeypatch.undo()
     at_rest_ok(system, clock, provider)
+
+
+def test_the_checks_read_again_only_what_moved_and_see_all_of_it(system):
+    """The checks after every step read from the stores only what the step wrote (the
+    aggregates at a new version, the events after those already read)."""
+    first = book(system, "ann", ["A1"], "pm_card_chargeDeclined", key="a")
+    second = book(system, "bob", ["A2"], key="b")
+    system.run_until_quiet()
+    before = {b.id: b for b in inv.bookings(system)}
+    assert before[first].status is BookingStatus.PAYMENT_PENDING
+    events = len(inv.domain_events(system, "booking"))
+    system.booking.cancel(first, "ann")
+    system.run_until_quiet()
+    after = {b.id: b for b in inv.bookings(system)}
+    assert after[first].status is BookingStatus.CANCELLED  # moved: read again
+    assert after[second] is before[second]  # at the version read before: that copy
+    moved = inv.domain_events(system, "booking")[events:]
+    assert [type(e).__name__ for e in moved] == ["Cancelled"]
