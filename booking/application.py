@@ -298,4 +298,5 @@ class BookingService(ServiceApplication):
     @policy.register
     def on_payment_refunded(self, message: c.PaymentRefunded, processing: ProcessingEvent) -> None:
         self._react(message, processing,
-                    lambda b: b.payment_refunded(message.amount, message.occurred_at))
+                    lambda b: b.payment_refunded(message.refund_id, message.amount,
+                                                   message.occurred_at))

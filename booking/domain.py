@@ -91,7 +91,8 @@ class Booking(Aggregate):
         self.client_secrets: dict[int, str] = {}
         self.paid = False
         self.paid_attempt: int | None = None
-        self.refunded_amount = 0
+        self.refunded_amount = 0  # the sum of the provider's refunds of its charges
+        self.refund_ids: list[str] = []
         self.cancellation_reason: CancellationReason | None = None
         self.cancellation_detail = ""
 
@@ -236,18 +237,21 @@ class Booking(Aggregate):
         self.paid = True
         self.paid_attempt = attempt
 
-    def payment_refunded(self, amount: int, at: datetime) -> None:
-        if self.refunded_amount:
+    def payment_refunded(self, refund_id: str, amount: int, at: datetime) -> None:
+        """Each of the provider's refunds once: several partial ones (an operator's, at
+        the provider) add up."""
+        if refund_id in self.refund_ids:
             return
-        self._record_refund(amount=amount, at=at)
+        self._record_refund(amount=amount, at=at, refund_id=refund_id)
         if self.is_active:
             # Payment refunds once the hold is gone, and the provider's own refund (an
             # operator's) leaves nothing to pay with: the booking cannot go on.
             self._cancel(reason=CancellationReason.PAYMENT_REFUNDED, detail="", at=at)
 
     @event("Refunded", topic="cinema.booking:Booking.Refunded")
-    def _record_refund(self, amount: int, at: datetime) -> None:
-        self.refunded_amount = amount
+    def _record_refund(self, amount: int, at: datetime, refund_id: str = "") -> None:
+        self.refunded_amount += amount
+        self.refund_ids.append(refund_id)  # "": recorded before refunds were named
 
     # --- internals -------------------------------------------------------------
 

@@ -66,7 +66,9 @@ def _failed(doc: dict[str, Any], e: c.PaymentFailed) -> None:
 
 
 def _refunded(doc: dict[str, Any], e: c.PaymentRefunded) -> None:
-    doc["refunded_amount"] = e.amount
+    refunds = doc.setdefault("refunds", {})  # by the provider's id: partial ones add up
+    refunds[e.refund_id] = e.amount
+    doc["refunded_amount"] = sum(refunds.values())
 
 
 def _retry_requested(doc: dict[str, Any], e: c.PaymentRetryRequested) -> None:
@@ -116,6 +118,7 @@ def _blank(e: c.BookingEvent) -> dict[str, Any]:
         "reserved_until": None,
         "attempts": {},
         "refunded_amount": 0,
+        "refunds": {},  # the provider's refund id -> amount
         "cancellation_reason": None,
         "cancellation_detail": "",
         "timeline": [],

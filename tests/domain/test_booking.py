@@ -128,19 +128,28 @@ def test_seats_booked_after_a_cancel_does_not_confirm():
 
 def test_refund_of_a_late_success_cancels_an_active_booking_and_is_recorded_once():
     b = reserved_booking()
-    b.payment_refunded(2400, UNTIL)
+    b.payment_refunded("re_1", 2400, UNTIL)
     assert (b.status, b.cancellation_reason, b.refunded_amount) == (
         BookingStatus.CANCELLED, "payment_refunded", 2400,
     )
     version = b.version
-    b.payment_refunded(2400, UNTIL)
+    b.payment_refunded("re_1", 2400, UNTIL)
     assert b.version == version
+
+
+def test_partial_refunds_add_up_each_once_and_leave_a_confirmed_booking_confirmed():
+    b = reserved_booking()
+    b.seats_booked(T0)
+    b.payment_refunded("re_1", 1000, UNTIL)  # an operator's, at the provider
+    b.payment_refunded("re_2", 400, UNTIL)
+    b.payment_refunded("re_1", 1000, UNTIL)  # redelivered
+    assert (b.status, b.refunded_amount) == (BookingStatus.CONFIRMED, 1400)
 
 
 def test_refund_after_expiry_keeps_the_original_reason():
     b = reserved_booking()
     b.seats_released("hold_expired", UNTIL)
-    b.payment_refunded(2400, UNTIL)
+    b.payment_refunded("re_1", 2400, UNTIL)
     assert (b.cancellation_reason, b.refunded_amount) == ("hold_expired", 2400)
 
 
@@ -160,7 +169,7 @@ def test_cancelled_is_final_and_confirmed_is_final_but_for_the_theatre():
     b = reserved_booking()
     b.seats_booked(T0)
     b.seats_released("hold_expired", UNTIL)
-    b.payment_refunded(2400, UNTIL)
+    b.payment_refunded("re_1", 2400, UNTIL)
     with pytest.raises(BookingRuleViolation):
         b.cancel_by_customer(UNTIL)
     assert b.status is BookingStatus.CONFIRMED
@@ -181,7 +190,7 @@ def test_the_theatre_cancels_a_booking_in_any_state_but_cancelled(reason):
     assert {b.status for b in (confirmed, waiting)} == {BookingStatus.CANCELLED}
     assert confirmed.cancellation_reason == waiting.cancellation_reason == reason
     assert cancelled.cancellation_reason == CancellationReason.CANCELLED_BY_CUSTOMER
-    confirmed.payment_refunded(2400, UNTIL)  # the refund that follows changes no status
+    confirmed.payment_refunded("re_1", 2400, UNTIL)  # the refund that follows changes no status
     assert confirmed.refunded_amount == 2400 and confirmed.status is BookingStatus.CANCELLED
 
 
