@@ -208,7 +208,8 @@ class Probe:
         """How many bookings recorded after ``after_id`` were requested, confirmed,
         cancelled: a cheap way to see whether they all settled."""
         rows = self.conns["booking"].execute(
-            "SELECT topic, count(*) FROM bookingservice_events WHERE notification_id > %s"
+            f"SELECT topic, count(*) FROM {spec('booking').table('events')}"
+            " WHERE notification_id > %s"
             " AND topic = ANY(%s) GROUP BY topic",
             (after_id, [f"cinema.booking:Booking.{k}" for k in ("Requested", "Confirmed", "Cancelled")]),
         ).fetchall()
