@@ -20,6 +20,8 @@ from shared.services import NAMES
 from shared.services import SERVICES as SPECS
 from tests.support.audit import audit, high_watermarks, settle
 from tests.support.customers import Customers, wait_final
+from tests.support.mailpit import MailpitApi
+from tests.support.notified import addresses, all_told, give_contact, received_as_recorded
 
 pytestmark = pytest.mark.infra
 
@@ -89,12 +91,27 @@ def relay_holders(system) -> dict[str, str | None]:
             for svc in RELAYING}
 
 
-def test_two_instances_of_each_service_publish_every_event_once_and_survive_a_kill(start_system):
+def mailed_once(system, mailpit: MailpitApi, bookings: dict[str, str], via: str) -> None:
+    """Each booking's confirmation or cancellation mailed to its customer, and no message
+    mailed twice by the two instances (but once more per interrupted attempt recorded)."""
+    records = all_told(system, bookings, via=via)
+    received_as_recorded(records, mailpit.summaries(f"to:{addresses(system)('')}"))
+    for booking_id, customer in bookings.items():
+        kind = {"CONFIRMED": "confirmation", "CANCELLED": "cancellation"}[
+            system.booking(customer, booking_id)["status"]]
+        [final] = [n for n in records[booking_id] if n["kind"] == kind]
+        assert (final["to"], final["status"]) == (addresses(system)(customer), "sent"), final
+
+
+def test_two_instances_of_each_service_publish_every_event_once_and_survive_a_kill(
+        start_system, mailpit: MailpitApi):
     rng = random.Random(SEED)
     system = start_system(instances=2, hold_seconds="8")
     shows = [f"scale-{i}" for i in range(6)]
     for show in shows:
         system.open_show(show, seats=12)
+    for i in range(6):  # the customers below, each of whom the two notifiers may mail
+        give_contact(system, f"c{i}", email=addresses(system)(f"c{i}"))
 
     # Both instances of each service take requests and partitions.
     both = ("booking", "booking-2")
@@ -104,6 +121,7 @@ def test_two_instances_of_each_service_publish_every_event_once_and_survive_a_ki
     settle(system)
     audit(system)
     outcomes_as_paid(system, customers)
+    mailed_once(system, mailpit, customers.bookings, via="notifications")
     copies = published(system)
     assert copies and max(copies.values()) == 1, (
         f"{sum(n > 1 for n in copies.values())} of {len(copies)} events published more than once")
@@ -134,6 +152,8 @@ def test_two_instances_of_each_service_publish_every_event_once_and_survive_a_ki
     settle(system)
     audit(system)
     outcomes_as_paid(system, more)
+    notifier = "notifications-2" if killed["notifications"] == "notifications" else "notifications"
+    mailed_once(system, mailpit, {**customers.bookings, **more.bookings}, via=notifier)
     assert relay_holders(system) == {
         svc: f"{svc} relay {2 if killed[svc] == svc else 1}" for svc in RELAYING}
     print(f"\n{before} + {len(more.bookings)} bookings, {customers.refused + more.refused} refused"
