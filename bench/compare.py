@@ -8,13 +8,16 @@ alike.
     python -m bench.compare --before 57b14a4 --scenario flash-sale --flash-over 10
     python -m bench.compare --observability --rates 20,40 --duration 20
     python -m bench.compare --notifications --rates 20,40 --duration 20 --rounds 2
+    python -m bench.compare --write-limits --rates 20,40 --through-theatre --quote
 
 ``--observability`` runs one version twice: before with metrics and tracing off
 (``CINEMA_METRICS=off``, ``OTEL_SDK_DISABLED=true``), after with both on as shipped (one
 saga in ten traced, its spans written to a JSON-lines file under .data/bench): what
 observing the system costs. ``--notifications`` runs one version twice too: without the
 notification service's process (before), and with it, every customer having given an
-email address, so that it mails them (after).
+email address, so that it mails them (after). ``--write-limits`` too: without the limits
+on customers' writes (Redis) and on their holds per theatre day (an aggregate per
+customer and day), then with both as shipped.
 
 The other version is checked out with ``git worktree`` under .data/bench/src-<ref>
 (sharing this checkout's .venv) and run from there: its services, driven by the after
@@ -76,6 +79,13 @@ OBSERVABILITY_OFF = {"CINEMA_METRICS": "off", "OTEL_SDK_DISABLED": "true", "CINE
 def observability_on(stamp: str) -> dict[str, str]:
     return {"CINEMA_METRICS": "on", "OTEL_SDK_DISABLED": "false",
             "CINEMA_TRACE_FILE": str(OUT / f"{stamp}-traces.jsonl")}
+
+
+# What --write-limits changes, before (none) and after (as shipped): the writes per
+# customer (the bench's customers all call from 127.0.0.1, so the harness lifts the limit
+# per address) and the seats held per customer and theatre day.
+WRITE_LIMITS_OFF = {"CINEMA_WRITES_PER_CUSTOMER": "0", "CINEMA_MAX_HELD_PER_CUSTOMER_DAY": "0"}
+WRITE_LIMITS_ON = {"CINEMA_WRITES_PER_CUSTOMER": "60", "CINEMA_MAX_HELD_PER_CUSTOMER_DAY": "20"}
 
 
 def run_bench(tree: Path, args: argparse.Namespace, env: dict[str, str] | None = None,
@@ -184,6 +194,9 @@ def main() -> None:
     p.add_argument("--notifications", action="store_true",
                    help="steady: before without the notification service; after with it,\n"
                         "every customer with an email address, so it mails them to Mailpit")
+    p.add_argument("--write-limits", action="store_true",
+                   help="steady: before without the limits on customers' writes and holds\n"
+                        "per theatre day; after with both as shipped (through the theatre)")
     p.add_argument("--after", default=None,
                    help="git ref of the new version (default: this working tree as it is)")
     p.add_argument("--rates", default="10,20")
@@ -208,22 +221,28 @@ def main() -> None:
     args = p.parse_args()
     if args.quote and not args.through_theatre:
         p.error("--quote needs --through-theatre: pricing prices only the theatre's shows")
-    if args.before is None and not (args.observability or args.notifications):
-        p.error("--before is needed (but with --observability or --notifications)")
-    if args.notifications and (args.observability or args.scenario != "steady"):
-        p.error("--notifications compares steady runs of one version, alone")
+    alone = [f for f in ("observability", "notifications", "write_limits") if getattr(args, f)]
+    if args.before is None and not alone:
+        p.error("--before is needed (but with --observability, --notifications or "
+                "--write-limits)")
+    if len(alone) > 1:
+        p.error("--observability, --notifications and --write-limits each compare one "
+                "version with itself: one at a time")
+    if alone in (["notifications"], ["write_limits"]) and args.scenario != "steady":
+        p.error(f"--{alone[0].replace('_', '-')} compares steady runs")
     after = checkout(args.after) if args.after else ROOT
     before = checkout(args.before) if args.before else after
     if before != after:
         use_bench_of(before, after if args.bench_of == "after" else before)
-    elif args.notifications and after != ROOT and args.bench_of == "after":
+    elif alone and after != ROOT and args.bench_of == "after":
         use_bench_of(after, ROOT)  # an older version measured by today's bench/
     flags = ({"before": ("--without", "notifications"), "after": ("--contacts",)}
              if args.notifications else {})
     stamp = time.strftime("%Y%m%d-%H%M%S")
     OUT.mkdir(parents=True, exist_ok=True)  # the trace file goes there
     envs = ({"before": OBSERVABILITY_OFF, "after": observability_on(stamp)}
-            if args.observability else {})
+            if args.observability else
+            {"before": WRITE_LIMITS_OFF, "after": WRITE_LIMITS_ON} if args.write_limits else {})
     head = subprocess.run(["git", "rev-parse", "--short", args.after or "HEAD"], cwd=ROOT,
                           check=True, capture_output=True, text=True).stdout.strip()
     runs: dict[str, list[dict]] = {"before": [], "after": []}
@@ -245,6 +264,9 @@ def main() -> None:
     elif args.notifications:
         print(f"\nbefore = {head}{where} without the notification service, after = the same"
               f" with it, every customer with an email address; median of {args.rounds} rounds")
+    elif args.write_limits:
+        print(f"\nbefore = {head}{where} without limits on customers' writes and daily holds,"
+              f" after = the same with both as shipped; median of {args.rounds} rounds")
     else:
         print(f"\nbefore = {args.before}, after = {head}{where}, median of {args.rounds} rounds")
     unit = "customers" if args.scenario == "flash-sale" else "rate/s"

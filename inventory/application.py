@@ -226,7 +226,8 @@ class InventoryService(ServiceApplication):
                    now: datetime) -> CustomerDayHolds | None:
         """What the customer holds across the show's theatre day, for a request the show
         has not decided yet (None: the show has no day, or it decided it before)."""
-        if show.day is None or not message.customer_id or show.decided(message.booking_id):
+        if (show.day is None or not message.customer_id or not self.limits.counts_days
+                or show.decided(message.booking_id)):
             return None
         day_id = ids.customer_day_holds_id(message.customer_id, show.day)
         holds = self.find(day_id)
@@ -240,7 +241,7 @@ class InventoryService(ServiceApplication):
     def _hold_ended(self, show: ShowInventory, customer_id: str, booking_id: UUID,
                     processing: ProcessingEvent) -> None:
         """A hold was booked or released: the customer's day no longer counts it."""
-        if show.day is None or not customer_id:
+        if show.day is None or not customer_id or not self.limits.counts_days:
             return
         holds = self.find(ids.customer_day_holds_id(customer_id, show.day))
         if holds is not None and str(booking_id) in holds.holds:

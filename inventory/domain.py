@@ -67,8 +67,13 @@ class HoldLimits:
     # without it, one client could hold a whole show for the hold time, over and over.
     max_held_per_customer: int = 10
     # Seats one customer may hold unpaid across the shows of one theatre day: without it,
-    # one client holds the limit in every show of an evening (CustomerDayHolds).
+    # one client holds the limit in every show of an evening (CustomerDayHolds). 0: no
+    # such limit, and no day counted.
     max_held_per_customer_day: int = 20
+
+    @property
+    def counts_days(self) -> bool:
+        return self.max_held_per_customer_day > 0
 
 
 def theatre_day(theatre_id: str, local_start: str) -> str:

@@ -5,6 +5,8 @@ the shows of a theatre day); everyone else books on."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -29,8 +31,14 @@ LIMITS = HoldLimits(max_seats=4, max_held_per_customer=4, max_held_per_customer_
 
 @pytest.fixture
 def api() -> Iterator[Api]:
+    with on_sale(LIMITS) as api:
+        yield api
+
+
+@contextmanager
+def on_sale(limits: HoldLimits) -> Iterator[Api]:
     """A theatre with one screen of eight seats and the four shows, on sale."""
-    system = embedded_system(clock=FakeClock(datetime(2026, 1, 1, tzinfo=UTC)), limits=LIMITS)
+    system = embedded_system(clock=FakeClock(datetime(2026, 1, 1, tzinfo=UTC)), limits=limits)
     with serve(system, http_settings(write_limits=WriteLimits(per_customer=8))) as api:
         theatre = {"name": "Odeon", "city": "London", "address": "Leicester Square",
                    "time_zone": "Europe/London"}
@@ -91,6 +99,16 @@ def test_many_bookings_hold_no_more_than_the_limits_of_a_show_and_of_its_day(api
     again = book(api, MALLORY, "six", ["A2", "A3"], "m6")
     api.settle()
     assert outcome(api, again)[0] == "PAYMENT_PENDING"
+
+
+def test_a_day_limit_of_0_counts_no_day() -> None:
+    with on_sale(replace(LIMITS, max_held_per_customer_day=0)) as api:
+        held = [book(api, MALLORY, show, seats, show) for show, seats in
+                (("noon", ["A1", "A2", "A3", "A4"]), ("three", ["A1", "A2"]), ("six", ["A1"]))]
+        assert [outcome(api, b)[0] for b in held] == ["PAYMENT_PENDING"] * 3  # 7 that day
+        inventory = api.system.inventory
+        topics = {n.topic for n in inventory.recorder.select_notifications(1, 10_000)}
+        assert not [t for t in topics if "CustomerDayHolds" in t]  # nothing counted
 
 
 def test_many_requests_are_refused_429_past_the_customers_limit(api: Api) -> None:
