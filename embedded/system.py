@@ -80,7 +80,8 @@ class EmbeddedSystem:
         in_memory = self.env_for(NAMES[0])["PERSISTENCE_MODULE"] == "eventsourcing.popo"
         store = {name: old[name].recorder for name in old} if in_memory else {}
         given = {"limits": self.limits, "provider": self.provider,  # the parts chosen here
-                 "channels": Channels(self.email, self.push)}
+                 "channels": Channels(self.email, self.push),
+                 "calls_at_once": 1}  # payment's calls in the caller's thread, in order
         self.apps: dict[str, ServiceApplication] = {
             name: wiring_of(name).application(self.settings, self.env_for(name), self.clock,
                                               store.get(name), **given)

@@ -1,15 +1,20 @@
 """Payment service: charges when booking and inventory have both said what to charge,
 refunds when the seats are gone; each attempt an intent of the payment provider.
 
-The crash-safety rule: an intent's id is recorded before it is confirmed. The reaction
-that finds an attempt due creates the intent (unconfirmed: it charges nothing) and
-records ``AttemptStarted`` with the message's position; the intent is confirmed after
-that commit, by the same process, and only while the provider says it awaits
-confirmation (the reconciliation confirms one a crash left behind, after retrieving it).
-So each attempt's intent is confirmed at most once, and a crash anywhere charges nothing
-twice: an intent created but not recorded is never confirmed. The provider may ignore
-idempotency keys (the local Stripe server does), so nothing here relies on them for
-intents.
+A message only decides: no provider is called while the service's consumer waits. A
+payment the message left with a call to make is followed up after the commit, on a pool
+of threads (``FollowUps``): each call is decided under the write lock, made outside it,
+and its answer recorded under it again (payment/provider_calls.py), so a slow provider
+holds up neither the consumer nor the other payments.
+
+The crash-safety rule: an intent's id is recorded before it is confirmed. The follow-up
+that finds an attempt due creates the intent (unconfirmed: it charges nothing), records
+``AttemptStarted``, and only then confirms it, while the provider says it awaits
+confirmation (the reconciliation confirms one a crash left behind, after retrieving it,
+and makes an attempt a crash left due). So each attempt's intent is confirmed at most
+once, and a crash anywhere charges nothing twice: an intent created but not recorded is
+never confirmed. The provider may ignore idempotency keys (the local Stripe server does),
+so nothing here relies on them for intents.
 
 An intent's outcome, whether it comes as the answer to a confirm or a cancel, by a
 webhook or by the reconciliation's retrieve, goes through one idempotent path on the
@@ -23,7 +28,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from functools import singledispatchmethod
+from functools import partial, singledispatchmethod
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -31,9 +36,10 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 from eventsourcing.utils import EnvType
 
-from payment.domain import Payment, attempt_key
+from payment.domain import Payment
 from payment.gateway import SimulatedProvider
-from payment.intents import Intent, PaymentProvider, ProviderEvent
+from payment.intents import Intent, PaymentProvider, ProviderEvent, Refund
+from payment.provider_calls import Asked, Call, FollowUps, make, next_call, record
 from payment.publishing import to_public
 from shared import contracts as c
 from shared import ids
@@ -63,9 +69,13 @@ class PaymentService(ServiceApplication):
         provider: PaymentProvider | None = None,
         recorder: ProcessRecorder | None = None,
         reconcile_after: timedelta | None = None,
+        follow_ups: FollowUps | None = None,
     ) -> None:
         super().__init__(env, clock, recorder)
         self.provider: PaymentProvider = provider or SimulatedProvider()
+        self.follow_ups = follow_ups or FollowUps()  # by default in the caller's thread
+        # One follow-up of a payment at a time (the pool's, a webhook's, the reconciliation's).
+        self._payment_locks = [threading.RLock() for _ in range(64)]
         # An intent pending longer than this is asked about by the reconciliation.
         self.reconcile_after = reconcile_after or self.RECONCILE_AFTER
         # Payments that wait for the provider, or owe a refund: payment id -> since when.
@@ -73,13 +83,17 @@ class PaymentService(ServiceApplication):
         self.by_intent: dict[str, UUID] = {}  # intent id -> payment id
         self._relearn = threading.Event()  # learn both from the store at the next sweep
         self._relearn.set()
-        # Per thread: the intents its write in progress created (``created``), those its
-        # committed writes recorded, to confirm (``committed``), and the payment a
-        # provider's event was about (``event_payment``).
+        # Per thread: the payments its write in progress left with a call to make
+        # (``pending``), those whose write committed, to follow up (``due``), and the
+        # payment a provider's event was about (``event_payment``).
         self._local = threading.local()
 
     def to_public(self, domain_event: Any) -> c.PublicEvent | None:
         return to_public(domain_event)
+
+    def close(self) -> None:
+        self.follow_ups.close()
+        super().close()
 
     def get_payment(self, booking_id: UUID) -> Payment:
         payment = self.find(ids.payment_id(booking_id))
@@ -102,7 +116,9 @@ class PaymentService(ServiceApplication):
         return payment
 
     def reacted(self, payment: Payment) -> None:
-        self._advance(payment)
+        """Decide what needs no provider; a call it needs is made once this commits."""
+        if next_call(payment, self.clock.now(), Asked()) is not None:
+            self._list("pending").append(payment.id)
 
     @policy.register
     def on_booking_requested(
@@ -195,79 +211,10 @@ class PaymentService(ServiceApplication):
         except (KeyError, ValueError):
             return self.by_intent.get(intent.intent_id)
 
-    # --- what is due, after every change ---------------------------------------------
+    # --- after a commit: the payments it left with a call to make -----------------------
 
-    def _advance(self, payment: Payment) -> None:
-        """Inside a write: cancel the intents that may no longer charge, make the attempt
-        that is due, refund what can no longer be honoured."""
-        now = self.clock.now()
-        if payment.closed_reason or payment.due_attempt() is not None:
-            # The hold is gone, or the customer chose another method while an attempt
-            # waited (for 3-D Secure): its intent first, and a success it answers stands.
-            for waiting in payment.open_intents():
-                self._cancel(payment, waiting.attempt, waiting.intent_id, "canceled")
-        due = payment.due_attempt()
-        if due is not None and not payment.open_intents():
-            assert payment.reserved_until is not None
-            if now >= payment.reserved_until:
-                payment.record_failure(due.attempt, "hold_expired", now)  # never charge late
-            else:
-                intent = self.provider.create_intent(
-                    due.idempotency_key(payment.id), due.payment_method, due.amount,
-                    due.currency, {"booking_id": str(payment.booking_id),
-                                   "attempt": str(due.attempt)},
-                )
-                payment.start_attempt(due, intent.intent_id, now)
-                if intent.status == "requires_confirmation":
-                    self._list("created").append((payment.id, intent.intent_id))
-                else:  # refused at once (an unknown payment method)
-                    payment.intent_outcome(intent, now)
-        if payment.needs_refund():
-            assert payment.charge_intent is not None, "a charge kept names its intent"
-            refund = self.provider.refund(f"{payment.id}/refund", payment.charge_intent,
-                                          payment.refund_due())
-            payment.record_refund(refund.refund_id, refund.amount, self.clock.now())
-        for intent_id in payment.not_kept_unrefunded():
-            assert payment.amount is not None
-            refund = self.provider.refund(f"{payment.id}/refund/{intent_id}", intent_id,
-                                          payment.amount)
-            payment.record_not_kept_refund(intent_id, refund.refund_id, self.clock.now())
-
-    def _cancel(self, payment: Payment, attempt: int, intent_id: str, reason: str) -> None:
-        """Cancel an open intent and record the answer (a success it answers stands). If
-        the provider refuses (it cannot cancel a payment in progress), its state is
-        recorded and the outcome comes later."""
-        key = f"{attempt_key(payment.id, attempt)}/cancel"
-        try:
-            answer = self.provider.cancel(key, intent_id)
-        except Exception:  # whatever the refusal, ask what the intent is
-            log.warning("could not cancel %s; retrieving it", intent_id, exc_info=True)
-            answer = self.provider.retrieve(intent_id)
-        payment.intent_outcome(answer, self.clock.now(), canceled_reason=reason)
-
-    def _confirm(self, payment: Payment, attempt: int, intent_id: str) -> None:
-        """Confirm an intent the provider says awaits confirmation, unless it may no
-        longer charge: then it is cancelled."""
-        now = self.clock.now()
-        assert payment.reserved_until is not None
-        if payment.closed_reason or payment.succeeded or payment.due_attempt() is not None:
-            self._cancel(payment, attempt, intent_id, "canceled")
-            return
-        if now >= payment.reserved_until:
-            self._cancel(payment, attempt, intent_id, "hold_expired")  # never charge late
-            return
-        key = f"{attempt_key(payment.id, attempt)}/confirm"
-        try:
-            answer = self.provider.confirm(key, intent_id)
-        except Exception:  # it may have charged: ask, never confirm again here
-            log.warning("confirming %s failed; retrieving it", intent_id, exc_info=True)
-            answer = self.provider.retrieve(intent_id)
-        payment.intent_outcome(answer, self.clock.now())
-
-    # --- after a commit: the intents it recorded are confirmed -------------------------
-
-    def _list(self, name: str) -> list[tuple[UUID, str]]:
-        found: list[tuple[UUID, str]] | None = getattr(self._local, name, None)
+    def _list(self, name: str) -> list[UUID]:
+        found: list[UUID] | None = getattr(self._local, name, None)
         if found is None:
             found = []
             setattr(self._local, name, found)
@@ -276,69 +223,88 @@ class PaymentService(ServiceApplication):
     def handle_batch(self, messages: Sequence[tuple[Any, Tracking | None]],
                      record: bool = True) -> bool | None:
         outcome = super().handle_batch(messages, record)
-        # After a failure, intents its writes committed wait for the next batch (or the
-        # reconciliation): still recorded, still unconfirmed, still safe.
-        self.confirm_created()
+        # After a failure, what its writes committed waits for the next batch (or the
+        # reconciliation): nothing was asked of the provider yet.
+        self.follow_up_committed()
         return outcome
 
-    def confirm_created(self) -> None:
-        """Confirm the intents this thread's committed writes recorded; those of a write
-        that did not commit are forgotten, never confirmed. Inside a write (a batch
+    def follow_up_committed(self) -> None:
+        """Follow up the payments this thread's committed writes left with a call to
+        make; those of a write that did not commit are forgotten. Inside a write (a batch
         decided again one message at a time) it waits for that write's end."""
         if getattr(self._deciding, "touched", None) is not None:
             return
-        self._local.created = []
-        while committed := self._list("committed"):
-            self._local.committed = []
-            for payment_id, intent_id in committed:
-                self.follow_up(payment_id, confirm=intent_id)
+        self._local.pending = []
+        due, self._local.due = self._list("due"), []
+        for payment_id in dict.fromkeys(due):
+            self.follow_ups.submit(payment_id, partial(self.follow_up, payment_id))
 
     def follow_up(self, payment_id: UUID, confirm: str | None = None,
                   ask_before: datetime | None = None) -> None:
-        """One write on a payment, outside any message: confirm an intent just recorded
-        (``confirm``), ask the provider about the intents started before ``ask_before``
+        """Make the payment's calls to the provider until none is left: confirm an intent
+        just recorded (``confirm``), ask about the intents started before ``ask_before``
         (the reconciliation), then whatever is due. In the payment's trace, if sampled."""
-        with tracing.span("payment follow-up", self.trace_of(payment_id)):
-            self._follow_up(payment_id, confirm, ask_before)
+        with self._payment_locks[hash(payment_id) % len(self._payment_locks)], \
+                tracing.span("payment follow-up", self.trace_of(payment_id)):
+            self._follow_up(payment_id, Asked(confirm=confirm, retrieve_before=ask_before))
 
-    def _follow_up(self, payment_id: UUID, confirm: str | None,
-                   ask_before: datetime | None) -> None:
-        asked = False  # once a confirm was sent, the intent is only retrieved
+    def _follow_up(self, payment_id: UUID, asked: Asked) -> None:
+        # The store's copy when reconciling: another instance may have moved it.
+        current = asked.retrieve_before is not None
+        while True:
+            found = self._decide(payment_id, asked, current)
+            if found is None:
+                return
+            payment, call = found
+            answer = make(call, payment, self.provider)  # outside the write lock
+            if not self._record_answer(payment_id, call, answer, asked):
+                self._orphan(payment, answer)
+            current = False
+
+    def _decide(self, payment_id: UUID, asked: Asked,
+                current: bool) -> tuple[Payment, Call] | None:
+        """Under the write lock: the next call, and what needs no provider, saved."""
         for attempt in range(1, self.MAX_CONFLICT_RETRIES + 1):
             try:
                 with self.writing():
-                    # The store's copy when reconciling: another instance may have moved it.
-                    payment = self.find_current(payment_id) if ask_before else self.find(payment_id)
+                    payment = self.find_current(payment_id) if current else self.find(payment_id)
                     if not isinstance(payment, Payment):
-                        return
-                    if confirm is not None:
-                        attempt_n = payment.attempt_of(confirm)
-                        if attempt_n is not None and not payment.decided(attempt_n):
-                            if asked:  # a write lost to another writer: its answer too
-                                self._retrieve(payment, attempt_n, confirm)
-                            else:
-                                asked = True
-                                self._confirm(payment, attempt_n, confirm)
-                    if ask_before is not None:
-                        for waiting in payment.open_intents():
-                            if waiting.started_at <= ask_before:
-                                self._retrieve(payment, waiting.attempt, waiting.intent_id)
-                    self._advance(payment)
+                        return None
+                    call = next_call(payment, self.clock.now(), asked)
                     self.save_all(payment)
-                break
+                    return None if call is None else (payment, call)
             except IntegrityError:
+                asked.made.clear()  # decided on a copy behind the store's: decide again
                 if attempt == self.MAX_CONFLICT_RETRIES:
                     raise
-        self.confirm_created()
+        raise AssertionError("unreachable")
 
-    def _retrieve(self, payment: Payment, attempt: int, intent_id: str) -> None:
-        """What the provider says of an intent now; one still awaiting confirmation (a
-        crash came before its confirm) is confirmed."""
-        intent = self.provider.retrieve(intent_id)
-        if intent.status == "requires_confirmation":
-            self._confirm(payment, attempt, intent_id)
-        else:
-            payment.intent_outcome(intent, self.clock.now())
+    def _record_answer(self, payment_id: UUID, call: Call, answer: Intent | Refund,
+                       asked: Asked) -> bool:
+        """Under the write lock: the answer, on the payment as stored now."""
+        for attempt in range(1, self.MAX_CONFLICT_RETRIES + 1):
+            try:
+                with self.writing():
+                    payment = self.find(payment_id)
+                    assert isinstance(payment, Payment)
+                    kept = record(payment, call, answer, self.clock.now(), asked)
+                    self.save_all(payment)
+                    return kept
+            except IntegrityError:
+                self._forget([payment_id])  # another writer moved it: its stored version
+                if attempt == self.MAX_CONFLICT_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _orphan(self, payment: Payment, answer: Intent | Refund) -> None:
+        """An intent made for an attempt another writer made or gave up meanwhile: not
+        recorded, so never confirmed; cancelled, so that it lingers nowhere."""
+        assert isinstance(answer, Intent)
+        try:
+            self.provider.cancel(f"{payment.id}/orphan/{answer.intent_id}", answer.intent_id)
+        except Exception:
+            log.warning("could not cancel the unrecorded intent %s", answer.intent_id,
+                        exc_info=True)
 
     # --- the reconciliation --------------------------------------------------------------
 
@@ -358,8 +324,8 @@ class PaymentService(ServiceApplication):
         cutoff = now - self.reconcile_after
         looked = 0
         for payment_id, since in list(self.unsettled.items()):
-            if since > cutoff:
-                continue
+            if since > cutoff or self.follow_ups.queued(payment_id):
+                continue  # not yet, or the pool is on it
             try:
                 self.follow_up(payment_id, ask_before=cutoff)
                 looked += 1
@@ -369,13 +335,19 @@ class PaymentService(ServiceApplication):
         return looked
 
     def learn_unsettled(self) -> None:
-        """Rebuild both indexes from the payments on record that started an attempt
-        (after a start or crash, or on gaining another instance's partitions)."""
+        """Rebuild both indexes from the payments on record that started an attempt, or
+        whose hold still runs (a crash may have come before the attempt it made due was
+        made): after a start or crash, or on gaining another instance's partitions."""
         seen = set()
         for n in self.notifications(Payment.AttemptStarted.TOPIC):
             started: Any = self.mapper.to_domain_event(n)  # Payment.AttemptStarted
             self.by_intent[started.intent_id] = started.originator_id
             seen.add(started.originator_id)
+        now = self.clock.now()
+        for n in self.notifications(Payment.AmountDue.TOPIC):
+            priced: Any = self.mapper.to_domain_event(n)  # Payment.AmountDue
+            if priced.reserved_until > now:
+                seen.add(priced.originator_id)
         for payment_id in seen:
             payment = self.find(payment_id)
             if payment is not None:
@@ -386,13 +358,12 @@ class PaymentService(ServiceApplication):
         self._relearn.set()  # another instance's payments may wait for the provider now
 
     def recorded(self, aggregates: Iterable[Any]) -> None:
-        created = self._list("created")
+        pending = self._list("pending")
         for a in aggregates:
             if isinstance(a, Payment):
-                for entry in [e for e in created if e[0] == a.id]:
-                    created.remove(entry)
-                    if a.attempt_of(entry[1]) is not None:  # recorded now: it may be confirmed
-                        self._list("committed").append(entry)
+                if a.id in pending:  # committed: its calls may be made
+                    pending[:] = [p for p in pending if p != a.id]
+                    self._list("due").append(a.id)
                 for intent_id, _ in a.started.values():
                     self.by_intent[intent_id] = a.id
                 since = a.unsettled_since()

@@ -139,7 +139,12 @@ class Payment(Aggregate):
         AT_ONCE when a refund is owed; None when nothing is left to do."""
         if self.needs_refund() or self.not_kept_unrefunded():
             return AT_ONCE
-        return min((o.started_at for o in self.open_intents()), default=None)
+        waiting, due = self.open_intents(), self.due_attempt()
+        if waiting and (self.closed_reason or due is not None):
+            return AT_ONCE  # an intent that may no longer charge, to cancel
+        if due is not None:
+            return AT_ONCE  # an attempt to make (a crash may have come before it)
+        return min((o.started_at for o in waiting), default=None)
 
     # --- what booking and inventory tell us ------------------------------------
 

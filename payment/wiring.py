@@ -14,6 +14,7 @@ from payment.gateway import SimulatedProvider
 from payment.http import create_app as http
 from payment.intents import PaymentProvider
 from payment.ledger import PostgresLedger
+from payment.provider_calls import FollowUps
 from payment.provider_spans import traced
 from shared.clock import Clock
 from shared.config import Settings
@@ -26,8 +27,12 @@ def application(settings: Settings, env: EnvType, clock: Clock | None = None,
                 recorder: ProcessRecorder | None = None, *,
                 provider: PaymentProvider | None = None, **given: Any) -> PaymentService:
     made = provider or traced(make_provider(settings, clock), settings.gateway.provider)
+    # The embedded runtime makes the calls in its own thread, one at a time (calls_at_once
+    # 1): deterministic, as its simulation needs.
+    at_once = int(given.get("calls_at_once", settings.gateway.calls_at_once))
     return PaymentService(env, clock, made, recorder,
-                          reconcile_after=settings.gateway.reconcile_after)
+                          reconcile_after=settings.gateway.reconcile_after,
+                          follow_ups=FollowUps(at_once))
 
 
 def make_provider(settings: Settings, clock: Clock | None = None) -> PaymentProvider:

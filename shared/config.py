@@ -46,6 +46,9 @@ class GatewaySettings:
     seed: int = 0
     # An intent pending longer than this is asked about (a webhook lost or never sent).
     reconcile_after: timedelta = timedelta(seconds=30)
+    # How many payments' calls the provider is asked at once (Stripe answers in a few
+    # hundred ms: one at a time, payment would charge a few bookings a second).
+    calls_at_once: int = 16
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,7 @@ class Settings:
             gateway=GatewaySettings(
                 provider=_env("GATEWAY", "simulated"),
                 reconcile_after=timedelta(seconds=float(_env("PAYMENT_RECONCILE_AFTER_S", "30"))),
+                calls_at_once=int(_env("PAYMENT_CALLS_AT_ONCE", "16")),
                 decline_rate=float(_env("GATEWAY_DECLINE_RATE", "0")),
                 latency_s=float(_env("GATEWAY_LATENCY_MS", "0")) / 1000,
                 seed=int(_env("GATEWAY_SEED", "0")),

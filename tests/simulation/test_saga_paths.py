@@ -263,20 +263,21 @@ class FlakyProvider(SimulatedProvider):
         return super().create_intent(*args, **kwargs)
 
 
-def test_a_reaction_that_fails_midway_leaves_no_trace_in_the_cache(clock):
-    """Writers change cached aggregates in place (no copy); a reaction that fails after
-    changing one must not leave those unsaved changes behind for the next attempt."""
+def test_a_provider_unreachable_leaves_no_trace_in_the_cache_and_is_asked_again(clock):
+    """Writers change cached aggregates in place (no copy); a follow-up whose call fails
+    leaves nothing unsaved behind, and the reconciliation makes the attempt it left due."""
     provider = FlakyProvider()
     system = embedded_system(clock=clock, limits=HoldLimits(max_seats=4, hold_for=HOLD),
                              provider=provider)
     system.inventory.open_show("s1", {f"A{i}": "std" for i in range(1, 7)}, {"std": 1000}, "EUR")
     b = book(system)
     with pytest.raises(ConnectionError):
-        system.run_until_quiet()  # payment had recorded the hold on its Payment, then failed
+        system.run_until_quiet()  # payment recorded the amount due, then could not create
     payment_id = ids.payment_id(b)
     stored = system.payment.recorder.select_events(payment_id)
-    assert system.payment.find(payment_id).version == len(stored)  # not the unsaved change
-    system.run_until_quiet()  # the message is delivered again; the charge goes through
+    assert system.payment.find(payment_id).version == len(stored)  # nothing unsaved
+    assert system.payment.find(payment_id).started == {}  # nothing asked of the provider
+    system.sweep()  # the reconciliation makes the attempt; the charge goes through
     assert status(system, b) is BookingStatus.CONFIRMED
     system.start_services()  # every aggregate reloaded from its store, nothing cached
     assert status(system, b) is BookingStatus.CONFIRMED
@@ -432,8 +433,11 @@ def crashed(where: str, clock):
 
 def test_an_intent_created_but_not_recorded_is_never_confirmed(clock):
     system, provider, b = crashed("after_create", clock)
-    # The message was decided again, with a new intent (the provider ignores keys): the
-    # first one, never recorded, was never confirmed and charged nothing.
+    assert status(system, b) is BookingStatus.PAYMENT_PENDING  # its message was recorded
+    # The payment started again learns that its attempt is due, and the reconciliation
+    # makes it, with a new intent (the provider ignores keys): the first one, never
+    # recorded, was never confirmed and charged nothing.
+    system.sweep()
     assert status(system, b) is BookingStatus.CONFIRMED
     assert sorted(intents_of(provider, b)) == ["requires_confirmation", "succeeded"]
     assert list(provider.ledger.confirmations_by_intent().values()) == [1]
