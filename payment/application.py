@@ -265,6 +265,7 @@ class PaymentService(ServiceApplication):
                 current: bool) -> tuple[Payment, Call] | None:
         """Under the write lock: the next call, and what needs no provider, saved."""
         for attempt in range(1, self.MAX_CONFLICT_RETRIES + 1):
+            made = set(asked.made)  # the calls made so far: never made again
             try:
                 with self.writing():
                     payment = self.find_current(payment_id) if current else self.find(payment_id)
@@ -274,7 +275,7 @@ class PaymentService(ServiceApplication):
                     self.save_all(payment)
                     return None if call is None else (payment, call)
             except IntegrityError:
-                asked.made.clear()  # decided on a copy behind the store's: decide again
+                asked.made = made  # decided on a copy behind the store's: decide again
                 if attempt == self.MAX_CONFLICT_RETRIES:
                     raise
         raise AssertionError("unreachable")
