@@ -312,8 +312,9 @@ class PaymentService(ServiceApplication):
     def reconcile(self) -> int:
         """Ask the provider about intents pending longer than ``reconcile_after`` (a
         webhook lost, or never sent), confirm those a crash left unconfirmed, and do
-        what a crash left undone (a refund owed); returns how many payments it looked
-        at. Safe any time, from any instance: every write is version-checked."""
+        what a crash left undone (an attempt due, a refund owed); returns how many
+        payments it looked at (with a pool: handed to it). Safe any time, from any
+        instance: every write is version-checked."""
         if self._relearn.is_set():
             self._relearn.clear()
             try:
@@ -327,8 +328,9 @@ class PaymentService(ServiceApplication):
         for payment_id, since in list(self.unsettled.items()):
             if since > cutoff or self.follow_ups.queued(payment_id):
                 continue  # not yet, or the pool is on it
-            try:
-                self.follow_up(payment_id, ask_before=cutoff)
+            try:  # on the pool, with the others' calls (at once, in this thread, embedded)
+                self.follow_ups.submit(payment_id, partial(self.follow_up, payment_id,
+                                                           ask_before=cutoff))
                 looked += 1
             except Exception:  # one payment's trouble must not stop the others
                 log.exception("reconciling payment %s failed; the next sweep tries again",
