@@ -116,8 +116,10 @@ class PaymentService(ServiceApplication):
         return payment
 
     def reacted(self, payment: Payment) -> None:
-        """Decide what needs no provider; a call it needs is made once this commits."""
-        if next_call(payment, self.clock.now(), Asked()) is not None:
+        """Decide what needs no provider; a call it needs is made once this commits. A
+        message that changed nothing (a duplicate) has no further effect: what a crash
+        left due is the reconciliation's."""
+        if payment.pending_events and next_call(payment, self.clock.now(), Asked()) is not None:
             self._list("pending").append(payment.id)
 
     @policy.register
