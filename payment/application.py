@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from functools import partial, singledispatchmethod
 from typing import Any, ClassVar
@@ -74,8 +75,10 @@ class PaymentService(ServiceApplication):
         super().__init__(env, clock, recorder)
         self.provider: PaymentProvider = provider or SimulatedProvider()
         self.follow_ups = follow_ups or FollowUps()  # by default in the caller's thread
-        # One follow-up of a payment at a time (the pool's, a webhook's, the reconciliation's).
-        self._payment_locks = [threading.RLock() for _ in range(64)]
+        # One follow-up of a payment at a time (the pool's, a webhook's, the reconciliation's):
+        # payment id -> its lock and how many hold or wait for it.
+        self._payment_locks: dict[UUID, tuple[threading.RLock, list[int]]] = {}
+        self._payment_locks_guard = threading.Lock()
         # An intent pending longer than this is asked about by the reconciliation.
         self.reconcile_after = reconcile_after or self.RECONCILE_AFTER
         # Payments that wait for the provider, or owe a refund: payment id -> since when.
@@ -246,9 +249,24 @@ class PaymentService(ServiceApplication):
         """Make the payment's calls to the provider until none is left: confirm an intent
         just recorded (``confirm``), ask about the intents started before ``ask_before``
         (the reconciliation), then whatever is due. In the payment's trace, if sampled."""
-        with self._payment_locks[hash(payment_id) % len(self._payment_locks)], \
+        with self._alone(payment_id), \
                 tracing.span("payment follow-up", self.trace_of(payment_id)):
             self._follow_up(payment_id, Asked(confirm=confirm, retrieve_before=ask_before))
+
+    @contextmanager
+    def _alone(self, payment_id: UUID) -> Iterator[None]:
+        """This payment's lock (no other payment's: each waits only for its own)."""
+        with self._payment_locks_guard:
+            lock, users = self._payment_locks.setdefault(payment_id, (threading.RLock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._payment_locks_guard:
+                users[0] -= 1
+                if not users[0]:
+                    del self._payment_locks[payment_id]
 
     def _follow_up(self, payment_id: UUID, asked: Asked) -> None:
         # The store's copy when reconciling: another instance may have moved it.
