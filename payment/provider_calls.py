@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,11 +54,12 @@ class Asked:
     retrieve_before: datetime | None = None
     made: set[tuple[str, str]] = field(default_factory=set)
 
-    def fresh(self, call: Call) -> Call | None:
+    def fresh(self, call: Call) -> bool:
+        """Whether the call was not made yet (it is counted made from now on)."""
         if call.key in self.made:
-            return None
+            return False
         self.made.add(call.key)
-        return call
+        return True
 
 
 def next_call(payment: Payment, now: datetime, asked: Asked) -> Call | None:
@@ -67,46 +68,38 @@ def next_call(payment: Payment, now: datetime, asked: Asked) -> Call | None:
     reconciliation's intents are retrieved; intents that may no longer charge are
     cancelled; the due attempt is made; what can no longer be honoured is refunded. What
     needs no provider is done here: an attempt due after its hold fails."""
+    return next((c for c in _calls(payment, now, asked) if asked.fresh(c)), None)
+
+
+def _calls(payment: Payment, now: datetime, asked: Asked) -> Iterator[Call]:
+    """The calls the payment may need, in order; read lazily, so that an attempt due
+    after its hold fails only once every call before it was made."""
     if asked.confirm is not None:
         attempt = payment.attempt_of(asked.confirm)
         if attempt is not None and not payment.decided(attempt):
-            call = asked.fresh(_confirm_or_cancel(payment, attempt, asked.confirm, now))
-            if call is not None:
-                return call
+            yield _confirm_or_cancel(payment, attempt, asked.confirm, now)
     if asked.retrieve_before is not None:
         for waiting in payment.open_intents():
             if waiting.started_at <= asked.retrieve_before:
-                call = asked.fresh(Call("retrieve", waiting.attempt, waiting.intent_id))
-                if call is not None:
-                    return call
+                yield Call("retrieve", waiting.attempt, waiting.intent_id)
     if payment.closed_reason or payment.due_attempt() is not None:
         # The hold is gone, or the customer chose another method while an attempt
         # waited (for 3-D Secure): its intent first, and a success it answers stands.
         for waiting in payment.open_intents():
-            call = asked.fresh(Call("cancel", waiting.attempt, waiting.intent_id))
-            if call is not None:
-                return call
+            yield Call("cancel", waiting.attempt, waiting.intent_id)
     due = payment.due_attempt()
     if due is not None and not payment.open_intents():
         assert payment.reserved_until is not None
         if now >= payment.reserved_until:
             payment.record_failure(due.attempt, "hold_expired", now)  # never charge late
         else:
-            call = asked.fresh(Call("create", due.attempt, due=due))
-            if call is not None:
-                return call
+            yield Call("create", due.attempt, due=due)
     if payment.needs_refund():
         assert payment.charge_intent is not None, "a charge kept names its intent"
-        call = asked.fresh(Call("refund", intent_id=payment.charge_intent,
-                                amount=payment.refund_due()))
-        if call is not None:
-            return call
+        yield Call("refund", intent_id=payment.charge_intent, amount=payment.refund_due())
     for intent_id in payment.not_kept_unrefunded():
         assert payment.amount is not None
-        call = asked.fresh(Call("refund_not_kept", intent_id=intent_id, amount=payment.amount))
-        if call is not None:
-            return call
-    return None
+        yield Call("refund_not_kept", intent_id=intent_id, amount=payment.amount)
 
 
 def _confirm_or_cancel(payment: Payment, attempt: int, intent_id: str, now: datetime) -> Call:
